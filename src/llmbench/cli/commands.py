@@ -1,0 +1,243 @@
+"""`llmbench run`, `demo` and `report`: flags → RunSpec → study.execute_run → terminal summary."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from llmbench.cli.errors import config_error
+from llmbench.cli.progress import RunProgress
+from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
+from llmbench.engine.loop import loop_factory
+from llmbench.errors import ConfigError
+from llmbench.local_target import EmbeddedSim
+from llmbench.metrics.summary import summarize_run, three_sigma
+from llmbench.report.terminal import run_summary, three_sigma_table
+from llmbench.store.results import load_run
+from llmbench.study import Target, default_run_id, execute_run
+from llmbench.tokens import load_tokenizer
+
+# pydantic field path → the flag a user typed, for error messages.
+FLAGS = {
+    "target.base_url": "--base-url",
+    "target.request_timeout_s": "--request-timeout",
+    "load.concurrency": "--concurrency",
+    "load.requests": "--requests",
+    "load.duration_s": "--duration",
+    "load.warmup": "--warmup",
+    "load": "--requests/--duration",
+    "workload.input_tokens": "--input-tokens",
+    "workload.output_tokens": "--output-tokens",
+    "sim.ttft_ms": "--sim-ttft-ms",
+    "sim.itl_ms": "--sim-itl-ms",
+    "sim.jitter_ms": "--sim-jitter-ms",
+    "sim.tokens_per_chunk": "--sim-tokens-per-chunk",
+    "target.connection_limit": "--connection-limit",
+}
+
+# Piped output (files, CI logs) gets room for the full tables instead of rich's default 80.
+stdout = Console(width=None if sys.stdout.isatty() else 140)
+stderr = Console(stderr=True)
+
+
+def _parse_headers(values: list[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for value in values:
+        name, sep, content = value.partition(":")
+        if not sep or not name.strip():
+            raise ConfigError(f"{value!r} is not 'Name: value'", where="--header")
+        headers[name.strip()] = content.strip()
+    return headers
+
+
+def _parse_extra_body(value: str | None) -> dict[str, Any]:
+    if not value:
+        return {}
+    try:
+        body = json.loads(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"not valid JSON ({exc})", where="--extra-body", hint="e.g. '{\"ignore_eos\": true}'"
+        ) from exc
+    if not isinstance(body, dict):
+        raise ConfigError("must be a JSON object", where="--extra-body")
+    return body
+
+
+def _api_key(env_name: str | None) -> str | None:
+    """The key from the named variable; the default variable may be absent (local servers)."""
+    name = env_name or "OPENAI_API_KEY"
+    key = os.environ.get(name)
+    if env_name and not key:
+        raise ConfigError(
+            f"environment variable {env_name} is not set or empty",
+            where="--api-key-env",
+            hint=f"export {env_name}=... or drop --api-key-env",
+        )
+    return key or None
+
+
+async def _run_async(
+    spec: RunSpec, target: Target, output_dir: Path, api_key: str | None
+) -> dict[str, Any]:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    total = None if spec.load.requests is None else spec.load.requests + spec.load.warmup
+    with RunProgress(stderr, total=total, duration_s=spec.load.duration_s) as progress:
+        return await execute_run(
+            spec, target, output_dir, api_key=api_key, stop=stop, on_record=progress.update
+        )
+
+
+def execute(spec: RunSpec, output_dir: Path | None, api_key: str | None) -> dict[str, Any]:
+    """Starts the embedded target when no URL is given, runs, and prints the summary."""
+    sim: EmbeddedSim | None = None
+    if spec.target.base_url is None:
+        sim = EmbeddedSim(spec.sim)
+        target = Target(sim.start(), embedded_sim=spec.sim.model_dump(mode="json"))
+    else:
+        target = Target(spec.target.base_url)
+    try:
+        directory = output_dir or Path("results") / default_run_id(spec, target)
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            run = runner.run(_run_async(spec, target, directory, api_key))
+    finally:
+        if sim is not None:
+            sim.stop()
+    stdout.print(run_summary(run))
+    stdout.print(f"results: {directory}")
+    return run
+
+
+def run(
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible server; default: the embedded simulator")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="default: the first of /v1/models")] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="variable holding the API key [default: OPENAI_API_KEY]")
+    ] = None,
+    endpoint: Annotated[Literal["chat", "completions"], typer.Option()] = "chat",
+    profile: Annotated[Literal["synchronous", "concurrency"], typer.Option()] = "concurrency",
+    concurrency: Annotated[int, typer.Option(help="parallel streams (closed loop)")] = 1,
+    requests: Annotated[int | None, typer.Option(help="measured requests (after warm-up)")] = None,
+    duration: Annotated[float | None, typer.Option(help="seconds of measured load")] = None,
+    warmup: Annotated[int, typer.Option(help="warm-up requests, kept but not in statistics")] = 0,
+    input_tokens: Annotated[int, typer.Option()] = 128,
+    output_tokens: Annotated[int, typer.Option()] = 64,
+    output_dir: Annotated[
+        Path | None, typer.Option(help="default: results/<timestamp>-<target>")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seeds the workload and the statistics")] = 0,
+    request_timeout: Annotated[float, typer.Option(help="seconds per request")] = 600.0,
+    header: Annotated[
+        list[str] | None, typer.Option(help="extra header 'Name: value' (repeatable)")
+    ] = None,
+    extra_body: Annotated[
+        str | None, typer.Option(help="extra JSON body fields, e.g. '{\"ignore_eos\": true}'")
+    ] = None,
+    no_stream: Annotated[bool, typer.Option("--no-stream", help="non-streaming requests")] = False,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="count output tokens client-side: whitespace | hf:PATH")
+    ] = None,
+    connection_limit: Annotated[
+        int | None, typer.Option(help="HTTP connections; default: the concurrency")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="target name in results")] = None,
+    sim_ttft_ms: Annotated[
+        float, typer.Option(help="embedded simulator: time to first token")
+    ] = 200.0,
+    sim_itl_ms: Annotated[
+        float, typer.Option(help="embedded simulator: inter-token latency")
+    ] = 20.0,
+    sim_jitter_ms: Annotated[
+        float, typer.Option(help="embedded simulator: per-token jitter (sd)")
+    ] = 0.0,
+    sim_tokens_per_chunk: Annotated[
+        int, typer.Option(help="embedded simulator: tokens per chunk")
+    ] = 1,
+) -> None:
+    """Run a load against an OpenAI-compatible endpoint (default: the embedded simulator)."""
+    fields: dict[str, Any] = {
+        "name": name,
+        "target": {
+            "base_url": base_url,
+            "model": model,
+            "endpoint": endpoint,
+            "api_key_env": api_key_env or "OPENAI_API_KEY",
+            "extra_headers": _parse_headers(header or []),
+            "extra_body": _parse_extra_body(extra_body),
+            "stream": not no_stream,
+            "request_timeout_s": request_timeout,
+            "connection_limit": connection_limit,
+        },
+        "workload": {"input_tokens": input_tokens, "output_tokens": output_tokens, "seed": seed},
+        "load": {
+            "profile": profile,
+            "concurrency": concurrency,
+            "requests": requests if requests is not None or duration is not None else 100,
+            "duration_s": duration,
+            "warmup": warmup,
+        },
+        "sim": {
+            "ttft_ms": sim_ttft_ms,
+            "itl_ms": sim_itl_ms,
+            "jitter_ms": sim_jitter_ms,
+            "tokens_per_chunk": sim_tokens_per_chunk,
+        },
+        "tokenizer": tokenizer,
+        "seed": seed,
+    }
+    try:
+        spec = RunSpec.model_validate(fields)
+    except ValidationError as exc:
+        raise config_error(exc, FLAGS) from None
+    if tokenizer:
+        load_tokenizer(tokenizer)  # fail on a bad tokenizer before starting anything
+    execute(spec, output_dir, _api_key(api_key_env))
+
+
+def demo(
+    output_dir: Annotated[
+        Path | None, typer.Option(help="default: results/<timestamp>-sim")
+    ] = None,
+) -> None:
+    """Run the study against the embedded simulated target: no GPU, no keys."""
+    spec = RunSpec(
+        name="sim",
+        load=LoadSpec(concurrency=8, requests=64, warmup=8),
+        workload=WorkloadSpec(input_tokens=128, output_tokens=64),
+        tokenizer="whitespace",
+    )
+    stderr.print("llmbench demo: embedded simulated target (TTFT 200 ms, ITL 20 ms), 8 streams")
+    execute(spec, output_dir, api_key=None)
+
+
+def report(
+    directory: Annotated[Path, typer.Argument(help="a results directory")],
+    view: Annotated[
+        Literal["summary", "3sigma"], typer.Option(help="3sigma: what the 3σ rule would drop")
+    ] = "summary",
+) -> None:
+    """Re-render a run's summary from its results directory."""
+    loaded = load_run(directory)
+    run = dict(loaded.run)
+    if "summary" not in run:  # interrupted before the end: summarize what is on disk
+        run.update(summarize_run(loaded.records, seed=run.get("spec", {}).get("seed", 0)))
+        run.setdefault("status", "incomplete")
+        loaded.warnings.append("no summary in run.json: recomputed from records.jsonl")
+    if view == "3sigma":
+        stdout.print(three_sigma_table(three_sigma(loaded.records, seed=0)))
+        return
+    stdout.print(run_summary(run, loaded.warnings))

@@ -1,0 +1,121 @@
+"""aiohttp plumbing shared by the protocol clients: sessions, URLs, JSON and error mapping.
+
+This is the boundary where aiohttp exceptions and HTTP statuses become llmbench error
+categories; protocol modules raise `RequestFault` and never inspect aiohttp errors themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+
+from llmbench.records import ErrorCategory
+
+try:  # orjson is faster but optional: json is the fallback
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised only where orjson is absent
+    _orjson = None  # type: ignore[assignment]
+
+ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error response we read; the rest is not needed
+MESSAGE_LIMIT = 500  # characters of a server message kept in a record
+
+
+def json_loads(data: str | bytes) -> Any:
+    """Parses JSON; raises ValueError (both libraries' decode errors subclass it)."""
+    if _orjson is not None:
+        return _orjson.loads(data)
+    return json.loads(data)
+
+
+def json_dumps(obj: Any) -> bytes:
+    if _orjson is not None:
+        return _orjson.dumps(obj)
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class RequestFault(Exception):
+    """Ends a request as failed; caught in `send`, which turns it into `RequestRecord.error`."""
+
+    def __init__(
+        self, category: ErrorCategory, message: str, http_status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.category = category
+        self.message = message
+        self.http_status = http_status
+
+
+def api_root(base_url: str) -> str:
+    """`http://h:p`, `http://h:p/` and `http://h:p/v1` all name the root `http://h:p`."""
+    root = base_url.strip().rstrip("/")
+    return root.removesuffix("/v1")
+
+
+def make_session(
+    *, connection_limit: int, connect_timeout_s: float, headers: dict[str, str] | None = None
+) -> aiohttp.ClientSession:
+    """One session per client: a pool of `connection_limit` connections (0 = unlimited).
+
+    No total timeout: `send` bounds each request itself, so it can tell a timeout before the
+    first token from one mid-stream.
+    """
+    connector = aiohttp.TCPConnector(limit=connection_limit, limit_per_host=0)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers)
+
+
+def status_category(status: int) -> ErrorCategory:
+    """The category of an HTTP error status (≥ 400)."""
+    if status == 429:
+        return ErrorCategory.HTTP_429
+    return ErrorCategory.HTTP_5XX if status >= 500 else ErrorCategory.HTTP_4XX
+
+
+def fault_from_client_error(exc: aiohttp.ClientError, *, got_headers: bool) -> RequestFault:
+    """Maps an aiohttp exception raised while sending or reading to a `RequestFault`."""
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return RequestFault(ErrorCategory.CONNECT, f"cannot connect: {_describe(exc)}")
+    when = "mid-stream" if got_headers else "before the response headers"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return RequestFault(ErrorCategory.PROTOCOL, f"server disconnected {when}")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return RequestFault(ErrorCategory.PROTOCOL, f"response body cut off: {_describe(exc)}")
+    return RequestFault(ErrorCategory.PROTOCOL, f"connection failed {when}: {_describe(exc)}")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def read_error_message(resp: aiohttp.ClientResponse) -> str:
+    """The server's explanation of an error status, from at most `ERROR_BODY_LIMIT` bytes."""
+    body = b""
+    while len(body) < ERROR_BODY_LIMIT:
+        piece = await resp.content.read(ERROR_BODY_LIMIT - len(body))
+        if not piece:
+            break
+        body += piece
+    return clip(error_text(body) or resp.reason or "")
+
+
+def error_text(body: bytes) -> str:
+    """`error.message` (OpenAI), `detail` or `message` of a JSON body; else the body as text."""
+    try:
+        obj = json_loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace").strip()
+    if isinstance(obj, dict):
+        err = obj.get("error")
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+        for key in ("detail", "message", "error"):
+            if obj.get(key):
+                return str(obj[key])
+    return body.decode("utf-8", "replace").strip()
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + "…"

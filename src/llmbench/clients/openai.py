@@ -1,0 +1,278 @@
+"""The OpenAI-compatible client: `/v1/chat/completions` and `/v1/completions`, streamed (SSE)
+or not, timing every network read; plus `list_models` (`/v1/models`) to probe a target.
+
+`send` never raises for a failed request: the failure becomes the record's `error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from time import monotonic_ns
+from types import TracebackType
+from typing import Any, Literal
+
+import aiohttp
+from yarl import URL
+
+from llmbench.clients.http import (
+    RequestFault,
+    api_root,
+    clip,
+    error_text,
+    fault_from_client_error,
+    json_dumps,
+    json_loads,
+    make_session,
+    read_error_message,
+    status_category,
+)
+from llmbench.clients.observation import Observation
+from llmbench.clients.sse import SSEDecoder
+from llmbench.errors import EndpointError
+from llmbench.records import ErrorCategory, RequestError, RequestRecord, RequestSpec, SendContext
+from llmbench.redaction import redact
+from llmbench.tokens import Tokenizer
+
+_DRAIN_AFTER_DONE_S = 0.25  # reading to EOF after [DONE] lets the connection be reused
+_PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
+
+
+class OpenAIClient:
+    """Sends `RequestSpec`s to one OpenAI-compatible endpoint over one aiohttp session.
+
+    Use as `async with OpenAIClient(...) as client:`; implements the engine's `Client` protocol.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        endpoint: Literal["chat", "completions"] = "chat",
+        api_key: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        stream: bool = True,
+        request_timeout_s: float = 600.0,
+        connect_timeout_s: float = 10.0,
+        connection_limit: int = 0,
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
+        self._url = URL(api_root(base_url) + _PATHS[endpoint])
+        self._model = model
+        self._chat = endpoint == "chat"
+        self._secrets = [api_key] if api_key else []
+        self._stream = stream
+        self._request_timeout_s = request_timeout_s
+        self._connect_timeout_s = connect_timeout_s
+        self._connection_limit = connection_limit
+        self._tokenizer = tokenizer
+        self._headers = _headers(api_key, extra_headers)
+        self._headers["Accept"] = "text/event-stream" if stream else "application/json"
+        # Everything but the prompt and max_tokens is fixed: extra_body comes last and wins.
+        fixed: dict[str, Any] = {"stream": stream}
+        if stream:
+            fixed["stream_options"] = {"include_usage": True}
+        self._fixed_body = {**fixed, **(extra_body or {})}
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> OpenAIClient:
+        self._session = make_session(
+            connection_limit=self._connection_limit, connect_timeout_s=self._connect_timeout_s
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    def _body(self, spec: RequestSpec) -> bytes:
+        body: dict[str, Any] = {"model": self._model}
+        if self._chat:
+            body["messages"] = spec.messages or ({"role": "user", "content": spec.prompt},)
+        else:
+            body["prompt"] = spec.prompt
+        body["max_tokens"] = spec.max_tokens
+        body.update(self._fixed_body)
+        return json_dumps(body)
+
+    async def send(self, spec: RequestSpec, ctx: SendContext) -> RequestRecord:
+        """Sends one request; returns its record, failed or not (never raises for a failure)."""
+        if self._session is None:
+            raise RuntimeError("OpenAIClient.send called outside 'async with'")  # a caller bug
+        body = self._body(spec)
+        headers = {**self._headers, "X-Request-Id": ctx.request_id}
+        obs = Observation(self._tokenizer, monotonic_ns())
+        fault: RequestFault | None = None
+        deadline = asyncio.timeout(self._request_timeout_s)
+        try:
+            async with deadline:
+                await self._exchange(self._session, body, headers, obs)
+        except RequestFault as exc:
+            fault = exc
+        except aiohttp.ClientError as exc:
+            fault = fault_from_client_error(exc, got_headers=obs.headers_ns is not None)
+        except TimeoutError:
+            fault = self._timeout_fault(obs, expired=deadline.expired())
+        except asyncio.CancelledError:
+            # Swallowed on purpose: the engine cancels in-flight requests at shutdown and needs
+            # their partial records, so the Client protocol returns one instead of re-raising.
+            # Cancelled after [DONE] (while draining), the request is complete.
+            if not obs.done:
+                fault = RequestFault(ErrorCategory.CANCELLED, "cancelled while in flight")
+        return obs.record(spec, ctx, self._error(fault))
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, body: bytes, headers: dict[str, str], obs: Observation
+    ) -> None:
+        obs.sent_ns = monotonic_ns()
+        async with session.post(self._url, data=body, headers=headers) as resp:
+            obs.headers_ns = monotonic_ns()
+            obs.http_status = resp.status
+            if resp.status >= 400:
+                message = await read_error_message(resp)
+                raise RequestFault(
+                    status_category(resp.status), f"HTTP {resp.status}: {message}", resp.status
+                )
+            if not 200 <= resp.status < 300:
+                raise RequestFault(ErrorCategory.PROTOCOL, f"unexpected HTTP {resp.status}")
+            if not self._stream:
+                raw = await resp.read()
+                obs.on_body(raw, monotonic_ns())
+                return
+            if resp.content_type != "text/event-stream":
+                raise RequestFault(
+                    ErrorCategory.PROTOCOL,
+                    f"expected text/event-stream, got {resp.content_type!r} (HTTP {resp.status})",
+                )
+            await _read_events(resp.content, obs)
+
+    def _timeout_fault(self, obs: Observation, *, expired: bool) -> RequestFault | None:
+        if obs.done:
+            return None  # timed out while draining after [DONE]: the request is complete
+        if not expired:  # aiohttp's own connect timeout (a TimeoutError subclass)
+            return RequestFault(
+                ErrorCategory.CONNECT, f"connect timed out after {self._connect_timeout_s} s"
+            )
+        if obs.first_token_ns is None:
+            category = ErrorCategory.TIMEOUT_BEFORE_FIRST_TOKEN
+            where = "before the first token"
+        else:
+            category = ErrorCategory.TIMEOUT_MID_STREAM
+            where = f"mid-stream after {len(obs.chunk_offsets_ns)} chunks"
+        return RequestFault(
+            category, f"no complete response within {self._request_timeout_s} s, {where}"
+        )
+
+    def _error(self, fault: RequestFault | None) -> RequestError | None:
+        if fault is None:
+            return None
+        return RequestError(fault.category, redact(fault.message, self._secrets), fault.http_status)
+
+
+async def _read_events(content: aiohttp.StreamReader, obs: Observation) -> None:
+    """Reads the SSE body until `[DONE]` or EOF; each read's events share its arrival time."""
+    decoder = SSEDecoder()
+    while True:
+        data = await content.readany()
+        arrival_ns = monotonic_ns()
+        if not data:
+            break
+        for event in decoder.feed(data):
+            obs.on_data(event.data, arrival_ns)
+            if obs.done:
+                await _drain(content)
+                return
+    decoder.finish()
+    obs.end_ns = arrival_ns
+    cut = " inside an event" if decoder.had_partial_event else ""
+    raise RequestFault(ErrorCategory.PROTOCOL, f"stream ended before [DONE]{cut}")
+
+
+async def _drain(content: aiohttp.StreamReader) -> None:
+    """Reads what follows [DONE] (usually just the end of the chunked body), briefly."""
+    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+        async with asyncio.timeout(_DRAIN_AFTER_DONE_S):
+            while await content.readany():
+                pass
+
+
+def _headers(api_key: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    headers.update(extra or {})
+    return headers
+
+
+async def list_models(
+    base_url: str,
+    *,
+    api_key: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+    timeout_s: float = 10.0,
+) -> list[str]:
+    """The model ids the target serves (`GET /v1/models`).
+
+    Raises EndpointError when the target cannot be reached, answers with an error status, or
+    answers with something that is not a model list; messages never contain the API key.
+    """
+    url = api_root(base_url) + "/v1/models"
+    secrets = [api_key] if api_key else []
+    headers = _headers(api_key, extra_headers)
+    try:
+        async with (
+            asyncio.timeout(timeout_s),
+            make_session(connection_limit=1, connect_timeout_s=timeout_s) as session,
+            session.get(url, headers=headers) as resp,
+        ):
+            status = resp.status
+            body = await resp.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        reason = f"no answer within {timeout_s} s" if isinstance(exc, TimeoutError) else exc
+        raise EndpointError(
+            redact(f"cannot reach {url}: {reason}", secrets),
+            hint="check that the server is running and the base URL (scheme, host, port)",
+        ) from exc
+    if status != 200:
+        raise EndpointError(
+            redact(f"GET {url} returned HTTP {status}: {clip(error_text(body))}", secrets),
+            hint=_status_hint(status),
+        )
+    return _model_ids(body, url, secrets)
+
+
+def _status_hint(status: int) -> str:
+    if status in (401, 403):
+        return "check the API key"
+    if status == 404:
+        return "check the base URL: the server root (http://host:port) or one ending in /v1"
+    return "check the server's logs"
+
+
+def _model_ids(body: bytes, url: str, secrets: list[str]) -> list[str]:
+    try:
+        obj = json_loads(body)
+    except ValueError:
+        obj = None
+    data = obj.get("data") if isinstance(obj, dict) else None
+    if not isinstance(data, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("id"), str) for m in data
+    ):
+        text = clip(body.decode("utf-8", "replace"))
+        raise EndpointError(
+            redact(f"GET {url} did not return a model list: {text!r}", secrets),
+            hint="check that the base URL points at an OpenAI-compatible server",
+        )
+    return [m["id"] for m in data]

@@ -1,0 +1,1 @@
+"""When to send: load profiles and the executor that drives a `Client`."""

@@ -1,0 +1,1 @@
+"""What the run ran on: environment capture (and, later, resource monitors)."""

@@ -1,0 +1,1 @@
+"""Rendering of stored results: terminal tables now; Markdown and HTML later."""

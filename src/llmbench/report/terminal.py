@@ -1,0 +1,174 @@
+"""The terminal summary of one run, built from run.json alone (so `llmbench report DIR` shows
+exactly what the run showed). Returns rich renderables; the CLI prints them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+# (summary key, label): latency rows in the order a reader asks about them.
+LATENCY_ROWS = (
+    ("ttft_ms", "TTFT"),
+    ("ttfo_ms", "TTFO"),
+    ("ttfb_ms", "TTFB"),
+    ("itl_ms", "ITL"),
+    ("itl_per_token_ms", "ITL/token"),
+    ("tpot_ms", "TPOT"),
+    ("ntpot_ms", "NTPOT"),
+    ("e2e_ms", "E2E"),
+    ("client_lag_ms", "send lag"),
+)
+LEGEND = (
+    "TTFT first token, TTFO first visible token, TTFB headers, ITL gaps between chunks, "
+    "TPOT (E2E−TTFT)/(tokens−1), NTPOT E2E/tokens, send lag sent−scheduled. "
+    "outliers: beyond Tukey 1.5/3·IQR fences (flagged, never dropped). –: not applicable or "
+    "too few samples for that percentile"
+)
+COLUMNS = ("n", "mean", "95% CI", "P50", "P90", "P95", "P99", "max", "P5–P95", "outliers")
+
+
+def _num(value: Any, digits: int | None = None) -> str:
+    """Ints as they are; floats with 2 decimals below 10 and 1 above unless told."""
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return str(value)
+    if digits is None:
+        digits = 2 if abs(value) < 10 else 1
+    return f"{value:,.{digits}f}"
+
+
+def _row(label: str, stats: dict[str, Any]) -> list[str]:
+    ci = stats.get("mean_ci")
+    outliers = stats.get("outliers") or {}
+    mild, extreme = outliers.get("n_beyond_1_5"), outliers.get("n_beyond_3")
+    return [
+        label,
+        _num(stats.get("n")),
+        _num(stats.get("mean")),
+        f"{_num(ci[0])}–{_num(ci[1])}" if ci else "–",
+        *(_num(stats.get(k)) for k in ("p50", "p90", "p95", "p99", "max")),
+        _num(stats.get("spread_p5_p95")),
+        "–" if mild is None else f"{mild} / {extreme}",
+    ]
+
+
+def latency_table(run: dict[str, Any]) -> Table:
+    summary = run.get("summary", {})
+    covers = run.get("covers", {})
+    table = Table(
+        title=f"Latency (ms) over {covers.get('latency_stats_over', 'ok requests')}",
+        caption=LEGEND,
+        caption_justify="left",
+        title_justify="left",
+    )
+    table.add_column("metric", style="bold", no_wrap=True)
+    for column in COLUMNS:
+        table.add_column(column, justify="right", no_wrap=True)
+    for key, label in LATENCY_ROWS:
+        stats = summary.get(key)
+        if stats and stats.get("n"):
+            table.add_row(*_row(label, stats))
+    return table
+
+
+def _throughput_line(run: dict[str, Any]) -> Text:
+    summary = run.get("summary", {})
+    counts = run.get("counts", {})
+    by_category = counts.get("by_category") or {}
+    errors = ", ".join(f"{k} {v}" for k, v in sorted(by_category.items())) or "none"
+    return Text.assemble(
+        ("requests ", "bold"),
+        f"ok {counts.get('ok', 0)}, errors {counts.get('error', 0)} ({errors}), "
+        f"warm-up {counts.get('warmup', 0)}   ",
+        ("throughput ", "bold"),
+        f"{_num(summary.get('requests_per_s'), 2)} req/s, "
+        f"{_num(summary.get('output_tokens_per_s'))} output tok/s "
+        f"over {_num(summary.get('duration_s'), 2)} s",
+    )
+
+
+def _token_warnings(run: dict[str, Any]) -> list[Text]:
+    tokens = run.get("tokens") or {}
+    notes: list[Text] = []
+    if tokens.get("chunk_count_fallback"):
+        notes.append(
+            Text(
+                f"! {tokens['chunk_count_fallback']} requests counted output tokens from chunks "
+                "(no server usage, no tokenizer): token metrics are approximate; "
+                "use --tokenizer or a server that reports usage",
+                style="yellow",
+            )
+        )
+    mismatch = tokens.get("requested_vs_generated") or {}
+    if mismatch.get("n_short") or mismatch.get("n_long"):
+        notes.append(
+            Text(
+                f"! generated length differs from requested: {mismatch.get('n_short', 0)} short, "
+                f"{mismatch.get('n_long', 0)} long (pass --extra-body '{{\"ignore_eos\": true}}' "
+                "to a vLLM/SGLang server for fixed lengths)",
+                style="yellow",
+            )
+        )
+    usage_tok = tokens.get("usage_vs_tokenizer") or {}
+    if usage_tok.get("n_different"):
+        notes.append(
+            Text(
+                f"! server usage and client tokenizer disagree on {usage_tok['n_different']} of "
+                f"{usage_tok['n_compared']} requests (max |diff| {usage_tok.get('max_abs_diff')})",
+                style="yellow",
+            )
+        )
+    return notes
+
+
+def run_header(run: dict[str, Any]) -> Text:
+    target = run.get("target", {})
+    load = run.get("spec", {}).get("load", {})
+    status = run.get("status", "unknown")
+    style = "green" if status == "complete" else "yellow"
+    return Text.assemble(
+        ("run ", "bold"),
+        f"{run.get('run_id', '?')}  ",
+        (f"[{status}]", style),
+        f"  target {target.get('id')} {target.get('base_url')} model {target.get('model')} "
+        f"({target.get('endpoint')})  load {load.get('profile')} c={load.get('concurrency')}",
+    )
+
+
+def run_summary(run: dict[str, Any], warnings: list[str] | None = None) -> RenderableType:
+    parts: list[RenderableType] = [run_header(run), latency_table(run), _throughput_line(run)]
+    parts += _token_warnings(run)
+    parts += [Text(f"! {w}", style="yellow") for w in warnings or []]
+    return Group(*parts)
+
+
+def three_sigma_table(views: dict[str, Any]) -> Table:
+    """What the seed article's 3σ rule would drop, per metric: a view, never applied."""
+    table = Table(
+        title="3σ view: values beyond mean ± 3·std (shown, not removed from any result), over "
+        + str(views.get("latency_stats_over", "ok requests")),
+        title_justify="left",
+    )
+    for column in ("metric", "n", "mean", "std", "band", "would drop", "mean after", "P99 after"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for key, view in views.items():
+        if not isinstance(view, dict):
+            continue
+        after = view.get("after") or {}
+        lo, hi = view.get("lo"), view.get("hi")
+        table.add_row(
+            key,
+            _num(after.get("n", 0) + (view.get("n_dropped") or 0)),
+            _num(view.get("mean")),
+            _num(view.get("std")),
+            "–" if lo is None else f"{_num(lo)}–{_num(hi)}",
+            _num(view.get("n_dropped")),
+            _num(after.get("mean")),
+            _num(after.get("p99")),
+        )
+    return table

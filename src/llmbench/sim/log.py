@@ -1,0 +1,91 @@
+"""Emission log: what the simulator actually did for each request, keyed by request id.
+
+Bounded (oldest evicted first) and appended to on the hot path with plain ints only;
+turned into JSON-ready dicts only when someone asks for it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class RequestLog:
+    """One request as served; mutated while the request runs (single event loop, no locks)."""
+
+    request_id: str
+    endpoint: str
+    received_ns: int
+    stream: bool = False
+    headers_ns: int | None = None
+    chunk_deadline_ns: list[int] = field(default_factory=list)
+    chunk_emit_ns: list[int] = field(default_factory=list)
+    chunk_tokens: list[int] = field(default_factory=list)
+    done_ns: int | None = None
+    prompt_tokens: int | None = None
+    status: int | None = None
+    fault: str | None = None
+    # complete | error | cut (fault) | client_closed | in_progress
+    outcome: str = "in_progress"
+
+    def record_chunk(self, deadline_ns: int, emit_ns: int, tokens: int) -> None:
+        self.chunk_deadline_ns.append(deadline_ns)
+        self.chunk_emit_ns.append(emit_ns)
+        self.chunk_tokens.append(tokens)
+
+    @property
+    def completion_tokens(self) -> int:
+        """Tokens actually sent, so a cut or abandoned stream reports what got out."""
+        return sum(self.chunk_tokens)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "endpoint": self.endpoint,
+            "stream": self.stream,
+            "received_ns": self.received_ns,
+            "headers_ns": self.headers_ns,
+            "chunk_deadline_ns": list(self.chunk_deadline_ns),
+            "chunk_emit_ns": list(self.chunk_emit_ns),
+            "chunk_tokens": list(self.chunk_tokens),
+            "done_ns": self.done_ns,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "status": self.status,
+            "fault": self.fault,
+            "outcome": self.outcome,
+        }
+
+
+class EmissionLog:
+    """Request logs in arrival order; a reused request id replaces the older entry."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self._capacity = capacity
+        self._entries: OrderedDict[str, RequestLog] = OrderedDict()
+
+    def open(self, request_id: str, endpoint: str, received_ns: int) -> RequestLog:
+        entry = RequestLog(request_id=request_id, endpoint=endpoint, received_ns=received_ns)
+        self._entries.pop(request_id, None)
+        self._entries[request_id] = entry
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+        return entry
+
+    def get(self, request_id: str) -> RequestLog | None:
+        return self._entries.get(request_id)
+
+    def entries(self) -> list[RequestLog]:
+        return list(self._entries.values())
+
+    def clear(self) -> int:
+        count = len(self._entries)
+        self._entries.clear()
+        return count
+
+    def __len__(self) -> int:
+        return len(self._entries)

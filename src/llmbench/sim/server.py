@@ -1,0 +1,381 @@
+"""The simulator's aiohttp application: routes, auth, faults and the timed emission loop.
+
+`build_app` gives the application (for in-process use); `serve` runs it on uvloop when
+available until SIGINT or SIGTERM. Every chunk is written at an absolute deadline and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import itertools
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from llmbench.sim.clock import DeadlineWaiter
+from llmbench.sim.config import SimConfig
+from llmbench.sim.faults import FAULT_HEADER, Fault, FaultError, parse_fault
+from llmbench.sim.log import EmissionLog, RequestLog
+from llmbench.sim.protocol import (
+    DONE_EVENT,
+    MALFORMED_EVENT,
+    ApiError,
+    GenerationRequest,
+    Kind,
+    ResponseEncoder,
+    error_body,
+    parse_request,
+    token_text,
+)
+from llmbench.sim.schedule import chunk_deadlines_ns, request_rng, token_deadlines_ns
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_JSON = "application/json"
+_MALFORMED_CHUNKS = 2  # good token chunks sent before the malformed event
+_SHUTDOWN_TIMEOUT_S = 1.0
+_STATUS_FAULTS = {
+    429: ("Rate limit reached (simulated fault)", "requests", "rate_limit_exceeded"),
+    500: (
+        "The server had an error processing your request (simulated fault)",
+        "server_error",
+        None,
+    ),
+    503: ("The server is overloaded (simulated fault)", "server_error", "service_unavailable"),
+}
+
+ChunkPlan = Iterator[tuple[int, int]]
+
+
+async def _send(request: web.Request, response: web.StreamResponse) -> int:
+    """Write a whole response now; return the monotonic time just after the write."""
+    await response.prepare(request)
+    await response.write_eof()
+    return time.monotonic_ns()
+
+
+def _json_response(status: int, body: bytes, request_id: str | None = None) -> web.Response:
+    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+    return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
+
+
+def _close_connection(request: web.Request) -> None:
+    if request.transport is not None:
+        request.transport.close()
+
+
+class _Simulator:
+    """State and handlers of one application: config, emission log, request counter."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.log = EmissionLog(config.log_capacity)
+        self._created = int(time.time())
+        self._seq = 0
+        self._waiter = DeadlineWaiter()
+
+    def authorized(self, request: web.Request) -> bool:
+        if self.config.api_key is None:
+            return True
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        presented = token.strip().encode("utf-8", "surrogateescape")
+        expected = self.config.api_key.encode("utf-8", "surrogateescape")
+        # Constant-time comparison; neither value ever goes into a response or the log.
+        return scheme.lower() == "bearer" and hmac.compare_digest(presented, expected)
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, "chat")
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, "completions")
+
+    async def _generate(self, request: web.Request, kind: Kind) -> web.StreamResponse:
+        received_ns = time.monotonic_ns()
+        entry = self.log.open(_request_id(request), request.path, received_ns)
+        self._seq += 1
+        seq = self._seq  # taken now: other requests arrive while this body is read
+        try:
+            fault = parse_fault(request.headers.get(FAULT_HEADER))
+            entry.fault = fault.name if fault else None
+            raw = await self._read_body(request)
+            gen = parse_request(raw, kind, self.config.model, self.config.max_tokens_limit)
+        except FaultError as exc:
+            return await self._refuse(request, entry, ApiError(400, str(exc), param=FAULT_HEADER))
+        except ApiError as exc:
+            return await self._refuse(request, entry, exc)
+        entry.stream, entry.prompt_tokens = gen.stream, gen.prompt_tokens
+        if fault is not None and fault.status is not None:
+            message, type_, code = _STATUS_FAULTS[fault.status]
+            error = ApiError(fault.status, message, type_=type_, code=code)
+            return await self._refuse(request, entry, error)
+        if fault is not None and fault.wrong_content_type:
+            return await self._wrong_content_type(request, entry)
+        start_ns = received_ns + (fault.stall_ns if fault else 0)
+        plan = self._plan(start_ns, gen.max_tokens, seq)
+        encoder = ResponseEncoder(kind, _response_id(kind), int(time.time()), self.config.model)
+        if gen.stream:
+            return await self._stream(request, entry, gen, fault, plan, encoder)
+        return await self._unary(request, entry, gen, fault, plan, encoder)
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        limit = self.config.max_body_bytes
+        too_large = ApiError(413, f"request body exceeds {limit} bytes", code="body_too_large")
+        if request.content_length is not None and request.content_length > limit:
+            raise too_large
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:  # chunked body over client_max_size
+            raise too_large from exc
+
+    def _plan(self, start_ns: int, n_tokens: int, seq: int) -> ChunkPlan:
+        cfg = self.config
+        rng = request_rng(cfg.seed, seq) if cfg.jitter_ns > 0 else None
+        tokens = token_deadlines_ns(start_ns, n_tokens, cfg.ttft_ns, cfg.itl_ns, cfg.jitter_ns, rng)
+        return chunk_deadlines_ns(tokens, cfg.tokens_per_chunk)
+
+    async def _refuse(
+        self, request: web.Request, entry: RequestLog, error: ApiError
+    ) -> web.StreamResponse:
+        response = _json_response(error.status, error.body(), entry.request_id)
+        if error.status == 429:
+            response.headers["Retry-After"] = "1"
+        entry.status, entry.outcome = error.status, "error"
+        return await self._send_logged(request, entry, response)
+
+    async def _wrong_content_type(
+        self, request: web.Request, entry: RequestLog
+    ) -> web.StreamResponse:
+        headers = {REQUEST_ID_HEADER: entry.request_id}
+        text = "simulated fault: this is not an API response\n"
+        response = web.Response(text=text, content_type="text/plain", headers=headers)
+        entry.status, entry.outcome = 200, "complete"
+        return await self._send_logged(request, entry, response)
+
+    async def _send_logged(
+        self, request: web.Request, entry: RequestLog, response: web.StreamResponse
+    ) -> web.StreamResponse:
+        try:
+            entry.headers_ns = entry.done_ns = await _send(request, response)
+        except ConnectionError:
+            entry.outcome, entry.done_ns = "client_closed", time.monotonic_ns()
+        return response
+
+    async def _stream(
+        self,
+        request: web.Request,
+        entry: RequestLog,
+        gen: GenerationRequest,
+        fault: Fault | None,
+        plan: ChunkPlan,
+        encoder: ResponseEncoder,
+    ) -> web.StreamResponse:
+        headers = {"Cache-Control": "no-cache", REQUEST_ID_HEADER: entry.request_id}
+        response = web.StreamResponse(headers=headers)
+        response.content_type = "text/event-stream"
+        cut_after = fault.cut_after_chunks if fault else None
+        malformed = fault is not None and fault.malformed_sse
+        try:
+            await response.prepare(request)
+            # The role chunk carries no token; completions send bare headers right away.
+            await response.write(encoder.role_event() if gen.kind == "chat" else b"")
+            entry.headers_ns, entry.status = time.monotonic_ns(), 200
+            limit = _MALFORMED_CHUNKS if malformed else cut_after
+            await _emit_chunks(response, entry, gen.max_tokens, plan, encoder, limit, self._waiter)
+            if cut_after is not None:
+                _close_connection(request)
+                entry.outcome, entry.done_ns = "cut", time.monotonic_ns()
+                return response
+            if malformed:
+                await response.write(MALFORMED_EVENT)
+            elif gen.include_usage:
+                await response.write(encoder.usage_event(gen.prompt_tokens, gen.max_tokens))
+            await response.write(DONE_EVENT)
+            entry.outcome = "complete"
+        except ConnectionError:
+            entry.outcome = "client_closed"
+        entry.done_ns = time.monotonic_ns()
+        return response
+
+    async def _unary(
+        self,
+        request: web.Request,
+        entry: RequestLog,
+        gen: GenerationRequest,
+        fault: Fault | None,
+        plan: ChunkPlan,
+        encoder: ResponseEncoder,
+    ) -> web.StreamResponse:
+        cut_after = fault.cut_after_chunks if fault else None
+        deadline_ns = entry.received_ns
+        for index, (chunk_deadline_ns, _) in enumerate(plan):
+            if cut_after is not None and index >= cut_after:
+                break
+            deadline_ns = chunk_deadline_ns
+        await self._waiter.sleep_until(deadline_ns)
+        if cut_after is not None:
+            # No response at all: the connection drops where chunk N would have ended.
+            _close_connection(request)
+            entry.status, entry.outcome, entry.done_ns = None, "cut", time.monotonic_ns()
+            return web.Response()
+        body = encoder.body(gen.prompt_tokens, gen.max_tokens)
+        if fault is not None and fault.malformed_sse:
+            body = body[: len(body) // 2]
+        response = _json_response(200, body, entry.request_id)
+        entry.status, entry.outcome = 200, "complete"
+        await self._send_logged(request, entry, response)
+        if entry.done_ns is not None and entry.outcome == "complete":
+            entry.record_chunk(deadline_ns, entry.done_ns, gen.max_tokens)
+        return response
+
+    async def models(self, request: web.Request) -> web.StreamResponse:
+        model = {
+            "id": self.config.model,
+            "object": "model",
+            "created": self._created,
+            "owned_by": "llmbench-sim",
+        }
+        return web.json_response({"object": "list", "data": [model]})
+
+    async def health(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"status": "ok"})
+
+    async def log_all(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"requests": [e.to_dict() for e in self.log.entries()]})
+
+    async def log_one(self, request: web.Request) -> web.StreamResponse:
+        entry = self.log.get(request.match_info["request_id"])
+        if entry is None:
+            body = error_body(
+                "no log entry for this request id", "not_found_error", code="not_found"
+            )
+            return _json_response(404, body)
+        return web.json_response(entry.to_dict())
+
+    async def log_clear(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"cleared": self.log.clear()})
+
+
+async def _emit_chunks(
+    response: web.StreamResponse,
+    entry: RequestLog,
+    n_tokens: int,
+    plan: ChunkPlan,
+    encoder: ResponseEncoder,
+    limit: int | None,
+    waiter: DeadlineWaiter,
+) -> None:
+    """The hot path: sleep to each chunk's deadline, write it, append three ints to the log."""
+    # Bound methods hoisted out of the loop: this runs ~25k times a second at full load.
+    sleep_until, write = waiter.sleep_until, response.write
+    log_deadline = entry.chunk_deadline_ns.append
+    log_emit = entry.chunk_emit_ns.append
+    log_tokens = entry.chunk_tokens.append
+    first_token = 0
+    for deadline_ns, count in itertools.islice(plan, limit):
+        await sleep_until(deadline_ns)
+        end = first_token + count
+        event = encoder.token_event(token_text(first_token, count), end == n_tokens)
+        # Truth is the moment the bytes go to the socket: `write` may hand them over and then
+        # yield, so a time taken after it could be later than the client's arrival time.
+        log_emit(time.monotonic_ns())
+        await write(event)
+        log_deadline(deadline_ns)
+        log_tokens(count)
+        first_token = end
+
+
+def _request_id(request: web.Request) -> str:
+    return request.headers.get(REQUEST_ID_HEADER) or f"sim-{uuid.uuid4().hex}"
+
+
+def _response_id(kind: Kind) -> str:
+    prefix = "chatcmpl-" if kind == "chat" else "cmpl-"
+    return prefix + uuid.uuid4().hex[:24]
+
+
+def _middleware(sim: _Simulator) -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request_id = _request_id(request)
+        try:
+            if request.path.startswith("/v1/") and not sim.authorized(request):
+                message = "invalid or missing API key (expected 'Authorization: Bearer <key>')"
+                body = error_body(message, "invalid_request_error", code="invalid_api_key")
+                return _json_response(401, body, request_id)
+            response = await handler(request)
+        except web.HTTPException as exc:  # unknown path, wrong method, ...: JSON, not HTML
+            if exc.status < 400:
+                raise
+            code = exc.reason.lower().replace(" ", "_")
+            response = _json_response(
+                exc.status, error_body(exc.reason, "invalid_request_error", code=code)
+            )
+            response.headers.extend((k, v) for k, v in exc.headers.items() if k == "Allow")
+        if not response.prepared and REQUEST_ID_HEADER not in response.headers:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+
+    return middleware
+
+
+def build_app(config: SimConfig) -> web.Application:
+    """The simulator as an aiohttp application (no socket bound yet)."""
+    sim = _Simulator(config)
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[_middleware(sim)])
+    app.router.add_get("/health", sim.health)
+    app.router.add_get("/v1/models", sim.models)
+    app.router.add_post("/v1/chat/completions", sim.chat)
+    app.router.add_post("/v1/completions", sim.completions)
+    app.router.add_get("/sim/log", sim.log_all)
+    app.router.add_post("/sim/log/clear", sim.log_clear)
+    app.router.add_get("/sim/log/{request_id}", sim.log_one)
+    return app
+
+
+def serve(
+    host: str, port: int, config: SimConfig, on_listening: Callable[[str, int], None]
+) -> None:
+    """Serve until SIGINT/SIGTERM; `on_listening(host, bound_port)` once connections are accepted.
+
+    Port 0 picks a free port. A host resolving to several addresses binds each; the first
+    bound port is reported.
+    """
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve(host, port, config, on_listening))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+async def _serve(
+    host: str, port: int, config: SimConfig, on_listening: Callable[[str, int], None]
+) -> None:
+    runner = web.AppRunner(build_app(config), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Not possible off the main thread (or on Windows): then only KeyboardInterrupt.
+            with suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+                installed.append(sig)
+        site = web.TCPSite(runner, host, port, backlog=1024)
+        await site.start()
+        on_listening(host, int(runner.addresses[0][1]))
+        await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()

@@ -1,0 +1,1 @@
+"""Results on disk: a run directory with run.json and records.jsonl (versioned schema)."""

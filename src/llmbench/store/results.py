@@ -1,0 +1,133 @@
+"""A results directory: `run.json` (spec, environment, target, summary) and `records.jsonl`
+(one line per finished request, appended and flushed as it finishes), so a run stopped at any
+moment, even by `kill -9`, leaves every finished record readable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from llmbench.errors import SchemaVersionError, StoreError
+from llmbench.records import RequestRecord
+
+SCHEMA_VERSION = 1
+RUN_FILE = "run.json"
+RECORDS_FILE = "records.jsonl"
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
+def _write_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Writes JSON through a temporary file and a rename: a reader never sees half a run.json."""
+    tmp = path.with_suffix(".json.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, allow_nan=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+class RunWriter:
+    """Owns one results directory while a run writes it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            if (directory / RECORDS_FILE).exists():
+                raise StoreError(
+                    f"{directory} already holds a run",
+                    hint="choose another --output-dir or remove the old one",
+                )
+            self._records: IO[str] = (directory / RECORDS_FILE).open("a", encoding="utf-8")
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write results to {directory}: {exc.strerror or exc}",
+                hint="choose a writable --output-dir with free space",
+            ) from exc
+        self.n_written = 0
+
+    def write_run(self, run: dict[str, Any]) -> None:
+        """Writes (or rewrites) run.json; called at start with status 'running' and at the end."""
+        try:
+            _write_atomic(self.directory / RUN_FILE, {"schema_version": SCHEMA_VERSION, **run})
+        except OSError as exc:
+            raise StoreError(f"cannot write {self.directory / RUN_FILE}: {exc}") from exc
+
+    def append(self, record: RequestRecord) -> None:
+        """One line per record, flushed at once so a killed process loses nothing finished."""
+        self._records.write(_dumps(record.to_json_dict()) + "\n")
+        self._records.flush()
+        self.n_written += 1
+
+    def close(self) -> None:
+        self._records.close()
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+@dataclass(slots=True)
+class LoadedRun:
+    directory: Path
+    run: dict[str, Any]
+    records: list[RequestRecord]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _read_records(path: Path, warnings: list[str]) -> list[RequestRecord]:
+    records: list[RequestRecord] = []
+    if not path.exists():
+        warnings.append(f"{path} is missing: no request records")
+        return records
+    with path.open(encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    last = len(lines) - 1
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(RequestRecord.from_json_dict(json.loads(line)))
+        except (ValueError, KeyError, TypeError) as exc:
+            if number - 1 == last:  # no newline after it: written when the process died
+                warnings.append(f"{path}:{number}: torn last line ignored (run was killed)")
+                continue
+            raise StoreError(
+                f"{path}:{number}: unreadable record ({exc})",
+                hint="the file was edited or corrupted; restore it or remove that line",
+            ) from exc
+    return records
+
+
+def load_run(directory: Path) -> LoadedRun:
+    """Reads a results directory; tolerates a missing run.json or a torn last record."""
+    if not directory.is_dir():
+        raise StoreError(f"{directory} is not a results directory", hint="pass the run's folder")
+    warnings: list[str] = []
+    run_path = directory / RUN_FILE
+    run: dict[str, Any] = {}
+    if run_path.exists():
+        try:
+            run = json.loads(run_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise StoreError(f"{run_path}: not valid JSON ({exc})") from exc
+        version = run.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{run_path}: schema_version {version!r}; this llmbench reads {SCHEMA_VERSION}",
+                hint="use the llmbench version that wrote it",
+            )
+    else:
+        warnings.append(f"{run_path} is missing: the run did not start cleanly")
+    records = _read_records(directory / RECORDS_FILE, warnings)
+    return LoadedRun(directory, run, records, warnings)

@@ -1,0 +1,168 @@
+"""Composition root of a run: spec → workload + client + engine → store + summary.
+
+The CLI decides where the target is (a URL, or the embedded simulator it started) and hands the
+API key in; this module wires the layers together and returns the run.json it wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from llmbench.clients.openai import OpenAIClient, list_models
+from llmbench.config import RunSpec
+from llmbench.engine.closed_loop import ClosedLoopPlan, RunOutcome, run_closed_loop
+from llmbench.errors import EndpointError
+from llmbench.metrics.summary import summarize_run
+from llmbench.monitor.environment import capture_environment
+from llmbench.records import RequestRecord
+from llmbench.store.results import RunWriter
+from llmbench.tokens import Tokenizer, load_tokenizer
+from llmbench.workload.synthetic import synthetic_requests
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    base_url: str
+    embedded_sim: dict[str, Any] | None = None  # the simulator's settings when llmbench started it
+
+
+def public_url(url: str) -> str:
+    """The URL without user:password, which must never reach a results file."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def default_run_id(spec: RunSpec, target: Target) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name = spec.name or ("sim" if target.embedded_sim else urlsplit(target.base_url).hostname)
+    return f"{stamp}-{name}-{secrets.token_hex(2)}"
+
+
+def target_id_of(spec: RunSpec, target: Target) -> str:
+    if spec.name:
+        return spec.name
+    return "sim" if target.embedded_sim else (urlsplit(target.base_url).netloc or target.base_url)
+
+
+async def _resolve_model(
+    spec: RunSpec, base_url: str, api_key: str | None
+) -> tuple[str, list[str]]:
+    try:
+        models = await list_models(
+            base_url, api_key=api_key, extra_headers=spec.target.extra_headers
+        )
+    except EndpointError:
+        if spec.target.model is None:
+            raise
+        models = []  # some servers have no /v1/models; a named model does not need it
+    if spec.target.model is not None:
+        return spec.target.model, models
+    if not models:
+        raise EndpointError(f"{public_url(base_url)} lists no models", hint="name one with --model")
+    return models[0], models
+
+
+def _engine_info(outcome: RunOutcome) -> dict[str, Any]:
+    def phase(p: Any) -> dict[str, Any] | None:
+        if p is None:
+            return None
+        return {
+            "sent": p.sent,
+            "duration_s": (p.ended_ns - p.started_ns) / 1e9,
+            "stop_reason": p.stop_reason.value,
+        }
+
+    return {
+        "stop_reason": outcome.stop_reason.value,
+        "warmup": phase(outcome.warmup),
+        "measured": phase(outcome.measured),
+    }
+
+
+async def execute_run(
+    spec: RunSpec,
+    target: Target,
+    output_dir: Path,
+    *,
+    api_key: str | None = None,
+    stop: asyncio.Event | None = None,
+    on_record: Callable[[RequestRecord], None] | None = None,
+) -> dict[str, Any]:
+    """Runs one spec against one target, writing `output_dir`; returns the final run.json."""
+    model, models = await _resolve_model(spec, target.base_url, api_key)
+    tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
+    records: list[RequestRecord] = []
+    with RunWriter(output_dir) as writer:
+        run: dict[str, Any] = {
+            "run_id": output_dir.name,
+            "status": "running",
+            "started_at": datetime.now(UTC).isoformat(),
+            "clock": {"monotonic_ns_at_start": time.monotonic_ns()},
+            "spec": spec.model_dump(mode="json"),
+            "spec_hash": spec.spec_hash(),
+            "environment": capture_environment(),
+            "target": {
+                "id": target_id_of(spec, target),
+                "base_url": public_url(target.base_url),
+                "endpoint": spec.target.endpoint,
+                "model": model,
+                "models": models,
+                "embedded_sim": target.embedded_sim,
+                "tokenizer": tokenizer.name if tokenizer else None,
+            },
+        }
+        writer.write_run(run)
+
+        def sink(record: RequestRecord) -> None:
+            writer.append(record)
+            records.append(record)
+            if on_record is not None:
+                on_record(record)
+
+        load = spec.load
+        async with OpenAIClient(
+            base_url=target.base_url,
+            model=model,
+            endpoint=spec.target.endpoint,
+            api_key=api_key,
+            extra_headers=spec.target.extra_headers,
+            extra_body=spec.target.extra_body,
+            stream=spec.target.stream,
+            request_timeout_s=spec.target.request_timeout_s,
+            connection_limit=(
+                load.concurrency
+                if spec.target.connection_limit is None
+                else spec.target.connection_limit
+            ),
+            tokenizer=tokenizer,
+        ) as client:
+            outcome = await run_closed_loop(
+                client,
+                synthetic_requests(
+                    input_tokens=spec.workload.input_tokens,
+                    output_tokens=spec.workload.output_tokens,
+                    seed=spec.workload.seed,
+                ),
+                ClosedLoopPlan(load.concurrency, load.requests, load.duration_s, load.warmup),
+                target_id=run["target"]["id"],
+                sink=sink,
+                stop=stop,
+            )
+        run.update(
+            status="interrupted" if outcome.stop_reason.value == "interrupted" else "complete",
+            finished_at=datetime.now(UTC).isoformat(),
+            engine=_engine_info(outcome),
+            **summarize_run(records, seed=spec.seed),
+        )
+        writer.write_run(run)
+    return run

@@ -1,0 +1,1 @@
+"""What to send: seeded workloads that produce identical request bytes for every target."""

@@ -1,0 +1,134 @@
+"""The `llmbench` command as a user runs it: real subprocesses, exact messages, signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+LLMBENCH = [sys.executable, "-m", "llmbench"]
+FAST_SIM = ["--sim-ttft-ms", "20", "--sim-itl-ms", "2", "--output-tokens", "16"]
+
+
+def llmbench(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*LLMBENCH, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "--concurrency", "0"], "--concurrency"),
+        (["run", "--concurrency", "many"], "Invalid value for '--concurrency'"),
+        (["run", "--base-url", "localhost:8000"], "--base-url"),
+        (["run", "--extra-body", "{oops"], "--extra-body"),
+        (["run", "--header", "no-colon"], "--header"),
+        (["run", "--api-key-env", "LLMBENCH_TEST_UNSET_VARIABLE"], "--api-key-env"),
+        (["run", "--tokenizer", "bogus"], "--tokenizer"),
+        (["report", "/nonexistent/dir"], "not a results directory"),
+        (["run", "--no-such-flag"], "No such option"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args: list[str], expected: str) -> None:
+    result = llmbench(*args)
+    assert result.returncode in (1, 2)
+    assert "Traceback" not in result.stderr
+    assert expected in result.stderr
+    assert result.stderr.startswith("llmbench: error:")
+
+
+def test_run_on_the_embedded_target_then_report(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = llmbench("run", "--requests", "6", "--concurrency", "2", *FAST_SIM,
+                      "--output-dir", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "TTFT" in result.stdout
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "complete"
+    assert run["counts"]["ok"] == 6
+    assert run["target"]["embedded_sim"]["ttft_ms"] == 20.0
+    assert run["summary"]["ttft_ms"]["mean"] >= 20.0
+    assert len((out / "records.jsonl").read_text().splitlines()) == 6
+    again = llmbench("report", str(out))
+    assert again.returncode == 0, again.stderr
+    assert "TTFT" in again.stdout
+    view = llmbench("report", str(out), "--view", "3sigma")
+    assert view.returncode == 0, view.stderr
+    assert "3σ" in view.stdout
+
+
+def _start_long_run(out: Path) -> subprocess.Popen[str]:
+    # Output goes to files: a pipe that nobody reads could fill up and block the run.
+    with (out.parent / "stdout").open("w") as stdout, (out.parent / "stderr").open("w") as stderr:
+        return subprocess.Popen(
+            [*LLMBENCH, "run", "--requests", "100000", "--concurrency", "4",
+             "--sim-ttft-ms", "20", "--sim-itl-ms", "20", "--output-tokens", "8",
+             "--output-dir", str(out)],
+            stdout=stdout, stderr=stderr, text=True,
+        )  # fmt: skip
+
+
+def _wait_for_records(out: Path, n: int, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    records = out / "records.jsonl"
+    while time.monotonic() < deadline:
+        if records.exists() and len(records.read_text().splitlines()) >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {n} records after {timeout_s} s")
+
+
+@pytest.mark.slow
+def test_sigint_keeps_every_finished_record(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    process = _start_long_run(out)
+    _wait_for_records(out, 8)
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=30)
+    stderr = (tmp_path / "stderr").read_text()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "interrupted"
+    lines = (out / "records.jsonl").read_text().splitlines()
+    assert len(lines) >= 8
+    counts = run["counts"]
+    assert counts["ok"] + counts["error"] == len(lines)  # in-flight ones are cancelled, not lost
+    assert set(counts["by_category"]) <= {"cancelled"}
+    report = llmbench("report", str(out))
+    assert report.returncode == 0, report.stderr
+    assert "interrupted" in report.stdout
+
+
+@pytest.mark.slow
+def test_kill_9_leaves_a_readable_results_directory(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    process = _start_long_run(out)
+    _wait_for_records(out, 8)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    report = llmbench("report", str(out))
+    assert report.returncode == 0, report.stderr
+    assert "recomputed from records.jsonl" in report.stdout
+    assert "TTFT" in report.stdout
+
+
+def test_sim_serve_announces_its_port() -> None:
+    with subprocess.Popen(
+        [*LLMBENCH, "sim", "serve", "--port", "0"], stdout=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert line.startswith("llmbench-sim listening on http://127.0.0.1:")
+            assert int(line.rsplit(":", 1)[1]) > 0
+        finally:
+            process.terminate()
+            assert process.wait(timeout=10) == 0

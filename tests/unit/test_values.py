@@ -1,0 +1,58 @@
+"""Small value modules: redaction, tokenizers, specs, the synthetic workload."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from pydantic import ValidationError
+
+from llmbench.config import LoadSpec, RunSpec, TargetSpec
+from llmbench.errors import ConfigError
+from llmbench.redaction import redact
+from llmbench.tokens import WhitespaceTokenizer, load_tokenizer
+from llmbench.workload.synthetic import synthetic_requests
+
+
+def test_redact_known_and_key_shaped_secrets() -> None:
+    text = "bad key sk-live1234567890abcd; header Authorization: Bearer abc.def; other zzz"
+    out = redact(text, ["zzz"])
+    assert "sk-live1234567890abcd" not in out
+    assert "abc.def" not in out
+    assert "zzz" not in out
+    assert "sk-***" in out
+
+
+def test_whitespace_tokenizer_and_loader_errors() -> None:
+    assert WhitespaceTokenizer().count(" a  b\nc ") == 3
+    assert load_tokenizer("whitespace").name == "whitespace"
+    with pytest.raises(ConfigError, match="unknown tokenizer"):
+        load_tokenizer("nope")
+    with pytest.raises(ConfigError, match=r"no tokenizer\.json"):
+        load_tokenizer("hf:/does/not/exist")
+
+
+def test_synthetic_workload_is_seeded_and_exact_length() -> None:
+    first = list(itertools.islice(synthetic_requests(input_tokens=50, output_tokens=7, seed=3), 5))
+    again = list(itertools.islice(synthetic_requests(input_tokens=50, output_tokens=7, seed=3), 5))
+    other = list(itertools.islice(synthetic_requests(input_tokens=50, output_tokens=7, seed=4), 5))
+    assert first == again
+    assert first != other
+    assert all(len(r.prompt.split()) == 50 and r.max_tokens == 7 for r in first)
+    assert len({r.prompt for r in first}) == 5
+
+
+def test_specs_reject_bad_values() -> None:
+    with pytest.raises(ValidationError, match="give a bound"):
+        LoadSpec()
+    with pytest.raises(ValidationError, match="concurrency 1"):
+        LoadSpec(profile="synchronous", concurrency=4, requests=1)
+    with pytest.raises(ValidationError, match="http"):
+        TargetSpec(base_url="localhost:8000")
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        RunSpec.model_validate({"typo": 1})
+
+
+def test_spec_hash_changes_with_the_workload() -> None:
+    assert RunSpec().spec_hash() == RunSpec().spec_hash()
+    assert RunSpec().spec_hash() != RunSpec(seed=1).spec_hash()
