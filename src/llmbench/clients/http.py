@@ -7,7 +7,9 @@ categories; protocol modules raise `RequestFault` and never inspect aiohttp erro
 from __future__ import annotations
 
 import json
-from typing import Any
+from time import monotonic_ns
+from types import SimpleNamespace
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -63,7 +65,37 @@ def make_session(
     """
     connector = aiohttp.TCPConnector(limit=connection_limit, limit_per_host=0)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s)
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers)
+    return aiohttp.ClientSession(
+        connector=connector, timeout=timeout, headers=headers, trace_configs=[_WRITE_TRACE]
+    )
+
+
+class WriteStamp(Protocol):
+    """Passed as `trace_request_ctx`: gets the time the request's last byte was written."""
+
+    sent_ns: int
+
+
+async def _on_chunk_sent(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceRequestChunkSentParams,
+) -> None:
+    stamp = context.trace_request_ctx
+    if stamp is not None:
+        stamp.sent_ns = monotonic_ns()
+
+
+def _write_trace() -> aiohttp.TraceConfig:
+    """`sent_ns` is when the body reached the socket, not when aiohttp got the call: the pool
+    wait, connection set-up and event-loop queueing in between are client lag, not TTFT."""
+    trace = aiohttp.TraceConfig()
+    trace.on_request_chunk_sent.append(_on_chunk_sent)
+    trace.freeze()
+    return trace
+
+
+_WRITE_TRACE = _write_trace()
 
 
 def status_category(status: int) -> ErrorCategory:

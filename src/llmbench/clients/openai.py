@@ -136,8 +136,10 @@ class OpenAIClient:
     async def _exchange(
         self, session: aiohttp.ClientSession, body: bytes, headers: dict[str, str], obs: Observation
     ) -> None:
-        obs.sent_ns = monotonic_ns()
-        async with session.post(self._url, data=body, headers=headers) as resp:
+        obs.sent_ns = monotonic_ns()  # replaced by the write time once the body is on the socket
+        async with session.post(
+            self._url, data=body, headers=headers, trace_request_ctx=obs
+        ) as resp:
             obs.headers_ns = monotonic_ns()
             obs.http_status = resp.status
             if resp.status >= 400:
