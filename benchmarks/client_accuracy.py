@@ -2,8 +2,9 @@
 
 For each concurrency level, runs a closed loop against the embedded simulator (a separate process)
 and prints measured vs true mean and P99 of TTFT and ITL, and the client's CPU seconds per 1,000
-token events. Truth per request: TTFT = first chunk written − request received; ITL = gaps between
-chunk writes (the simulator's own clock, shared with the client's: both use CLOCK_MONOTONIC).
+token events (warm-up included: every event costs CPU). Truth per request: TTFT = first chunk
+written − request received; ITL = gaps between chunk writes (the simulator's own clock, shared
+with the client's: both use CLOCK_MONOTONIC).
 
     python benchmarks/client_accuracy.py [--levels 1,16,64,256] [--layout pinned|shared]
 
@@ -17,19 +18,18 @@ import asyncio
 import json
 import os
 import resource
-import tempfile
-from pathlib import Path
 from typing import Any
 from urllib.request import Request, urlopen
 
 import numpy as np
 
-from llmbench.config import LoadSpec, RunSpec, SimSpec, WorkloadSpec
+from llmbench.clients.openai import OpenAIClient
+from llmbench.config import SimSpec
+from llmbench.engine.closed_loop import ClosedLoopPlan, run_closed_loop
 from llmbench.engine.loop import loop_factory
 from llmbench.local_target import EmbeddedSim
 from llmbench.records import RequestRecord
-from llmbench.store.results import load_run
-from llmbench.study import Target, execute_run
+from llmbench.workload.synthetic import synthetic_requests
 
 
 def cpu_seconds() -> float:
@@ -49,7 +49,9 @@ def clear_logs(base_url: str) -> None:
 def truth_and_measured(
     records: list[RequestRecord], logs: dict[str, dict[str, Any]]
 ) -> dict[str, np.ndarray]:
-    out: dict[str, list[float]] = {"ttft": [], "ttft_true": [], "itl": [], "itl_true": []}
+    out: dict[str, list[float]] = {
+        "ttft": [], "ttft_true": [], "itl": [], "itl_true": [], "intake": [], "delivery": []
+    }  # fmt: skip
     for record in records:
         if record.warmup or not record.ok or record.first_token_ns is None:
             continue
@@ -58,32 +60,46 @@ def truth_and_measured(
         offsets = np.frombuffer(record.chunk_offsets_ns, dtype=np.int64)
         out["ttft"].append((record.first_token_ns - record.sent_ns) / 1e6)
         out["ttft_true"].append((emitted[0] - log["received_ns"]) / 1e6)
+        # TTFT error = intake (sent → server handler) + delivery (first write → client read).
+        out["intake"].append((log["received_ns"] - record.sent_ns) / 1e6)
+        out["delivery"].append((record.first_token_ns - emitted[0]) / 1e6)
         out["itl"].extend((np.diff(offsets) / 1e6).tolist())
         out["itl_true"].extend((np.diff(emitted) / 1e6).tolist())
     return {k: np.array(v) for k, v in out.items()}
 
 
+async def drive(base_url: str, plan: ClosedLoopPlan, output_tokens: int) -> list[RequestRecord]:
+    records: list[RequestRecord] = []
+    async with OpenAIClient(
+        base_url=base_url, model="llmbench-sim", connection_limit=plan.concurrency
+    ) as client:
+        await run_closed_loop(
+            client,
+            synthetic_requests(input_tokens=128, output_tokens=output_tokens, seed=0),
+            plan,
+            target_id="sim",
+            sink=records.append,
+        )
+    return records
+
+
 def run_level(base_url: str, concurrency: int, requests: int, output_tokens: int) -> dict[str, Any]:
-    spec = RunSpec(
-        workload=WorkloadSpec(input_tokens=128, output_tokens=output_tokens),
-        load=LoadSpec(concurrency=concurrency, requests=requests, warmup=min(concurrency, 16)),
-    )
+    """One closed-loop run; CPU is counted around the load only (no start-up, no summary)."""
+    plan = ClosedLoopPlan(concurrency, requests, warmup_requests=concurrency)
     clear_logs(base_url)
-    with tempfile.TemporaryDirectory() as tmp:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         cpu_before = cpu_seconds()
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            run = runner.run(execute_run(spec, Target(base_url), Path(tmp) / "run"))
+        records = runner.run(drive(base_url, plan, output_tokens))
         cpu_used = cpu_seconds() - cpu_before
-        records = load_run(Path(tmp) / "run").records
     values = truth_and_measured(records, sim_logs(base_url))
     events = sum(len(r.chunk_offsets_ns) for r in records)
     return {
         "c": concurrency,
         "n": len(values["ttft"]),
-        "errors": run["counts"]["error"],
+        "errors": sum(not r.ok for r in records),
         **{
             f"{m}_{stat}": float(fn(values[m]))
-            for m in ("ttft", "ttft_true", "itl", "itl_true")
+            for m in ("ttft", "ttft_true", "itl", "itl_true", "intake", "delivery")
             for stat, fn in (("mean", np.mean), ("p99", lambda a: np.percentile(a, 99)))
         },
         "cpu_s_per_1k_events": 1000 * cpu_used / max(events, 1),
@@ -92,10 +108,11 @@ def run_level(base_url: str, concurrency: int, requests: int, output_tokens: int
 
 def print_table(rows: list[dict[str, Any]], layout: str) -> None:
     print(f"\nclient accuracy vs simulator truth (layout: {layout}); times in ms")
+    print("intake: client sent → server handler start; deliv: first chunk written → read")
     head = (
         f"{'c':>5} {'n':>5} {'err':>4} | {'TTFT mean':>10} {'true':>8} {'err':>6} | "
         f"{'TTFT P99':>9} {'true':>8} | {'ITL mean':>9} {'true':>7} {'err':>6} | "
-        f"{'ITL P99':>8} {'true':>7} | {'CPU s/1k ev':>11}"
+        f"{'ITL P99':>8} {'true':>7} | {'intake':>6} {'deliv':>6} | {'CPU s/1k ev':>11}"
     )
     print(head)
     print("-" * len(head))
@@ -105,7 +122,8 @@ def print_table(rows: list[dict[str, Any]], layout: str) -> None:
             f"{r['ttft_true_mean']:>8.2f} {r['ttft_mean'] - r['ttft_true_mean']:>+6.2f} | "
             f"{r['ttft_p99']:>9.2f} {r['ttft_true_p99']:>8.2f} | {r['itl_mean']:>9.3f} "
             f"{r['itl_true_mean']:>7.3f} {r['itl_mean'] - r['itl_true_mean']:>+6.3f} | "
-            f"{r['itl_p99']:>8.3f} {r['itl_true_p99']:>7.3f} | {r['cpu_s_per_1k_events']:>11.3f}"
+            f"{r['itl_p99']:>8.3f} {r['itl_true_p99']:>7.3f} | {r['intake_mean']:>6.2f} "
+            f"{r['delivery_mean']:>6.2f} | {r['cpu_s_per_1k_events']:>11.3f}"
         )
 
 

@@ -190,11 +190,14 @@ class _Simulator:
                 _close_connection(request)
                 entry.outcome, entry.done_ns = "cut", time.monotonic_ns()
                 return response
+            # One write for the tail: each write is a syscall and a wake-up of the client.
             if malformed:
-                await response.write(MALFORMED_EVENT)
+                tail = MALFORMED_EVENT + DONE_EVENT
             elif gen.include_usage:
-                await response.write(encoder.usage_event(gen.prompt_tokens, gen.max_tokens))
-            await response.write(DONE_EVENT)
+                tail = encoder.usage_event(gen.prompt_tokens, gen.max_tokens) + DONE_EVENT
+            else:
+                tail = DONE_EVENT
+            await response.write(tail)
             entry.outcome = "complete"
         except ConnectionError:
             entry.outcome = "client_closed"
