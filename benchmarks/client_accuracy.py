@@ -60,7 +60,7 @@ def truth_and_measured(
         offsets = np.frombuffer(record.chunk_offsets_ns, dtype=np.int64)
         out["ttft"].append((record.first_token_ns - record.sent_ns) / 1e6)
         out["ttft_true"].append((emitted[0] - log["received_ns"]) / 1e6)
-        # TTFT error = intake (sent → server handler) + delivery (first write → client read).
+        # TTFT error = intake (sent → server reads first byte) + delivery (write → client read).
         out["intake"].append((log["received_ns"] - record.sent_ns) / 1e6)
         out["delivery"].append((record.first_token_ns - emitted[0]) / 1e6)
         out["itl"].extend((np.diff(offsets) / 1e6).tolist())
@@ -108,7 +108,7 @@ def run_level(base_url: str, concurrency: int, requests: int, output_tokens: int
 
 def print_table(rows: list[dict[str, Any]], layout: str) -> None:
     print(f"\nclient accuracy vs simulator truth (layout: {layout}); times in ms")
-    print("intake: client sent → server handler start; deliv: first chunk written → read")
+    print("intake: client sent → server reads first byte; deliv: first chunk written → read")
     head = (
         f"{'c':>5} {'n':>5} {'err':>4} | {'TTFT mean':>10} {'true':>8} {'err':>6} | "
         f"{'TTFT P99':>9} {'true':>8} | {'ITL mean':>9} {'true':>7} {'err':>6} | "

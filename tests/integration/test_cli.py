@@ -132,3 +132,13 @@ def test_sim_serve_announces_its_port() -> None:
         finally:
             process.terminate()
             assert process.wait(timeout=10) == 0
+
+
+@pytest.mark.slow
+def test_demo_runs_the_study_on_the_embedded_target(tmp_path: Path) -> None:
+    result = llmbench("demo", "--output-dir", str(tmp_path / "demo"), timeout=120)
+    assert result.returncode == 0, result.stderr
+    run = json.loads((tmp_path / "demo" / "run.json").read_text())
+    assert run["counts"] == {**run["counts"], "ok": 64, "error": 0, "warmup": 8}
+    assert abs(run["summary"]["ttft_ms"]["mean"] - 200.0) < 10.0  # one-line sanity; see accuracy
+    assert "TTFT" in result.stdout

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import signal
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
 from llmbench.cli.errors import config_error
-from llmbench.cli.progress import RunProgress
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
-from llmbench.engine.loop import loop_factory
 from llmbench.errors import ConfigError
-from llmbench.local_target import EmbeddedSim
-from llmbench.metrics.summary import summarize_run, three_sigma
-from llmbench.report.terminal import run_summary, three_sigma_table
-from llmbench.store.results import load_run
-from llmbench.study import Target, default_run_id, execute_run
 from llmbench.tokens import load_tokenizer
+
+# Commands import the machinery (aiohttp, numpy, scipy, rich) only when they run, so that
+# `llmbench --help` and flag errors answer at once.
 
 # pydantic field path → the flag a user typed, for error messages.
 FLAGS = {
@@ -43,10 +35,6 @@ FLAGS = {
     "sim.tokens_per_chunk": "--sim-tokens-per-chunk",
     "target.connection_limit": "--connection-limit",
 }
-
-# Piped output (files, CI logs) gets room for the full tables instead of rich's default 80.
-stdout = Console(width=None if sys.stdout.isatty() else 140)
-stderr = Console(stderr=True)
 
 
 def _parse_headers(values: list[str]) -> dict[str, str]:
@@ -84,40 +72,6 @@ def _api_key(env_name: str | None) -> str | None:
             hint=f"export {env_name}=... or drop --api-key-env",
         )
     return key or None
-
-
-async def _run_async(
-    spec: RunSpec, target: Target, output_dir: Path, api_key: str | None
-) -> dict[str, Any]:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    total = None if spec.load.requests is None else spec.load.requests + spec.load.warmup
-    with RunProgress(stderr, total=total, duration_s=spec.load.duration_s) as progress:
-        return await execute_run(
-            spec, target, output_dir, api_key=api_key, stop=stop, on_record=progress.update
-        )
-
-
-def execute(spec: RunSpec, output_dir: Path | None, api_key: str | None) -> dict[str, Any]:
-    """Starts the embedded target when no URL is given, runs, and prints the summary."""
-    sim: EmbeddedSim | None = None
-    if spec.target.base_url is None:
-        sim = EmbeddedSim(spec.sim)
-        target = Target(sim.start(), embedded_sim=spec.sim.model_dump(mode="json"))
-    else:
-        target = Target(spec.target.base_url)
-    try:
-        directory = output_dir or Path("results") / default_run_id(spec, target)
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            run = runner.run(_run_async(spec, target, directory, api_key))
-    finally:
-        if sim is not None:
-            sim.stop()
-    stdout.print(run_summary(run))
-    stdout.print(f"results: {directory}")
-    return run
 
 
 def run(
@@ -205,6 +159,8 @@ def run(
         raise config_error(exc, FLAGS) from None
     if tokenizer:
         load_tokenizer(tokenizer)  # fail on a bad tokenizer before starting anything
+    from llmbench.cli.execution import execute
+
     execute(spec, output_dir, _api_key(api_key_env))
 
 
@@ -220,6 +176,8 @@ def demo(
         workload=WorkloadSpec(input_tokens=128, output_tokens=64),
         tokenizer="whitespace",
     )
+    from llmbench.cli.execution import execute, stderr
+
     stderr.print("llmbench demo: embedded simulated target (TTFT 200 ms, ITL 20 ms), 8 streams")
     execute(spec, output_dir, api_key=None)
 
@@ -231,13 +189,6 @@ def report(
     ] = "summary",
 ) -> None:
     """Re-render a run's summary from its results directory."""
-    loaded = load_run(directory)
-    run = dict(loaded.run)
-    if "summary" not in run:  # interrupted before the end: summarize what is on disk
-        run.update(summarize_run(loaded.records, seed=run.get("spec", {}).get("seed", 0)))
-        run.setdefault("status", "incomplete")
-        loaded.warnings.append("no summary in run.json: recomputed from records.jsonl")
-    if view == "3sigma":
-        stdout.print(three_sigma_table(three_sigma(loaded.records, seed=0)))
-        return
-    stdout.print(run_summary(run, loaded.warnings))
+    from llmbench.cli.execution import show_report
+
+    show_report(directory, view)

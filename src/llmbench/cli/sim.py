@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from llmbench.errors import ConfigError
-from llmbench.sim.config import SimConfig
-from llmbench.sim.server import serve as serve_app
 
 app = typer.Typer(help="The embedded simulated target.", no_args_is_help=True)
 
@@ -33,6 +31,9 @@ def serve(
         raise ConfigError("times must be >= 0", where="--ttft-ms/--itl-ms/--jitter-ms")
     if tokens_per_chunk < 1:
         raise ConfigError("must be >= 1", where="--tokens-per-chunk")
+    from llmbench.sim.config import SimConfig
+    from llmbench.sim.server import serve as serve_app
+
     api_key = os.environ.get(api_key_env) if api_key_env else None
     if api_key_env and not api_key:
         raise ConfigError(f"environment variable {api_key_env} is not set", where="--api-key-env")

@@ -18,6 +18,7 @@ from contextlib import suppress
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from llmbench.sim.arrival import ArrivalClock
 from llmbench.sim.clock import DeadlineWaiter
 from llmbench.sim.config import SimConfig
 from llmbench.sim.faults import FAULT_HEADER, Fault, FaultError, parse_fault
@@ -37,6 +38,7 @@ from llmbench.sim.schedule import chunk_deadlines_ns, request_rng, token_deadlin
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _JSON = "application/json"
+_ARRIVAL_NS = web.RequestKey("arrival_ns", int)  # 0: unknown (no stamping protocol in front)
 _MALFORMED_CHUNKS = 2  # good token chunks sent before the malformed event
 _SHUTDOWN_TIMEOUT_S = 1.0
 _STATUS_FAULTS = {
@@ -78,6 +80,7 @@ class _Simulator:
         self._created = int(time.time())
         self._seq = 0
         self._waiter = DeadlineWaiter()
+        self.arrivals = ArrivalClock()
 
     def authorized(self, request: web.Request) -> bool:
         if self.config.api_key is None:
@@ -95,7 +98,7 @@ class _Simulator:
         return await self._generate(request, "completions")
 
     async def _generate(self, request: web.Request, kind: Kind) -> web.StreamResponse:
-        received_ns = time.monotonic_ns()
+        received_ns = request.get(_ARRIVAL_NS) or time.monotonic_ns()
         entry = self.log.open(_request_id(request), request.path, received_ns)
         self._seq += 1
         seq = self._seq  # taken now: other requests arrive while this body is read
@@ -292,6 +295,9 @@ async def _emit_chunks(
         first_token = end
 
 
+_SIMULATOR = web.AppKey("simulator", _Simulator)
+
+
 def _request_id(request: web.Request) -> str:
     return request.headers.get(REQUEST_ID_HEADER) or f"sim-{uuid.uuid4().hex}"
 
@@ -304,6 +310,8 @@ def _response_id(kind: Kind) -> str:
 def _middleware(sim: _Simulator) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Taken for every request, so a stamp never outlives its request on a kept-alive socket.
+        request[_ARRIVAL_NS] = sim.arrivals.take(request.transport) or 0
         request_id = _request_id(request)
         try:
             if request.path.startswith("/v1/") and not sim.authorized(request):
@@ -330,6 +338,7 @@ def build_app(config: SimConfig) -> web.Application:
     """The simulator as an aiohttp application (no socket bound yet)."""
     sim = _Simulator(config)
     app = web.Application(client_max_size=config.max_body_bytes, middlewares=[_middleware(sim)])
+    app[_SIMULATOR] = sim
     app.router.add_get("/health", sim.health)
     app.router.add_get("/v1/models", sim.models)
     app.router.add_post("/v1/chat/completions", sim.chat)
@@ -374,10 +383,14 @@ async def _serve(
             with suppress(ValueError, RuntimeError, NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
                 installed.append(sig)
-        site = web.TCPSite(runner, host, port, backlog=1024)
-        await site.start()
-        on_listening(host, int(runner.addresses[0][1]))
+        assert runner.server is not None
+        arrivals = runner.app[_SIMULATOR].arrivals
+        server = await loop.create_server(
+            arrivals.wrap(runner.server), host, port, backlog=1024, reuse_address=True
+        )
+        on_listening(host, int(server.sockets[0].getsockname()[1]))
         await stop.wait()
+        server.close()
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
