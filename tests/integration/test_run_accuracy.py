@@ -1,8 +1,8 @@
 """End to end over loopback: llmbench's measurements against the simulator's own emission log.
 
-Truth: the simulator emits the first token TTFT after it receives the request and then one token
-every ITL, and logs when it wrote each chunk (same monotonic clock). Tolerances hold on a noisy
-2-core machine: mean TTFT within 5 ms, mean ITL within 2 ms.
+Truth: the simulator emits the first token TTFT after the request's first byte arrives and then
+one token every ITL, and logs when it wrote each chunk (same monotonic clock). Tolerances hold on
+a noisy 2-core machine: mean TTFT within 5 ms and mean ITL within 2 ms of the simulator's log.
 """
 
 from __future__ import annotations
@@ -49,13 +49,12 @@ def test_ttft_itl_and_tokens_match_the_simulator(
     assert run["counts"]["error"] == 0
     summary = run["summary"]
     assert summary["ttft_ms"]["n"] == requests
-    assert abs(summary["ttft_ms"]["mean"] - TTFT_MS) < 5.0
-    assert abs(summary["itl_ms"]["mean"] - ITL_MS) < 2.0
-    assert abs(summary["tpot_ms"]["mean"] - ITL_MS) < 2.0
 
     records = [r for r in load_run(tmp_path / "run").records if not r.warmup]
     assert len(records) == requests
     lateness_ns: list[int] = []
+    true_ttft_ns: list[int] = []
+    true_gaps_ns: list[np.ndarray] = []
     for record in records:
         assert record.output_tokens == OUTPUT_TOKENS
         assert record.output_tokens_source is CountSource.USAGE
@@ -68,7 +67,18 @@ def test_ttft_itl_and_tokens_match_the_simulator(
         # A chunk cannot arrive before the server wrote it; the one clock makes this checkable.
         assert (arrived >= emitted).all()
         lateness_ns.extend((arrived - emitted).tolist())
-        # The client's TTFT includes the request's trip to the server; never less than the truth.
-        true_ttft_ns = truth["chunk_emit_ns"][0] - truth["received_ns"]
-        assert (record.first_token_ns or 0) - record.sent_ns >= true_ttft_ns
+        true_ttft_ns.append(truth["chunk_emit_ns"][0] - truth["received_ns"])
+        true_gaps_ns.append(np.diff(emitted))
+        # The request reached the server after the client wrote it: TTFT can only be longer.
+        assert (record.first_token_ns or 0) - record.sent_ns >= true_ttft_ns[-1]
+    # Truth is what the simulator did (its log), not what it was told: on a busy machine its
+    # timers run late, and that lateness is real latency the client must report.
+    true_ttft_ms = np.mean(true_ttft_ns) / 1e6
+    true_itl_ms = np.mean(np.concatenate(true_gaps_ns)) / 1e6
+    assert abs(summary["ttft_ms"]["mean"] - true_ttft_ms) < 5.0
+    assert abs(summary["itl_ms"]["mean"] - true_itl_ms) < 2.0
+    assert abs(summary["tpot_ms"]["mean"] - true_itl_ms) < 2.0
     assert np.mean(lateness_ns) < 5e6  # mean delivery + parse delay under 5 ms
+    # And the simulator itself kept close to its settings (loose: a sanity check of the truth).
+    assert abs(true_ttft_ms - TTFT_MS) < 20.0
+    assert abs(true_itl_ms - ITL_MS) < 2.0
