@@ -21,6 +21,7 @@ from llmbench.config import RunSpec
 from llmbench.engine.closed_loop import ClosedLoopPlan, RunOutcome, run_closed_loop
 from llmbench.errors import EndpointError
 from llmbench.metrics.summary import summarize_run
+from llmbench.monitor.client_health import ClientWatch
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.store.results import RunWriter
@@ -130,22 +131,25 @@ async def execute_run(
                 on_record(record)
 
         load = spec.load
-        async with OpenAIClient(
-            base_url=target.base_url,
-            model=model,
-            endpoint=spec.target.endpoint,
-            api_key=api_key,
-            extra_headers=spec.target.extra_headers,
-            extra_body=spec.target.extra_body,
-            stream=spec.target.stream,
-            request_timeout_s=spec.target.request_timeout_s,
-            connection_limit=(
-                load.concurrency
-                if spec.target.connection_limit is None
-                else spec.target.connection_limit
-            ),
-            tokenizer=tokenizer,
-        ) as client:
+        async with (
+            OpenAIClient(
+                base_url=target.base_url,
+                model=model,
+                endpoint=spec.target.endpoint,
+                api_key=api_key,
+                extra_headers=spec.target.extra_headers,
+                extra_body=spec.target.extra_body,
+                stream=spec.target.stream,
+                request_timeout_s=spec.target.request_timeout_s,
+                connection_limit=(
+                    load.concurrency
+                    if spec.target.connection_limit is None
+                    else spec.target.connection_limit
+                ),
+                tokenizer=tokenizer,
+            ) as client,
+            ClientWatch() as watch,
+        ):
             outcome = await run_closed_loop(
                 client,
                 synthetic_requests(
@@ -162,6 +166,7 @@ async def execute_run(
             status="interrupted" if outcome.stop_reason.value == "interrupted" else "complete",
             finished_at=datetime.now(UTC).isoformat(),
             engine=_engine_info(outcome),
+            client=watch.report(),
             **summarize_run(records, seed=spec.seed),
         )
         writer.write_run(run)

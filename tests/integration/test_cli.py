@@ -54,6 +54,8 @@ def test_run_on_the_embedded_target_then_report(tmp_path: Path) -> None:
     assert run["status"] == "complete"
     assert run["counts"]["ok"] == 6
     assert run["target"]["embedded_sim"]["ttft_ms"] == 20.0
+    assert isinstance(run["client"]["saturated"], bool)  # the client watched itself
+    assert run["client"]["loop_lag_ms"]["n"] > 0
     assert run["summary"]["ttft_ms"]["mean"] >= 20.0
     assert len((out / "records.jsonl").read_text().splitlines()) == 6
     again = llmbench("report", str(out))

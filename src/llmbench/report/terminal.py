@@ -140,8 +140,21 @@ def run_header(run: dict[str, Any]) -> Text:
     )
 
 
+def _client_warnings(run: dict[str, Any]) -> list[Text]:
+    client = run.get("client") or {}
+    if not client.get("saturated"):
+        return []
+    lines = [
+        Text("! the client was saturated: these numbers are not trustworthy", style="bold red")
+    ]
+    lines += [Text(f"  - {reason}", style="red") for reason in client.get("reasons", [])]
+    lines.append(Text(f"  what to do: {client.get('remedy')}", style="red"))
+    return lines
+
+
 def run_summary(run: dict[str, Any], warnings: list[str] | None = None) -> RenderableType:
     parts: list[RenderableType] = [run_header(run), latency_table(run), _throughput_line(run)]
+    parts += _client_warnings(run)
     parts += _token_warnings(run)
     parts += [Text(f"! {w}", style="yellow") for w in warnings or []]
     return Group(*parts)

@@ -1,0 +1,136 @@
+"""The load generator watches itself: event-loop lag and process CPU, sampled while a run goes.
+
+A client that cannot keep up reports its own queueing as server latency. The watch records a time
+series, and `verdict` marks the run `saturated` (numbers not trustworthy) with the figures and
+what to do about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from array import array
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+LAG_P99_LIMIT_MS = 2.0  # loop lag above this at P99: timestamps are late by about as much
+CPU_BUSY_FRACTION = 0.9  # of one core: an asyncio client is single-threaded
+CPU_BUSY_LIMIT_S = 2.0  # busy for this long in a row is saturation, not a blip
+LAG_MIN_SAMPLES = 100  # a P99 of fewer samples is one hiccup of the host, not a verdict
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    lag_interval_s: float = 0.01
+    cpu_window_s: float = 0.5
+
+
+class ClientWatch:
+    """`async with ClientWatch():` samples until the block ends; then `.report()`."""
+
+    def __init__(self, settings: WatchSettings | None = None) -> None:
+        self.settings = settings or WatchSettings()
+        self.lag_ns = array("q")
+        self.cpu_fraction = array("d")  # one value per window: CPU seconds / wall seconds
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _watch_lag(self) -> None:
+        interval_ns = int(self.settings.lag_interval_s * 1e9)
+        while True:
+            planned = time.monotonic_ns() + interval_ns
+            await asyncio.sleep(self.settings.lag_interval_s)
+            # uvloop rounds timers to whole ms and may fire early: early is no lag.
+            self.lag_ns.append(max(0, time.monotonic_ns() - planned))
+
+    async def _watch_cpu(self) -> None:
+        wall, cpu = time.monotonic(), time.process_time()
+        while True:
+            await asyncio.sleep(self.settings.cpu_window_s)
+            now_wall, now_cpu = time.monotonic(), time.process_time()
+            self.cpu_fraction.append((now_cpu - cpu) / max(now_wall - wall, 1e-9))
+            wall, cpu = now_wall, now_cpu
+
+    async def __aenter__(self) -> ClientWatch:
+        # Owned: started here, cancelled and awaited in __aexit__.
+        self._tasks = [
+            asyncio.ensure_future(self._watch_lag()),
+            asyncio.ensure_future(self._watch_cpu()),
+        ]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):  # a real failure still raises
+                await task
+
+    def report(self) -> dict[str, Any]:
+        return verdict(
+            np.frombuffer(self.lag_ns, dtype=np.int64) / 1e6,
+            np.frombuffer(self.cpu_fraction, dtype=np.float64),
+            self.settings.cpu_window_s,
+        )
+
+
+def _longest_run(mask: np.ndarray) -> int:
+    longest = current = 0
+    for busy in mask.tolist():
+        current = current + 1 if busy else 0
+        longest = max(longest, current)
+    return longest
+
+
+def _lag_reason(lag: dict[str, Any], mean_cpu: float | None) -> str | None:
+    if lag["n"] < LAG_MIN_SAMPLES or lag["p99"] <= LAG_P99_LIMIT_MS:
+        return None
+    reason = (
+        f"event-loop lag P99 {lag['p99']:.1f} ms > {LAG_P99_LIMIT_MS} ms: "
+        "timestamps are taken late by about that much"
+    )
+    if mean_cpu is not None and mean_cpu < 0.5:
+        # A lagging loop with an idle process: the host, not the client, is the bottleneck.
+        reason += f" (the client used only {mean_cpu:.0%} of a core: other processes delay it)"
+    return reason
+
+
+def verdict(lag_ms: np.ndarray, cpu_fraction: np.ndarray, cpu_window_s: float) -> dict[str, Any]:
+    """`client` block of run.json: lag and CPU figures, and whether the client was saturated."""
+    mean_cpu = float(cpu_fraction.mean()) if cpu_fraction.size else None
+    lag = None
+    reasons: list[str] = []
+    if lag_ms.size:
+        lag = {
+            "n": int(lag_ms.size),
+            "p50": float(np.percentile(lag_ms, 50)),
+            "p99": float(np.percentile(lag_ms, 99)),
+            "max": float(lag_ms.max()),
+        }
+        if reason := _lag_reason(lag, mean_cpu):
+            reasons.append(reason)
+    busy_s = _longest_run(cpu_fraction >= CPU_BUSY_FRACTION) * cpu_window_s
+    if busy_s >= CPU_BUSY_LIMIT_S:
+        reasons.append(
+            f"client process at ≥ {CPU_BUSY_FRACTION:.0%} of a core for {busy_s:.1f} s in a row"
+        )
+    return {
+        "saturated": bool(reasons),
+        "reasons": reasons,
+        "remedy": (
+            "use fewer streams per process, move the client to its own core or machine, "
+            "give the target its own core (taskset), or run on a quieter host"
+        )
+        if reasons
+        else None,
+        "loop_lag_ms": lag,
+        "cpu": {
+            "window_s": cpu_window_s,
+            "mean_fraction": mean_cpu,
+            "max_fraction": float(cpu_fraction.max()) if cpu_fraction.size else None,
+            "busy_s_longest": busy_s,
+            "series": [round(float(x), 3) for x in cpu_fraction],
+        },
+    }
