@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: one clear line for bad input, never a traceback for a known error."""
     try:
         result = app(args=argv, standalone_mode=False)
-    except typer.Abort:
-        print("llmbench: aborted", file=sys.stderr)
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C outside a run (a run stops cleanly itself)
+        print("llmbench: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
     except TyperException as exc:  # typer's own (vendored click) usage errors
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
