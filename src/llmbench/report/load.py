@@ -126,8 +126,8 @@ def _across_table(across: dict[str, Any]) -> Table:
 
 def study_summary(index: dict[str, Any], directory: str) -> RenderableType:
     """The steps of a study (latency in ms), then search, sweep or repeat details."""
-    table = Table(title=f"{index.get('study')} study [{index.get('status')}]: {directory}",
-                  title_justify="left")  # fmt: skip
+    title = Text(f"{index.get('study')} study [{index.get('status')}]: {directory}")
+    table = Table(title=title, title_justify="left")
     for _, label in _STEP_COLUMNS:
         table.add_column(label, justify="left" if label == "label" else "right", no_wrap=True)
     for row in index.get("steps", []):
