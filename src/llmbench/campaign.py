@@ -33,15 +33,12 @@ def step_spec(spec: RunSpec, **load: Any) -> RunSpec:
     return RunSpec.model_validate(base)
 
 
-def verdict_of(run: dict[str, Any], *, open_loop: bool) -> Verdict:
-    goodput = run.get("goodput") or {}
-    summary = run.get("summary") or {}
-    delivery = run.get("delivery") or {}
+def verdict_of(run: dict[str, Any]) -> Verdict:
     return classify(
-        met=bool(goodput.get("met")) and bool((run.get("validity") or {}).get("valid")),
-        offered_per_s=delivery.get("planned_rate_per_s") if open_loop else None,
-        completed_per_s=summary.get("requests_per_s"),
-        error_rate=summary.get("error_rate"),
+        met=bool((run.get("goodput") or {}).get("met")),
+        valid=bool((run.get("validity") or {}).get("valid")),
+        latency_growth=(run.get("delivery") or {}).get("latency_growth"),
+        error_rate=(run.get("summary") or {}).get("error_rate"),
     )
 
 
@@ -82,7 +79,7 @@ class _Study:
             **headline(run),
         }
         if spec.slo is not None:
-            row["verdict"] = verdict_of(run, open_loop=load.open_loop).value
+            row["verdict"] = verdict_of(run).value
         self.index["steps"].append(row)
         write_study_index(self.parent, self.index)
         return run
@@ -142,7 +139,7 @@ async def _search(study: _Study) -> None:
         run = await study.step(label, spec)
         return Probe(
             value,
-            verdict_of(run, open_loop=by_rate),
+            verdict_of(run),
             (run.get("goodput") or {}).get("good_fraction"),
         )
 

@@ -74,6 +74,10 @@ def test_sweep_writes_step_dirs_and_index(start_sim: StartSim, tmp_path: Path) -
         assert run["counts"]["ok"] == 8
         assert row["ttft_p50_ms"] is not None
     assert "sweep study [complete]" in result.stdout
+    again = subprocess.run([sys.executable, "-m", "llmbench", "report", str(out)],
+                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "sweep study [complete]" in again.stdout
 
 
 def test_replay_follows_the_scaled_trace(start_sim: StartSim, tmp_path: Path) -> None:

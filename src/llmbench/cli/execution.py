@@ -21,6 +21,7 @@ from llmbench.metrics.summary import summarize_run, three_sigma
 from llmbench.report.load import load_lines, study_summary
 from llmbench.report.terminal import run_summary, three_sigma_table
 from llmbench.store.results import load_run
+from llmbench.store.study_index import STUDY_FILE, load_study_index
 from llmbench.study import Target, default_run_id, execute_run
 
 # Piped output (files, CI logs) gets room for the full tables instead of rich's default 80.
@@ -92,7 +93,11 @@ def execute(spec: RunSpec, output_dir: Path | None, api_key: str | None) -> dict
 
 
 def show_report(directory: Path, view: str) -> None:
-    """Prints a stored run; a run that died before its summary is summarized from its records."""
+    """Prints a stored run; a run that died before its summary is summarized from its records.
+    A study directory (sweep, search, repeats) prints its step table."""
+    if (directory / STUDY_FILE).exists():
+        stdout.print(study_summary(load_study_index(directory), str(directory)))
+        return
     loaded = load_run(directory)
     run = dict(loaded.run)
     if "summary" not in run:

@@ -1,6 +1,6 @@
 """Multi-step load plans as pure logic: the rates of a sweep (synchronous, max throughput, then
 evenly spaced rates between) and the SLO search (bracket, then bisect) over an injected probe,
-so both are tested without a server. Each step's verdict: stable, backlogged or overloaded.
+so both are tested without a server. Step verdicts: stable, backlogged, overloaded (or invalid).
 """
 
 from __future__ import annotations
@@ -25,29 +25,29 @@ def sweep_rates(synchronous_per_s: float, max_per_s: float, steps: int) -> list[
 
 class Verdict(StrEnum):
     STABLE = "stable"  # meets the objectives at the required attainment
-    BACKLOGGED = "backlogged"  # keeps up with the offered load, but latency misses objectives
-    OVERLOADED = "overloaded"  # completes less than offered (a growing queue) or errors
+    BACKLOGGED = "backlogged"  # misses objectives, but latency is not still climbing at the end
+    OVERLOADED = "overloaded"  # latency still climbing at the end (a growing queue) or errors
+    INVALID = "invalid"  # the client did not deliver the load: no verdict on the server
 
 
 def classify(
     *,
     met: bool,
-    offered_per_s: float | None,
-    completed_per_s: float | None,
-    error_rate: float | None,
-    keep_up: float = 0.9,
+    valid: bool = True,
+    latency_growth: float | None = None,
+    error_rate: float | None = None,
+    max_growth: float = 2.0,
     max_error_rate: float = 0.05,
 ) -> Verdict:
-    """Stable when the objectives are met; otherwise overloaded when completions fall below
-    `keep_up` × the offered rate or errors exceed `max_error_rate`, else backlogged."""
+    """Invalid when the client did not deliver the load; else stable when the objectives are met;
+    else overloaded when latency at the end of the run exceeds `max_growth` × that at its start
+    (the queue keeps growing) or more than `max_error_rate` of requests fail; else backlogged."""
+    if not valid:
+        return Verdict.INVALID
     if met:
         return Verdict.STABLE
-    falls_behind = (
-        offered_per_s is not None
-        and completed_per_s is not None
-        and completed_per_s < keep_up * offered_per_s
-    )
-    if falls_behind or (error_rate or 0.0) > max_error_rate:
+    growing = latency_growth is not None and latency_growth > max_growth
+    if growing or (error_rate or 0.0) > max_error_rate:
         return Verdict.OVERLOADED
     return Verdict.BACKLOGGED
 

@@ -72,6 +72,7 @@ def open_loop_delivery(
         )
     delivery = {
         "mode": "open_loop",
+        "latency_growth": latency_growth(measured),
         "requested_rate_per_s": requested_rate_per_s,
         "planned_rate_per_s": planned,
         "achieved_rate_per_s": achieved,
@@ -82,6 +83,23 @@ def open_loop_delivery(
         "sends": len(measured),
     }
     return {"delivery": delivery, "validity": _validity(reasons, validity)}
+
+
+def latency_growth(records: Sequence[RequestRecord]) -> float | None:
+    """Median TTFT from the plan of the last quarter of sends / that of the first quarter (ok
+    requests, in scheduled order): well above 1 means the queue was still growing at the end.
+    None below 8 ok requests or without a first token."""
+    pairs = sorted(
+        (r.scheduled_ns, r.first_token_ns - r.scheduled_ns)
+        for r in records
+        if r.ok and r.first_token_ns is not None
+    )
+    quarter = len(pairs) // 4
+    if quarter < 2:
+        return None
+    first = float(np.median([ttft for _, ttft in pairs[:quarter]]))
+    last = float(np.median([ttft for _, ttft in pairs[-quarter:]]))
+    return last / first if first > 0 else None
 
 
 def mean_concurrency(records: Sequence[RequestRecord]) -> float | None:

@@ -16,13 +16,11 @@ def test_sweep_rates_are_evenly_spaced_between() -> None:
 
 
 def test_classify() -> None:
-    assert classify(met=True, offered_per_s=10, completed_per_s=1, error_rate=0) is Verdict.STABLE
-    kept_up = classify(met=False, offered_per_s=10, completed_per_s=9.5, error_rate=0)
-    assert kept_up is Verdict.BACKLOGGED
-    behind = classify(met=False, offered_per_s=10, completed_per_s=7, error_rate=0)
-    assert behind is Verdict.OVERLOADED
-    erring = classify(met=False, offered_per_s=None, completed_per_s=None, error_rate=0.5)
-    assert erring is Verdict.OVERLOADED
+    assert classify(met=True) is Verdict.STABLE
+    assert classify(met=True, valid=False) is Verdict.INVALID  # no verdict on the server
+    assert classify(met=False, latency_growth=1.2, error_rate=0) is Verdict.BACKLOGGED
+    assert classify(met=False, latency_growth=3.0, error_rate=0) is Verdict.OVERLOADED
+    assert classify(met=False, latency_growth=None, error_rate=0.5) is Verdict.OVERLOADED
 
 
 def fake(capacity: float) -> tuple[list[float], object]:
