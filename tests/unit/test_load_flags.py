@@ -28,6 +28,8 @@ from llmbench.config import RunSpec
         (["--slo", "ttft_ms=3"], "--slo"),
         (["--slo", "ttft_ms:3", "--slo-attainment", "2"], "--slo-attainment"),
         (["--profile", "bogus"], "--profile"),
+        (["--profile", "constant", "--rate", "2", "--ramp-start-rate", "1"], "--ramp-start-rate"),
+        (["--time-scale", "0.5"], "--time-scale: applies to --profile replay only"),
     ],
 )
 def test_bad_profile_flags_are_one_clear_line(

@@ -142,6 +142,15 @@ class LoadSpec(_Spec):
             raise ValueError(f"a rate does not apply to the {profile} profile")
         return value
 
+    @field_validator("ramp_start_rate", "trace_time_scale")
+    @classmethod
+    def _check_only_for(cls, value: float, info: ValidationInfo) -> float:
+        owner = {"ramp_start_rate": ("ramp", 0.0), "trace_time_scale": ("replay", 1.0)}
+        profile, default = owner[str(info.field_name)]
+        if value != default and _profile(info) != profile:
+            raise ValueError(f"applies to --profile {profile} only")
+        return value
+
     @field_validator("burstiness")
     @classmethod
     def _check_burstiness(cls, value: float, info: ValidationInfo) -> float:
