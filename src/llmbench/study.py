@@ -18,15 +18,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 from llmbench.clients.openai import OpenAIClient, list_models
 from llmbench.config import RunSpec
-from llmbench.engine.closed_loop import ClosedLoopPlan, RunOutcome, run_closed_loop
+from llmbench.engine.closed_loop import RunOutcome
 from llmbench.errors import EndpointError
+from llmbench.loads import build_load
 from llmbench.metrics.summary import summarize_run
 from llmbench.monitor.client_health import ClientWatch
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.store.results import RunWriter
 from llmbench.tokens import Tokenizer, load_tokenizer
-from llmbench.workload.synthetic import synthetic_requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +102,7 @@ async def execute_run(
     """Runs one spec against one target, writing `output_dir`; returns the final run.json."""
     model, models = await _resolve_model(spec, target.base_url, api_key)
     tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
+    load = build_load(spec)  # a bad trace fails here, before the results directory exists
     records: list[RequestRecord] = []
     with RunWriter(output_dir) as writer:
         run: dict[str, Any] = {
@@ -130,7 +131,6 @@ async def execute_run(
             if on_record is not None:
                 on_record(record)
 
-        load = spec.load
         async with (
             OpenAIClient(
                 base_url=target.base_url,
@@ -141,27 +141,12 @@ async def execute_run(
                 extra_body=spec.target.extra_body,
                 stream=spec.target.stream,
                 request_timeout_s=spec.target.request_timeout_s,
-                connection_limit=(
-                    load.concurrency
-                    if spec.target.connection_limit is None
-                    else spec.target.connection_limit
-                ),
+                connection_limit=load.connection_limit,
                 tokenizer=tokenizer,
             ) as client,
             ClientWatch() as watch,
         ):
-            outcome = await run_closed_loop(
-                client,
-                synthetic_requests(
-                    input_tokens=spec.workload.input_tokens,
-                    output_tokens=spec.workload.output_tokens,
-                    seed=spec.workload.seed,
-                ),
-                ClosedLoopPlan(load.concurrency, load.requests, load.duration_s, load.warmup),
-                target_id=run["target"]["id"],
-                sink=sink,
-                stop=stop,
-            )
+            outcome = await load.run(client, target_id=run["target"]["id"], sink=sink, stop=stop)
         run.update(
             status="interrupted" if outcome.stop_reason.value == "interrupted" else "complete",
             finished_at=datetime.now(UTC).isoformat(),
@@ -169,5 +154,6 @@ async def execute_run(
             client=watch.report(),
             **summarize_run(records, seed=spec.seed),
         )
+        run.update(load.assess(records, run["summary"]["duration_s"]))
         writer.write_run(run)
     return run

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 from llmbench.cli.errors import config_error
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
+from llmbench.config.run import Profile
+from llmbench.config.slo import parse_slo
 from llmbench.errors import ConfigError
 from llmbench.tokens import load_tokenizer
 
@@ -27,6 +29,17 @@ FLAGS = {
     "load.duration_s": "--duration",
     "load.warmup": "--warmup",
     "load": "--requests/--duration",
+    "load.concurrencies": "--concurrency",
+    "load.rate": "--rate",
+    "load.ramp_start_rate": "--ramp-start-rate",
+    "load.burstiness": "--burstiness",
+    "load.max_concurrency": "--max-concurrency",
+    "load.trace": "--trace",
+    "load.trace_time_scale": "--time-scale",
+    "load.sweep_rates": "--sweep-steps",
+    "load.repeat": "--repeat",
+    "load.cooldown_s": "--cooldown",
+    "slo": "--slo",
     "workload.input_tokens": "--input-tokens",
     "workload.output_tokens": "--output-tokens",
     "sim.ttft_ms": "--sim-ttft-ms",
@@ -74,6 +87,30 @@ def _api_key(env_name: str | None) -> str | None:
     return key or None
 
 
+def _concurrency_fields(value: str, profile: str) -> dict[str, Any]:
+    """`8` → concurrency 8; `1,2,4` → the concurrency-sweep list."""
+    try:
+        values = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise typer.BadParameter(
+            f"{value!r} is not a number or a list like 1,2,4", param_hint="'--concurrency'"
+        )
+    if profile == "concurrency-sweep":
+        return {"concurrencies": tuple(values)}
+    if len(values) > 1:
+        return {"concurrencies": tuple(values)}  # refused by the spec with a clear message
+    return {"concurrency": values[0]}
+
+
+def _default_requests(profile: str, requests: int | None, duration: float | None) -> int | None:
+    """100 requests unless a bound is given; a replay runs its whole trace by default."""
+    if requests is not None or duration is not None or profile == "replay":
+        return requests
+    return 100
+
+
 def run(
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server; default: the embedded simulator")
@@ -83,8 +120,36 @@ def run(
         str | None, typer.Option(help="variable holding the API key [default: OPENAI_API_KEY]")
     ] = None,
     endpoint: Annotated[Literal["chat", "completions"], typer.Option()] = "chat",
-    profile: Annotated[Literal["synchronous", "concurrency"], typer.Option()] = "concurrency",
-    concurrency: Annotated[int, typer.Option(help="parallel streams (closed loop)")] = 1,
+    profile: Annotated[Profile, typer.Option(help="load profile (see README)")] = "concurrency",
+    concurrency: Annotated[
+        str, typer.Option(help="parallel streams (closed loop); concurrency-sweep: 1,2,4,...")
+    ] = "1",
+    rate: Annotated[
+        float | None, typer.Option(help="requests/s (constant, poisson, gamma; ramp: the end)")
+    ] = None,
+    ramp_start_rate: Annotated[float, typer.Option(help="ramp: requests/s at the start")] = 0.0,
+    burstiness: Annotated[
+        float, typer.Option(help="gamma shape: 1 Poisson, <1 burstier, >1 more regular")
+    ] = 1.0,
+    max_concurrency: Annotated[
+        int | None, typer.Option(help="open loop: cap on requests in flight (late sends counted)")
+    ] = None,
+    trace: Annotated[Path | None, typer.Option(help="replay: Mooncake-style JSONL trace")] = None,
+    time_scale: Annotated[
+        float, typer.Option(help="replay: multiply the trace's gaps (0.5 = twice as fast)")
+    ] = 1.0,
+    sweep_steps: Annotated[int, typer.Option(help="sweep: rates between sync and max")] = 5,
+    search: Annotated[
+        Literal["rate", "concurrency"], typer.Option(help="slo-search: what to search over")
+    ] = "rate",
+    slo: Annotated[
+        str | None, typer.Option(help="objectives, e.g. ttft_ms:500,tpot_ms:50,e2e_ms:10000")
+    ] = None,
+    slo_attainment: Annotated[
+        float, typer.Option(help="fraction of requests that must meet --slo")
+    ] = 0.95,
+    repeat: Annotated[int, typer.Option(help="run the same seeded workload K times")] = 1,
+    cooldown: Annotated[float, typer.Option(help="seconds between repeats / steps")] = 0.0,
     requests: Annotated[int | None, typer.Option(help="measured requests (after warm-up)")] = None,
     duration: Annotated[float | None, typer.Option(help="seconds of measured load")] = None,
     warmup: Annotated[int, typer.Option(help="warm-up requests, kept but not in statistics")] = 0,
@@ -139,11 +204,22 @@ def run(
         "workload": {"input_tokens": input_tokens, "output_tokens": output_tokens, "seed": seed},
         "load": {
             "profile": profile,
-            "concurrency": concurrency,
-            "requests": requests if requests is not None or duration is not None else 100,
+            **_concurrency_fields(concurrency, profile),
+            "rate": rate,
+            "ramp_start_rate": ramp_start_rate,
+            "burstiness": burstiness,
+            "max_concurrency": max_concurrency,
+            "trace": None if trace is None else str(trace),
+            "trace_time_scale": time_scale,
+            "sweep_rates": sweep_steps,
+            "search": search,
+            "requests": _default_requests(profile, requests, duration),
             "duration_s": duration,
             "warmup": warmup,
+            "repeat": repeat,
+            "cooldown_s": cooldown,
         },
+        "slo": None if slo is None else parse_slo(slo, slo_attainment),
         "sim": {
             "ttft_ms": sim_ttft_ms,
             "itl_ms": sim_itl_ms,

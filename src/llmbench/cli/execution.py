@@ -15,13 +15,16 @@ from typing import Any
 
 from rich.console import Console
 
+from llmbench.campaign import is_study, run_study
 from llmbench.cli.progress import RunProgress
 from llmbench.config import RunSpec
 from llmbench.engine.loop import loop_factory
 from llmbench.local_target import EmbeddedSim
 from llmbench.metrics.summary import summarize_run, three_sigma
+from llmbench.report.load import load_lines, study_summary
 from llmbench.report.terminal import run_summary, three_sigma_table
 from llmbench.store.results import load_run
+from llmbench.store.study_index import STUDY_FILE, load_study_index
 from llmbench.study import Target, default_run_id, execute_run
 
 # Piped output (files, CI logs) gets room for the full tables instead of rich's default 80.
@@ -53,6 +56,29 @@ def _prepare_process() -> None:
     gc.freeze()  # everything alive now (modules, specs) moves out of the collector's sight
 
 
+async def _study_async(
+    spec: RunSpec, target: Target, parent: Path, api_key: str | None
+) -> dict[str, Any]:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def run_step(step: RunSpec, directory: Path) -> dict[str, Any]:
+        load = step.load
+        total = None if load.requests is None else load.requests + load.warmup
+        stderr.print(f"step {directory.name}: {load.profile}", highlight=False)
+        with RunProgress(stderr, total=total, duration_s=load.duration_s) as progress:
+            run = await execute_run(
+                step, target, directory, api_key=api_key, stop=stop, on_record=progress.update
+            )
+        for line in load_lines(run):
+            stderr.print(line)
+        return run
+
+    return await run_study(spec, parent, run_step, stop=stop)
+
+
 def execute(spec: RunSpec, output_dir: Path | None, api_key: str | None) -> dict[str, Any]:
     """Starts the embedded target when no URL is given, runs, and prints the summary."""
     _prepare_process()
@@ -65,17 +91,27 @@ def execute(spec: RunSpec, output_dir: Path | None, api_key: str | None) -> dict
     try:
         directory = output_dir or Path("results") / default_run_id(spec, target)
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            run = runner.run(_run_async(spec, target, directory, api_key))
+            if is_study(spec):
+                index = runner.run(_study_async(spec, target, directory, api_key))
+            else:
+                run = runner.run(_run_async(spec, target, directory, api_key))
     finally:
         if sim is not None:
             sim.stop()
+    if is_study(spec):
+        stdout.print(study_summary(index, str(directory)))
+        return index
     stdout.print(run_summary(run))
     stdout.print(f"results: {directory}")
     return run
 
 
 def show_report(directory: Path, view: str) -> None:
-    """Prints a stored run; a run that died before its summary is summarized from its records."""
+    """Prints a stored run; a run that died before its summary is summarized from its records.
+    A study directory (sweep, search, repeats) prints its step table."""
+    if (directory / STUDY_FILE).exists():
+        stdout.print(study_summary(load_study_index(directory), str(directory)))
+        return
     loaded = load_run(directory)
     run = dict(loaded.run)
     if "summary" not in run:

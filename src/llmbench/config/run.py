@@ -8,7 +8,16 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from llmbench.config.slo import SloSpec
 
 
 class _Spec(BaseModel):
@@ -45,22 +54,150 @@ class WorkloadSpec(_Spec):
     seed: int = 0
 
 
-class LoadSpec(_Spec):
-    """When to send: a closed loop of `concurrency` streams (synchronous is concurrency 1)."""
+Profile = Literal[
+    "synchronous",
+    "concurrency",
+    "constant",
+    "poisson",
+    "gamma",
+    "ramp",
+    "sweep",
+    "concurrency-sweep",
+    "slo-search",
+    "replay",
+]
+CLOSED_LOOP_PROFILES = frozenset({"synchronous", "concurrency"})
+OPEN_LOOP_PROFILES = frozenset({"constant", "poisson", "gamma", "ramp", "replay"})
+_RATE_PROFILES = frozenset({"constant", "poisson", "gamma"})
+# Profiles that run several steps (each its own run directory) under one study directory.
+STUDY_PROFILES = frozenset({"sweep", "concurrency-sweep", "slo-search"})
 
-    profile: Literal["synchronous", "concurrency"] = "concurrency"
-    concurrency: int = Field(1, ge=1)
+
+class ValiditySpec(_Spec):
+    """When a run's delivered load is too far from the requested load to trust its numbers."""
+
+    rate_tolerance: float = Field(0.1, gt=0, lt=1, description="achieved/planned rate ≥ 1 − this")
+    late_after_ms: float = Field(10.0, gt=0, description="a send later than this is late")
+    max_late_fraction: float = Field(0.05, ge=0, le=1)
+    concurrency_tolerance: float = Field(0.1, gt=0, lt=1, description="closed loop, same rule")
+
+
+def _profile(info: ValidationInfo) -> str:
+    return str(info.data.get("profile", "concurrency"))
+
+
+class LoadSpec(_Spec):
+    """When to send. Closed loop: `concurrency` streams (synchronous is 1). Open loop: sends at
+    planned times (constant/poisson/gamma at `rate`, ramp, trace replay), at most
+    `max_concurrency` in flight. Sweeps and slo-search run several such steps.
+    """
+
+    profile: Profile = "concurrency"
+    concurrency: int = Field(1, ge=1, validate_default=True)
+    concurrencies: tuple[int, ...] | None = Field(None, validate_default=True)
+    rate: float | None = Field(None, gt=0, validate_default=True, description="requests/s")
+    ramp_start_rate: float = Field(0.0, ge=0, description="ramp: rate at the start, requests/s")
+    burstiness: float = Field(1.0, gt=0, validate_default=True, description="gamma shape")
+    max_concurrency: int | None = Field(None, ge=1, validate_default=True)
+    trace: str | None = Field(None, validate_default=True, description="replay: JSONL trace")
+    trace_time_scale: float = Field(1.0, gt=0, description="replay: gaps × this (0.5: 2× faster)")
+    sweep_rates: int = Field(5, ge=1, description="sweep: rates between synchronous and max")
+    search: Literal["rate", "concurrency"] = "rate"
     requests: int | None = Field(None, ge=1)
-    duration_s: float | None = Field(None, gt=0)
+    duration_s: float | None = Field(None, gt=0, validate_default=True)
     warmup: int = Field(0, ge=0)
+    repeat: int = Field(1, ge=1)
+    cooldown_s: float = Field(0.0, ge=0, description="pause between repeats and sweep steps")
+    validity: ValiditySpec = Field(default_factory=ValiditySpec)
+
+    @field_validator("concurrency")
+    @classmethod
+    def _check_concurrency(cls, value: int, info: ValidationInfo) -> int:
+        if _profile(info) == "synchronous" and value != 1:
+            raise ValueError("the synchronous profile sends one request at a time: concurrency 1")
+        if _profile(info) == "sweep" and value < 2:
+            raise ValueError("sweep measures max throughput with N streams: give N >= 2")
+        return value
+
+    @field_validator("concurrencies")
+    @classmethod
+    def _check_list(
+        cls, value: tuple[int, ...] | None, info: ValidationInfo
+    ) -> tuple[int, ...] | None:
+        if _profile(info) == "concurrency-sweep" and not value:
+            raise ValueError("concurrency-sweep needs a list, e.g. --concurrency 1,2,4,8")
+        if value is not None and _profile(info) != "concurrency-sweep":
+            raise ValueError("a list of concurrencies is for --profile concurrency-sweep")
+        if value is not None and min(value) < 1:
+            raise ValueError("every concurrency must be >= 1")
+        return value
+
+    @field_validator("rate")
+    @classmethod
+    def _check_rate(cls, value: float | None, info: ValidationInfo) -> float | None:
+        profile = _profile(info)
+        if value is None and profile in _RATE_PROFILES:
+            raise ValueError(f"the {profile} profile needs a rate in requests/s")
+        if value is not None and profile in CLOSED_LOOP_PROFILES | {"replay", "concurrency-sweep"}:
+            raise ValueError(f"a rate does not apply to the {profile} profile")
+        return value
+
+    @field_validator("ramp_start_rate", "trace_time_scale")
+    @classmethod
+    def _check_only_for(cls, value: float, info: ValidationInfo) -> float:
+        owner = {"ramp_start_rate": ("ramp", 0.0), "trace_time_scale": ("replay", 1.0)}
+        profile, default = owner[str(info.field_name)]
+        if value != default and _profile(info) != profile:
+            raise ValueError(f"applies to --profile {profile} only")
+        return value
+
+    @field_validator("burstiness")
+    @classmethod
+    def _check_burstiness(cls, value: float, info: ValidationInfo) -> float:
+        if value != 1.0 and _profile(info) != "gamma":
+            raise ValueError("burstiness applies to --profile gamma only")
+        return value
+
+    @field_validator("max_concurrency")
+    @classmethod
+    def _check_cap(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and _profile(info) in CLOSED_LOOP_PROFILES | {"concurrency-sweep"}:
+            raise ValueError("a closed loop is capped by --concurrency itself")
+        return value
+
+    @field_validator("trace")
+    @classmethod
+    def _check_trace(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (value is None) == (_profile(info) == "replay"):
+            raise ValueError("--profile replay and --trace FILE go together")
+        return value
+
+    @field_validator("repeat")
+    @classmethod
+    def _check_repeat(cls, value: int, info: ValidationInfo) -> int:
+        if value > 1 and _profile(info) in STUDY_PROFILES:
+            raise ValueError(f"--repeat applies to single-run profiles, not {_profile(info)}")
+        return value
+
+    @field_validator("duration_s")
+    @classmethod
+    def _check_ramp(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None and _profile(info) == "ramp":
+            raise ValueError("a ramp rises over a duration: give one")
+        return value
 
     @model_validator(mode="after")
     def _check_bounds(self) -> LoadSpec:
-        if self.requests is None and self.duration_s is None:
+        if self.requests is None and self.duration_s is None and self.profile != "replay":
             raise ValueError("give a bound: requests, duration_s, or both")
-        if self.profile == "synchronous" and self.concurrency != 1:
-            raise ValueError("the synchronous profile sends one request at a time: concurrency 1")
         return self
+
+    @property
+    def open_loop(self) -> bool:
+        """Sends at planned times; a ramp without a rate ramps closed-loop streams instead."""
+        if self.profile == "ramp":
+            return self.rate is not None
+        return self.profile in OPEN_LOOP_PROFILES
 
 
 class SimSpec(_Spec):
@@ -79,8 +216,17 @@ class RunSpec(_Spec):
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
     load: LoadSpec = Field(default_factory=lambda: LoadSpec(requests=100))
     sim: SimSpec = Field(default_factory=SimSpec)
+    slo: SloSpec | None = Field(None, validate_default=True)
     tokenizer: str | None = Field(None, description="'whitespace' or 'hf:PATH'")
     seed: int = Field(0, description="seeds the statistics (bootstrap)")
+
+    @field_validator("slo")
+    @classmethod
+    def _check_slo(cls, value: SloSpec | None, info: ValidationInfo) -> SloSpec | None:
+        load = info.data.get("load")
+        if value is None and load is not None and load.profile == "slo-search":
+            raise ValueError("slo-search needs objectives, e.g. --slo ttft_ms:500,tpot_ms:50")
+        return value
 
     def spec_hash(self) -> str:
         """Stable hash of the resolved spec: runs with equal hashes ran the same workload."""

@@ -31,8 +31,11 @@ class ClosedLoopPlan:
     max_requests: int | None = None
     duration_s: float | None = None
     warmup_requests: int = 0
+    stream_starts_ns: tuple[int, ...] = ()  # measured phase: stream i starts this late (a ramp)
 
     def __post_init__(self) -> None:
+        if self.stream_starts_ns and len(self.stream_starts_ns) != self.concurrency:
+            raise ValueError("stream_starts_ns needs one start per stream")
         if self.concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         if self.max_requests is None and self.duration_s is None:
@@ -99,7 +102,10 @@ async def _stream(
     target_id: str,
     request_ids: Iterator[str],
     sink: RecordSink,
+    start_delay_ns: int = 0,
 ) -> None:
+    if start_delay_ns > 0:
+        await asyncio.sleep(start_delay_ns / 1e9)
     while (spec := phase.next_item()) is not None:
         ctx = SendContext(
             request_id=next(request_ids),
@@ -125,6 +131,7 @@ async def _run_phase(
     target_id: str,
     request_ids: Iterator[str],
     sink: RecordSink,
+    starts_ns: tuple[int, ...] = (),
 ) -> PhaseOutcome:
     started_ns = phase.clock()
     async with asyncio.TaskGroup() as group:
@@ -137,6 +144,7 @@ async def _run_phase(
                     target_id=target_id,
                     request_ids=request_ids,
                     sink=sink,
+                    start_delay_ns=starts_ns[i] if starts_ns else 0,
                 )
             )
             for i in range(concurrency)
@@ -180,6 +188,7 @@ async def run_closed_loop(
             target_id=target_id,
             request_ids=request_ids,
             sink=sink,
+            starts_ns=() if warmup else plan.stream_starts_ns,
         )
 
     warmup: PhaseOutcome | None = None

@@ -10,6 +10,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from llmbench.report.load import SCHEDULED_ROWS, load_lines
+
 # (summary key, label): latency rows in the order a reader asks about them.
 LATENCY_ROWS = (
     ("ttft_ms", "TTFT"),
@@ -69,7 +71,8 @@ def latency_table(run: dict[str, Any]) -> Table:
     table.add_column("metric", style="bold", no_wrap=True)
     for column in COLUMNS:
         table.add_column(column, justify="right", no_wrap=True)
-    for key, label in LATENCY_ROWS:
+    open_loop = (run.get("delivery") or {}).get("mode") == "open_loop"
+    for key, label in LATENCY_ROWS + (SCHEDULED_ROWS if open_loop else ()):
         stats = summary.get(key)
         if stats and stats.get("n"):
             table.add_row(*_row(label, stats))
@@ -136,7 +139,8 @@ def run_header(run: dict[str, Any]) -> Text:
         f"{run.get('run_id', '?')}  ",
         (f"[{status}]", style),
         f"  target {target.get('id')} {target.get('base_url')} model {target.get('model')} "
-        f"({target.get('endpoint')})  load {load.get('profile')} c={load.get('concurrency')}",
+        f"({target.get('endpoint')})  load {load.get('profile')} "
+        + (f"rate={load['rate']:g}/s" if load.get("rate") else f"c={load.get('concurrency')}"),
     )
 
 
@@ -155,6 +159,7 @@ def _client_warnings(run: dict[str, Any]) -> list[Text]:
 def run_summary(run: dict[str, Any], warnings: list[str] | None = None) -> RenderableType:
     parts: list[RenderableType] = [run_header(run), latency_table(run), _throughput_line(run)]
     parts += _client_warnings(run)
+    parts += load_lines(run)
     parts += _token_warnings(run)
     parts += [Text(f"! {w}", style="yellow") for w in warnings or []]
     return Group(*parts)

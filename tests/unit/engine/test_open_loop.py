@@ -1,0 +1,136 @@
+"""The open loop against in-memory clients: deadlines kept as scheduled_ns, pacing, the
+concurrency cap and its late sends, warm-up marking, stop. Short real-time runs, loose bounds."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from llmbench.engine.closed_loop import RunOutcome, StopReason
+from llmbench.engine.open_loop import OpenLoopPlan, PacingStats, pace_until, run_open_loop
+from llmbench.engine.schedules import constant_offsets
+from llmbench.records import (
+    ErrorCategory,
+    RequestError,
+    RequestRecord,
+    RequestSpec,
+    SendContext,
+    Status,
+)
+
+
+class SleepyClient:
+    """Answers after `delay_s`; counts requests in flight at once."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    async def send(self, spec: RequestSpec, ctx: SendContext) -> RequestRecord:
+        sent = time.monotonic_ns()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay_s)
+        except asyncio.CancelledError:
+            return RequestRecord(
+                ctx.request_id, ctx.target_id, spec.item_id, ctx.worker_id, Status.ERROR,
+                ctx.scheduled_ns, sent, warmup=ctx.warmup,
+                error=RequestError(ErrorCategory.CANCELLED, "cancelled"),
+            )  # fmt: skip
+        finally:
+            self.in_flight -= 1
+        return RequestRecord(
+            ctx.request_id, ctx.target_id, spec.item_id, ctx.worker_id, Status.OK,
+            ctx.scheduled_ns, sent, warmup=ctx.warmup, end_ns=time.monotonic_ns(),
+        )  # fmt: skip
+
+
+def items() -> Iterator[RequestSpec]:
+    return (RequestSpec(item_id=f"i{n}", prompt="p", max_tokens=1) for n in itertools.count())
+
+
+def run(
+    client: SleepyClient, plan: OpenLoopPlan, stop_after_s: float | None = None
+) -> tuple[RunOutcome, list[RequestRecord], PacingStats]:
+    records: list[RequestRecord] = []
+    stats = PacingStats()
+
+    async def main() -> RunOutcome:
+        stop = asyncio.Event()
+        if stop_after_s is not None:
+            asyncio.get_running_loop().call_later(stop_after_s, stop.set)
+        return await run_open_loop(
+            client, items(), plan, target_id="t", sink=records.append, stop=stop, stats=stats
+        )
+
+    return asyncio.run(main()), records, stats
+
+
+def test_sends_at_deadlines_and_keeps_them_as_scheduled() -> None:
+    plan = OpenLoopPlan(constant_offsets(200.0, max_requests=60), warmup_requests=5)
+    outcome, records, stats = run(SleepyClient(0.02), plan)
+    assert outcome.stop_reason is StopReason.REQUESTS
+    assert len(records) == 60
+    assert sum(r.warmup for r in records) == 5
+    by_id = sorted(records, key=lambda r: int(r.request_id.split("-")[1]))
+    gaps = {b.scheduled_ns - a.scheduled_ns for a, b in itertools.pairwise(by_id)}
+    assert gaps == {5_000_000}  # 200/s: deadlines exactly 5 ms apart
+    lags = sorted(stats.dispatch_lag_ns)
+    assert lags[0] >= 0  # never early
+    assert lags[len(lags) // 2] < 2_000_000  # median within 2 ms even on a busy 2-core box
+    assert all(r.sent_ns >= r.scheduled_ns for r in records)
+
+
+def test_open_loop_does_not_wait_for_earlier_requests() -> None:
+    # 20 requests 10 ms apart, each taking 100 ms: about 10 in flight at once
+    client = SleepyClient(0.1)
+    run(client, OpenLoopPlan(constant_offsets(100.0, max_requests=20)))
+    assert client.max_in_flight >= 6
+
+
+def test_cap_delays_sends_and_counts_them() -> None:
+    client = SleepyClient(0.05)
+    _, records, stats = run(
+        client, OpenLoopPlan(constant_offsets(100.0, max_requests=10), max_concurrency=1)
+    )
+    assert client.max_in_flight == 1
+    assert len(records) == 10
+    assert stats.waited_for_cap >= 8  # every send after the first finds the slot taken
+    # the last was planned at 90 ms but could only go after 9 x 50 ms
+    assert max(r.sent_ns - r.scheduled_ns for r in records) > 300_000_000
+
+
+def test_stop_cancels_in_flight_and_keeps_their_records() -> None:
+    outcome, records, _ = run(
+        SleepyClient(10.0), OpenLoopPlan(constant_offsets(50.0, max_requests=1000)), 0.2
+    )
+    assert outcome.stop_reason is StopReason.INTERRUPTED
+    assert 3 <= len(records) < 1000
+    assert all(r.error and r.error.category is ErrorCategory.CANCELLED for r in records)
+
+
+def test_pace_until_never_returns_early() -> None:
+    async def main() -> list[int]:
+        lags = []
+        for _ in range(20):
+            deadline = time.monotonic_ns() + 3_000_000
+            await pace_until(deadline, time.monotonic_ns)
+            lags.append(time.monotonic_ns() - deadline)
+        return lags
+
+    lags = asyncio.run(main())
+    assert min(lags) >= 0
+    assert sorted(lags)[10] < 1_000_000
+
+
+def test_plan_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="non-decreasing"):
+        OpenLoopPlan([0, 2, 1])
+    with pytest.raises(ValueError, match="max_concurrency"):
+        OpenLoopPlan([0], max_concurrency=0)
