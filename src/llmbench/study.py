@@ -145,6 +145,8 @@ async def execute_run(
                 else spec.target.connection_limit
             ),
             tokenizer=tokenizer,
+            retry_429_attempts=spec.target.retry_429_attempts if spec.target.retry_429 else 1,
+            retry_429_max_wait_s=spec.target.retry_429_max_wait_s,
         ) as client:
             outcome = await run_closed_loop(
                 client,

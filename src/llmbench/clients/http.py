@@ -7,6 +7,7 @@ categories; protocol modules raise `RequestFault` and never inspect aiohttp erro
 from __future__ import annotations
 
 import json
+from email.utils import parsedate_to_datetime
 from time import monotonic_ns
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -41,12 +42,34 @@ class RequestFault(Exception):
     """Ends a request as failed; caught in `send`, which turns it into `RequestRecord.error`."""
 
     def __init__(
-        self, category: ErrorCategory, message: str, http_status: int | None = None
+        self,
+        category: ErrorCategory,
+        message: str,
+        http_status: int | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.category = category
         self.message = message
         self.http_status = http_status
+        self.retry_after_s = retry_after_s  # the server's Retry-After, when it sent one
+
+
+def retry_after_s(value: str | None, now_s: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date), None if absent
+    or unreadable; a date in the past means no wait."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now_s)
 
 
 def api_root(base_url: str) -> str:
