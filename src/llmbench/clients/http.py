@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from llmbench.errors import ConfigError
 from llmbench.records import ErrorCategory
 
 try:  # orjson is faster but optional: json is the fallback
@@ -76,6 +77,16 @@ def api_root(base_url: str) -> str:
     """`http://h:p`, `http://h:p/` and `http://h:p/v1` all name the root `http://h:p`."""
     root = base_url.strip().rstrip("/")
     return root.removesuffix("/v1")
+
+
+def check_one_authorization(base_url: str, api_key: str | None) -> None:
+    """HTTP carries one Authorization: user:password in the URL and an API key cannot both go."""
+    if api_key and "@" in base_url.partition("://")[2].partition("/")[0]:
+        raise ConfigError(
+            "the URL carries user:password and an API key is set; only one can be sent",
+            where="--base-url",
+            hint="drop the credentials from the URL, or unset the key variable",
+        )
 
 
 def make_session(

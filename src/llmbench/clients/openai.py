@@ -21,6 +21,7 @@ from yarl import URL
 from llmbench.clients.http import (
     RequestFault,
     api_root,
+    check_one_authorization,
     clip,
     error_text,
     fault_from_client_error,
@@ -66,6 +67,7 @@ class OpenAIClient:
         retry_429_attempts: int = 1,
         retry_429_max_wait_s: float = 30.0,
     ) -> None:
+        check_one_authorization(base_url, api_key)
         self._url = URL(api_root(base_url) + _PATHS[endpoint])
         self._model = model
         self._chat = endpoint == "chat"
@@ -291,6 +293,7 @@ async def list_models(
     Raises EndpointError when the target cannot be reached, answers with an error status, or
     answers with something that is not a model list; messages never contain the API key.
     """
+    check_one_authorization(base_url, api_key)
     url = api_root(base_url) + "/v1/models"
     secrets = [api_key] if api_key else []
     headers = _headers(api_key, extra_headers)
