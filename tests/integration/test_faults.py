@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import subprocess
+import sys
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
@@ -190,3 +192,14 @@ def test_retried_requests_succeed_and_every_attempt_is_counted(
         if record.attempts > 1:
             assert record.first_sent_ns is not None
             assert record.first_sent_ns < record.sent_ns
+
+
+@pytest.mark.parametrize("rates", ["418:0.1", "429:2", "429:0.7,500:0.7", "nonsense"])
+def test_bad_fault_rates_are_one_clear_error(rates: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "llmbench", "sim", "serve", "--port", "0", "--fault-rate", rates],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("llmbench: error: --fault-rate:")
+    assert "Traceback" not in result.stderr

@@ -195,13 +195,25 @@ def done_tail(tail: bytes, fault: Fault | None) -> bytes:
 
 
 class HugeChunkEncoder(ResponseEncoder):
-    """Pads the first token event's text with `x` (one whitespace token) to `pad_bytes`."""
+    """Pads the first token event's text with `x` (one whitespace token) to `pad_bytes`.
 
-    def __init__(self, base: ResponseEncoder, pad_bytes: int) -> None:
-        self.__dict__.update(base.__dict__)
+    Wraps an encoder rather than re-deriving one, so it follows whatever the server built.
+    """
+
+    def __init__(self, base: ResponseEncoder, pad_bytes: int) -> None:  # no super(): delegates
+        self._base = base
         self._pad: bytes | None = b"x" * pad_bytes
+
+    def role_event(self) -> bytes:
+        return self._base.role_event()
 
     def token_event(self, text: bytes, last: bool) -> bytes:
         if self._pad is not None:
             text, self._pad = text + self._pad, None
-        return super().token_event(text, last)
+        return self._base.token_event(text, last)
+
+    def usage_event(self, prompt_tokens: int, completion_tokens: int) -> bytes:
+        return self._base.usage_event(prompt_tokens, completion_tokens)
+
+    def body(self, prompt_tokens: int, completion_tokens: int) -> bytes:
+        return self._base.body(prompt_tokens, completion_tokens)
