@@ -116,6 +116,11 @@ class RequestRecord:
     finish_reason: str | None = None
     http_status: int | None = None
     error: RequestError | None = None
+    # --retry-429: attempts made (earlier ones all ended in HTTP 429), the time spent waiting
+    # between them, and when the first attempt was sent; timings above are the last attempt's.
+    attempts: int = 1
+    retry_wait_ns: int = 0
+    first_sent_ns: int | None = None
 
     @property
     def ok(self) -> bool:

@@ -1,7 +1,7 @@
 """Keeps API keys out of everything llmbench writes: messages, records, results, reports.
 
-Known secrets are masked wherever they appear; anything shaped like a bearer token or an
-`sk-` style key is masked too, in case a server echoes a key we were not told about.
+Known secrets are masked wherever they appear; anything shaped like a bearer token, an `sk-`
+style key or URL credentials (`user:password@`) is masked too, in case a server echoes it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Iterable
 MASK = "***"
 _KEY_SHAPED = re.compile(r"\b((?:sk|pk|rk|key|api)[-_])[A-Za-z0-9_\-]{8,}", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[^\s\"',;]+", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.\-]*://)[^/@\s]+@", re.IGNORECASE)
 
 
 def mask_secret(secret: str) -> str:
@@ -26,4 +27,5 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         if secret:
             text = text.replace(secret, mask_secret(secret))
     text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
+    text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + "@", text)  # user:password@
     return _KEY_SHAPED.sub(lambda m: m.group(1) + MASK, text)

@@ -7,6 +7,7 @@ API key in; this module wires the layers together and returns the run.json it wr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from llmbench.clients.openai import OpenAIClient, list_models
 from llmbench.config import RunSpec
 from llmbench.engine.closed_loop import RunOutcome
-from llmbench.errors import EndpointError
+from llmbench.errors import EndpointError, StoreError
 from llmbench.loads import build_load
 from llmbench.metrics.summary import summarize_run
 from llmbench.monitor.client_health import ClientWatch
@@ -43,6 +44,14 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def _public_spec(spec: RunSpec) -> dict[str, Any]:
+    """The spec as stored: its URL without credentials."""
+    dumped = spec.model_dump(mode="json")
+    if spec.target.base_url is not None:
+        dumped["target"]["base_url"] = public_url(spec.target.base_url)
+    return dumped
+
+
 def default_run_id(spec: RunSpec, target: Target) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     name = spec.name or ("sim" if target.embedded_sim else urlsplit(target.base_url).hostname)
@@ -52,7 +61,8 @@ def default_run_id(spec: RunSpec, target: Target) -> str:
 def target_id_of(spec: RunSpec, target: Target) -> str:
     if spec.name:
         return spec.name
-    return "sim" if target.embedded_sim else (urlsplit(target.base_url).netloc or target.base_url)
+    url = public_url(target.base_url)  # no user:password in an id that every record carries
+    return "sim" if target.embedded_sim else (urlsplit(url).netloc or url)
 
 
 async def _resolve_model(
@@ -104,13 +114,14 @@ async def execute_run(
     tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
     load = build_load(spec)  # a bad trace fails here, before the results directory exists
     records: list[RequestRecord] = []
+    stop = stop or asyncio.Event()
     with RunWriter(output_dir) as writer:
         run: dict[str, Any] = {
             "run_id": output_dir.name,
             "status": "running",
             "started_at": datetime.now(UTC).isoformat(),
             "clock": {"monotonic_ns_at_start": time.monotonic_ns()},
-            "spec": spec.model_dump(mode="json"),
+            "spec": _public_spec(spec),
             "spec_hash": spec.spec_hash(),
             "environment": capture_environment(),
             "target": {
@@ -126,7 +137,8 @@ async def execute_run(
         writer.write_run(run)
 
         def sink(record: RequestRecord) -> None:
-            writer.append(record)
+            if not writer.append(record):
+                stop.set()  # records can no longer be kept: stop instead of measuring blind
             records.append(record)
             if on_record is not None:
                 on_record(record)
@@ -143,6 +155,8 @@ async def execute_run(
                 request_timeout_s=spec.target.request_timeout_s,
                 connection_limit=load.connection_limit,
                 tokenizer=tokenizer,
+                retry_429_attempts=spec.target.retry_429_attempts if spec.target.retry_429 else 1,
+                retry_429_max_wait_s=spec.target.retry_429_max_wait_s,
             ) as client,
             ClientWatch() as watch,
         ):
@@ -155,5 +169,16 @@ async def execute_run(
             **summarize_run(records, seed=spec.seed),
         )
         run.update(load.assess(records, run["summary"]["duration_s"]))
-        writer.write_run(run)
+        _finish(writer, run)
     return run
+
+
+def _finish(writer: RunWriter, run: dict[str, Any]) -> None:
+    """Writes the final run.json; after a failed record write, marks the run failed and raises."""
+    if writer.failure is None:
+        writer.write_run(run)
+        return
+    run["status"] = "failed"
+    with contextlib.suppress(StoreError):  # the same full disk may refuse run.json too
+        writer.write_run(run)
+    raise writer.failure

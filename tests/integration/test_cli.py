@@ -50,6 +50,10 @@ def test_run_on_the_embedded_target_then_report(tmp_path: Path) -> None:
                       "--output-dir", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "TTFT" in result.stdout
+    assert "Latency (ms) over 6 ok requests, warm-up excluded (not in them: 0 failed)" in (
+        result.stdout
+    )
+    assert "success 100.0%" in result.stdout
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "complete"
     assert run["counts"]["ok"] == 6

@@ -14,6 +14,21 @@ from llmbench.tokens import WhitespaceTokenizer, load_tokenizer
 from llmbench.workload.synthetic import synthetic_requests
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cannot reach http://u:pw@h:1/v1", "cannot reach http://***@h:1/v1"),
+        (
+            "https://token@example.com/x and https://a:b@c",
+            "https://***@example.com/x and https://***@c",
+        ),
+        ("mail me at a@b.c, see http://h/p@q", "mail me at a@b.c, see http://h/p@q"),
+    ],
+)
+def test_redact_url_credentials(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
 def test_redact_known_and_key_shaped_secrets() -> None:
     text = "bad key sk-live1234567890abcd; header Authorization: Bearer abc.def; other zzz"
     out = redact(text, ["zzz"])

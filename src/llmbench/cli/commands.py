@@ -47,6 +47,8 @@ FLAGS = {
     "sim.jitter_ms": "--sim-jitter-ms",
     "sim.tokens_per_chunk": "--sim-tokens-per-chunk",
     "target.connection_limit": "--connection-limit",
+    "target.retry_429_attempts": "--retry-429-attempts",
+    "target.retry_429_max_wait_s": "--retry-429-max-wait",
 }
 
 
@@ -186,6 +188,13 @@ def run(
     sim_tokens_per_chunk: Annotated[
         int, typer.Option(help="embedded simulator: tokens per chunk")
     ] = 1,
+    retry_429: Annotated[
+        bool, typer.Option("--retry-429", help="resend after HTTP 429, honouring Retry-After")
+    ] = False,
+    retry_429_attempts: Annotated[int, typer.Option(help="with --retry-429: attempts in all")] = 3,
+    retry_429_max_wait: Annotated[
+        float, typer.Option(help="with --retry-429: seconds; a longer Retry-After is not retried")
+    ] = 30.0,
 ) -> None:
     """Run a load against an OpenAI-compatible endpoint (default: the embedded simulator)."""
     fields: dict[str, Any] = {
@@ -200,6 +209,9 @@ def run(
             "stream": not no_stream,
             "request_timeout_s": request_timeout,
             "connection_limit": connection_limit,
+            "retry_429": retry_429,
+            "retry_429_attempts": retry_429_attempts,
+            "retry_429_max_wait_s": retry_429_max_wait,
         },
         "workload": {"input_tokens": input_tokens, "output_tokens": output_tokens, "seed": seed},
         "load": {

@@ -25,6 +25,12 @@ def serve(
     api_key_env: Annotated[
         str | None, typer.Option(help="require the key in this variable")
     ] = None,
+    fault_rate: Annotated[
+        str | None,
+        typer.Option(help="inject faults at rates, e.g. '429:0.1,500:0.05,cut_after:3:0.02'"),
+    ] = None,
+    fault_seed: Annotated[int, typer.Option(help="seeds the fault draws")] = 1,
+    log_capacity: Annotated[int, typer.Option(help="requests kept in the emission log")] = 100_000,
 ) -> None:
     """Serve the OpenAI-compatible simulated target; prints its URL once it accepts connections."""
     if ttft_ms < 0 or itl_ms < 0 or jitter_ms < 0:
@@ -32,6 +38,14 @@ def serve(
     if tokens_per_chunk < 1:
         raise ConfigError("must be >= 1", where="--tokens-per-chunk")
     from llmbench.sim.config import SimConfig
+    from llmbench.sim.faults import FaultError, parse_fault_rates
+
+    try:
+        fault_rates = parse_fault_rates(fault_rate or "")
+    except FaultError as exc:
+        raise ConfigError(str(exc), where="--fault-rate") from None
+    if log_capacity < 1:
+        raise ConfigError("must be >= 1", where="--log-capacity")
     from llmbench.sim.server import serve as serve_app
 
     api_key = os.environ.get(api_key_env) if api_key_env else None
@@ -45,6 +59,9 @@ def serve(
         tokens_per_chunk=tokens_per_chunk,
         model=model,
         api_key=api_key,
+        log_capacity=log_capacity,
+        fault_rates=fault_rates,
+        fault_seed=fault_seed,
     )
 
     def announce(bound_host: str, bound_port: int) -> None:

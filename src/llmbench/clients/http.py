@@ -7,12 +7,14 @@ categories; protocol modules raise `RequestFault` and never inspect aiohttp erro
 from __future__ import annotations
 
 import json
+from email.utils import parsedate_to_datetime
 from time import monotonic_ns
 from types import SimpleNamespace
 from typing import Any, Protocol
 
 import aiohttp
 
+from llmbench.errors import ConfigError
 from llmbench.records import ErrorCategory
 
 try:  # orjson is faster but optional: json is the fallback
@@ -41,18 +43,50 @@ class RequestFault(Exception):
     """Ends a request as failed; caught in `send`, which turns it into `RequestRecord.error`."""
 
     def __init__(
-        self, category: ErrorCategory, message: str, http_status: int | None = None
+        self,
+        category: ErrorCategory,
+        message: str,
+        http_status: int | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.category = category
         self.message = message
         self.http_status = http_status
+        self.retry_after_s = retry_after_s  # the server's Retry-After, when it sent one
+
+
+def retry_after_s(value: str | None, now_s: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date), None if absent
+    or unreadable; a date in the past means no wait."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now_s)
 
 
 def api_root(base_url: str) -> str:
     """`http://h:p`, `http://h:p/` and `http://h:p/v1` all name the root `http://h:p`."""
     root = base_url.strip().rstrip("/")
     return root.removesuffix("/v1")
+
+
+def check_one_authorization(base_url: str, api_key: str | None) -> None:
+    """HTTP carries one Authorization: user:password in the URL and an API key cannot both go."""
+    if api_key and "@" in base_url.partition("://")[2].partition("/")[0]:
+        raise ConfigError(
+            "the URL carries user:password and an API key is set; only one can be sent",
+            where="--base-url",
+            hint="drop the credentials from the URL, or unset the key variable",
+        )
 
 
 def make_session(

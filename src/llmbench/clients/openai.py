@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import time
 from collections.abc import Mapping
 from time import monotonic_ns
 from types import TracebackType
@@ -19,6 +21,7 @@ from yarl import URL
 from llmbench.clients.http import (
     RequestFault,
     api_root,
+    check_one_authorization,
     clip,
     error_text,
     fault_from_client_error,
@@ -26,6 +29,7 @@ from llmbench.clients.http import (
     json_loads,
     make_session,
     read_error_message,
+    retry_after_s,
     status_category,
 )
 from llmbench.clients.observation import Observation
@@ -36,6 +40,7 @@ from llmbench.redaction import redact
 from llmbench.tokens import Tokenizer
 
 _DRAIN_AFTER_DONE_S = 0.25  # reading to EOF after [DONE] lets the connection be reused
+_DEFAULT_RETRY_AFTER_S = 1.0  # a 429 without a (readable) Retry-After header
 _PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
 
 
@@ -59,7 +64,10 @@ class OpenAIClient:
         connect_timeout_s: float = 10.0,
         connection_limit: int = 0,
         tokenizer: Tokenizer | None = None,
+        retry_429_attempts: int = 1,
+        retry_429_max_wait_s: float = 30.0,
     ) -> None:
+        check_one_authorization(base_url, api_key)
         self._url = URL(api_root(base_url) + _PATHS[endpoint])
         self._model = model
         self._chat = endpoint == "chat"
@@ -69,6 +77,9 @@ class OpenAIClient:
         self._connect_timeout_s = connect_timeout_s
         self._connection_limit = connection_limit
         self._tokenizer = tokenizer
+        # 1 attempt: no retries, the default, so a benchmark never hides a failure.
+        self._retry_429_attempts = retry_429_attempts
+        self._retry_429_max_wait_s = retry_429_max_wait_s
         self._headers = _headers(api_key, extra_headers)
         self._headers["Accept"] = "text/event-stream" if stream else "application/json"
         # Everything but the prompt and max_tokens is fixed: extra_body comes last and wins.
@@ -108,17 +119,65 @@ class OpenAIClient:
         return json_dumps(body)
 
     async def send(self, spec: RequestSpec, ctx: SendContext) -> RequestRecord:
-        """Sends one request; returns its record, failed or not (never raises for a failure)."""
+        """Sends one request; returns its record, failed or not (never raises for a failure).
+
+        With retries on (`retry_429_attempts` > 1) an HTTP 429 is sent again after its
+        Retry-After; one record holds the last attempt's timings and the retry counts.
+        """
         if self._session is None:
             raise RuntimeError("OpenAIClient.send called outside 'async with'")  # a caller bug
         body = self._body(spec)
         headers = {**self._headers, "X-Request-Id": ctx.request_id}
+        attempts, waited_ns, first_sent_ns = 1, 0, None
+        while True:
+            obs, fault = await self._attempt(self._session, body, headers)
+            wait_s = self._retry_wait_s(fault, attempts)
+            if wait_s is None:
+                break
+            first_sent_ns = obs.sent_ns if first_sent_ns is None else first_sent_ns
+            waited_from_ns = monotonic_ns()
+            try:
+                await asyncio.sleep(wait_s)
+            except asyncio.CancelledError:  # swallowed as in _attempt: the engine wants a record
+                fault = RequestFault(ErrorCategory.CANCELLED, "cancelled while waiting to retry")
+                break
+            finally:
+                waited_ns += monotonic_ns() - waited_from_ns
+            attempts += 1
+        record = obs.record(spec, ctx, self._error(fault))
+        if attempts == 1:
+            return record
+        return dataclasses.replace(
+            record, attempts=attempts, retry_wait_ns=waited_ns, first_sent_ns=first_sent_ns
+        )
+
+    def _retry_wait_s(self, fault: RequestFault | None, attempts: int) -> float | None:
+        """Seconds to wait before another attempt, or None: no retry (and the reason noted)."""
+        if fault is None or fault.category is not ErrorCategory.HTTP_429:
+            return None
+        if attempts >= self._retry_429_attempts:
+            if self._retry_429_attempts > 1:
+                fault.message += f" (gave up after {attempts} attempts)"
+            return None
+        wait_s = _DEFAULT_RETRY_AFTER_S if fault.retry_after_s is None else fault.retry_after_s
+        if wait_s > self._retry_429_max_wait_s:
+            fault.message += (
+                f" (Retry-After {wait_s:g} s is over the {self._retry_429_max_wait_s:g} s limit:"
+                " not retried)"
+            )
+            return None
+        return wait_s
+
+    async def _attempt(
+        self, session: aiohttp.ClientSession, body: bytes, headers: dict[str, str]
+    ) -> tuple[Observation, RequestFault | None]:
+        """One HTTP exchange: what it showed and how it failed (None: it did not)."""
         obs = Observation(self._tokenizer, monotonic_ns())
         fault: RequestFault | None = None
         deadline = asyncio.timeout(self._request_timeout_s)
         try:
             async with deadline:
-                await self._exchange(self._session, body, headers, obs)
+                await self._exchange(session, body, headers, obs)
         except RequestFault as exc:
             fault = exc
         except aiohttp.ClientError as exc:
@@ -131,7 +190,7 @@ class OpenAIClient:
             # Cancelled after [DONE] (while draining), the request is complete.
             if not obs.done:
                 fault = RequestFault(ErrorCategory.CANCELLED, "cancelled while in flight")
-        return obs.record(spec, ctx, self._error(fault))
+        return obs, fault
 
     async def _exchange(
         self, session: aiohttp.ClientSession, body: bytes, headers: dict[str, str], obs: Observation
@@ -144,8 +203,12 @@ class OpenAIClient:
             obs.http_status = resp.status
             if resp.status >= 400:
                 message = await read_error_message(resp)
+                wait_s = retry_after_s(resp.headers.get("Retry-After"), time.time())
                 raise RequestFault(
-                    status_category(resp.status), f"HTTP {resp.status}: {message}", resp.status
+                    status_category(resp.status),
+                    f"HTTP {resp.status}: {message}",
+                    resp.status,
+                    retry_after_s=wait_s if resp.status == 429 else None,
                 )
             if not 200 <= resp.status < 300:
                 raise RequestFault(ErrorCategory.PROTOCOL, f"unexpected HTTP {resp.status}")
@@ -230,6 +293,7 @@ async def list_models(
     Raises EndpointError when the target cannot be reached, answers with an error status, or
     answers with something that is not a model list; messages never contain the API key.
     """
+    check_one_authorization(base_url, api_key)
     url = api_root(base_url) + "/v1/models"
     secrets = [api_key] if api_key else []
     headers = _headers(api_key, extra_headers)

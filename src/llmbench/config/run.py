@@ -36,6 +36,9 @@ class TargetSpec(_Spec):
     stream: bool = True
     request_timeout_s: float = Field(600.0, gt=0)
     connection_limit: int | None = Field(None, ge=0, description="None: sized to the concurrency")
+    retry_429: bool = Field(False, description="resend after HTTP 429, honouring Retry-After")
+    retry_429_attempts: int = Field(3, ge=2, description="attempts in all, when retry_429")
+    retry_429_max_wait_s: float = Field(30.0, gt=0, description="a longer Retry-After: give up")
 
     @field_validator("base_url")
     @classmethod

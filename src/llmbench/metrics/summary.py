@@ -75,6 +75,9 @@ def _counts(records: Sequence[RequestRecord], measured: Sequence[RequestRecord])
         "warmup": len(records) - len(measured),
         "by_category": dict(sorted(by_category.items())),
         "by_http_status": dict(sorted(by_status.items())),
+        # --retry-429: requests sent more than once, and the extra attempts (all HTTP 429)
+        "retried": sum(1 for r in measured if r.attempts > 1),
+        "retry_attempts": sum(r.attempts - 1 for r in measured),
     }
 
 

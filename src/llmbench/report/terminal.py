@@ -61,9 +61,8 @@ def _row(label: str, stats: dict[str, Any]) -> list[str]:
 
 def latency_table(run: dict[str, Any]) -> Table:
     summary = run.get("summary", {})
-    covers = run.get("covers", {})
     table = Table(
-        title=f"Latency (ms) over {covers.get('latency_stats_over', 'ok requests')}",
+        title=f"Latency (ms) over {_coverage(run)}",
         caption=LEGEND,
         caption_justify="left",
         title_justify="left",
@@ -79,6 +78,23 @@ def latency_table(run: dict[str, Any]) -> Table:
     return table
 
 
+def _coverage(run: dict[str, Any]) -> str:
+    """Which requests the latency rows describe, with the ones they leave out counted."""
+    covers = str(run.get("covers", {}).get("latency_stats_over", "ok requests"))
+    counts = run.get("counts")
+    if not counts:
+        return covers
+    left_out = f"{counts.get('error', 0)} failed"
+    if counts.get("warmup"):
+        left_out += f", {counts['warmup']} warm-up"
+    return f"{counts.get('ok', 0)} {covers} (not in them: {left_out})"
+
+
+def _success(counts: dict[str, Any]) -> str:
+    total = counts.get("ok", 0) + counts.get("error", 0)
+    return f"success {100 * counts.get('ok', 0) / total:.1f}%, " if total else ""
+
+
 def _throughput_line(run: dict[str, Any]) -> Text:
     summary = run.get("summary", {})
     counts = run.get("counts", {})
@@ -86,13 +102,19 @@ def _throughput_line(run: dict[str, Any]) -> Text:
     errors = ", ".join(f"{k} {v}" for k, v in sorted(by_category.items())) or "none"
     return Text.assemble(
         ("requests ", "bold"),
-        f"ok {counts.get('ok', 0)}, errors {counts.get('error', 0)} ({errors}), "
-        f"warm-up {counts.get('warmup', 0)}   ",
+        f"{_success(counts)}ok {counts.get('ok', 0)}, errors {counts.get('error', 0)} "
+        f"({errors}), warm-up {counts.get('warmup', 0)}{_retries(counts)}   ",
         ("throughput ", "bold"),
         f"{_num(summary.get('requests_per_s'), 2)} req/s, "
         f"{_num(summary.get('output_tokens_per_s'))} output tok/s "
         f"over {_num(summary.get('duration_s'), 2)} s",
     )
+
+
+def _retries(counts: dict[str, Any]) -> str:
+    if not counts.get("retried"):
+        return ""
+    return f", retried after 429: {counts['retried']} ({counts['retry_attempts']} extra attempts)"
 
 
 def _token_warnings(run: dict[str, Any]) -> list[Text]:

@@ -26,6 +26,9 @@ class SimConfig:
     max_tokens_limit: int = 32768
     max_body_bytes: int = 8 * 1024 * 1024
     log_capacity: int = 100_000
+    # ((fault header value, probability), ...) drawn per request; see sim/faults.py.
+    fault_rates: tuple[tuple[str, float], ...] = ()
+    fault_seed: int = 1
 
     def __post_init__(self) -> None:
         for name in ("ttft_ms", "itl_ms", "jitter_ms"):

@@ -21,7 +21,16 @@ from aiohttp.typedefs import Handler, Middleware
 from llmbench.sim.arrival import ArrivalClock
 from llmbench.sim.clock import DeadlineWaiter
 from llmbench.sim.config import SimConfig
-from llmbench.sim.faults import FAULT_HEADER, Fault, FaultError, parse_fault
+from llmbench.sim.faults import (
+    FAULT_HEADER,
+    Fault,
+    FaultError,
+    FaultPolicy,
+    HugeChunkEncoder,
+    delayed_after,
+    done_tail,
+    parse_fault,
+)
 from llmbench.sim.log import EmissionLog, RequestLog
 from llmbench.sim.protocol import (
     DONE_EVENT,
@@ -81,6 +90,7 @@ class _Simulator:
         self._seq = 0
         self._waiter = DeadlineWaiter()
         self.arrivals = ArrivalClock()
+        self.faults = FaultPolicy(config.fault_rates, config.fault_seed)
 
     def authorized(self, request: web.Request) -> bool:
         if self.config.api_key is None:
@@ -103,7 +113,8 @@ class _Simulator:
         self._seq += 1
         seq = self._seq  # taken now: other requests arrive while this body is read
         try:
-            fault = parse_fault(request.headers.get(FAULT_HEADER))
+            # The header wins over the configured rates: a test can pin one request's fault.
+            fault = parse_fault(request.headers.get(FAULT_HEADER)) or self.faults.pick(seq)
             entry.fault = fault.name if fault else None
             raw = await self._read_body(request)
             gen = parse_request(raw, kind, self.config.model, self.config.max_tokens_limit)
@@ -114,13 +125,19 @@ class _Simulator:
         entry.stream, entry.prompt_tokens = gen.stream, gen.prompt_tokens
         if fault is not None and fault.status is not None:
             message, type_, code = _STATUS_FAULTS[fault.status]
+            if fault.echo_auth:  # a careless server quoting the caller's key back
+                message += f"; received Authorization: {request.headers.get('Authorization')}"
             error = ApiError(fault.status, message, type_=type_, code=code)
-            return await self._refuse(request, entry, error)
+            return await self._refuse(request, entry, error, fault.retry_after_s)
         if fault is not None and fault.wrong_content_type:
             return await self._wrong_content_type(request, entry)
-        start_ns = received_ns + (fault.stall_ns if fault else 0)
-        plan = self._plan(start_ns, gen.max_tokens, seq)
+        start_ns = received_ns + (fault.start_delay_ns if fault else 0)
+        plan = delayed_after(self._plan(start_ns, gen.max_tokens, seq), fault)
         encoder = ResponseEncoder(kind, _response_id(kind), int(time.time()), self.config.model)
+        if fault is not None and fault.huge_chunk_bytes:
+            encoder = HugeChunkEncoder(encoder, fault.huge_chunk_bytes)
+        if fault is not None and fault.headers_delay_ns:
+            await self._waiter.sleep_until(received_ns + fault.headers_delay_ns)
         if gen.stream:
             return await self._stream(request, entry, gen, fault, plan, encoder)
         return await self._unary(request, entry, gen, fault, plan, encoder)
@@ -142,11 +159,11 @@ class _Simulator:
         return chunk_deadlines_ns(tokens, cfg.tokens_per_chunk)
 
     async def _refuse(
-        self, request: web.Request, entry: RequestLog, error: ApiError
+        self, request: web.Request, entry: RequestLog, error: ApiError, retry_after_s: int = 1
     ) -> web.StreamResponse:
         response = _json_response(error.status, error.body(), entry.request_id)
         if error.status == 429:
-            response.headers["Retry-After"] = "1"
+            response.headers["Retry-After"] = str(retry_after_s)
         entry.status, entry.outcome = error.status, "error"
         return await self._send_logged(request, entry, response)
 
@@ -200,7 +217,7 @@ class _Simulator:
                 tail = encoder.usage_event(gen.prompt_tokens, gen.max_tokens) + DONE_EVENT
             else:
                 tail = DONE_EVENT
-            await response.write(tail)
+            await response.write(done_tail(tail, fault))
             entry.outcome = "complete"
         except ConnectionError:
             entry.outcome = "client_closed"

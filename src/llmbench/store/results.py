@@ -5,6 +5,7 @@ moment, even by `kill -9`, leaves every finished record readable.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class RunWriter:
                 hint="choose a writable --output-dir with free space",
             ) from exc
         self.n_written = 0
+        self.failure: StoreError | None = None  # set by the first append that could not write
 
     def write_run(self, run: dict[str, Any]) -> None:
         """Writes (or rewrites) run.json; called at start with status 'running' and at the end."""
@@ -59,15 +61,37 @@ class RunWriter:
         except OSError as exc:
             raise StoreError(f"cannot write {self.directory / RUN_FILE}: {exc}") from exc
 
-    def append(self, record: RequestRecord) -> None:
-        """One line per record, flushed at once so a killed process loses nothing finished."""
-        # orjson: ~5x faster than json here, and this runs on the event loop once per request.
-        self._records.write(orjson.dumps(record.to_json_dict(), option=orjson.OPT_APPEND_NEWLINE))
-        self._records.flush()
+    def append(self, record: RequestRecord) -> bool:
+        """One line per record, flushed at once so a killed process loses nothing finished.
+
+        Returns False when the line could not be written (disk full, file too large): from then
+        on `failure` says why and nothing more is appended, so the file ends at most in one torn
+        line, which readers ignore.
+        """
+        if self.failure is not None:
+            return False
+        try:
+            # orjson: ~5x faster than json, and this runs on the event loop once per request.
+            self._records.write(
+                orjson.dumps(record.to_json_dict(), option=orjson.OPT_APPEND_NEWLINE)
+            )
+            self._records.flush()
+        except OSError as exc:
+            self.failure = StoreError(
+                f"cannot append to {self.directory / RECORDS_FILE}: {exc.strerror or exc}; "
+                f"the run stopped, {self.n_written} records were written before",
+                hint=f"free disk space and run again; `llmbench report {self.directory}` "
+                "shows what was written",
+            )
+            return False
         self.n_written += 1
+        return True
 
     def close(self) -> None:
-        self._records.close()
+        # After a failed write the buffer still holds the rest of that line: closing retries
+        # the write and fails again, which `failure` already reports.
+        with contextlib.suppress(OSError):
+            self._records.close()
 
     def __enter__(self) -> RunWriter:
         return self

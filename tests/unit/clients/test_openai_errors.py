@@ -174,3 +174,22 @@ def test_api_key_never_recorded(server: CannedServer, key: str) -> None:
         assert key not in json.dumps(rec.to_json_dict())
         assert "***" in rec.error.message
     assert server.requests[0].headers["Authorization"] == f"Bearer {key}"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("7", 7.0),
+        (" 0 ", 0.0),
+        ("soon", None),
+        ("-1", None),
+        ("Thu, 01 Jan 1970 00:01:40 GMT", 60.0),  # now_s = 40
+        ("Thu, 01 Jan 1970 00:00:10 GMT", 0.0),  # in the past: no wait
+    ],
+)
+def test_retry_after_header(value: str | None, expected: float | None) -> None:
+    from llmbench.clients.http import retry_after_s
+
+    assert retry_after_s(value, now_s=40.0) == expected

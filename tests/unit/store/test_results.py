@@ -99,3 +99,35 @@ def test_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(StoreError, match="cannot write results"):
         RunWriter(blocker / "run")
+
+
+class _FullDisk:
+    """A file object that takes `room` more characters, then fails like a full disk."""
+
+    def __init__(self, room: int) -> None:
+        self.room, self.closed_with_error = room, False
+
+    def write(self, text: str) -> int:
+        if len(text) > self.room:
+            raise OSError(28, "No space left on device")
+        self.room -= len(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed_with_error = True
+        raise OSError(28, "No space left on device")
+
+
+def test_a_failed_append_stops_appending_and_says_how_many_were_kept(tmp_path: Path) -> None:
+    writer = RunWriter(tmp_path / "run")
+    writer._records.close()
+    line = len(json.dumps(record(0).to_json_dict(), separators=(",", ":"))) + 1
+    writer._records = _FullDisk(room=2 * line)  # type: ignore[assignment]
+    assert [writer.append(record(n)) for n in range(4)] == [True, True, False, False]
+    assert writer.failure is not None
+    assert "No space left on device" in writer.failure.message
+    assert "2 records were written before" in writer.failure.message
+    writer.close()  # the retried flush fails again: already reported, not raised

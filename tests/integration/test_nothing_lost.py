@@ -1,0 +1,125 @@
+"""Nothing lost when the run is stopped from outside or the disk gives out: real `llmbench run`
+subprocesses, signalled or starved of file space, leave a results directory `report` opens.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+LLMBENCH = [sys.executable, "-m", "llmbench"]
+LONG_RUN = ["run", "--requests", "100000", "--concurrency", "4", "--sim-ttft-ms", "20",
+            "--sim-itl-ms", "20", "--output-tokens", "8"]  # fmt: skip
+FILE_LIMIT_BYTES = 40_000  # run.json (~14 kB) fits; records.jsonl (~720 B a line) fills it
+
+
+def llmbench(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*LLMBENCH, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def start(out: Path, preexec: Callable[[], None] | None = None) -> subprocess.Popen[str]:
+    # Output goes to files: a pipe that nobody reads could fill up and block the run.
+    with (out.parent / "stdout").open("w") as stdout, (out.parent / "stderr").open("w") as stderr:
+        return subprocess.Popen(
+            [*LLMBENCH, *LONG_RUN, "--output-dir", str(out)],
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+            preexec_fn=preexec,
+        )
+
+
+def wait_for_records(out: Path, n: int, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    records = out / "records.jsonl"
+    while time.monotonic() < deadline:
+        if records.exists() and len(records.read_text().splitlines()) >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {n} records after {timeout_s} s")
+
+
+def whole_lines(path: Path) -> list[dict[str, object]]:
+    """Every complete line parses; a last line without its newline is the only one allowed torn."""
+    text = path.read_text()
+    lines = text.split("\n")
+    return [json.loads(line) for line in lines[:-1]]
+
+
+@pytest.mark.slow
+def test_sigterm_keeps_every_finished_record(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    process = start(out)
+    try:
+        wait_for_records(out, 8)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    stderr = (tmp_path / "stderr").read_text()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "interrupted"
+    lines = whole_lines(out / "records.jsonl")
+    assert len(lines) >= 8
+    assert run["counts"]["ok"] + run["counts"]["error"] == len(lines)
+    assert set(run["counts"]["by_category"]) <= {"cancelled"}
+    assert "TTFT" in (tmp_path / "stdout").read_text()  # the summary was printed
+
+
+def test_unwritable_output_dir_fails_before_the_run(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = llmbench("run", "--requests", "1", "--output-dir", str(blocker / "run"))
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("llmbench: error: cannot write results to")
+    assert "llmbench: fix: choose a writable --output-dir" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "TTFT" not in result.stdout  # nothing was run
+
+
+def _small_file_limit() -> None:
+    # A disk that fills up, honestly: writes past the limit fail with EFBIG (SIGXFSZ ignored).
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT_BYTES, FILE_LIMIT_BYTES))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE semantics checked on Linux")
+def test_disk_full_stops_cleanly_with_what_was_written(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    process = start(out, preexec=_small_file_limit)
+    try:
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    stderr = (tmp_path / "stderr").read_text()
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    assert "llmbench: error: cannot append to" in stderr
+    assert "File too large" in stderr
+    records = out / "records.jsonl"
+    assert records.stat().st_size <= FILE_LIMIT_BYTES
+    lines = whole_lines(records)
+    assert len(lines) >= 20  # ~55 fit: every record finished before the failure is there
+    assert f"{len(lines)} records were written before" in stderr
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "failed"
+    report = llmbench("report", str(out))
+    assert report.returncode == 0, report.stderr
+    assert "TTFT" in report.stdout
