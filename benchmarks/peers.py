@@ -107,9 +107,9 @@ def install(peers: list[str]) -> None:
     running: dict[str, subprocess.Popen[bytes]] = {}
     for peer in peers:
         subprocess.run([sys.executable, "-m", "venv", str(PEERS_DIR / peer)], check=True)
-        log = (PEERS_DIR / f"{peer}.install.log").open("wb")
         pip = [str(venv_bin(peer, "pip")), "install", "-q", *PEER_PACKAGES[peer]]
-        running[peer] = subprocess.Popen(pip, stdout=log, stderr=subprocess.STDOUT)
+        with (PEERS_DIR / f"{peer}.install.log").open("wb") as log:  # pip keeps its own copy
+            running[peer] = subprocess.Popen(pip, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + INSTALL_TIMEOUT_S
     for peer, proc in running.items():
         try:
