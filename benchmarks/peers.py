@@ -5,9 +5,12 @@ the table shows its reported mean/P99 TTFT and ITL beside the truth from the sim
 log over the same requests, and its CPU seconds per 1,000 token events (RUSAGE_CHILDREN deltas).
 
     python benchmarks/peers.py --install            # one virtualenv per peer in benchmarks/.peers
-    python benchmarks/peers.py [--layout pinned|shared] [--levels 1:20,64:256,256:1024] [--json F]
+    python benchmarks/peers.py [--layout pinned|shared|both] [--levels 1:20,64:256,256:1024]
+                               [--tools llmbench,aiperf,evalscope,guidellm] [--json FILE]
 
-`pinned`: tools on CPU 0, simulator on CPU 1; `shared`: all float. Traffic stays on 127.0.0.1.
+Run it with llmbench's own interpreter (llmbench runs as `python -m llmbench`). `pinned`: tools
+on CPU 0, simulator on CPU 1; `shared`: all float. Traffic stays on 127.0.0.1; every tool run has
+a time-out. Each run's files (tool output, result files, simulator log) stay in .peers/runs/.
 """
 
 from __future__ import annotations
@@ -206,7 +209,8 @@ def one_file(folder: Path, name: str) -> Path:
 
 def read_llmbench(folder: Path) -> tuple[dict[str, float | None], set[str]]:
     """run.json summary; P99 from the records where run.json withholds it (too few samples)."""
-    summary = json.loads((folder / "out" / "run.json").read_bytes())["summary"]
+    run = json.loads((folder / "out" / "run.json").read_bytes())
+    summary, client = run["summary"], run["client"]
     records = [json.loads(line) for line in (folder / "out" / "records.jsonl").open()]
     warmup = {r["request_id"] for r in records if r["warmup"]}
     measured = [r for r in records if not r["warmup"] and r["status"] == "ok"]
@@ -218,6 +222,8 @@ def read_llmbench(folder: Path) -> tuple[dict[str, float | None], set[str]]:
         out[f"{metric}_mean"] = stats["mean"]
         p99 = stats["p99"]
         out[f"{metric}_p99"] = p99 if p99 is not None else float(np.percentile(values, 99))
+    # Its own saturation watch: event-loop lag says whether the host let it read on time.
+    out["loop_lag_p99"] = (client.get("loop_lag_ms") or {}).get("p99")
     return out, warmup
 
 
@@ -357,6 +363,11 @@ def diff(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
+def lag_note(row: Row) -> str:
+    lag = row.reported.get("loop_lag_p99")
+    return "" if lag is None else f"  loop lag P99 {lag:.1f}"
+
+
 def print_table(rows: list[Row]) -> None:
     print("\nreported vs simulator truth over the same requests; times in ms")
     print("ITL*: the tool reports a per-request average (TPOT); its true P99 is taken the same way")
@@ -379,7 +390,7 @@ def print_table(rows: list[Row]) -> None:
             f"{fmt(diff(rep.get('itl_mean'), tru.get('itl_mean')), '+.3f'):>6} | "
             f"{fmt(rep.get('itl_p99'), '.2f'):>6} {fmt(tru.get('itl_p99'), '.2f'):>6} | "
             f"{fmt(tru.get('sim_late_ms'), '.3f'):>8} | {r.cpu_s:>6.1f} "
-            f"{fmt(r.cpu_per_1k, '.3f'):>7}" + (f"  {r.note}" if r.note else "")
+            f"{fmt(r.cpu_per_1k, '.3f'):>7}" + (f"  {r.note}" if r.note else "") + lag_note(r)
         )
 
 
