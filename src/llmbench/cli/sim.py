@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +12,18 @@ import typer
 from llmbench.errors import ConfigError
 
 app = typer.Typer(help="The embedded simulated target.", no_args_is_help=True)
+
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(help="serving-engine twin preset: deterministic, self-hosted-cold, cloud-warm"),
+]
+PresetFileOpt = Annotated[
+    Path | None, typer.Option(help="a preset file (JSON, or TOML by .toml); overrides --preset")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="override one preset field: section.field=value (repeatable)"),
+]
 
 
 @app.command()
@@ -25,8 +39,15 @@ def serve(
     api_key_env: Annotated[
         str | None, typer.Option(help="require the key in this variable")
     ] = None,
+    preset: PresetOpt = None,
+    preset_file: PresetFileOpt = None,
+    set_: SetOpt = None,
 ) -> None:
-    """Serve the OpenAI-compatible simulated target; prints its URL once it accepts connections."""
+    """Serve the OpenAI-compatible simulated target; prints its URL once it accepts connections.
+
+    Without --preset/--preset-file the timing is the deterministic one of --ttft-ms/--itl-ms;
+    with one, the serving-engine twin runs on the wall clock behind the server.
+    """
     if ttft_ms < 0 or itl_ms < 0 or jitter_ms < 0:
         raise ConfigError("times must be >= 0", where="--ttft-ms/--itl-ms/--jitter-ms")
     if tokens_per_chunk < 1:
@@ -34,6 +55,11 @@ def serve(
     from llmbench.sim.config import SimConfig
     from llmbench.sim.server import serve as serve_app
 
+    twin = None
+    if preset is not None or preset_file is not None or set_:
+        from llmbench.cli.predict import resolve_preset
+
+        twin = resolve_preset(preset, preset_file, set_ or [])
     api_key = os.environ.get(api_key_env) if api_key_env else None
     if api_key_env and not api_key:
         raise ConfigError(f"environment variable {api_key_env} is not set", where="--api-key-env")
@@ -45,9 +71,62 @@ def serve(
         tokens_per_chunk=tokens_per_chunk,
         model=model,
         api_key=api_key,
+        twin=twin,
     )
 
     def announce(bound_host: str, bound_port: int) -> None:
         print(f"llmbench-sim listening on http://{bound_host}:{bound_port}", flush=True)
 
     serve_app(host, port, config, on_listening=announce)
+
+
+@app.command()
+def presets(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text")] = False,
+) -> None:
+    """List the serving-engine twin's presets with all their parameters."""
+    from llmbench.cli.predict import presets_text
+
+    print(presets_text(as_json))
+
+
+@app.command()
+def predict(
+    rate: Annotated[float, typer.Option(help="Poisson arrivals per second", min=0.0)],
+    duration: Annotated[float, typer.Option(help="seconds of load (virtual)", min=0.0)],
+    input_tokens: Annotated[int, typer.Option(help="prompt tokens per request", min=1)] = 512,
+    output_tokens: Annotated[int, typer.Option(help="output tokens per request", min=1)] = 128,
+    replicas: Annotated[int, typer.Option(help="engines, requests round-robin", min=1)] = 1,
+    seed: Annotated[int, typer.Option(help="seeds arrivals, noise and statistics")] = 0,
+    preset: PresetOpt = "cloud-warm",
+    preset_file: PresetFileOpt = None,
+    set_: SetOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="the run.json-shaped summary")] = False,
+) -> None:
+    """Predict a load offline on a virtual clock: the measured run's summary, without a server."""
+    if rate <= 0 or duration <= 0:
+        raise ConfigError("must be > 0", where="--rate/--duration")
+    from llmbench.cli.predict import render, resolve_preset, run_predict
+
+    twin = resolve_preset(preset, preset_file, set_ or [])
+    run = run_predict(
+        twin,
+        rate=rate,
+        duration_s=duration,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        replicas=replicas,
+        seed=seed,
+    )
+    if as_json:
+        print(json.dumps(run, indent=2))
+        return
+    from rich.console import Console
+
+    console = Console(width=None if os.isatty(1) else 140)
+    console.print(render(run))
+    facts = run["prediction"]
+    console.print(
+        f"predicted offline in {facts['wall_s']:.2f} s: {facts['steps']} engine steps, "
+        f"{facts['preemptions']} preemptions, {facts['cold_starts']} cold starts"
+    )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from llmbench.sim.params import Preset
+
 _NS_PER_MS = 1_000_000
 
 
@@ -26,6 +28,8 @@ class SimConfig:
     max_tokens_limit: int = 32768
     max_body_bytes: int = 8 * 1024 * 1024
     log_capacity: int = 100_000
+    # The serving-engine twin: when set, it times every response instead of ttft/itl/jitter.
+    twin: Preset | None = None
 
     def __post_init__(self) -> None:
         for name in ("ttft_ms", "itl_ms", "jitter_ms"):
