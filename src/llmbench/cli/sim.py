@@ -60,6 +60,9 @@ def serve(
         from llmbench.cli.predict import resolve_preset
 
         twin = resolve_preset(preset, preset_file, set_ or [])
+        if twin.timing == "fixed":  # the deterministic preset is the exact foundation path
+            ttft_ms, itl_ms = twin.fixed.ttft_s * 1000, twin.fixed.itl_s * 1000
+            twin = None
     api_key = os.environ.get(api_key_env) if api_key_env else None
     if api_key_env and not api_key:
         raise ConfigError(f"environment variable {api_key_env} is not set", where="--api-key-env")

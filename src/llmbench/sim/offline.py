@@ -80,7 +80,8 @@ def predict(
         if preset.timing == "fixed":
             out += [_fixed(preset, i, replica, t, input_tokens, output_tokens) for i, t in mine]
             continue
-        engine = Engine(preset, seed=seed * 1_000_003 + replica)
+        # Replica 0 draws the noise a served twin with the same seed draws.
+        engine = Engine(preset, seed=seed + 1_000_003 * replica)
         seqs = _run(engine, mine, input_tokens, output_tokens)
         ends = np.asarray(engine.step_end_s, dtype=np.float64)
         out += [_timing(seq, replica, ends, input_tokens) for seq in seqs]
