@@ -72,6 +72,7 @@ class Engine:
         self.cold_starts = 0
         self.preemptions = 0
         self.static = StaticBatcher(self) if e.batching == "static" else None
+        self._token_budget = e.max_batched_tokens
 
     # -- submission -------------------------------------------------------------------------
 
@@ -143,8 +144,23 @@ class Engine:
     def _continuous_step(self, start_s: float) -> Step:
         s = self.step_index
         preempted = self._grow_decoders(s, start_s)
-        budget = self.preset.engine.max_batched_tokens - len(self.decoding)
+        budget = self._token_budget - len(self.decoding)
         prefills: list[tuple[Seq, int]] = []
+        # Most steps are decode-only: skip the prefill and admission work when there is none.
+        if self.prefilling:
+            budget = self._continue_prefills(budget, prefills)
+        if self.waiting and not preempted:
+            self._admit(budget, start_s, prefills)
+        n_dec = len(self.decoding)
+        chunks = [(n, seq.computed) for seq, n in prefills] if prefills else ()
+        base_s = self.cost.base_seconds(n_dec, self.sum_ctx, self.sum_ctx_sq, chunks)
+        end_s = start_s + self.cost.noisy(base_s)
+        self._complete(s, end_s, prefills)
+        tokens = n_dec + sum(n for _, n in prefills) if prefills else n_dec
+        return Step(s, start_s, end_s, n_dec + len(prefills), tokens)
+
+    def _continue_prefills(self, budget: int, prefills: list[tuple[Seq, int]]) -> int:
+        """Running sequences still prefilling get the next chunk, in admission order."""
         for seq in list(self.prefilling.values()):
             if budget <= 0:
                 break
@@ -152,14 +168,7 @@ class Engine:
             if n and self.pool.take(self._new_blocks(seq.computed, n)):
                 prefills.append((seq, n))
                 budget -= n
-        if not preempted:
-            budget = self._admit(budget, start_s, prefills)
-        n_dec = len(self.decoding)
-        chunks = [(n, seq.computed) for seq, n in prefills]
-        base_s = self.cost.base_seconds(n_dec, self.sum_ctx, self.sum_ctx_sq, chunks)
-        end_s = start_s + self.cost.noisy(base_s)
-        self._complete(s, end_s, prefills)
-        return Step(s, start_s, end_s, n_dec + len(prefills), n_dec + sum(n for _, n in prefills))
+        return budget
 
     def _new_blocks(self, computed: int, n: int) -> int:
         b = self.block

@@ -55,7 +55,7 @@ class StepCost:
             factor = 1.0 + self._mixed * spread
             attn_tokens = sum_ctx * factor
             kv_read = sum_ctx * factor
-        for new, done in prefills:
+        for new, done in prefills:  # usually none: most steps only decode
             tokens += new
             attn_tokens += new * (done + (new + 1) / 2)
             kv_read += done
