@@ -45,8 +45,7 @@ def serve(
 ) -> None:
     """Serve the OpenAI-compatible simulated target; prints its URL once it accepts connections.
 
-    Without --preset/--preset-file the timing is the deterministic one of --ttft-ms/--itl-ms;
-    with one, the serving-engine twin runs on the wall clock behind the server.
+    With --preset/--preset-file the serving-engine twin times the responses (wall clock).
     """
     if ttft_ms < 0 or itl_ms < 0 or jitter_ms < 0:
         raise ConfigError("times must be >= 0", where="--ttft-ms/--itl-ms/--jitter-ms")
@@ -60,9 +59,8 @@ def serve(
         from llmbench.cli.predict import resolve_preset
 
         twin = resolve_preset(preset, preset_file, set_ or [])
-        if twin.timing == "fixed":  # the deterministic preset is the exact foundation path
-            ttft_ms, itl_ms = twin.fixed.ttft_s * 1000, twin.fixed.itl_s * 1000
-            twin = None
+    if twin is not None and twin.timing == "fixed":  # deterministic: the exact foundation path
+        ttft_ms, itl_ms, twin = twin.fixed.ttft_s * 1000, twin.fixed.itl_s * 1000, None
     api_key = os.environ.get(api_key_env) if api_key_env else None
     if api_key_env and not api_key:
         raise ConfigError(f"environment variable {api_key_env} is not set", where="--api-key-env")
@@ -77,10 +75,11 @@ def serve(
         twin=twin,
     )
 
-    def announce(bound_host: str, bound_port: int) -> None:
-        print(f"llmbench-sim listening on http://{bound_host}:{bound_port}", flush=True)
+    serve_app(host, port, config, on_listening=_announce)
 
-    serve_app(host, port, config, on_listening=announce)
+
+def _announce(bound_host: str, bound_port: int) -> None:
+    print(f"llmbench-sim listening on http://{bound_host}:{bound_port}", flush=True)
 
 
 @app.command()

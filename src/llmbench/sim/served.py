@@ -1,6 +1,6 @@
-"""The twin on the wall clock behind the HTTP server: one engine-loop task plans a step, hands
-each request's token deadline (the step's end) to that request's stream, and sleeps until the
-step ends; SSE writers wait on their stream and write each token at its deadline.
+"""The twin on the wall clock behind the HTTP server: one engine-loop task plans a step, sleeps
+until it ends, then hands each request's token (due at the step's end) to that request's
+stream; SSE writers wait on their stream and write each token as it comes.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class TwinRunner:
         self._ids = itertools.count(1)
         self._wake = asyncio.Event()
         self._waiter = DeadlineWaiter()
+        self._due: list[tuple[TwinStream, bool]] = []  # tokens of the step being run
 
     def seconds(self, t_ns: int) -> float:
         return (t_ns - self.origin_ns) / NS_PER_S
@@ -96,7 +97,7 @@ class TwinRunner:
     def token(self, seq: Seq, end_s: float, last: bool) -> None:
         stream = seq.tag
         assert isinstance(stream, TwinStream)
-        stream.push(self.nanoseconds(end_s), last)
+        self._due.append((stream, last))
 
     async def run(self) -> None:
         """The engine loop: plan a step at the previous step's end, sleep until it ends."""
@@ -116,7 +117,13 @@ class TwinRunner:
             step = engine.plan(start_s)
             if step is not None:
                 next_s = step.end_s
-                await sleep_until(self.nanoseconds(step.end_s))
+                end_ns = self.nanoseconds(step.end_s)
+                await sleep_until(end_ns)
+                # Handed over when due, not when planned: each writer then wakes once per
+                # token instead of twice (once for the hand-over, once for the deadline).
+                due, self._due = self._due, []
+                for stream, last in due:
+                    stream.push(end_ns, last)
 
     def metrics(self) -> dict[str, float]:
         """The gauges and counters `GET /metrics` exposes."""

@@ -351,7 +351,8 @@ async def _emit_twin(
     sleep_until, write = waiter.sleep_until, response.write
     first_token = 0
     async for deadline_ns, count in twin.chunks(limit):
-        await sleep_until(deadline_ns)
+        if deadline_ns > time.monotonic_ns():  # usually due already: handed over at its end
+            await sleep_until(deadline_ns)
         end = first_token + count
         event = encoder.token_event(token_text(first_token, count), end == n_tokens)
         entry.chunk_emit_ns.append(time.monotonic_ns())  # before the write: see _emit_chunks
