@@ -132,3 +132,24 @@ def predict(
         f"predicted offline in {facts['wall_s']:.2f} s: {facts['steps']} engine steps, "
         f"{facts['preemptions']} preemptions, {facts['cold_starts']} cold starts"
     )
+
+
+@app.command()
+def calibrate(
+    run_dirs: Annotated[list[Path], typer.Argument(help="results directories of measured runs")],
+    out: Annotated[Path, typer.Option(help="the preset file to write (JSON)")],
+    preset: Annotated[
+        str, typer.Option(help="the preset whose model shape and hardware peaks are kept")
+    ] = "cloud-warm",
+) -> None:
+    """Fit efficiencies and overheads to measured runs (an input-length sweep at concurrency 1
+    and a concurrency sweep) by non-negative least squares; write a preset file."""
+    from llmbench.cli.calibrate import calibrate as run_calibration
+    from llmbench.cli.predict import resolve_preset
+
+    result = run_calibration(run_dirs, resolve_preset(preset, None, []), out)
+    errors = result.errors
+    print(
+        f"wrote {out}: mean |relative error| on the samples: TTFT {errors['ttft']:.1%}, "
+        f"decode step {errors['itl']:.1%}"
+    )

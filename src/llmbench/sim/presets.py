@@ -188,6 +188,7 @@ def from_dict(data: dict[str, Any], *, where: str = "preset") -> Preset:
     """Base preset (`base`, default cloud-warm) with the given sections and fields replaced."""
     data = dict(data)
     data.pop("derived", None)  # what `to_dict` adds, so its output loads back
+    data.pop("fitted", None)  # calibration provenance (`sim calibrate`), not a parameter
     base = builtin(str(data.pop("base", "cloud-warm")))
     flat: dict[str, Any] = {}
     for key, value in data.items():
