@@ -151,6 +151,10 @@ class Engine:
             budget = self._continue_prefills(budget, prefills)
         if self.waiting and not preempted:
             self._admit(budget, start_s, prefills)
+        if not prefills and not self.decoding and self.prefilling:
+            # Partial prefills hold every block between them and none can grow: recompute the
+            # newest, as vLLM would, so the oldest can finish (else the engine spins forever).
+            self._preempt(self.running[next(reversed(self.running))], s, start_s)
         n_dec = len(self.decoding)
         chunks = [(n, seq.computed) for seq, n in prefills] if prefills else ()
         base_s = self.cost.base_seconds(n_dec, self.sum_ctx, self.sum_ctx_sq, chunks)

@@ -178,3 +178,27 @@ def test_replicas_share_the_load() -> None:
     four = predict(preset, arrivals, input_tokens=1024, output_tokens=64, replicas=4)
     assert {t.replica for t in four.requests} == {0, 1, 2, 3}
     assert np.mean([ttft_s(t) for t in four.requests]) < np.mean([ttft_s(t) for t in one.requests])
+
+
+def test_prefills_that_block_each_other_are_resolved_by_recompute() -> None:
+    # 16 blocks (256 tokens); two 200-token prompts each hold 8 blocks, half prefilled: neither
+    # can take the 5 more it needs. The newest must be recomputed so the oldest can finish.
+    preset = quiet("cloud-warm", engine__kv_blocks=16, engine__watermark=0.0)
+    engine = Engine(preset)
+    first, second = Seq(1, 0.0, 0.0, 200, 4), Seq(2, 0.0, 0.0, 200, 4)
+    for seq in (first, second):
+        engine.submit(seq)
+        engine.waiting.append(engine.pending.popleft())
+        engine.waiting.remove(seq)
+        engine._start(seq, 0, 0.0)
+        assert engine.pool.take(8)
+        seq.computed = 128
+    now_s = 0.0
+    for _ in range(100):
+        step = engine.plan(now_s)
+        if step is None:
+            break
+        now_s = step.end_s
+    assert (first.state, second.state) == ("finished", "finished")
+    assert second.preemptions == 1
+    assert first.preemptions == 0
