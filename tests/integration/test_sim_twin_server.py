@@ -107,3 +107,13 @@ def test_the_deterministic_preset_is_the_exact_schedule(start_sim: StartSim) -> 
     received = entry["received_ns"]
     expected = [received + 200_000_000 + i * 20_000_000 for i in range(4)]
     assert entry["chunk_deadline_ns"] == expected
+
+
+def test_tokens_per_chunk_groups_the_twins_tokens(start_sim: StartSim) -> None:
+    base_url = start_sim(extra_args=["--preset", "cloud-warm", "--tokens-per-chunk", "4"])
+    usage = stream_usage(base_url, chat("a b c", max_tokens=10), "grouped")
+    assert usage["completion_tokens"] == 10
+    entry = sim_log(base_url, "grouped")
+    assert entry["chunk_tokens"] == [4, 4, 2]
+    deadlines = entry["chunk_deadline_ns"]
+    assert deadlines == sorted(deadlines)

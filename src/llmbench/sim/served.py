@@ -41,13 +41,21 @@ class TwinStream:
         if wake is not None and not wake.done():
             wake.set_result(None)
 
-    async def chunks(self, limit: int | None = None) -> AsyncIterator[tuple[int, int]]:
-        """(deadline_ns, 1) per token, as the engine plans them; at most `limit` of them."""
+    async def chunks(
+        self, limit: int | None = None, tokens_per_chunk: int = 1
+    ) -> AsyncIterator[tuple[int, int]]:
+        """(deadline_ns, tokens) per chunk of `tokens_per_chunk` tokens (the last may be short),
+        due when its last token is; at most `limit` chunks."""
         sent = 0
+        count = 0
         while limit is None or sent < limit:
             if self._deadlines:
-                sent += 1
-                yield self._deadlines.popleft(), 1
+                deadline_ns = self._deadlines.popleft()
+                count += 1
+                if count == tokens_per_chunk or (self.done and not self._deadlines):
+                    sent += 1
+                    yield deadline_ns, count
+                    count = 0
                 continue
             if self.done:
                 return

@@ -223,8 +223,9 @@ class _Simulator:
                 )
             else:
                 await _emit_twin(
-                    response, entry, gen.max_tokens, twin, encoder, limit, self._waiter
-                )
+                    response, entry, gen.max_tokens, twin, encoder, limit, self._waiter,
+                    self.config.tokens_per_chunk,
+                )  # fmt: skip
             if cut_after is not None:
                 _close_connection(request)
                 entry.outcome, entry.done_ns = "cut", time.monotonic_ns()
@@ -346,11 +347,12 @@ async def _emit_twin(
     encoder: ResponseEncoder,
     limit: int | None,
     waiter: DeadlineWaiter,
+    tokens_per_chunk: int,
 ) -> None:
     """`_emit_chunks` for the twin: deadlines come from the engine loop as it plans steps."""
     sleep_until, write = waiter.sleep_until, response.write
     first_token = 0
-    async for deadline_ns, count in twin.chunks(limit):
+    async for deadline_ns, count in twin.chunks(limit, tokens_per_chunk):
         if deadline_ns > time.monotonic_ns():  # usually due already: handed over at its end
             await sleep_until(deadline_ns)
         end = first_token + count
