@@ -25,7 +25,7 @@ from llmbench.records import (
 )
 from llmbench.report.terminal import run_summary
 from llmbench.sim import presets as sim_presets
-from llmbench.sim.offline import Prediction, RequestTiming, poisson_arrivals, predict
+from llmbench.sim.offline import Prediction, RequestTiming, Routing, poisson_arrivals, predict
 from llmbench.sim.params import Preset
 
 TARGET_ID = "sim-predict"
@@ -160,6 +160,7 @@ def run_predict(
     output_tokens: int,
     replicas: int,
     seed: int,
+    routing: Routing = "round-robin",
 ) -> dict[str, Any]:
     started = time.perf_counter()
     arrivals = poisson_arrivals(rate, duration_s, seed)
@@ -170,13 +171,15 @@ def run_predict(
         output_tokens=output_tokens,
         replicas=replicas,
         seed=seed,
+        routing=routing,
     )
     load = {
-        "profile": f"poisson {rate:g}/s × {duration_s:g} s, {replicas} replica(s)",
+        "profile": f"poisson {rate:g}/s × {duration_s:g} s, {replicas} replica(s) {routing}",
         "concurrency": None,
         "rate_per_s": rate,
         "duration_s": duration_s,
         "replicas": replicas,
+        "routing": routing,
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -98,7 +98,10 @@ def predict(
     duration: Annotated[float, typer.Option(help="seconds of load (virtual)", min=0.0)],
     input_tokens: Annotated[int, typer.Option(help="prompt tokens per request", min=1)] = 512,
     output_tokens: Annotated[int, typer.Option(help="output tokens per request", min=1)] = 128,
-    replicas: Annotated[int, typer.Option(help="engines, requests round-robin", min=1)] = 1,
+    replicas: Annotated[int, typer.Option(help="engines behind one load balancer", min=1)] = 1,
+    routing: Annotated[
+        Literal["round-robin", "least-loaded"], typer.Option(help="how requests pick a replica")
+    ] = "round-robin",
     seed: Annotated[int, typer.Option(help="seeds arrivals, noise and statistics")] = 0,
     preset: PresetOpt = "cloud-warm",
     preset_file: PresetFileOpt = None,
@@ -119,6 +122,7 @@ def predict(
         output_tokens=output_tokens,
         replicas=replicas,
         seed=seed,
+        routing=routing,
     )
     if as_json:
         print(json.dumps(run, indent=2))

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from llmbench.sim.engine import AdmissionError, Engine
 from llmbench.sim.params import Preset
+from llmbench.sim.replicas import run_least_loaded
 from llmbench.sim.sequence import Seq
 
 FloatArray = npt.NDArray[np.float64]
+Routing = Literal["round-robin", "least-loaded"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,27 +72,41 @@ def predict(
     output_tokens: int,
     replicas: int = 1,
     seed: int = 0,
+    routing: Routing = "round-robin",
 ) -> Prediction:
-    """Every request of `arrivals_s` through `replicas` engines (request i → replica i mod K)."""
+    """Every request of `arrivals_s` through `replicas` engines: request i → replica i mod K
+    (round-robin), or to the one with the fewest outstanding requests (least-loaded)."""
     if replicas < 1:
         raise ValueError("replicas must be >= 1")
-    out: list[RequestTiming] = []
-    steps = preemptions = cold_starts = 0
-    for replica in range(replicas):
-        mine = list(enumerate(arrivals_s))[replica::replicas]
-        if preset.timing == "fixed":
-            out += [_fixed(preset, i, replica, t, input_tokens, output_tokens) for i, t in mine]
-            continue
-        # Replica 0 draws the noise a served twin with the same seed draws.
-        engine = Engine(preset, seed=seed + 1_000_003 * replica)
-        seqs = _run(engine, mine, input_tokens, output_tokens)
+    if routing not in ("round-robin", "least-loaded"):
+        raise ValueError(f"routing must be round-robin or least-loaded, got {routing!r}")
+    if preset.timing == "fixed":  # requests never interact: routing changes nothing
+        out = [
+            _fixed(preset, i, i % replicas, t, input_tokens, output_tokens)
+            for i, t in enumerate(arrivals_s)
+        ]
+        return Prediction(out, 0, 0, 0)
+    # Replica 0 draws the noise a served twin with the same seed draws.
+    engines = [Engine(preset, seed=seed + 1_000_003 * r) for r in range(replicas)]
+    if routing == "least-loaded":
+        per_replica = run_least_loaded(engines, arrivals_s, input_tokens, output_tokens)
+    else:
+        indexed = list(enumerate(arrivals_s))
+        per_replica = [
+            _run(engine, indexed[r::replicas], input_tokens, output_tokens)
+            for r, engine in enumerate(engines)
+        ]
+    out = []
+    for replica, (engine, seqs) in enumerate(zip(engines, per_replica, strict=True)):
         ends = np.asarray(engine.step_end_s, dtype=np.float64)
         out += [_timing(seq, replica, ends, input_tokens) for seq in seqs]
-        steps += engine.step_index
-        preemptions += engine.preemptions
-        cold_starts += engine.cold_starts
     out.sort(key=lambda r: r.index)
-    return Prediction(out, steps, preemptions, cold_starts)
+    return Prediction(
+        out,
+        sum(e.step_index for e in engines),
+        sum(e.preemptions for e in engines),
+        sum(e.cold_starts for e in engines),
+    )
 
 
 def _run(

@@ -202,3 +202,17 @@ def test_prefills_that_block_each_other_are_resolved_by_recompute() -> None:
     assert (first.state, second.state) == ("finished", "finished")
     assert second.preemptions == 1
     assert first.preemptions == 0
+
+
+def test_least_loaded_routing_fills_the_emptier_replica() -> None:
+    preset = quiet("cloud-warm")
+    # Request 0 is still running on replica 0 at 0.3 s; then three at once: the first goes to
+    # the idle replica 1, the next two alternate by outstanding count (ties: lowest index).
+    arrivals = [0.0, 0.3, 0.3, 0.3]
+    ll = predict(preset, arrivals, input_tokens=64, output_tokens=64, replicas=2,
+                 routing="least-loaded")  # fmt: skip
+    assert [t.replica for t in ll.requests] == [0, 1, 0, 1]
+    assert all(len(t.token_s) == 64 for t in ll.requests)
+    three = predict(preset, [0.3] * 3, input_tokens=64, output_tokens=8, replicas=3,
+                    routing="least-loaded")  # fmt: skip
+    assert [t.replica for t in three.requests] == [0, 1, 2]
