@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 import typer
 
 from llmbench.errors import ConfigError
 
 app = typer.Typer(help="The embedded simulated target.", no_args_is_help=True)
+
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(help="serving-engine twin preset: deterministic, self-hosted-cold, cloud-warm"),
+]
+PresetFileOpt = Annotated[
+    Path | None, typer.Option(help="a preset file (JSON, or TOML by .toml); overrides --preset")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="override one preset field: section.field=value (repeatable)"),
+]
 
 
 @app.command()
@@ -31,8 +45,14 @@ def serve(
     ] = None,
     fault_seed: Annotated[int, typer.Option(help="seeds the fault draws")] = 1,
     log_capacity: Annotated[int, typer.Option(help="requests kept in the emission log")] = 100_000,
+    preset: PresetOpt = None,
+    preset_file: PresetFileOpt = None,
+    set_: SetOpt = None,
 ) -> None:
-    """Serve the OpenAI-compatible simulated target; prints its URL once it accepts connections."""
+    """Serve the OpenAI-compatible simulated target; prints its URL once it accepts connections.
+
+    With --preset/--preset-file the serving-engine twin times the responses (wall clock).
+    """
     if ttft_ms < 0 or itl_ms < 0 or jitter_ms < 0:
         raise ConfigError("times must be >= 0", where="--ttft-ms/--itl-ms/--jitter-ms")
     if tokens_per_chunk < 1:
@@ -48,6 +68,13 @@ def serve(
         raise ConfigError("must be >= 1", where="--log-capacity")
     from llmbench.sim.server import serve as serve_app
 
+    twin = None
+    if preset is not None or preset_file is not None or set_:
+        from llmbench.cli.predict import resolve_preset
+
+        twin = resolve_preset(preset, preset_file, set_ or [])
+    if twin is not None and twin.timing == "fixed":  # deterministic: the exact foundation path
+        ttft_ms, itl_ms, twin = twin.fixed.ttft_s * 1000, twin.fixed.itl_s * 1000, None
     api_key = os.environ.get(api_key_env) if api_key_env else None
     if api_key_env and not api_key:
         raise ConfigError(f"environment variable {api_key_env} is not set", where="--api-key-env")
@@ -62,9 +89,88 @@ def serve(
         log_capacity=log_capacity,
         fault_rates=fault_rates,
         fault_seed=fault_seed,
+        twin=twin,
     )
 
-    def announce(bound_host: str, bound_port: int) -> None:
-        print(f"llmbench-sim listening on http://{bound_host}:{bound_port}", flush=True)
+    serve_app(host, port, config, on_listening=_announce)
 
-    serve_app(host, port, config, on_listening=announce)
+
+def _announce(bound_host: str, bound_port: int) -> None:
+    print(f"llmbench-sim listening on http://{bound_host}:{bound_port}", flush=True)
+
+
+@app.command()
+def presets(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text")] = False,
+) -> None:
+    """List the serving-engine twin's presets with all their parameters."""
+    from llmbench.cli.predict import presets_text
+
+    print(presets_text(as_json))
+
+
+@app.command()
+def predict(
+    rate: Annotated[float, typer.Option(help="Poisson arrivals per second", min=0.0)],
+    duration: Annotated[float, typer.Option(help="seconds of load (virtual)", min=0.0)],
+    input_tokens: Annotated[int, typer.Option(help="prompt tokens per request", min=1)] = 512,
+    output_tokens: Annotated[int, typer.Option(help="output tokens per request", min=1)] = 128,
+    replicas: Annotated[int, typer.Option(help="engines behind one load balancer", min=1)] = 1,
+    routing: Annotated[
+        Literal["round-robin", "least-loaded"], typer.Option(help="how requests pick a replica")
+    ] = "round-robin",
+    seed: Annotated[int, typer.Option(help="seeds arrivals, noise and statistics")] = 0,
+    preset: PresetOpt = "cloud-warm",
+    preset_file: PresetFileOpt = None,
+    set_: SetOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="the run.json-shaped summary")] = False,
+) -> None:
+    """Predict a load offline on a virtual clock: the measured run's summary, without a server."""
+    if rate <= 0 or duration <= 0:
+        raise ConfigError("must be > 0", where="--rate/--duration")
+    from llmbench.cli.predict import render, resolve_preset, run_predict
+
+    twin = resolve_preset(preset, preset_file, set_ or [])
+    run = run_predict(
+        twin,
+        rate=rate,
+        duration_s=duration,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        replicas=replicas,
+        seed=seed,
+        routing=routing,
+    )
+    if as_json:
+        print(json.dumps(run, indent=2))
+        return
+    from rich.console import Console
+
+    console = Console(width=None if os.isatty(1) else 140)
+    console.print(render(run))
+    facts = run["prediction"]
+    console.print(
+        f"predicted offline in {facts['wall_s']:.2f} s: {facts['steps']} engine steps, "
+        f"{facts['preemptions']} preemptions, {facts['cold_starts']} cold starts"
+    )
+
+
+@app.command()
+def calibrate(
+    run_dirs: Annotated[list[Path], typer.Argument(help="results directories of measured runs")],
+    out: Annotated[Path, typer.Option(help="the preset file to write (JSON)")],
+    preset: Annotated[
+        str, typer.Option(help="the preset whose model shape and hardware peaks are kept")
+    ] = "cloud-warm",
+) -> None:
+    """Fit efficiencies and overheads to measured runs (an input-length sweep at concurrency 1
+    and a concurrency sweep) by non-negative least squares; write a preset file."""
+    from llmbench.cli.calibrate import calibrate as run_calibration
+    from llmbench.cli.predict import resolve_preset
+
+    result = run_calibration(run_dirs, resolve_preset(preset, None, []), out)
+    errors = result.errors
+    print(
+        f"wrote {out}: mean |relative error| on the samples: TTFT {errors['ttft']:.1%}, "
+        f"decode step {errors['itl']:.1%}"
+    )

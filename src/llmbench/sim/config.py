@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from llmbench.sim.params import Preset
+
 _NS_PER_MS = 1_000_000
 
 
@@ -29,6 +31,8 @@ class SimConfig:
     # ((fault header value, probability), ...) drawn per request; see sim/faults.py.
     fault_rates: tuple[tuple[str, float], ...] = ()
     fault_seed: int = 1
+    # The serving-engine twin: when set, it times every response instead of ttft/itl/jitter.
+    twin: Preset | None = None
 
     def __post_init__(self) -> None:
         for name in ("ttft_ms", "itl_ms", "jitter_ms"):

@@ -212,8 +212,12 @@ class HugeChunkEncoder(ResponseEncoder):
             text, self._pad = text + self._pad, None
         return self._base.token_event(text, last)
 
-    def usage_event(self, prompt_tokens: int, completion_tokens: int) -> bytes:
-        return self._base.usage_event(prompt_tokens, completion_tokens)
+    def usage_event(
+        self, prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None
+    ) -> bytes:
+        return self._base.usage_event(prompt_tokens, completion_tokens, cached_tokens)
 
-    def body(self, prompt_tokens: int, completion_tokens: int) -> bytes:
-        return self._base.body(prompt_tokens, completion_tokens)
+    def body(
+        self, prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None
+    ) -> bytes:
+        return self._base.body(prompt_tokens, completion_tokens, cached_tokens)

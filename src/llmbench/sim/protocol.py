@@ -86,6 +86,7 @@ class GenerationRequest:
     include_usage: bool
     prompt_tokens: int
     max_tokens: int
+    prompt_words: tuple[str, ...] = ()  # the prompt's tokens (whitespace words), in order
 
 
 def parse_request(raw: bytes, kind: Kind, model: str, max_tokens_limit: int) -> GenerationRequest:
@@ -97,7 +98,7 @@ def parse_request(raw: bytes, kind: Kind, model: str, max_tokens_limit: int) -> 
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
     _check_model(body, model)
-    prompt_tokens = _chat_prompt_tokens(body) if kind == "chat" else _prompt_tokens(body)
+    words = _chat_prompt_words(body) if kind == "chat" else _prompt_words(body)
     max_tokens = _max_tokens(body, max_tokens_limit)
     n = body.get("n")
     if n is not None:
@@ -110,7 +111,7 @@ def parse_request(raw: bytes, kind: Kind, model: str, max_tokens_limit: int) -> 
     if options is not None and not isinstance(options, dict):
         raise ApiError(400, "'stream_options' must be an object", param="stream_options")
     include_usage = _optional_bool(options or {}, "include_usage")
-    return GenerationRequest(kind, stream, include_usage, prompt_tokens, max_tokens)
+    return GenerationRequest(kind, stream, include_usage, len(words), max_tokens, tuple(words))
 
 
 def _is_int(value: object) -> bool:
@@ -137,26 +138,26 @@ def _check_model(body: dict[str, Any], model: str) -> None:
         raise ApiError(404, message, param="model", code="model_not_found")
 
 
-def _chat_prompt_tokens(body: dict[str, Any]) -> int:
+def _chat_prompt_words(body: dict[str, Any]) -> list[str]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ApiError(400, "'messages' must be a non-empty array", param="messages")
-    total = 0
+    words: list[str] = []
     for message in messages:
         if not isinstance(message, dict):
             raise ApiError(400, "each message must be an object", param="messages")
-        total += _content_tokens(message.get("content"))
-    return total
+        words += _content_words(message.get("content"))
+    return words
 
 
-def _content_tokens(content: object) -> int:
+def _content_words(content: object) -> list[str]:
     if content is None:
-        return 0
+        return []
     if isinstance(content, str):
-        return len(content.split())
+        return content.split()
     if not isinstance(content, list):
         raise ApiError(400, "message 'content' must be a string or an array", param="messages")
-    total = 0
+    words: list[str] = []
     for part in content:
         if not isinstance(part, dict):
             raise ApiError(400, "each content part must be an object", param="messages")
@@ -164,16 +165,16 @@ def _content_tokens(content: object) -> int:
             text = part.get("text")
             if not isinstance(text, str):
                 raise ApiError(400, "a text part needs a string 'text'", param="messages")
-            total += len(text.split())
-    return total
+            words += text.split()
+    return words
 
 
-def _prompt_tokens(body: dict[str, Any]) -> int:
+def _prompt_words(body: dict[str, Any]) -> list[str]:
     prompt = body.get("prompt")
     if isinstance(prompt, str):
-        return len(prompt.split())
+        return prompt.split()
     if isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
-        return sum(len(p.split()) for p in prompt)
+        return [word for p in prompt for word in p.split()]
     raise ApiError(400, "'prompt' must be a string or a non-empty array of strings", param="prompt")
 
 
@@ -196,12 +197,18 @@ def token_text(start: int, count: int) -> bytes:
     return b"".join(_WORDS[i % len(_WORDS)] for i in range(start, start + count))
 
 
-def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {
+def usage(
+    prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None
+) -> dict[str, Any]:
+    """OpenAI usage; `prompt_tokens_details.cached_tokens` only when the twin reports it."""
+    out: dict[str, Any] = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
+    if cached_tokens is not None:
+        out["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
+    return out
 
 
 class ResponseEncoder:
@@ -231,11 +238,17 @@ class ResponseEncoder:
     def token_event(self, text: bytes, last: bool) -> bytes:
         return b"".join((self._open, text, self._close_last if last else self._close_more))
 
-    def usage_event(self, prompt_tokens: int, completion_tokens: int) -> bytes:
-        body = json.dumps(usage(prompt_tokens, completion_tokens), separators=(",", ":"))
+    def usage_event(
+        self, prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None
+    ) -> bytes:
+        body = json.dumps(
+            usage(prompt_tokens, completion_tokens, cached_tokens), separators=(",", ":")
+        )
         return self._head + b',"choices":[],"usage":' + body.encode() + b"}\n\n"
 
-    def body(self, prompt_tokens: int, completion_tokens: int) -> bytes:
+    def body(
+        self, prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None
+    ) -> bytes:
         """The non-streaming response holding all tokens."""
         text = token_text(0, completion_tokens).decode("ascii")
         choice: dict[str, Any] = {"index": 0}
@@ -245,5 +258,5 @@ class ResponseEncoder:
             choice["text"] = text
         choice.update(logprobs=None, finish_reason="length")
         response = {**self._meta, "choices": [choice]}
-        response["usage"] = usage(prompt_tokens, completion_tokens)
+        response["usage"] = usage(prompt_tokens, completion_tokens, cached_tokens)
         return json.dumps(response).encode()

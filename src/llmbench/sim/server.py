@@ -12,7 +12,7 @@ import itertools
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import suppress
 
 from aiohttp import web
@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler, Middleware
 from llmbench.sim.arrival import ArrivalClock
 from llmbench.sim.clock import DeadlineWaiter
 from llmbench.sim.config import SimConfig
+from llmbench.sim.engine import AdmissionError
 from llmbench.sim.faults import (
     FAULT_HEADER,
     Fault,
@@ -44,6 +45,7 @@ from llmbench.sim.protocol import (
     token_text,
 )
 from llmbench.sim.schedule import chunk_deadlines_ns, request_rng, token_deadlines_ns
+from llmbench.sim.served import TwinRunner, TwinStream, prometheus_text
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _JSON = "application/json"
@@ -61,6 +63,8 @@ _STATUS_FAULTS = {
 }
 
 ChunkPlan = Iterator[tuple[int, int]]
+# The twin's plan: token deadlines arrive as the engine plans its steps.
+Plan = ChunkPlan | TwinStream
 
 
 async def _send(request: web.Request, response: web.StreamResponse) -> int:
@@ -91,6 +95,19 @@ class _Simulator:
         self._waiter = DeadlineWaiter()
         self.arrivals = ArrivalClock()
         self.faults = FaultPolicy(config.fault_rates, config.fault_seed)
+        twin = config.twin
+        self.twin = TwinRunner(twin, config.seed) if twin and twin.timing == "roofline" else None
+
+    async def twin_loop(self, app: web.Application) -> AsyncIterator[None]:
+        """Runs the twin's engine loop for the application's lifetime (aiohttp cleanup_ctx)."""
+        if self.twin is None:
+            yield
+            return
+        task = asyncio.get_running_loop().create_task(self.twin.run())
+        yield
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
 
     def authorized(self, request: web.Request) -> bool:
         if self.config.api_key is None:
@@ -132,7 +149,17 @@ class _Simulator:
         if fault is not None and fault.wrong_content_type:
             return await self._wrong_content_type(request, entry)
         start_ns = received_ns + (fault.start_delay_ns if fault else 0)
-        plan = delayed_after(self._plan(start_ns, gen.max_tokens, seq), fault)
+        plan: Plan
+        if self.twin is None:
+            plan = delayed_after(self._plan(start_ns, gen.max_tokens, seq), fault)
+        else:  # the engine times the tokens; a mid-stream stall fault does not apply here
+            try:
+                plan = self.twin.submit(
+                    start_ns, gen.prompt_tokens, gen.max_tokens, gen.prompt_words
+                )
+            except AdmissionError as exc:
+                error = ApiError(400, str(exc), param="messages", code="context_length_exceeded")
+                return await self._refuse(request, entry, error)
         encoder = ResponseEncoder(kind, _response_id(kind), int(time.time()), self.config.model)
         if fault is not None and fault.huge_chunk_bytes:
             encoder = HugeChunkEncoder(encoder, fault.huge_chunk_bytes)
@@ -191,7 +218,7 @@ class _Simulator:
         entry: RequestLog,
         gen: GenerationRequest,
         fault: Fault | None,
-        plan: ChunkPlan,
+        plan: Plan,
         encoder: ResponseEncoder,
     ) -> web.StreamResponse:
         headers = {"Cache-Control": "no-cache", REQUEST_ID_HEADER: entry.request_id}
@@ -199,30 +226,41 @@ class _Simulator:
         response.content_type = "text/event-stream"
         cut_after = fault.cut_after_chunks if fault else None
         malformed = fault is not None and fault.malformed_sse
+        twin = plan if isinstance(plan, TwinStream) else None
         try:
             await response.prepare(request)
             # The role chunk carries no token; completions send bare headers right away.
             await response.write(encoder.role_event() if gen.kind == "chat" else b"")
             entry.headers_ns, entry.status = time.monotonic_ns(), 200
             limit = _MALFORMED_CHUNKS if malformed else cut_after
-            await _emit_chunks(response, entry, gen.max_tokens, plan, encoder, limit, self._waiter)
+            if twin is None:
+                assert not isinstance(plan, TwinStream)
+                await _emit_chunks(
+                    response, entry, gen.max_tokens, plan, encoder, limit, self._waiter
+                )
+            else:
+                await _emit_twin(
+                    response, entry, gen.max_tokens, twin, encoder, limit, self._waiter,
+                    self.config.tokens_per_chunk,
+                )  # fmt: skip
             if cut_after is not None:
                 _close_connection(request)
                 entry.outcome, entry.done_ns = "cut", time.monotonic_ns()
                 return response
             # One write for the tail: each write is a syscall and a wake-up of the client.
-            if malformed:
-                tail = MALFORMED_EVENT + DONE_EVENT
-            elif gen.include_usage:
-                tail = encoder.usage_event(gen.prompt_tokens, gen.max_tokens) + DONE_EVENT
-            else:
-                tail = DONE_EVENT
-            await response.write(done_tail(tail, fault))
+            await response.write(done_tail(_tail(gen, encoder, malformed, twin), fault))
             entry.outcome = "complete"
         except ConnectionError:
             entry.outcome = "client_closed"
+        finally:
+            self._release(twin)
         entry.done_ns = time.monotonic_ns()
         return response
+
+    def _release(self, twin: TwinStream | None) -> None:
+        """A stream that ended early (cut, client gone) gives its engine slot back."""
+        if twin is not None and self.twin is not None:
+            self.twin.abort(twin)
 
     async def _unary(
         self,
@@ -230,22 +268,22 @@ class _Simulator:
         entry: RequestLog,
         gen: GenerationRequest,
         fault: Fault | None,
-        plan: ChunkPlan,
+        plan: Plan,
         encoder: ResponseEncoder,
     ) -> web.StreamResponse:
         cut_after = fault.cut_after_chunks if fault else None
-        deadline_ns = entry.received_ns
-        for index, (chunk_deadline_ns, _) in enumerate(plan):
-            if cut_after is not None and index >= cut_after:
-                break
-            deadline_ns = chunk_deadline_ns
+        twin = plan if isinstance(plan, TwinStream) else None
+        try:
+            deadline_ns = await _last_deadline(plan, cut_after, entry.received_ns)
+        finally:
+            self._release(twin)
         await self._waiter.sleep_until(deadline_ns)
         if cut_after is not None:
             # No response at all: the connection drops where chunk N would have ended.
             _close_connection(request)
             entry.status, entry.outcome, entry.done_ns = None, "cut", time.monotonic_ns()
             return web.Response()
-        body = encoder.body(gen.prompt_tokens, gen.max_tokens)
+        body = encoder.body(gen.prompt_tokens, gen.max_tokens, twin.cached_tokens if twin else None)
         if fault is not None and fault.malformed_sse:
             body = body[: len(body) // 2]
         response = _json_response(200, body, entry.request_id)
@@ -279,6 +317,12 @@ class _Simulator:
             return _json_response(404, body)
         return web.json_response(entry.to_dict())
 
+    async def metrics(self, request: web.Request) -> web.StreamResponse:
+        """Prometheus text: the twin's queue, batch, KV usage and prefix hit rate."""
+        values = self.twin.metrics() if self.twin is not None else {}
+        values["llmbench_sim_requests_total"] = self._seq
+        return web.Response(text=prometheus_text(values), content_type="text/plain")
+
     async def log_clear(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"cleared": self.log.clear()})
 
@@ -310,6 +354,56 @@ async def _emit_chunks(
         log_deadline(deadline_ns)
         log_tokens(count)
         first_token = end
+
+
+async def _emit_twin(
+    response: web.StreamResponse,
+    entry: RequestLog,
+    n_tokens: int,
+    twin: TwinStream,
+    encoder: ResponseEncoder,
+    limit: int | None,
+    waiter: DeadlineWaiter,
+    tokens_per_chunk: int,
+) -> None:
+    """`_emit_chunks` for the twin: deadlines come from the engine loop as it plans steps."""
+    sleep_until, write = waiter.sleep_until, response.write
+    first_token = 0
+    async for deadline_ns, count in twin.chunks(limit, tokens_per_chunk):
+        if deadline_ns > time.monotonic_ns():  # usually due already: handed over at its end
+            await sleep_until(deadline_ns)
+        end = first_token + count
+        event = encoder.token_event(token_text(first_token, count), end == n_tokens)
+        entry.chunk_emit_ns.append(time.monotonic_ns())  # before the write: see _emit_chunks
+        await write(event)
+        entry.chunk_deadline_ns.append(deadline_ns)
+        entry.chunk_tokens.append(count)
+        first_token = end
+
+
+async def _last_deadline(plan: Plan, cut_after: int | None, default_ns: int) -> int:
+    """When the last token (or chunk `cut_after`) is due: a unary response waits for it."""
+    deadline_ns = default_ns
+    if isinstance(plan, TwinStream):
+        async for chunk_deadline_ns, _ in plan.chunks(cut_after):
+            deadline_ns = chunk_deadline_ns
+        return deadline_ns
+    for index, (chunk_deadline_ns, _) in enumerate(plan):
+        if cut_after is not None and index >= cut_after:
+            break
+        deadline_ns = chunk_deadline_ns
+    return deadline_ns
+
+
+def _tail(
+    gen: GenerationRequest, encoder: ResponseEncoder, malformed: bool, twin: TwinStream | None
+) -> bytes:
+    if malformed:
+        return MALFORMED_EVENT + DONE_EVENT
+    if gen.include_usage:
+        cached = twin.cached_tokens if twin is not None else None
+        return encoder.usage_event(gen.prompt_tokens, gen.max_tokens, cached) + DONE_EVENT
+    return DONE_EVENT
 
 
 _SIMULATOR = web.AppKey("simulator", _Simulator)
@@ -363,6 +457,8 @@ def build_app(config: SimConfig) -> web.Application:
     app.router.add_get("/sim/log", sim.log_all)
     app.router.add_post("/sim/log/clear", sim.log_clear)
     app.router.add_get("/sim/log/{request_id}", sim.log_one)
+    app.router.add_get("/metrics", sim.metrics)
+    app.cleanup_ctx.append(sim.twin_loop)
     return app
 
 

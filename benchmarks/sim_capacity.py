@@ -1,0 +1,128 @@
+"""Capacity of the serving-engine twin: offline simulated seconds per wall second, and token
+events per second the served twin sustains on one core while keeping its schedule.
+
+Offline: `sim predict`'s pipeline (engine, records, summary) on cloud-warm under Poisson load.
+Served: the twin as a process pinned to CPU 1 (`llmbench sim serve --preset cloud-warm`), driven
+by llmbench's client from CPU 0 at rising concurrency; lateness = chunk written − its deadline,
+from the server's own log. Goal: ≥ 20,000 events/s with P99 lateness < 1 ms.
+
+    python benchmarks/sim_capacity.py [--duration 3600] [--rate 20] [--levels 64,256,512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from typing import Any
+from urllib.request import Request, urlopen
+
+import numpy as np
+
+from llmbench.cli.predict import to_records
+from llmbench.clients.openai import OpenAIClient
+from llmbench.config import SimSpec
+from llmbench.engine.closed_loop import ClosedLoopPlan, run_closed_loop
+from llmbench.engine.loop import loop_factory
+from llmbench.local_target import EmbeddedSim
+from llmbench.metrics.summary import summarize_run
+from llmbench.records import RequestRecord
+from llmbench.sim.offline import poisson_arrivals, predict
+from llmbench.sim.presets import builtin
+from llmbench.workload.synthetic import synthetic_requests
+
+
+def offline(rate: float, duration_s: float, input_tokens: int, output_tokens: int) -> None:
+    preset = builtin("cloud-warm")
+    started = time.perf_counter()
+    arrivals = poisson_arrivals(rate, duration_s, seed=0)
+    prediction = predict(preset, arrivals, input_tokens=input_tokens, output_tokens=output_tokens)
+    engine_s = time.perf_counter() - started
+    records = to_records(prediction.requests)
+    records_s = time.perf_counter() - started - engine_s
+    summarize_run(records)
+    total_s = time.perf_counter() - started
+    print(
+        f"offline cloud-warm, {rate:g} req/s × {duration_s:g} s ({len(arrivals)} requests, "
+        f"{prediction.steps} steps, {input_tokens} in / {output_tokens} out)"
+    )
+    print(
+        f"  engine {engine_s:.2f} s ({duration_s / engine_s:,.0f} simulated s per wall s), "
+        f"records {records_s:.2f} s, summary {total_s - engine_s - records_s:.2f} s, "
+        f"total {total_s:.2f} s"
+    )
+
+
+async def drive(base_url: str, plan: ClosedLoopPlan, output_tokens: int) -> list[RequestRecord]:
+    records: list[RequestRecord] = []
+    async with OpenAIClient(
+        base_url=base_url, model="llmbench-sim", connection_limit=plan.concurrency
+    ) as client:
+        await run_closed_loop(
+            client,
+            synthetic_requests(input_tokens=128, output_tokens=output_tokens, seed=0),
+            plan,
+            target_id="sim",
+            sink=records.append,
+        )
+    return records
+
+
+def served_level(base_url: str, concurrency: int, output_tokens: int) -> dict[str, Any]:
+    urlopen(Request(f"{base_url}/sim/log/clear", method="POST"), timeout=10).close()
+    plan = ClosedLoopPlan(concurrency, 2 * concurrency, warmup_requests=0)
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(drive(base_url, plan, output_tokens))
+    with urlopen(f"{base_url}/sim/log", timeout=30) as response:
+        log = json.loads(response.read())["requests"]
+    emitted = np.concatenate([e["chunk_emit_ns"] for e in log]).astype(np.int64)
+    deadlines = np.concatenate([e["chunk_deadline_ns"] for e in log]).astype(np.int64)
+    lateness_ms = (emitted - deadlines) / 1e6
+    # The busy middle: from when every stream has started until the first one ends.
+    start_ns = max(e["chunk_emit_ns"][0] for e in log[:concurrency])
+    end_ns = min(e["chunk_emit_ns"][-1] for e in log[-concurrency:])
+    window = (emitted >= start_ns) & (emitted <= end_ns)
+    span_s = max((end_ns - start_ns) / 1e9, 1e-9)
+    return {
+        "c": concurrency,
+        "events_per_s": int(window.sum()) / span_s,
+        "late_p50_ms": float(np.percentile(lateness_ms, 50)),
+        "late_p99_ms": float(np.percentile(lateness_ms, 99)),
+        "late_max_ms": float(lateness_ms.max()),
+    }
+
+
+def served(levels: list[int], output_tokens: int) -> None:
+    extra = ["--preset", "cloud-warm"]
+    with EmbeddedSim(SimSpec(), extra_args=extra) as sim:
+        if sim.pid is not None and len(os.sched_getaffinity(0)) > 1:
+            os.sched_setaffinity(sim.pid, {1})
+            os.sched_setaffinity(0, {0})
+        rows = [served_level(sim.base_url, c, output_tokens) for c in levels]
+    print("served cloud-warm (server on CPU 1, client on CPU 0)")
+    print(f"{'c':>5} | {'events/s':>9} | {'late P50':>8} {'P99':>7} {'max':>7} (ms)")
+    for r in rows:
+        print(
+            f"{r['c']:>5} | {r['events_per_s']:>9,.0f} | {r['late_p50_ms']:>8.3f} "
+            f"{r['late_p99_ms']:>7.3f} {r['late_max_ms']:>7.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--duration", type=float, default=3600.0)
+    parser.add_argument("--input-tokens", type=int, default=512)
+    parser.add_argument("--output-tokens", type=int, default=128)
+    parser.add_argument("--levels", default="64,256,512")
+    parser.add_argument("--skip-served", action="store_true")
+    args = parser.parse_args()
+    offline(args.rate, args.duration, args.input_tokens, args.output_tokens)
+    if not args.skip_served:
+        served([int(x) for x in args.levels.split(",")], args.output_tokens)
+
+
+if __name__ == "__main__":
+    main()

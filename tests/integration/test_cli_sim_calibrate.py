@@ -1,0 +1,63 @@
+"""`llmbench sim calibrate RUN_DIR... --out F`: results directories (here written from the twin's
+offline predictions of a known preset, in the measured runs' format) → a preset file that
+recovers that preset's efficiencies and loads back with `--preset-file`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from llmbench.cli.main import app
+from llmbench.cli.predict import to_records
+from llmbench.sim.offline import predict
+from llmbench.sim.presets import builtin, load_file, override
+from llmbench.store.results import RunWriter
+
+TRUTH = override(
+    builtin("cloud-warm"),
+    {
+        "hardware.compute_efficiency": 0.3,
+        "hardware.memory_efficiency": 0.55,
+        "noise.jitter_sigma": 0.0,
+        "noise.stall_probability": 0.0,
+    },
+)
+
+
+def write_run(directory: Path, arrivals: list[float], input_tokens: int, concurrency: int) -> Path:
+    out = predict(TRUTH, arrivals, input_tokens=input_tokens, output_tokens=32)
+    with RunWriter(directory) as writer:
+        writer.write_run({"run_id": directory.name, "spec": {"load": {"concurrency": concurrency}}})
+        for record in to_records(out.requests):
+            writer.append(record)
+    return directory
+
+
+def test_calibrate_recovers_the_measured_preset(tmp_path: Path) -> None:
+    runs = [
+        write_run(tmp_path / f"in-{n}", [0.0, 10.0, 20.0], n, 1) for n in (256, 1024, 2048, 4096)
+    ]
+    runs += [write_run(tmp_path / f"c-{b}", [0.0] * b, 512, b) for b in (8, 32, 96)]
+    out = tmp_path / "fitted.json"
+    result = CliRunner().invoke(app, ["sim", "calibrate", *map(str, runs), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "TTFT" in result.output
+    document = json.loads(out.read_text())
+    assert document["fitted"]["runs"] == [str(r) for r in runs]
+    fitted = load_file(out)
+    assert fitted.name == "cloud-warm-calibrated"
+    assert fitted.hardware.compute_efficiency == pytest.approx(0.3, rel=0.1)
+    assert fitted.hardware.memory_efficiency == pytest.approx(0.55, rel=0.15)
+
+
+def test_calibrate_without_the_sweeps_is_one_clear_error(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "one", [0.0], 256, 1)
+    result = CliRunner().invoke(
+        app, ["sim", "calibrate", str(run), "--out", str(tmp_path / "f.json")]
+    )
+    assert result.exit_code != 0
+    assert "input-length sweep" in str(result.exception)
