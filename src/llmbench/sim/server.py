@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import itertools
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 
 from aiohttp import web
@@ -21,6 +20,7 @@ from aiohttp.typedefs import Handler, Middleware
 from llmbench.sim.arrival import ArrivalClock
 from llmbench.sim.clock import DeadlineWaiter
 from llmbench.sim.config import SimConfig
+from llmbench.sim.emit import ChunkPlan, Plan, emit_chunks, emit_twin, last_deadline, tail
 from llmbench.sim.engine import AdmissionError
 from llmbench.sim.faults import (
     FAULT_HEADER,
@@ -34,15 +34,12 @@ from llmbench.sim.faults import (
 )
 from llmbench.sim.log import EmissionLog, RequestLog
 from llmbench.sim.protocol import (
-    DONE_EVENT,
-    MALFORMED_EVENT,
     ApiError,
     GenerationRequest,
     Kind,
     ResponseEncoder,
     error_body,
     parse_request,
-    token_text,
 )
 from llmbench.sim.schedule import chunk_deadlines_ns, request_rng, token_deadlines_ns
 from llmbench.sim.served import TwinRunner, TwinStream, prometheus_text
@@ -61,10 +58,6 @@ _STATUS_FAULTS = {
     ),
     503: ("The server is overloaded (simulated fault)", "server_error", "service_unavailable"),
 }
-
-ChunkPlan = Iterator[tuple[int, int]]
-# The twin's plan: token deadlines arrive as the engine plans its steps.
-Plan = ChunkPlan | TwinStream
 
 
 async def _send(request: web.Request, response: web.StreamResponse) -> int:
@@ -235,11 +228,11 @@ class _Simulator:
             limit = _MALFORMED_CHUNKS if malformed else cut_after
             if twin is None:
                 assert not isinstance(plan, TwinStream)
-                await _emit_chunks(
+                await emit_chunks(
                     response, entry, gen.max_tokens, plan, encoder, limit, self._waiter
                 )
             else:
-                await _emit_twin(
+                await emit_twin(
                     response, entry, gen.max_tokens, twin, encoder, limit, self._waiter,
                     self.config.tokens_per_chunk,
                 )  # fmt: skip
@@ -248,7 +241,7 @@ class _Simulator:
                 entry.outcome, entry.done_ns = "cut", time.monotonic_ns()
                 return response
             # One write for the tail: each write is a syscall and a wake-up of the client.
-            await response.write(done_tail(_tail(gen, encoder, malformed, twin), fault))
+            await response.write(done_tail(tail(gen, encoder, malformed, twin), fault))
             entry.outcome = "complete"
         except ConnectionError:
             entry.outcome = "client_closed"
@@ -274,7 +267,7 @@ class _Simulator:
         cut_after = fault.cut_after_chunks if fault else None
         twin = plan if isinstance(plan, TwinStream) else None
         try:
-            deadline_ns = await _last_deadline(plan, cut_after, entry.received_ns)
+            deadline_ns = await last_deadline(plan, cut_after, entry.received_ns)
         finally:
             self._release(twin)
         await self._waiter.sleep_until(deadline_ns)
@@ -325,85 +318,6 @@ class _Simulator:
 
     async def log_clear(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"cleared": self.log.clear()})
-
-
-async def _emit_chunks(
-    response: web.StreamResponse,
-    entry: RequestLog,
-    n_tokens: int,
-    plan: ChunkPlan,
-    encoder: ResponseEncoder,
-    limit: int | None,
-    waiter: DeadlineWaiter,
-) -> None:
-    """The hot path: sleep to each chunk's deadline, write it, append three ints to the log."""
-    # Bound methods hoisted out of the loop: this runs ~25k times a second at full load.
-    sleep_until, write = waiter.sleep_until, response.write
-    log_deadline = entry.chunk_deadline_ns.append
-    log_emit = entry.chunk_emit_ns.append
-    log_tokens = entry.chunk_tokens.append
-    first_token = 0
-    for deadline_ns, count in itertools.islice(plan, limit):
-        await sleep_until(deadline_ns)
-        end = first_token + count
-        event = encoder.token_event(token_text(first_token, count), end == n_tokens)
-        # Truth is the moment the bytes go to the socket: `write` may hand them over and then
-        # yield, so a time taken after it could be later than the client's arrival time.
-        log_emit(time.monotonic_ns())
-        await write(event)
-        log_deadline(deadline_ns)
-        log_tokens(count)
-        first_token = end
-
-
-async def _emit_twin(
-    response: web.StreamResponse,
-    entry: RequestLog,
-    n_tokens: int,
-    twin: TwinStream,
-    encoder: ResponseEncoder,
-    limit: int | None,
-    waiter: DeadlineWaiter,
-    tokens_per_chunk: int,
-) -> None:
-    """`_emit_chunks` for the twin: deadlines come from the engine loop as it plans steps."""
-    sleep_until, write = waiter.sleep_until, response.write
-    first_token = 0
-    async for deadline_ns, count in twin.chunks(limit, tokens_per_chunk):
-        if deadline_ns > time.monotonic_ns():  # usually due already: handed over at its end
-            await sleep_until(deadline_ns)
-        end = first_token + count
-        event = encoder.token_event(token_text(first_token, count), end == n_tokens)
-        entry.chunk_emit_ns.append(time.monotonic_ns())  # before the write: see _emit_chunks
-        await write(event)
-        entry.chunk_deadline_ns.append(deadline_ns)
-        entry.chunk_tokens.append(count)
-        first_token = end
-
-
-async def _last_deadline(plan: Plan, cut_after: int | None, default_ns: int) -> int:
-    """When the last token (or chunk `cut_after`) is due: a unary response waits for it."""
-    deadline_ns = default_ns
-    if isinstance(plan, TwinStream):
-        async for chunk_deadline_ns, _ in plan.chunks(cut_after):
-            deadline_ns = chunk_deadline_ns
-        return deadline_ns
-    for index, (chunk_deadline_ns, _) in enumerate(plan):
-        if cut_after is not None and index >= cut_after:
-            break
-        deadline_ns = chunk_deadline_ns
-    return deadline_ns
-
-
-def _tail(
-    gen: GenerationRequest, encoder: ResponseEncoder, malformed: bool, twin: TwinStream | None
-) -> bytes:
-    if malformed:
-        return MALFORMED_EVENT + DONE_EVENT
-    if gen.include_usage:
-        cached = twin.cached_tokens if twin is not None else None
-        return encoder.usage_event(gen.prompt_tokens, gen.max_tokens, cached) + DONE_EVENT
-    return DONE_EVENT
 
 
 _SIMULATOR = web.AppKey("simulator", _Simulator)
