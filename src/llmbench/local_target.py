@@ -5,6 +5,7 @@ module imports nothing of it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import re
 import signal
@@ -32,13 +33,14 @@ _LISTENING = re.compile(r"llmbench-sim listening on (http://\S+)")
 
 
 def sim_serve_args(sim: SimSpec, *, host: str = "127.0.0.1", port: int = 0) -> list[str]:
-    return [
+    args = [
         sys.executable, "-m", "llmbench", "sim", "serve",
         "--host", host, "--port", str(port),
         "--ttft-ms", repr(sim.ttft_ms), "--itl-ms", repr(sim.itl_ms),
         "--jitter-ms", repr(sim.jitter_ms), "--tokens-per-chunk", str(sim.tokens_per_chunk),
         "--seed", str(sim.seed),
     ]  # fmt: skip
+    return args if sim.preset is None else [*args, "--preset", sim.preset]
 
 
 class EmbeddedSim:
@@ -74,13 +76,21 @@ class EmbeddedSim:
         reader.start()
         listening.wait(self.start_timeout_s)
         if not found:
+            code = self._process.poll()
+            if code is None and listening.is_set():  # stdout closed: the server is exiting
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    code = self._process.wait(timeout=5)
             stderr_file.seek(0)
-            stderr = stderr_file.read()
+            stderr = stderr_file.read().strip().removeprefix("llmbench: error: ")
             self.stop()
+            what = (
+                f"exited with code {code}"
+                if code is not None
+                else f"did not start in {self.start_timeout_s:.0f} s"
+            )
             raise EndpointError(
-                f"the embedded simulated server did not start in {self.start_timeout_s:.0f} s"
-                + (f": {stderr.strip()[-500:]}" if stderr else ""),
-                hint="run `llmbench sim serve` by hand to see why",
+                f"the embedded simulated server {what}" + (f": {stderr[-500:]}" if stderr else ""),
+                hint="check the --sim-* options, or run `llmbench sim serve` by hand to see why",
             )
         self.base_url = found[0]
         return self.base_url

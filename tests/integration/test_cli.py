@@ -148,3 +148,22 @@ def test_demo_runs_the_study_on_the_embedded_target(tmp_path: Path) -> None:
     assert run["counts"] == {**run["counts"], "ok": 64, "error": 0, "warmup": 8}
     assert abs(run["summary"]["ttft_ms"]["mean"] - 200.0) < 10.0  # one-line sanity; see accuracy
     assert "TTFT" in result.stdout
+
+
+def test_run_on_the_embedded_twin_preset(tmp_path: Path) -> None:
+    out = tmp_path / "twin"
+    result = llmbench("run", "--sim-preset", "cloud-warm", "--requests", "4", "--concurrency", "2",
+                      "--output-tokens", "8", "--output-dir", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run = json.loads((out / "run.json").read_text())
+    assert run["target"]["embedded_sim"]["preset"] == "cloud-warm"
+    assert run["counts"]["ok"] == 4
+
+
+def test_bad_twin_preset_is_one_clear_error(tmp_path: Path) -> None:
+    result = llmbench("run", "--sim-preset", "nope", "--requests", "1",
+                      "--output-dir", str(tmp_path / "x"))  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "exited with code 2" in result.stderr
+    assert "unknown preset 'nope'" in result.stderr

@@ -188,6 +188,10 @@ def run(
     sim_tokens_per_chunk: Annotated[
         int, typer.Option(help="embedded simulator: tokens per chunk")
     ] = 1,
+    sim_preset: Annotated[
+        str | None,
+        typer.Option(help="embedded simulator: a serving-engine twin preset (sim presets)"),
+    ] = None,
     retry_429: Annotated[
         bool, typer.Option("--retry-429", help="resend after HTTP 429, honouring Retry-After")
     ] = False,
@@ -237,6 +241,7 @@ def run(
             "itl_ms": sim_itl_ms,
             "jitter_ms": sim_jitter_ms,
             "tokens_per_chunk": sim_tokens_per_chunk,
+            "preset": sim_preset,
         },
         "tokenizer": tokenizer,
         "seed": seed,

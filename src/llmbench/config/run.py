@@ -211,6 +211,10 @@ class SimSpec(_Spec):
     jitter_ms: float = Field(0.0, ge=0)
     tokens_per_chunk: int = Field(1, ge=1)
     seed: int = 1
+    preset: str | None = Field(
+        None,
+        description="a serving-engine twin preset (`llmbench sim presets`) instead of fixed times",
+    )
 
 
 class RunSpec(_Spec):
