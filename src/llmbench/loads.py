@@ -6,6 +6,7 @@ goodput). Schedules are seeded from the workload seed, so repeats send the same 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,6 +69,17 @@ class LoadPlan:
             return self.closed.concurrency
         assert self.open is not None
         return self.open.max_concurrency or 0
+
+    @property
+    def warm_connections(self) -> int:
+        """Connections to open before the load: one per stream, or per expected in-flight send."""
+        if self.closed is not None:
+            return self.closed.concurrency
+        assert self.open is not None
+        if self.open.max_concurrency:
+            return self.open.max_concurrency
+        rate = self.spec.load.rate
+        return max(1, min(64, math.ceil(rate))) if rate else 8
 
     async def run(
         self, client: Client, *, target_id: str, sink: RecordSink, stop: asyncio.Event | None

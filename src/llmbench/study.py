@@ -160,11 +160,12 @@ async def execute_run(
             ) as client,
             ClientWatch() as watch,
         ):
+            warmed = await client.open_connections(load.warm_connections)
             outcome = await load.run(client, target_id=run["target"]["id"], sink=sink, stop=stop)
         run.update(
             status="interrupted" if outcome.stop_reason.value == "interrupted" else "complete",
             finished_at=datetime.now(UTC).isoformat(),
-            engine=_engine_info(outcome),
+            engine={**_engine_info(outcome), "connections_opened_before": warmed},
             client=watch.report(),
             **summarize_run(records, seed=spec.seed),
         )

@@ -74,17 +74,21 @@ def test_served_twin_agrees_with_the_offline_prediction(tmp_path: Path) -> None:
         deadlines_s = (np.array(entries[record.request_id]["chunk_deadline_ns"]) - origin_ns) / 1e9
         assert np.abs(deadlines_s - timing.token_s).max() < 1e-6
     # The host's share, measured by the server itself: how late it wrote tokens against their
-    # deadlines. A P95 of gaps moves by up to that much on a busy 2-core machine; means do not.
+    # deadlines. A P95 of gaps moves by up to that much on a busy 2-core machine; a mean (TTFT's
+    # first chunk is written late by the mean lateness) by up to the mean lateness.
     lateness_ms = (
         np.concatenate([np.subtract(e["chunk_emit_ns"], e["chunk_deadline_ns"]) for e in log]) / 1e6
     )
     host_ms = float(np.percentile(lateness_ms, 95))
+    host_mean_ms = float(np.mean(lateness_ms))
     for name, measured, predicted_ms in (
         ("TTFT", ttft_measured, ttft_predicted),
         ("ITL", itl_measured, itl_predicted),
     ):
         mean_m, mean_p = float(np.mean(measured)), float(np.mean(predicted_ms))
-        assert abs(mean_m - mean_p) <= 0.05 * mean_p, f"{name} mean: {mean_m:.2f} vs {mean_p:.2f}"
+        assert abs(mean_m - mean_p) <= 0.05 * mean_p + host_mean_ms, (
+            f"{name} mean: {mean_m:.2f} vs {mean_p:.2f} (host lateness mean {host_mean_ms:.2f} ms)"
+        )
         p95_m, p95_p = float(np.percentile(measured, 95)), float(np.percentile(predicted_ms, 95))
         assert abs(p95_m - p95_p) <= 0.05 * p95_p + host_ms, (
             f"{name} P95: measured {p95_m:.2f} ms vs predicted {p95_p:.2f} ms "

@@ -69,6 +69,7 @@ class OpenAIClient:
     ) -> None:
         check_one_authorization(base_url, api_key)
         self._url = URL(api_root(base_url) + _PATHS[endpoint])
+        self._models_url = URL(api_root(base_url) + "/v1/models")
         self._model = model
         self._chat = endpoint == "chat"
         self._secrets = [api_key] if api_key else []
@@ -107,6 +108,32 @@ class OpenAIClient:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+    async def open_connections(self, n: int, timeout_s: float = 10.0) -> int:
+        """Opens up to `n` kept-alive connections before a load (n concurrent GET /v1/models),
+        so the first measured requests do not wait for TCP set-up; returns how many answered.
+
+        Any answer counts (a server without /v1/models still leaves its connection open).
+        """
+        if self._session is None:
+            raise RuntimeError("OpenAIClient.open_connections called outside 'async with'")
+        session, headers = self._session, {k: v for k, v in self._headers.items() if k != "Accept"}
+        if self._connection_limit:
+            n = min(n, self._connection_limit)
+        answered = 0
+
+        async def one() -> None:
+            nonlocal answered
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(self._models_url, headers=headers) as resp:
+                    await resp.read()
+                    answered += 1
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s), asyncio.TaskGroup() as group:
+                for _ in range(n):
+                    group.create_task(one())
+        return answered
 
     def _body(self, spec: RequestSpec) -> bytes:
         body: dict[str, Any] = {"model": self._model}

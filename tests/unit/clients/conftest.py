@@ -35,6 +35,7 @@ class Seen:
     path: str
     headers: CIMultiDict[str]
     body: bytes
+    peer: Any = None  # the client's (host, port): which connection carried the request
 
 
 @dataclass
@@ -52,7 +53,10 @@ class CannedServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.requests.append(Seen(request.method, request.path, CIMultiDict(request.headers), body))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.requests.append(
+            Seen(request.method, request.path, CIMultiDict(request.headers), body, peer)
+        )
         reply = self.routes.get(request.path)
         if reply is None:
             return web.Response(status=404, text="no such route")
