@@ -17,21 +17,19 @@ import json
 import os
 import time
 from typing import Any
-from urllib.request import Request, urlopen
+from urllib.request import urlopen
 
 import numpy as np
+from client_accuracy import clear_logs, drive  # benchmarks/ is on sys.path when run as a script
 
 from llmbench.cli.predict import to_records
-from llmbench.clients.openai import OpenAIClient
 from llmbench.config import SimSpec
-from llmbench.engine.closed_loop import ClosedLoopPlan, run_closed_loop
+from llmbench.engine.closed_loop import ClosedLoopPlan
 from llmbench.engine.loop import loop_factory
 from llmbench.local_target import EmbeddedSim
 from llmbench.metrics.summary import summarize_run
-from llmbench.records import RequestRecord
 from llmbench.sim.offline import poisson_arrivals, predict
 from llmbench.sim.presets import builtin
-from llmbench.workload.synthetic import synthetic_requests
 
 
 def offline(rate: float, duration_s: float, input_tokens: int, output_tokens: int) -> None:
@@ -55,23 +53,8 @@ def offline(rate: float, duration_s: float, input_tokens: int, output_tokens: in
     )
 
 
-async def drive(base_url: str, plan: ClosedLoopPlan, output_tokens: int) -> list[RequestRecord]:
-    records: list[RequestRecord] = []
-    async with OpenAIClient(
-        base_url=base_url, model="llmbench-sim", connection_limit=plan.concurrency
-    ) as client:
-        await run_closed_loop(
-            client,
-            synthetic_requests(input_tokens=128, output_tokens=output_tokens, seed=0),
-            plan,
-            target_id="sim",
-            sink=records.append,
-        )
-    return records
-
-
 def served_level(base_url: str, concurrency: int, output_tokens: int) -> dict[str, Any]:
-    urlopen(Request(f"{base_url}/sim/log/clear", method="POST"), timeout=10).close()
+    clear_logs(base_url)
     plan = ClosedLoopPlan(concurrency, 2 * concurrency, warmup_requests=0)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(drive(base_url, plan, output_tokens))

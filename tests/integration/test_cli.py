@@ -6,20 +6,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-LLMBENCH = [sys.executable, "-m", "llmbench"]
+from support.cli import LLMBENCH, llmbench, start_long_run, wait_for_records
+
 FAST_SIM = ["--sim-ttft-ms", "20", "--sim-itl-ms", "2", "--output-tokens", "16"]
-
-
-def llmbench(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*LLMBENCH, *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 @pytest.mark.parametrize(
@@ -70,32 +63,11 @@ def test_run_on_the_embedded_target_then_report(tmp_path: Path) -> None:
     assert "3σ" in view.stdout
 
 
-def _start_long_run(out: Path) -> subprocess.Popen[str]:
-    # Output goes to files: a pipe that nobody reads could fill up and block the run.
-    with (out.parent / "stdout").open("w") as stdout, (out.parent / "stderr").open("w") as stderr:
-        return subprocess.Popen(
-            [*LLMBENCH, "run", "--requests", "100000", "--concurrency", "4",
-             "--sim-ttft-ms", "20", "--sim-itl-ms", "20", "--output-tokens", "8",
-             "--output-dir", str(out)],
-            stdout=stdout, stderr=stderr, text=True,
-        )  # fmt: skip
-
-
-def _wait_for_records(out: Path, n: int, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    records = out / "records.jsonl"
-    while time.monotonic() < deadline:
-        if records.exists() and len(records.read_text().splitlines()) >= n:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {n} records after {timeout_s} s")
-
-
 @pytest.mark.slow
 def test_sigint_keeps_every_finished_record(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    process = _start_long_run(out)
-    _wait_for_records(out, 8)
+    process = start_long_run(out)
+    wait_for_records(out, 8)
     process.send_signal(signal.SIGINT)
     process.wait(timeout=30)
     stderr = (tmp_path / "stderr").read_text()
@@ -116,8 +88,8 @@ def test_sigint_keeps_every_finished_record(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_kill_9_leaves_a_readable_results_directory(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    process = _start_long_run(out)
-    _wait_for_records(out, 8)
+    process = start_long_run(out)
+    wait_for_records(out, 8)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     report = llmbench("report", str(out))

@@ -7,46 +7,14 @@ from __future__ import annotations
 import json
 import resource
 import signal
-import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-LLMBENCH = [sys.executable, "-m", "llmbench"]
-LONG_RUN = ["run", "--requests", "100000", "--concurrency", "4", "--sim-ttft-ms", "20",
-            "--sim-itl-ms", "20", "--output-tokens", "8"]  # fmt: skip
+from support.cli import llmbench, start_long_run, wait_for_records
+
 FILE_LIMIT_BYTES = 40_000  # run.json (~14 kB) fits; records.jsonl (~720 B a line) fills it
-
-
-def llmbench(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*LLMBENCH, *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def start(out: Path, preexec: Callable[[], None] | None = None) -> subprocess.Popen[str]:
-    # Output goes to files: a pipe that nobody reads could fill up and block the run.
-    with (out.parent / "stdout").open("w") as stdout, (out.parent / "stderr").open("w") as stderr:
-        return subprocess.Popen(
-            [*LLMBENCH, *LONG_RUN, "--output-dir", str(out)],
-            stdout=stdout,
-            stderr=stderr,
-            text=True,
-            preexec_fn=preexec,
-        )
-
-
-def wait_for_records(out: Path, n: int, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    records = out / "records.jsonl"
-    while time.monotonic() < deadline:
-        if records.exists() and len(records.read_text().splitlines()) >= n:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {n} records after {timeout_s} s")
 
 
 def whole_lines(path: Path) -> list[dict[str, object]]:
@@ -59,7 +27,7 @@ def whole_lines(path: Path) -> list[dict[str, object]]:
 @pytest.mark.slow
 def test_sigterm_keeps_every_finished_record(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    process = start(out)
+    process = start_long_run(out)
     try:
         wait_for_records(out, 8)
         process.send_signal(signal.SIGTERM)
@@ -101,7 +69,7 @@ def _small_file_limit() -> None:
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE semantics checked on Linux")
 def test_disk_full_stops_cleanly_with_what_was_written(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    process = start(out, preexec=_small_file_limit)
+    process = start_long_run(out, preexec=_small_file_limit)
     try:
         process.wait(timeout=60)
     finally:
