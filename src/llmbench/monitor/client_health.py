@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,14 @@ class ClientWatch:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):  # a real failure still raises
                 await task
+
+    def raw(self) -> dict[str, Any]:
+        """The samples themselves, for a parent to merge across worker processes."""
+        return {
+            "lag_ns": self.lag_ns.tolist(),
+            "cpu_fraction": self.cpu_fraction.tolist(),
+            "cpu_window_s": self.settings.cpu_window_s,
+        }
 
     def report(self) -> dict[str, Any]:
         return verdict(
@@ -134,3 +143,74 @@ def verdict(lag_ms: np.ndarray, cpu_fraction: np.ndarray, cpu_window_s: float) -
             "series": [round(float(x), 3) for x in cpu_fraction],
         },
     }
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerHealth:
+    """One worker process's watch samples (`ClientWatch.raw()`); None: the worker died."""
+
+    worker_id: int
+    pid: int | None
+    raw: dict[str, Any] | None
+
+
+def _entry(worker: WorkerHealth, report: dict[str, Any] | None) -> dict[str, Any]:
+    lag = (report or {}).get("loop_lag_ms") or {}
+    cpu = (report or {}).get("cpu") or {}
+    return {
+        "worker_id": worker.worker_id,
+        "pid": worker.pid,
+        "lost": report is None,
+        "saturated": bool(report and report["saturated"]),
+        "reasons": report["reasons"] if report else [],
+        "loop_lag_ms_p99": lag.get("p99"),
+        "cpu_mean_fraction": cpu.get("mean_fraction"),
+        "cpu_max_fraction": cpu.get("max_fraction"),
+    }
+
+
+def merge_reports(workers: Sequence[WorkerHealth], parent: dict[str, Any]) -> dict[str, Any]:
+    """The `client` block of a multi-process run: the verdict over every worker's lag samples
+    pooled (percentiles of the pooled samples, never averaged) and the busiest worker's CPU,
+    saturated when any worker is; plus one entry per worker and the parent's own report."""
+    alive = [w for w in workers if w.raw is not None]
+    reports = {w.worker_id: _report_of(w.raw) for w in alive if w.raw is not None}
+    lag_ms = np.concatenate(
+        [np.asarray(w.raw["lag_ns"], dtype=np.int64) / 1e6 for w in alive if w.raw] or [np.zeros(0)]
+    )
+    busiest = max(alive, key=lambda w: _mean_cpu(w.raw), default=None)
+    raw = busiest.raw if busiest is not None and busiest.raw is not None else {}
+    cpu = np.asarray(raw.get("cpu_fraction", []), dtype=float)
+    out = verdict(lag_ms, cpu, raw.get("cpu_window_s", WatchSettings().cpu_window_s))
+    reasons = [
+        f"worker {w.worker_id} (pid {w.pid}): {reason}"
+        for w in alive
+        for reason in reports[w.worker_id]["reasons"]
+    ]
+    out.update(
+        saturated=bool(reasons),
+        reasons=reasons,
+        remedy=(
+            "use more --workers (one per free core), give the target its own cores (taskset), "
+            "or run on a quieter host"
+        )
+        if reasons
+        else None,
+        workers=[_entry(w, reports.get(w.worker_id)) for w in workers],
+        parent=parent,
+    )
+    out["cpu"]["worker_id"] = busiest.worker_id if busiest else None
+    return out
+
+
+def _report_of(raw: dict[str, Any]) -> dict[str, Any]:
+    return verdict(
+        np.asarray(raw["lag_ns"], dtype=np.int64) / 1e6,
+        np.asarray(raw["cpu_fraction"], dtype=float),
+        raw["cpu_window_s"],
+    )
+
+
+def _mean_cpu(raw: dict[str, Any] | None) -> float:
+    values = (raw or {}).get("cpu_fraction") or []
+    return sum(values) / len(values) if values else 0.0
