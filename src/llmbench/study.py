@@ -146,7 +146,7 @@ async def execute_run(
             if on_record is not None:
                 on_record(record)
 
-        outcome, warmed, client, workers = await _drive(
+        outcome, warmed, client, workers = await drive_load(
             spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
             target_id=run["target"]["id"], sink=sink, stop=stop,
         )  # fmt: skip
@@ -163,7 +163,7 @@ async def execute_run(
     return run
 
 
-async def _drive(
+async def drive_load(
     spec: RunSpec,
     target: Target,
     load: LoadPlan,
@@ -189,7 +189,9 @@ async def _drive(
             ClientWatch() as watch,
         ):  # fmt: skip
             warmed = await http.open_connections(load.warm_connections)
+            cpu_before_s = time.process_time()
             outcome = await load.run(http, target_id=target_id, sink=sink, stop=stop)
+            info["cpu_s_load"] = time.process_time() - cpu_before_s
         return outcome, warmed, watch.report(), {**info, "processes": 1}
     tasks = [
         WorkerTask(w, n, spec.model_dump_json(), target.base_url, model, target_id, api_key)
@@ -198,6 +200,8 @@ async def _drive(
     async with ClientWatch() as watch:  # the parent's own load: reading and writing records
         result = await run_workers(tasks, sink=sink, stop=stop, pacing=load.pacing)
     client = merge_reports(result.health, parent=watch.report())
+    cpu_s = [w["cpu_s"] for w in result.info["per_worker"] if w["cpu_s"] is not None]
+    info["cpu_s_load"] = sum(cpu_s)  # the workers'; the parent's own is in client.parent
     return result.outcome, result.warmed, client, {**info, **result.info}
 
 

@@ -170,6 +170,7 @@ async def _work(task: WorkerTask, outbox: Outbox, reader: asyncio.StreamReader) 
         outbox.now({"t": "ready", "pid": os.getpid(), "warmed": warmed})
         start_ns = await _wait_start(reader)
         outcome, pacing = RunOutcome(None, None, StopReason.INTERRUPTED), PacingStats()
+        cpu_before_s = time.process_time()
         if start_ns is not None:  # None: stopped before the start
             async with asyncio.TaskGroup() as group:
                 control = group.create_task(_control(reader, stop))
@@ -177,12 +178,15 @@ async def _work(task: WorkerTask, outbox: Outbox, reader: asyncio.StreamReader) 
                     share, _Announcing(client, outbox), task, outbox, stop=stop, start_ns=start_ns
                 )
                 control.cancel()
-    outbox.now(_done(outcome, pacing, watch))
+    outbox.now(_done(outcome, pacing, watch, time.process_time() - cpu_before_s))
 
 
-def _done(outcome: RunOutcome, pacing: PacingStats, watch: ClientWatch) -> dict[str, Any]:
+def _done(
+    outcome: RunOutcome, pacing: PacingStats, watch: ClientWatch, cpu_s: float
+) -> dict[str, Any]:
     return {
         "t": "done",
+        "cpu_s": cpu_s,  # this process's CPU seconds from the start to the end of its share
         "outcome": {
             "warmup": phase_dict(outcome.warmup),
             "measured": phase_dict(outcome.measured),

@@ -230,6 +230,7 @@ def _result(workers: list[_Worker], pacing: PacingStats, stop: asyncio.Event) ->
                 "lost": w.done is None,
                 "lost_in_flight": w.lost_records,
                 "connections_opened_before": w.warmed,
+                "cpu_s": w.done["cpu_s"] if w.done else None,
             }
             for w in workers
         ],
