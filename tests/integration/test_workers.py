@@ -19,9 +19,11 @@ import numpy as np
 import psutil
 import pytest
 from aiohttp import web
+from rich.console import Console
 
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
 from llmbench.records import RequestRecord
+from llmbench.report.terminal import run_summary
 from llmbench.store.results import load_run
 from llmbench.study import Target, execute_run
 from support.cli import start_long_run, wait_for_records
@@ -165,6 +167,11 @@ def test_a_killed_worker_leaves_its_in_flight_requests_as_errors(
     assert all(r.ok for r in survivor)
     # Nothing lost silently: every request the server saw has its record.
     assert set(sim_logs(base_url)) <= set(by_id)
+    console = Console(record=True, width=200)
+    console.print(run_summary(run))
+    text = console.export_text()
+    assert f"worker {lost['worker_id']} (pid {killed[0]}) died (exit code -9)" in text
+    assert "worker_lost" in text
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ LAG_P99_LIMIT_MS = 2.0  # loop lag above this at P99: timestamps are late by abo
 CPU_BUSY_FRACTION = 0.9  # of one core: an asyncio client is single-threaded
 CPU_BUSY_LIMIT_S = 2.0  # busy for this long in a row is saturation, not a blip
 LAG_MIN_SAMPLES = 100  # a P99 of fewer samples is one hiccup of the host, not a verdict
+LAG_MEDIAN_MIN_SAMPLES = 10  # under LAG_MIN_SAMPLES, the median decides
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +95,17 @@ def _longest_run(mask: np.ndarray) -> int:
 
 
 def _lag_reason(lag: dict[str, Any], mean_cpu: float | None) -> str | None:
-    if lag["n"] < LAG_MIN_SAMPLES or lag["p99"] <= LAG_P99_LIMIT_MS:
+    """P99 over enough samples; or the median over fewer, since a stuck loop takes few samples
+    (each waits out the lag) and one hiccup cannot move a median."""
+    if lag["n"] >= LAG_MIN_SAMPLES and lag["p99"] > LAG_P99_LIMIT_MS:
+        reason = f"event-loop lag P99 {lag['p99']:.1f} ms > {LAG_P99_LIMIT_MS} ms"
+    elif LAG_MEDIAN_MIN_SAMPLES <= lag["n"] < LAG_MIN_SAMPLES and lag["p50"] > LAG_P99_LIMIT_MS:
+        reason = (
+            f"event-loop lag P50 {lag['p50']:.1f} ms > {LAG_P99_LIMIT_MS} ms ({lag['n']} samples)"
+        )
+    else:
         return None
-    reason = (
-        f"event-loop lag P99 {lag['p99']:.1f} ms > {LAG_P99_LIMIT_MS} ms: "
-        "timestamps are taken late by about that much"
-    )
+    reason += ": timestamps are taken late by about that much"
     if mean_cpu is not None and mean_cpu < 0.5:
         # A lagging loop with an idle process: the host, not the client, is the bottleneck.
         reason += f" (the client used only {mean_cpu:.0%} of a core: other processes delay it)"
@@ -129,7 +135,8 @@ def verdict(lag_ms: np.ndarray, cpu_fraction: np.ndarray, cpu_window_s: float) -
         "saturated": bool(reasons),
         "reasons": reasons,
         "remedy": (
-            "use fewer streams per process, move the client to its own core or machine, "
+            "spread the load over more client processes (--workers N, one per free core), "
+            "move the client to its own cores or machine, "
             "give the target its own core (taskset), or run on a quieter host"
         )
         if reasons

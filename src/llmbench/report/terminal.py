@@ -162,8 +162,13 @@ def run_header(run: dict[str, Any]) -> Text:
         (f"[{status}]", style),
         f"  target {target.get('id')} {target.get('base_url')} model {target.get('model')} "
         f"({target.get('endpoint')})  load {load.get('profile')} "
-        + (f"rate={load['rate']:g}/s" if load.get("rate") else f"c={load.get('concurrency')}"),
+        + (f"rate={load['rate']:g}/s" if load.get("rate") else f"c={load.get('concurrency')}")
+        + (f"  workers {processes}" if (processes := _processes(run)) > 1 else ""),
     )
+
+
+def _processes(run: dict[str, Any]) -> int:
+    return int((run.get("workers") or {}).get("processes") or 1)
 
 
 def _worker_warnings(run: dict[str, Any]) -> list[Text]:

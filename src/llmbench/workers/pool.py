@@ -25,6 +25,7 @@ from llmbench.workers.wire import Message, open_channel, read_frame, write_frame
 READY_TIMEOUT_S = 120.0  # spawn + imports + connection pool, on a loaded host
 START_LEAD_NS = 50_000_000  # the common start lies this far after the last worker is ready
 EXIT_TIMEOUT_S = 10.0
+STOP_GRACE_S = 30.0  # a stopped worker cancels at once; one still running this late is stuck
 
 
 @dataclass
@@ -135,9 +136,15 @@ async def _spawn(tasks: list[WorkerTask]) -> list[_Worker]:
 
 
 async def _forward_stop(stop: asyncio.Event, workers: list[_Worker]) -> None:
+    """Tells every worker to stop; kills one that has not finished STOP_GRACE_S later (its
+    unfinished requests then count as `worker_lost`)."""
     await stop.wait()
     for worker in workers:
         write_frame(worker.writer, [{"t": "stop"}])
+    await asyncio.sleep(STOP_GRACE_S)
+    for worker in workers:
+        if worker.process.is_alive():
+            worker.process.kill()
 
 
 async def _start_together(workers: list[_Worker], stop: asyncio.Event) -> bool:

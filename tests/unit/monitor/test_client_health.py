@@ -102,3 +102,14 @@ def test_merged_calm_workers_are_not_saturated() -> None:
     assert merged["saturated"] is False
     assert merged["remedy"] is None
     assert merged["loop_lag_ms"]["n"] == 400
+
+
+def test_a_stuck_loop_with_few_samples_is_judged_by_its_median() -> None:
+    # A loop lagging 250 ms takes few samples in a short run: the P99 rule needs 100 of them.
+    stuck = verdict(np.full(30, 250.0), np.array([0.5]), 0.5)
+    assert stuck["saturated"] is True
+    assert "P50 250.0 ms" in stuck["reasons"][0]
+    # One hiccup among few samples moves the P99, not the median: no verdict.
+    hiccup = verdict(np.array([0.1] * 29 + [40.0]), np.array([0.5]), 0.5)
+    assert hiccup["saturated"] is False
+    assert not verdict(np.full(5, 250.0), np.array([0.5]), 0.5)["saturated"]  # too few
