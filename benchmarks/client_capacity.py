@@ -11,7 +11,8 @@ written − chunk due, from its log): a late simulator is the limit, not the cli
     python benchmarks/client_capacity.py [--levels 1,64,256,512,1024] [--workers 1,2]
         [--sim-cpus 1] [--client-cpus 0]
 
-The simulator is pinned to --sim-cpus and the client (parent and workers) to --client-cpus.
+The simulator is pinned to --sim-cpus and the client (parent and workers) to --client-cpus
+(lists like 0 or 1,3 or 1-8).
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ LATE_LIMIT_MS = 1.0  # the simulator's P99 lateness above this: it, not the clie
 
 
 def _cpus(text: str) -> set[int]:
-    return {int(x) for x in text.split(",")}
+    """`0`, `1,3` or `1-8`."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
 
 
 async def _drive(spec: RunSpec, base_url: str) -> tuple[list[RequestRecord], dict[str, Any]]:
