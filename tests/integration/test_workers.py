@@ -22,6 +22,7 @@ from aiohttp import web
 from rich.console import Console
 
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
+from llmbench.loads import build_load
 from llmbench.records import RequestRecord
 from llmbench.report.terminal import run_summary
 from llmbench.store.results import load_run
@@ -73,6 +74,31 @@ def test_two_workers_send_every_request_once_and_measure_like_the_sim(
     true = [logs[r.request_id]["chunk_emit_ns"][0] - logs[r.request_id]["received_ns"]
             for r in records]  # fmt: skip
     assert abs(np.mean(measured) - np.mean(true)) / 1e6 < 5.0
+
+
+@pytest.mark.slow
+def test_open_loop_workers_keep_one_schedule_from_a_common_start(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    base_url = start_sim(ttft_ms=10.0, itl_ms=5.0)
+    spec = RunSpec(
+        workload=WorkloadSpec(input_tokens=16, output_tokens=4),
+        load=LoadSpec(profile="poisson", rate=100.0, requests=30, workers=2),
+    )
+    run = asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))
+
+    assert run["workers"]["processes"] == 2
+    records = sorted(load_run(tmp_path / "run").records, key=lambda r: r.scheduled_ns)
+    assert [r.request_id for r in records] == [f"r-{i}" for i in range(30)]  # one schedule
+    assert {r.worker_id for r in records} == {0, 1}
+    assert all(r.worker_id == i % 2 for i, r in enumerate(records))
+    plan = build_load(spec)
+    assert plan.open is not None
+    start_ns = records[0].scheduled_ns  # offset 0: the common start itself
+    # Both workers' deadlines are the common start + the one schedule's offsets, to the ns.
+    assert [r.scheduled_ns - start_ns for r in records] == list(plan.open.offsets_ns)
+    assert run["delivery"]["sends"] == 30
+    assert run["delivery"]["dispatch_lag_ms"]["p50"] is not None  # merged from both workers
 
 
 async def _capture_run(spec: RunSpec, out: Path) -> dict[str, str]:
