@@ -57,7 +57,7 @@ async def _drive(spec: RunSpec, base_url: str) -> tuple[list[RequestRecord], dic
     parent_s = time.process_time() - cpu_before_s
     # One process: the parent did everything; else the parent's own plus each worker's.
     cpu_s = parent_s if workers["processes"] == 1 else parent_s + workers["cpu_s_load"]
-    return records, {"client": client, "workers": workers, "cpu_s": cpu_s}
+    return records, {"client": client, "workers": workers, "cpu_s": cpu_s, "parent_s": parent_s}
 
 
 def _sim_lateness_p99_ms(logs: dict[str, dict[str, Any]]) -> float:
@@ -93,6 +93,7 @@ def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> d
         "errors": sum(not r.ok for r in records),
         "events_per_s": measured_events / span_s if span_s > 0 else float("nan"),
         "cpu_s_per_1k_events": 1000 * info["cpu_s"] / max(events, 1),
+        "parent_share": info["parent_s"] / info["cpu_s"] if info["cpu_s"] else float("nan"),
         **{
             f"{m}_{s}_err": float(fn(values[m]) - fn(values[f"{m}_true"]))
             for m in ("ttft", "itl")
@@ -110,8 +111,9 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         f"{args.output_tokens} tokens; sim on CPUs {args.sim_cpus}, client on {args.client_cpus}"
     )
     print("err = measured − true (ms); sim late = P99 of chunk written − due (its own log)")
+    print("parent: the parent process's part of the client CPU (all of it with one worker)")
     head = (
-        f"{'c':>5} {'W':>2} {'n':>5} {'err':>4} | {'events/s':>9} {'CPU s/1k':>8} | "
+        f"{'c':>5} {'W':>2} {'n':>5} {'err':>4} | {'events/s':>9} {'CPU s/1k':>8} {'parent':>6} | "
         f"{'TTFT mean':>9} {'P99':>6} | {'ITL mean':>8} {'P99':>6} | {'lag P99':>7} "
         f"{'satur.':>6} | {'sim late':>8}"
     )
@@ -121,7 +123,8 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         sim_bound = " sim-bound" if r["sim_late_p99_ms"] > LATE_LIMIT_MS else ""
         print(
             f"{r['c']:>5} {r['workers']:>2} {r['n']:>5} {r['errors']:>4} | "
-            f"{r['events_per_s']:>9,.0f} {r['cpu_s_per_1k_events']:>8.3f} | "
+            f"{r['events_per_s']:>9,.0f} {r['cpu_s_per_1k_events']:>8.3f} "
+            f"{r['parent_share']:>6.0%} | "
             f"{r['ttft_mean_err']:>+9.2f} {r['ttft_p99_err']:>+6.2f} | "
             f"{r['itl_mean_err']:>+8.3f} {r['itl_p99_err']:>+6.2f} | "
             f"{r['lag_p99_ms'] or float('nan'):>7.2f} {'yes' if r['saturated'] else 'no':>6} | "
