@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from llmbench.clients.openai import list_models
 from llmbench.config import RunSpec
 from llmbench.engine.closed_loop import RunOutcome
-from llmbench.errors import EndpointError, StoreError
+from llmbench.errors import DistributedError, EndpointError, StoreError
 from llmbench.loads import LoadPlan, build_load
 from llmbench.metrics.summary import summarize_run
 from llmbench.monitor.client_health import ClientWatch, merge_reports
@@ -146,10 +146,14 @@ async def execute_run(
             if on_record is not None:
                 on_record(record)
 
-        outcome, warmed, client, workers = await drive_load(
-            spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
-            target_id=run["target"]["id"], sink=sink, stop=stop,
-        )  # fmt: skip
+        try:
+            outcome, warmed, client, workers = await drive_load(
+                spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
+                target_id=run["target"]["id"], sink=sink, stop=stop,
+            )  # fmt: skip
+        except DistributedError:
+            _mark_failed(writer, run)
+            raise
         run.update(
             status="interrupted" if outcome.stop_reason.value == "interrupted" else "complete",
             finished_at=datetime.now(UTC).isoformat(),
@@ -205,12 +209,16 @@ async def drive_load(
     return result.outcome, result.warmed, client, {**info, **result.info}
 
 
+def _mark_failed(writer: RunWriter, run: dict[str, Any]) -> None:
+    run["status"] = "failed"
+    with contextlib.suppress(StoreError):  # the same full disk may refuse run.json too
+        writer.write_run(run)
+
+
 def _finish(writer: RunWriter, run: dict[str, Any]) -> None:
     """Writes the final run.json; after a failed record write, marks the run failed and raises."""
     if writer.failure is None:
         writer.write_run(run)
         return
-    run["status"] = "failed"
-    with contextlib.suppress(StoreError):  # the same full disk may refuse run.json too
-        writer.write_run(run)
+    _mark_failed(writer, run)
     raise writer.failure

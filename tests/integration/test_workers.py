@@ -22,11 +22,13 @@ from aiohttp import web
 from rich.console import Console
 
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
+from llmbench.errors import DistributedError
 from llmbench.loads import build_load
 from llmbench.records import RequestRecord
 from llmbench.report.terminal import run_summary
 from llmbench.store.results import load_run
 from llmbench.study import Target, execute_run
+from llmbench.workers import pool
 from support.cli import start_long_run, wait_for_records
 
 StartSim = Callable[..., str]
@@ -227,3 +229,20 @@ def test_sigterm_with_workers_keeps_every_finished_record(tmp_path: Path) -> Non
         assert worker["lost"] is False
         assert worker["exit_code"] == 0
         assert not psutil.pid_exists(worker["pid"])  # no orphans
+
+
+@pytest.mark.slow
+def test_workers_not_ready_in_time_fail_the_run_clearly(
+    start_sim: StartSim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base_url = start_sim(ttft_ms=10.0, itl_ms=5.0)
+    monkeypatch.setattr(pool, "READY_TIMEOUT_S", 0.001)  # no worker starts that fast
+    spec = RunSpec(load=LoadSpec(concurrency=2, requests=4, workers=2))
+    with pytest.raises(DistributedError, match="not ready after") as failure:
+        asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))
+    assert failure.value.hint is not None
+    assert "--workers" in failure.value.hint
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["status"] == "failed"
+    assert not worker_processes()  # told to stop, reaped
+    assert (tmp_path / "run" / "records.jsonl").read_text() == ""  # nothing was sent
