@@ -7,7 +7,7 @@
     ├── StoreError           results cannot be written or read
     │   ├── SchemaVersionError
     │   └── IncompatibleRunsError
-    └── DistributedError
+    └── DistributedError     worker processes could not run the load
 
 Failed requests are data (`RequestRecord.error`), never exceptions.
 """
@@ -59,4 +59,6 @@ class IncompatibleRunsError(StoreError):
 
 
 class DistributedError(LlmbenchError):
-    """A distributed (Ray) run failed as a whole."""
+    """A run over several processes (`--workers`, Ray) failed as a whole: workers that never
+    became ready, or one that reported a known error. One worker dying mid-run is not this: its
+    in-flight requests become `worker_lost` records and the run goes on."""

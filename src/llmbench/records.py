@@ -45,6 +45,7 @@ class ErrorCategory(StrEnum):
     HTTP_5XX = "http_5xx"
     PROTOCOL = "protocol"  # malformed SSE/JSON, stream cut before [DONE], wrong content type
     CANCELLED = "cancelled"  # stopped by the user (Ctrl-C) or the end of the run
+    WORKER_LOST = "worker_lost"  # in flight in a worker process that died (killed, crashed)
 
 
 @dataclass(frozen=True, slots=True)

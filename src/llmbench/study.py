@@ -17,17 +17,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from llmbench.clients.openai import OpenAIClient, list_models
+from llmbench.clients.openai import list_models
 from llmbench.config import RunSpec
 from llmbench.engine.closed_loop import RunOutcome
-from llmbench.errors import EndpointError, StoreError
-from llmbench.loads import build_load
+from llmbench.errors import DistributedError, EndpointError, StoreError
+from llmbench.loads import LoadPlan, build_load
 from llmbench.metrics.summary import summarize_run
-from llmbench.monitor.client_health import ClientWatch
+from llmbench.monitor.client_health import ClientWatch, merge_reports
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.store.results import RunWriter
 from llmbench.tokens import Tokenizer, load_tokenizer
+from llmbench.workers.child import WorkerTask, make_client
+from llmbench.workers.pool import run_workers
+from llmbench.workers.share import choose_workers, usable_cpus
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,30 +146,20 @@ async def execute_run(
             if on_record is not None:
                 on_record(record)
 
-        async with (
-            OpenAIClient(
-                base_url=target.base_url,
-                model=model,
-                endpoint=spec.target.endpoint,
-                api_key=api_key,
-                extra_headers=spec.target.extra_headers,
-                extra_body=spec.target.extra_body,
-                stream=spec.target.stream,
-                request_timeout_s=spec.target.request_timeout_s,
-                connection_limit=load.connection_limit,
-                tokenizer=tokenizer,
-                retry_429_attempts=spec.target.retry_429_attempts if spec.target.retry_429 else 1,
-                retry_429_max_wait_s=spec.target.retry_429_max_wait_s,
-            ) as client,
-            ClientWatch() as watch,
-        ):
-            warmed = await client.open_connections(load.warm_connections)
-            outcome = await load.run(client, target_id=run["target"]["id"], sink=sink, stop=stop)
+        try:
+            outcome, warmed, client, workers = await drive_load(
+                spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
+                target_id=run["target"]["id"], sink=sink, stop=stop,
+            )  # fmt: skip
+        except DistributedError:
+            _mark_failed(writer, run)
+            raise
         run.update(
             status="interrupted" if outcome.stop_reason.value == "interrupted" else "complete",
             finished_at=datetime.now(UTC).isoformat(),
             engine={**_engine_info(outcome), "connections_opened_before": warmed},
-            client=watch.report(),
+            client=client,
+            workers=workers,
             **summarize_run(records, seed=spec.seed),
         )
         run.update(load.assess(records, run["summary"]["duration_s"]))
@@ -174,12 +167,58 @@ async def execute_run(
     return run
 
 
+async def drive_load(
+    spec: RunSpec,
+    target: Target,
+    load: LoadPlan,
+    *,
+    model: str,
+    api_key: str | None,
+    tokenizer: Tokenizer | None,
+    target_id: str,
+    sink: Callable[[RequestRecord], None],
+    stop: asyncio.Event,
+) -> tuple[RunOutcome, int, dict[str, Any], dict[str, Any]]:
+    """Runs the load in this process, or over worker processes (`load.workers`): the outcome,
+    connections opened before it, the `client` and the `workers` blocks of run.json."""
+    cpus = usable_cpus(local_target=target.embedded_sim is not None)
+    n = choose_workers(load, requested=spec.load.workers, cpus=cpus)
+    info: dict[str, Any] = {"requested": spec.load.workers, "used": n, "usable_cpus": cpus}
+    if n == 1:
+        async with (
+            make_client(
+                spec, target.base_url, model, api_key=api_key,
+                connection_limit=load.connection_limit, tokenizer=tokenizer,
+            ) as http,
+            ClientWatch() as watch,
+        ):  # fmt: skip
+            warmed = await http.open_connections(load.warm_connections)
+            cpu_before_s = time.process_time()
+            outcome = await load.run(http, target_id=target_id, sink=sink, stop=stop)
+            info["cpu_s_load"] = time.process_time() - cpu_before_s
+        return outcome, warmed, watch.report(), {**info, "processes": 1}
+    tasks = [
+        WorkerTask(w, n, spec.model_dump_json(), target.base_url, model, target_id, api_key)
+        for w in range(n)
+    ]
+    async with ClientWatch() as watch:  # the parent's own load: reading and writing records
+        result = await run_workers(tasks, sink=sink, stop=stop, pacing=load.pacing)
+    client = merge_reports(result.health, parent=watch.report())
+    cpu_s = [w["cpu_s"] for w in result.info["per_worker"] if w["cpu_s"] is not None]
+    info["cpu_s_load"] = sum(cpu_s)  # the workers'; the parent's own is in client.parent
+    return result.outcome, result.warmed, client, {**info, **result.info}
+
+
+def _mark_failed(writer: RunWriter, run: dict[str, Any]) -> None:
+    run["status"] = "failed"
+    with contextlib.suppress(StoreError):  # the same full disk may refuse run.json too
+        writer.write_run(run)
+
+
 def _finish(writer: RunWriter, run: dict[str, Any]) -> None:
     """Writes the final run.json; after a failed record write, marks the run failed and raises."""
     if writer.failure is None:
         writer.write_run(run)
         return
-    run["status"] = "failed"
-    with contextlib.suppress(StoreError):  # the same full disk may refuse run.json too
-        writer.write_run(run)
+    _mark_failed(writer, run)
     raise writer.failure

@@ -20,11 +20,13 @@ def llmbench(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str
     )
 
 
-def start_long_run(out: Path, preexec: Callable[[], None] | None = None) -> subprocess.Popen[str]:
+def start_long_run(
+    out: Path, preexec: Callable[[], None] | None = None, extra: list[str] | None = None
+) -> subprocess.Popen[str]:
     # Output goes to files: a pipe that nobody reads could fill up and block the run.
     with (out.parent / "stdout").open("w") as stdout, (out.parent / "stderr").open("w") as stderr:
         return subprocess.Popen(
-            [*LLMBENCH, *LONG_RUN, "--output-dir", str(out)],
+            [*LLMBENCH, *LONG_RUN, *(extra or []), "--output-dir", str(out)],
             stdout=stdout,
             stderr=stderr,
             text=True,

@@ -30,6 +30,7 @@ from llmbench.config import RunSpec
         (["--profile", "bogus"], "--profile"),
         (["--profile", "constant", "--rate", "2", "--ramp-start-rate", "1"], "--ramp-start-rate"),
         (["--time-scale", "0.5"], "--time-scale: applies to --profile replay only"),
+        (["--workers", "0"], "--workers"),
     ],
 )
 def test_bad_profile_flags_are_one_clear_line(

@@ -39,6 +39,7 @@ FLAGS = {
     "load.sweep_rates": "--sweep-steps",
     "load.repeat": "--repeat",
     "load.cooldown_s": "--cooldown",
+    "load.workers": "--workers",
     "slo": "--slo",
     "workload.input_tokens": "--input-tokens",
     "workload.output_tokens": "--output-tokens",
@@ -155,6 +156,10 @@ def run(
     requests: Annotated[int | None, typer.Option(help="measured requests (after warm-up)")] = None,
     duration: Annotated[float | None, typer.Option(help="seconds of measured load")] = None,
     warmup: Annotated[int, typer.Option(help="warm-up requests, kept but not in statistics")] = 0,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="client processes [default: from the free CPUs and the load]"),
+    ] = None,
     input_tokens: Annotated[int, typer.Option()] = 128,
     output_tokens: Annotated[int, typer.Option()] = 64,
     output_dir: Annotated[
@@ -234,6 +239,7 @@ def run(
             "warmup": warmup,
             "repeat": repeat,
             "cooldown_s": cooldown,
+            "workers": workers,
         },
         "slo": None if slo is None else parse_slo(slo, slo_attainment),
         "sim": {

@@ -112,6 +112,9 @@ class LoadSpec(_Spec):
     repeat: int = Field(1, ge=1)
     cooldown_s: float = Field(0.0, ge=0, description="pause between repeats and sweep steps")
     validity: ValiditySpec = Field(default_factory=ValiditySpec)
+    workers: int | None = Field(
+        None, ge=1, description="client processes; None: chosen from the CPUs and the load"
+    )
 
     @field_validator("concurrency")
     @classmethod

@@ -132,6 +132,7 @@ async def _run_phase(
     request_ids: Iterator[str],
     sink: RecordSink,
     starts_ns: tuple[int, ...] = (),
+    worker_id: int | None = None,
 ) -> PhaseOutcome:
     started_ns = phase.clock()
     async with asyncio.TaskGroup() as group:
@@ -140,7 +141,7 @@ async def _run_phase(
                 _stream(
                     phase,
                     client,
-                    worker_id=i,
+                    worker_id=i if worker_id is None else worker_id,
                     target_id=target_id,
                     request_ids=request_ids,
                     sink=sink,
@@ -167,8 +168,11 @@ async def run_closed_loop(
     stop: asyncio.Event | None = None,
     clock: Clock = time.monotonic_ns,
     run_prefix: str = "r",
+    worker_id: int | None = None,
 ) -> RunOutcome:
-    """Runs the warm-up phase (if any), then the measured phase; `sink` gets every record."""
+    """Runs the warm-up phase (if any), then the measured phase; `sink` gets every record.
+
+    Records carry `worker_id` when given (a worker process), else their stream's index."""
     stop = stop or asyncio.Event()
     request_ids = (f"{run_prefix}-{n}" for n in itertools.count())
 
@@ -189,6 +193,7 @@ async def run_closed_loop(
             request_ids=request_ids,
             sink=sink,
             starts_ns=() if warmup else plan.stream_starts_ns,
+            worker_id=worker_id,
         )
 
     warmup: PhaseOutcome | None = None

@@ -27,8 +27,13 @@ class OpenLoopPlan:
     offsets_ns: Sequence[int]  # planned send times after the start, non-decreasing
     max_concurrency: int | None = None
     warmup_requests: int = 0  # the first sends of the schedule, marked warm-up
+    # A worker process's share of a larger schedule: each send's index in the whole schedule
+    # (its request id and warm-up mark). Empty: the whole schedule, indices 0, 1, ...
+    indices: Sequence[int] = ()
 
     def __post_init__(self) -> None:
+        if self.indices and len(self.indices) != len(self.offsets_ns):
+            raise ValueError("indices needs one index per offset")
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")
         if any(b < a for a, b in itertools.pairwise(self.offsets_ns)):
@@ -80,12 +85,14 @@ async def _dispatch(
     sink: RecordSink,
     clock: Clock,
     stats: PacingStats,
+    worker_id: int,
 ) -> None:
     """Starts one task per planned request at its deadline and waits for all of them."""
     cap = plan.max_concurrency
     slots = asyncio.Semaphore(cap) if cap is not None else None
+    indices = plan.indices or range(len(plan.offsets_ns))
     async with asyncio.TaskGroup() as sends:
-        for index, offset_ns in enumerate(plan.offsets_ns):
+        for index, offset_ns in zip(indices, plan.offsets_ns, strict=True):
             deadline_ns = start_ns + offset_ns
             await pace_until(deadline_ns, clock)
             if slots is not None:
@@ -96,7 +103,7 @@ async def _dispatch(
             ctx = SendContext(
                 request_id=f"{run_prefix}-{index}",
                 target_id=target_id,
-                worker_id=0,
+                worker_id=worker_id,
                 scheduled_ns=deadline_ns,
                 warmup=index < plan.warmup_requests,
             )
@@ -119,17 +126,20 @@ async def run_open_loop(
     clock: Clock = time.monotonic_ns,
     run_prefix: str = "r",
     stats: PacingStats | None = None,
+    start_ns: int | None = None,
+    worker_id: int = 0,
 ) -> RunOutcome:
     """Sends the schedule and waits for every request to finish; the stop event cancels
-    in-flight requests (their records say `cancelled`) and ends the run."""
+    in-flight requests (their records say `cancelled`) and ends the run. `start_ns` (default:
+    now + LEAD_NS) is the common start when worker processes pace shares of one schedule."""
     stop = stop or asyncio.Event()
     stats = stats if stats is not None else PacingStats()
-    start_ns = clock() + LEAD_NS
+    start_ns = clock() + LEAD_NS if start_ns is None else start_ns
     async with asyncio.TaskGroup() as group:
         dispatcher = group.create_task(
             _dispatch(
                 client, items, plan, start_ns=start_ns, target_id=target_id,
-                run_prefix=run_prefix, sink=sink, clock=clock, stats=stats,
+                run_prefix=run_prefix, sink=sink, clock=clock, stats=stats, worker_id=worker_id,
             )
         )  # fmt: skip
         watcher = group.create_task(_cancel_on_stop(stop, dispatcher))
@@ -137,5 +147,7 @@ async def run_open_loop(
         watcher.cancel()
     sent = len(stats.dispatch_lag_ns)
     reason = StopReason.INTERRUPTED if stop.is_set() else StopReason.REQUESTS
-    measured = PhaseOutcome(start_ns, clock(), sent - min(sent, plan.warmup_requests), reason)
+    indices = plan.indices or range(sent)
+    warm = sum(1 for i in itertools.islice(indices, sent) if i < plan.warmup_requests)
+    measured = PhaseOutcome(start_ns, clock(), sent - warm, reason)
     return RunOutcome(None, measured, reason)

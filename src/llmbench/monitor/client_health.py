@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ LAG_P99_LIMIT_MS = 2.0  # loop lag above this at P99: timestamps are late by abo
 CPU_BUSY_FRACTION = 0.9  # of one core: an asyncio client is single-threaded
 CPU_BUSY_LIMIT_S = 2.0  # busy for this long in a row is saturation, not a blip
 LAG_MIN_SAMPLES = 100  # a P99 of fewer samples is one hiccup of the host, not a verdict
+LAG_MEDIAN_MIN_SAMPLES = 10  # under LAG_MIN_SAMPLES, the median decides
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,14 @@ class ClientWatch:
             with contextlib.suppress(asyncio.CancelledError):  # a real failure still raises
                 await task
 
+    def raw(self) -> dict[str, Any]:
+        """The samples themselves, for a parent to merge across worker processes."""
+        return {
+            "lag_ns": self.lag_ns.tolist(),
+            "cpu_fraction": self.cpu_fraction.tolist(),
+            "cpu_window_s": self.settings.cpu_window_s,
+        }
+
     def report(self) -> dict[str, Any]:
         return verdict(
             np.frombuffer(self.lag_ns, dtype=np.int64) / 1e6,
@@ -85,12 +95,17 @@ def _longest_run(mask: np.ndarray) -> int:
 
 
 def _lag_reason(lag: dict[str, Any], mean_cpu: float | None) -> str | None:
-    if lag["n"] < LAG_MIN_SAMPLES or lag["p99"] <= LAG_P99_LIMIT_MS:
+    """P99 over enough samples; or the median over fewer, since a stuck loop takes few samples
+    (each waits out the lag) and one hiccup cannot move a median."""
+    if lag["n"] >= LAG_MIN_SAMPLES and lag["p99"] > LAG_P99_LIMIT_MS:
+        reason = f"event-loop lag P99 {lag['p99']:.1f} ms > {LAG_P99_LIMIT_MS} ms"
+    elif LAG_MEDIAN_MIN_SAMPLES <= lag["n"] < LAG_MIN_SAMPLES and lag["p50"] > LAG_P99_LIMIT_MS:
+        reason = (
+            f"event-loop lag P50 {lag['p50']:.1f} ms > {LAG_P99_LIMIT_MS} ms ({lag['n']} samples)"
+        )
+    else:
         return None
-    reason = (
-        f"event-loop lag P99 {lag['p99']:.1f} ms > {LAG_P99_LIMIT_MS} ms: "
-        "timestamps are taken late by about that much"
-    )
+    reason += ": timestamps are taken late by about that much"
     if mean_cpu is not None and mean_cpu < 0.5:
         # A lagging loop with an idle process: the host, not the client, is the bottleneck.
         reason += f" (the client used only {mean_cpu:.0%} of a core: other processes delay it)"
@@ -120,7 +135,8 @@ def verdict(lag_ms: np.ndarray, cpu_fraction: np.ndarray, cpu_window_s: float) -
         "saturated": bool(reasons),
         "reasons": reasons,
         "remedy": (
-            "use fewer streams per process, move the client to its own core or machine, "
+            "spread the load over more client processes (--workers N, one per free core), "
+            "move the client to its own cores or machine, "
             "give the target its own core (taskset), or run on a quieter host"
         )
         if reasons
@@ -134,3 +150,74 @@ def verdict(lag_ms: np.ndarray, cpu_fraction: np.ndarray, cpu_window_s: float) -
             "series": [round(float(x), 3) for x in cpu_fraction],
         },
     }
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerHealth:
+    """One worker process's watch samples (`ClientWatch.raw()`); None: the worker died."""
+
+    worker_id: int
+    pid: int | None
+    raw: dict[str, Any] | None
+
+
+def _entry(worker: WorkerHealth, report: dict[str, Any] | None) -> dict[str, Any]:
+    lag = (report or {}).get("loop_lag_ms") or {}
+    cpu = (report or {}).get("cpu") or {}
+    return {
+        "worker_id": worker.worker_id,
+        "pid": worker.pid,
+        "lost": report is None,
+        "saturated": bool(report and report["saturated"]),
+        "reasons": report["reasons"] if report else [],
+        "loop_lag_ms_p99": lag.get("p99"),
+        "cpu_mean_fraction": cpu.get("mean_fraction"),
+        "cpu_max_fraction": cpu.get("max_fraction"),
+    }
+
+
+def merge_reports(workers: Sequence[WorkerHealth], parent: dict[str, Any]) -> dict[str, Any]:
+    """The `client` block of a multi-process run: the verdict over every worker's lag samples
+    pooled (percentiles of the pooled samples, never averaged) and the busiest worker's CPU,
+    saturated when any worker is; plus one entry per worker and the parent's own report."""
+    alive = [w for w in workers if w.raw is not None]
+    reports = {w.worker_id: _report_of(w.raw) for w in alive if w.raw is not None}
+    lag_ms = np.concatenate(
+        [np.asarray(w.raw["lag_ns"], dtype=np.int64) / 1e6 for w in alive if w.raw] or [np.zeros(0)]
+    )
+    busiest = max(alive, key=lambda w: _mean_cpu(w.raw), default=None)
+    raw = busiest.raw if busiest is not None and busiest.raw is not None else {}
+    cpu = np.asarray(raw.get("cpu_fraction", []), dtype=float)
+    out = verdict(lag_ms, cpu, raw.get("cpu_window_s", WatchSettings().cpu_window_s))
+    reasons = [
+        f"worker {w.worker_id} (pid {w.pid}): {reason}"
+        for w in alive
+        for reason in reports[w.worker_id]["reasons"]
+    ]
+    out.update(
+        saturated=bool(reasons),
+        reasons=reasons,
+        remedy=(
+            "use more --workers (one per free core), give the target its own cores (taskset), "
+            "or run on a quieter host"
+        )
+        if reasons
+        else None,
+        workers=[_entry(w, reports.get(w.worker_id)) for w in workers],
+        parent=parent,
+    )
+    out["cpu"]["worker_id"] = busiest.worker_id if busiest else None
+    return out
+
+
+def _report_of(raw: dict[str, Any]) -> dict[str, Any]:
+    return verdict(
+        np.asarray(raw["lag_ns"], dtype=np.int64) / 1e6,
+        np.asarray(raw["cpu_fraction"], dtype=float),
+        raw["cpu_window_s"],
+    )
+
+
+def _mean_cpu(raw: dict[str, Any] | None) -> float:
+    values = (raw or {}).get("cpu_fraction") or []
+    return sum(values) / len(values) if values else 0.0

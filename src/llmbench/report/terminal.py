@@ -162,16 +162,38 @@ def run_header(run: dict[str, Any]) -> Text:
         (f"[{status}]", style),
         f"  target {target.get('id')} {target.get('base_url')} model {target.get('model')} "
         f"({target.get('endpoint')})  load {load.get('profile')} "
-        + (f"rate={load['rate']:g}/s" if load.get("rate") else f"c={load.get('concurrency')}"),
+        + (f"rate={load['rate']:g}/s" if load.get("rate") else f"c={load.get('concurrency')}")
+        + (f"  workers {processes}" if (processes := _processes(run)) > 1 else ""),
     )
+
+
+def _processes(run: dict[str, Any]) -> int:
+    return int((run.get("workers") or {}).get("processes") or 1)
+
+
+def _worker_warnings(run: dict[str, Any]) -> list[Text]:
+    """A worker process that died: its in-flight requests were counted, its share not sent."""
+    lines = []
+    for worker in (run.get("workers") or {}).get("per_worker", []):
+        if worker.get("lost"):
+            lines.append(
+                Text(
+                    f"! worker {worker['worker_id']} (pid {worker['pid']}) died (exit code "
+                    f"{worker['exit_code']}): {worker['lost_in_flight']} in-flight requests "
+                    "counted as worker_lost errors; the rest of its share was not sent",
+                    style="bold red",
+                )
+            )
+    return lines
 
 
 def _client_warnings(run: dict[str, Any]) -> list[Text]:
     client = run.get("client") or {}
     if not client.get("saturated"):
-        return []
+        return _worker_warnings(run)
     lines = [
-        Text("! the client was saturated: these numbers are not trustworthy", style="bold red")
+        *_worker_warnings(run),
+        Text("! the client was saturated: these numbers are not trustworthy", style="bold red"),
     ]
     lines += [Text(f"  - {reason}", style="red") for reason in client.get("reasons", [])]
     lines.append(Text(f"  what to do: {client.get('remedy')}", style="red"))

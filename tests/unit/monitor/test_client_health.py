@@ -6,8 +6,15 @@ import asyncio
 import time
 
 import numpy as np
+import pytest
 
-from llmbench.monitor.client_health import ClientWatch, WatchSettings, verdict
+from llmbench.monitor.client_health import (
+    ClientWatch,
+    WatchSettings,
+    WorkerHealth,
+    merge_reports,
+    verdict,
+)
 
 
 def test_idle_loop_has_small_lag_and_low_cpu() -> None:
@@ -52,3 +59,57 @@ def test_verdict_on_cpu_busy_run() -> None:
     blips = verdict(np.zeros(10), np.array([0.95, 0.1, 0.95, 0.1]), 0.5)
     assert blips["saturated"] is False
     assert verdict(np.array([]), np.array([]), 0.5)["loop_lag_ms"] is None
+
+
+def _raw(lag_ms: list[float], cpu: list[float]) -> dict[str, object]:
+    return {
+        "lag_ns": [int(x * 1e6) for x in lag_ms],
+        "cpu_fraction": cpu,
+        "cpu_window_s": 0.5,
+    }
+
+
+def test_merged_workers_pool_lag_samples_and_name_the_saturated_worker() -> None:
+    calm = _raw([0.1] * 200, [0.3] * 6)
+    # 3 of 200 samples at 30 ms: this worker's own P99 is 30 ms.
+    stalled = _raw([0.1] * 197 + [30.0] * 3, [0.5] * 6)
+    merged = merge_reports(
+        [WorkerHealth(0, 100, calm), WorkerHealth(1, 101, stalled), WorkerHealth(2, 102, None)],
+        parent=verdict(np.zeros(10), np.array([0.1]), 0.5),
+    )
+    assert merged["saturated"] is True
+    assert len(merged["reasons"]) == 1
+    assert merged["reasons"][0].startswith("worker 1 (pid 101): event-loop lag P99")
+    assert "--workers" in merged["remedy"]
+    # Pooled: 3 of 400 samples at 30 ms lie above the pooled P99 (the 396th value is 0.1 ms):
+    # percentiles of the pooled samples, not the mean of the workers' P99s (15 ms).
+    assert merged["loop_lag_ms"]["n"] == 400
+    assert merged["loop_lag_ms"]["p99"] < 30.0
+    assert merged["loop_lag_ms"]["p99"] != (0.1 + 30.0) / 2
+    assert merged["cpu"]["worker_id"] == 1  # the busiest worker's CPU series
+    entries = {e["worker_id"]: e for e in merged["workers"]}
+    assert entries[1]["saturated"] is True
+    assert entries[1]["loop_lag_ms_p99"] == pytest.approx(30.0)
+    assert entries[0]["saturated"] is False
+    assert entries[0]["cpu_mean_fraction"] == pytest.approx(0.3)
+    assert entries[2]["lost"] is True
+    assert merged["parent"]["saturated"] is False
+
+
+def test_merged_calm_workers_are_not_saturated() -> None:
+    calm = _raw([0.1] * 200, [0.3] * 6)
+    merged = merge_reports([WorkerHealth(0, 1, calm), WorkerHealth(1, 2, calm)], parent={})
+    assert merged["saturated"] is False
+    assert merged["remedy"] is None
+    assert merged["loop_lag_ms"]["n"] == 400
+
+
+def test_a_stuck_loop_with_few_samples_is_judged_by_its_median() -> None:
+    # A loop lagging 250 ms takes few samples in a short run: the P99 rule needs 100 of them.
+    stuck = verdict(np.full(30, 250.0), np.array([0.5]), 0.5)
+    assert stuck["saturated"] is True
+    assert "P50 250.0 ms" in stuck["reasons"][0]
+    # One hiccup among few samples moves the P99, not the median: no verdict.
+    hiccup = verdict(np.array([0.1] * 29 + [40.0]), np.array([0.5]), 0.5)
+    assert hiccup["saturated"] is False
+    assert not verdict(np.full(5, 250.0), np.array([0.5]), 0.5)["saturated"]  # too few
