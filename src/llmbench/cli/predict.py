@@ -66,6 +66,24 @@ def presets_text(as_json: bool) -> str:
     return "\n".join(lines)
 
 
+def preset_file_text(path: Path, as_json: bool) -> tuple[str, dict[str, Any]]:
+    """A preset file's resolved parameters (text or JSON) and the file's own document."""
+    preset = resolve_preset(None, path, [])
+    document: dict[str, Any] = {}
+    if path.suffix != ".toml":  # resolve_preset has read and parsed it already
+        document = json.loads(path.read_text(encoding="utf-8"))
+    data = sim_presets.to_dict(preset)
+    if as_json:
+        return json.dumps({**data, "fitted": document.get("fitted")}, indent=2), document
+    lines = [f"{data.pop('name')}: {data.pop('description')}"]
+    for section, fields in data.items():
+        if isinstance(fields, dict):
+            lines.append(f"  {section}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in fields.items()))
+        else:
+            lines.append(f"  {section}: {fields}")
+    return "\n".join(lines), document
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float) and (abs(value) >= 1e6 or 0 < abs(value) < 1e-3):
         return f"{value:.4g}"
