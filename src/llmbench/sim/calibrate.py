@@ -1,7 +1,7 @@
-"""Calibration of a preset from request-level measurements. Known model shape: least squares on
-the roofline's terms (decode gap = d + e·B + f·B·context by NNLS; low-load TTFT = a + FLOPs /
-rate over the compute-bound prompts), mapped back to efficiencies and overheads. Unknown shape:
-the fallback polynomials of `PolynomialTiming`. Plain samples in, a `Fit` out.
+"""Calibration of a preset from request-level measurements. Known model shape: non-negative
+least squares on the roofline's terms (decode gap = step + seq·B + bytes / byte rate; low-load
+TTFT = a + FLOPs / compute rate over the compute-bound prompts), read as efficiencies and
+overheads. Unknown shape: the polynomials of `PolynomialTiming`. Plain samples in, a `Fit` out.
 """
 
 from __future__ import annotations
@@ -99,13 +99,13 @@ def fit(
     check_samples(ttft, itl)
     max_seqs = base.engine.max_seqs
     batch = [float(min(s.batch, max_seqs)) for s in itl]  # the engine never batches more
-    load = [b * s.context_tokens for b, s in zip(batch, itl, strict=True)]
-    d, e, f = _nnls([[1.0] * len(batch), batch, load], [s.itl_s for s in itl])
     if shape == "polynomial":
+        load = [b * s.context_tokens for b, s in zip(batch, itl, strict=True)]
+        d, e, f = _nnls([[1.0] * len(batch), batch, load], [s.itl_s for s in itl])
         preset, coefficients = _polynomial(base, ttft, d, e, f)
         notes: tuple[str, ...] = ()
     else:
-        preset, coefficients, notes = _roofline(base, ttft, d, e, f)
+        preset, coefficients, notes = _roofline(base, ttft, itl, batch)
     return Fit(preset, shape, coefficients, _errors(preset, ttft, itl), notes)
 
 
@@ -133,23 +133,35 @@ def _polynomial(
 
 
 def _roofline(
-    base: Preset, ttft: Sequence[TtftSample], d: float, e: float, f: float
+    base: Preset, ttft: Sequence[TtftSample], itl: Sequence[ItlSample], batch: list[float]
 ) -> tuple[Preset, dict[str, float], tuple[str, ...]]:
-    model, hw, engine = base.model, base.hardware, base.engine
+    """Decode (memory-bound): gap = step + seq·B + (weights + kv·B·(1 + context)) / byte rate,
+    NNLS in (step, seq, 1/byte rate); then the prefill's compute rate on the TTFT samples."""
+    model, hw = base.model, base.hardware
     notes: list[str] = []
-    if f > 0:
-        memory_eff = _clamp(model.kv_bytes_per_token / (hw.mem_bandwidth_bytes_per_s * f))
-    else:  # no visible context cost: attribute the constant to the weights, keep the overhead
-        weights_s = max(d - engine.step_overhead_s, 1e-6)
-        memory_eff = _clamp(model.weight_bytes / (hw.mem_bandwidth_bytes_per_s * weights_s))
-        notes.append("no context cost in the decode samples: memory efficiency from weights")
-    byte_rate = hw.mem_bandwidth_bytes_per_s * memory_eff
-    step_s = max(0.0, d - model.weight_bytes / byte_rate)
-    seq_s = max(0.0, e - model.kv_bytes_per_token / byte_rate)
+    moved = [
+        model.weight_bytes + model.kv_bytes_per_token * b * (1.0 + s.context_tokens)
+        for b, s in zip(batch, itl, strict=True)
+    ]
+    gaps = [s.itl_s for s in itl]
+    step_s, seq_s, per_byte = _nnls([[1.0] * len(batch), batch, moved], gaps)
+    memory_eff = hw.memory_efficiency
+    refit = True
+    if per_byte > 0:
+        raw = 1.0 / (hw.mem_bandwidth_bytes_per_s * per_byte)
+        memory_eff = _clamp(raw)
+        refit = memory_eff != raw
+    else:
+        notes.append("no bytes cost visible in the decode samples: memory efficiency kept")
+    if refit:  # clamped or kept: the overheads refitted with that byte rate
+        byte_s = [m / (hw.mem_bandwidth_bytes_per_s * memory_eff) for m in moved]
+        step_s, seq_s = _nnls(
+            [[1.0] * len(batch), batch], [g - t for g, t in zip(gaps, byte_s, strict=True)]
+        )
     decoded = dataclasses.replace(
         base,
         hardware=dataclasses.replace(hw, memory_efficiency=memory_eff),
-        engine=dataclasses.replace(engine, step_overhead_s=step_s, seq_overhead_s=seq_s),
+        engine=dataclasses.replace(base.engine, step_overhead_s=step_s, seq_overhead_s=seq_s),
     )
     compute_eff, a, fitted_on = _compute_efficiency(decoded, ttft)
     if fitted_on == 0:
@@ -161,7 +173,13 @@ def _roofline(
     preset = dataclasses.replace(
         preset, engine=dataclasses.replace(preset.engine, request_overhead_s=request_s)
     )
-    coefficients = {"a": a, "d": d, "e": e, "f": f, "compute_bound_samples": float(fitted_on)}
+    coefficients = {
+        "ttft_base_s": a,
+        "step_s": step_s,
+        "seq_s": seq_s,
+        "s_per_byte": per_byte,
+        "compute_bound_samples": float(fitted_on),
+    }
     return preset, coefficients, tuple(notes)
 
 
