@@ -181,6 +181,12 @@ def calibrate(
         str, typer.Option(help="the preset whose model shape and hardware peaks are kept")
     ] = "cloud-warm",
     preset_file: PresetFileOpt = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="the measured engine's settings, e.g. engine.max_seqs=64 (repeatable)"
+        ),
+    ] = None,
     shape: Annotated[
         Literal["known", "unknown"],
         typer.Option(help="unknown: fit polynomial step times instead of the roofline"),
@@ -209,7 +215,7 @@ def calibrate(
 
     if capacity is not None and capacity <= 0:
         raise ConfigError("must be > 0 requests/s", where="--capacity")
-    base = resolve_preset(preset, preset_file, [])
+    base = resolve_preset(preset, preset_file, set_ or [])
     unknown = shape == "unknown" or base.timing != "roofline"
     document = run_calibration(
         run_dirs,

@@ -14,9 +14,8 @@ import numpy as np
 from llmbench.cli.predict import to_records
 from llmbench.metrics.summary import summarize_run
 from llmbench.records import RequestRecord
-from llmbench.sim.closedloop import predict_closed_loop
-from llmbench.sim.offline import predict
 from llmbench.sim.params import Preset
+from llmbench.sim.replay import replay_arrivals, replay_closed_loop
 from llmbench.store.results import LoadedRun
 
 METRICS = ("ttft_ms", "itl_ms", "e2e_ms")
@@ -72,29 +71,27 @@ def replay(preset: Preset, loaded: LoadedRun, seed: int = 0) -> dict[str, Any]:
     """The summary the preset predicts for this run, statistics over the measured ok requests
     (as in the run's own summary). A closed loop is simulated as one (same streams, requests
     and client think time); any other run is replayed at its own send offsets, warm-up and
-    failed requests included (they loaded the server). Prefix-cache hits are not replayed."""
+    failed requests included (they loaded the server). What the server's prefix cache served
+    (usage `cached_tokens`) is left out of each prompt: the twin is not asked to guess it."""
     records = sorted(loaded.records, key=lambda r: r.sent_ns)
     if not records:
         return {}
     spec = loaded.run.get("spec") or {}
     workload, load = spec.get("workload") or {}, spec.get("load") or {}
     output_tokens = int(workload.get("output_tokens") or max(r.output_tokens or 1 for r in records))
-    input_tokens = int(workload.get("input_tokens") or records[0].input_tokens or 1)
+    planned = int(workload.get("input_tokens") or records[0].input_tokens or 1)
+    prompts = [max(1, (r.input_tokens or planned) - (r.cached_tokens or 0)) for r in records]
     if load.get("profile", "concurrency") in ("synchronous", "concurrency"):
-        timings = predict_closed_loop(
-            preset,
-            streams=int(load.get("concurrency") or 1),
-            requests=len(records),
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            think_s=_think_s(records),
-            seed=seed,
-        ).requests
+        streams = int(load.get("concurrency") or 1)
+        timings = replay_closed_loop(
+            preset, streams=streams, prompts=prompts, output_tokens=output_tokens,
+            think_s=_think_s(records), seed=seed,
+        ).requests  # fmt: skip
     else:
         start_ns = records[0].sent_ns
         arrivals = [(r.sent_ns - start_ns) / 1e9 for r in records]
-        timings = predict(
-            preset, arrivals, input_tokens=input_tokens, output_tokens=output_tokens, seed=seed
+        timings = replay_arrivals(
+            preset, arrivals, prompts=prompts, output_tokens=output_tokens, seed=seed
         ).requests
     kept = [t for t, r in zip(timings, records, strict=True) if r.ok and not r.warmup]
     return dict(summarize_run(to_records(kept), seed=seed)["summary"])
@@ -110,7 +107,10 @@ def compare(
     for key, value in measured.items():
         guess = predicted.get(key)
         errors[key] = None if not value or guess is None else guess / value - 1.0
-    rate = measured_summary.get("requests_per_s")
+    # The load level: an open loop's planned rate (its achieved rate is lowered by the drain
+    # of the last requests), else the throughput a closed loop reached.
+    planned = ((loaded.run.get("spec") or {}).get("load") or {}).get("rate")
+    rate = planned or measured_summary.get("requests_per_s")
     fraction = rate / capacity_per_s if rate and capacity_per_s else None
     n = int((measured_summary.get("ttft_ms") or {}).get("n") or 0)
     return Comparison(str(loaded.directory), fraction, n, measured, predicted, errors)

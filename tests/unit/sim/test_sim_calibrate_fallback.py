@@ -1,6 +1,6 @@
 """The fallback fit (model shape unknown): polynomial step times recovered from exact samples,
-used by the engine offline and in a closed loop; NNLS never returns a negative coefficient;
-too few samples name the sweep that is missing."""
+used by the engine offline; replays of measured loads (closed loop, arrivals, shared prefix);
+NNLS never returns a negative coefficient; too few samples name the sweep that is missing."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmbench.sim.calibrate import ItlSample, TtftSample, _nnls, fit
-from llmbench.sim.closedloop import predict_closed_loop
-from llmbench.sim.offline import predict
+from llmbench.sim.offline import poisson_arrivals, predict
 from llmbench.sim.params import PolynomialTiming
 from llmbench.sim.presets import builtin, from_dict, override, to_dict
+from llmbench.sim.replay import replay_arrivals, replay_closed_loop
 from llmbench.sim.steptime import StepCost
 
 # prefill = a + b·Σl + c·Σl², decode = d + f·Σcontext + e·B (seconds)
@@ -78,8 +78,8 @@ def test_closed_loop_sends_each_next_request_after_the_previous_ends() -> None:
     preset = override(
         builtin("cloud-warm"), {"noise.jitter_sigma": 0.0, "noise.stall_probability": 0.0}
     )
-    out = predict_closed_loop(
-        preset, streams=2, requests=6, input_tokens=256, output_tokens=8, think_s=0.001
+    out = replay_closed_loop(
+        preset, streams=2, prompts=[256] * 6, output_tokens=8, think_s=0.001
     ).requests
     assert len(out) == 6
     assert [t.arrival_s for t in out[:2]] == [0.0, 0.0]
@@ -111,3 +111,23 @@ def test_too_few_decode_points_name_the_concurrency_sweep() -> None:
         fit(builtin("cloud-warm"), ttft, [ItlSample(1, 256.0, 0.01)], shape="polynomial")
     with pytest.raises(ValueError, match="input-length sweep"):
         fit(builtin("cloud-warm"), ttft[:2], exact_samples()[1])
+
+
+def test_closed_loop_replays_a_shared_prefix_through_the_prefix_cache() -> None:
+    preset = override(builtin("cloud-warm"), {"engine.min_cacheable_tokens": 0})
+    out = replay_closed_loop(
+        preset, streams=1, prompts=[256] * 3, output_tokens=4, prefix_tokens=128
+    ).requests
+    # 128 shared tokens = 8 whole blocks of 16: cached once the first request has ended
+    assert [t.cached_tokens for t in out] == [0, 128, 128]
+    assert (out[1].first_token_s or 0) - out[1].arrival_s < (out[0].first_token_s or 0)
+
+
+def test_replayed_arrivals_match_the_offline_prediction_token_for_token() -> None:
+    preset = builtin("cloud-warm")  # with its noise: both draw it in step order from one seed
+    arrivals = poisson_arrivals(12.0, 20.0, seed=3)
+    ours = replay_arrivals(preset, arrivals, prompts=[700] * len(arrivals), output_tokens=40)
+    theirs = predict(preset, arrivals, input_tokens=700, output_tokens=40)
+    assert ours.steps == theirs.steps
+    for a, b in zip(ours.requests, theirs.requests, strict=True):
+        assert a.token_s == pytest.approx(b.token_s, abs=1e-12)
