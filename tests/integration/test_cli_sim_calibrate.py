@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -17,6 +18,7 @@ from llmbench.errors import ConfigError
 from llmbench.sim.offline import predict
 from llmbench.sim.presets import builtin, load_file, override
 from llmbench.store.results import RunWriter
+from llmbench.store.study_index import write_study_index
 
 TRUTH = override(
     builtin("cloud-warm"),
@@ -29,10 +31,13 @@ TRUTH = override(
 )
 
 
-def write_run(directory: Path, arrivals: list[float], input_tokens: int, concurrency: int) -> Path:
+def write_run(
+    directory: Path, arrivals: list[float], input_tokens: int, concurrency: int, **spec: Any
+) -> Path:
     out = predict(TRUTH, arrivals, input_tokens=input_tokens, output_tokens=32)
     with RunWriter(directory) as writer:
-        writer.write_run({"run_id": directory.name, "spec": {"load": {"concurrency": concurrency}}})
+        spec = {"load": {"concurrency": concurrency}, **spec}
+        writer.write_run({"run_id": directory.name, "spec": spec})
         for record in to_records(out.requests):
             writer.append(record)
     return directory
@@ -97,3 +102,20 @@ def test_unknown_shape_writes_a_polynomial_preset_with_provenance(tmp_path: Path
     assert "vllm 0.6.3" in shown.output
     assert "H100 80GB" in shown.output
     assert "polynomial:" in shown.output
+
+
+def test_runs_against_the_embedded_twin_name_it_and_study_dirs_expand(tmp_path: Path) -> None:
+    embedded = {"sim": {"preset": "cloud-warm"}, "target": {"base_url": None}}
+    study = tmp_path / "lengths"
+    steps = [write_run(study / f"0{k}-in{n}", [0.0, 10.0], n, 1, **embedded)
+             for k, n in enumerate((256, 1024, 2048))]  # fmt: skip
+    write_study_index(study, {"steps": [{"dir": step.name} for step in steps]})
+    batches = [write_run(tmp_path / f"c-{b}", [0.0] * b, 512, b, **embedded) for b in (8, 32)]
+    out = tmp_path / "f.json"
+    args = ["sim", "calibrate", str(study), *map(str, batches), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    fitted = json.loads(out.read_text())["fitted"]
+    assert fitted["engine"]["name"] == "llmbench-sim twin (cloud-warm)"
+    assert [r["run_id"] for r in fitted["runs"]] == ["00-in256", "01-in1024", "02-in2048",
+                                                     "c-8", "c-32"]  # fmt: skip

@@ -85,16 +85,6 @@ def run_samples(loaded: LoadedRun) -> tuple[list[TtftSample], list[ItlSample]]:
     return ttft, [ItlSample(concurrency, float(context), float(np.median(pooled)) / 1e9)]
 
 
-def samples(directories: list[Path]) -> tuple[list[TtftSample], list[ItlSample]]:
-    ttft: list[TtftSample] = []
-    itl: list[ItlSample] = []
-    for directory in expand(directories):
-        got_ttft, got_itl = run_samples(load_run(directory))
-        ttft += got_ttft
-        itl += got_itl
-    return ttft, itl
-
-
 def _source(loaded: LoadedRun) -> dict[str, Any]:
     run = loaded.run
     spec = run.get("spec") or {}

@@ -25,6 +25,11 @@ SetOpt = Annotated[
     typer.Option("--set", help="override one preset field: section.field=value (repeatable)"),
 ]
 
+EngineSetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="the measured engine's settings, e.g. engine.max_seqs=64"),
+]
+
 
 @app.command()
 def serve(
@@ -181,12 +186,7 @@ def calibrate(
         str, typer.Option(help="the preset whose model shape and hardware peaks are kept")
     ] = "cloud-warm",
     preset_file: PresetFileOpt = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set", help="the measured engine's settings, e.g. engine.max_seqs=64 (repeatable)"
-        ),
-    ] = None,
+    set_: EngineSetOpt = None,
     shape: Annotated[
         Literal["known", "unknown"],
         typer.Option(help="unknown: fit polynomial step times instead of the roofline"),
