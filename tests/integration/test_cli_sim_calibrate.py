@@ -119,3 +119,12 @@ def test_runs_against_the_embedded_twin_name_it_and_study_dirs_expand(tmp_path: 
     assert fitted["engine"]["name"] == "llmbench-sim twin (cloud-warm)"
     assert [r["run_id"] for r in fitted["runs"]] == ["00-in256", "01-in1024", "02-in2048",
                                                      "c-8", "c-32"]  # fmt: skip
+
+
+def test_an_unwritable_out_is_one_clear_error(tmp_path: Path) -> None:
+    runs = [write_run(tmp_path / f"in-{n}", [0.0, 10.0], n, 1) for n in (256, 1024, 2048)]
+    runs += [write_run(tmp_path / f"c-{b}", [0.0] * b, 512, b) for b in (8, 32)]
+    out = tmp_path / "missing" / "f.json"
+    result = CliRunner().invoke(app, ["sim", "calibrate", *map(str, runs), "--out", str(out)])
+    assert isinstance(result.exception, ConfigError)
+    assert result.exception.where == "--out"

@@ -89,6 +89,8 @@ def _source(loaded: LoadedRun) -> dict[str, Any]:
     run = loaded.run
     spec = run.get("spec") or {}
     target = run.get("target") or {}
+    environment = run.get("environment") or {}
+    host = environment.get("host") or {}
     return {
         "dir": str(loaded.directory),
         "run_id": run.get("run_id"),
@@ -101,16 +103,18 @@ def _source(loaded: LoadedRun) -> dict[str, Any]:
         "sim_preset": (spec.get("sim") or {}).get("preset"),
         "requests_ok": sum(1 for r in loaded.records if r.ok and not r.warmup),
         "requests_per_s": (run.get("summary") or {}).get("requests_per_s"),
-        "llmbench": ((run.get("environment") or {}).get("llmbench") or {}).get("version"),
+        "llmbench": (environment.get("llmbench") or {}).get("version"),
+        "client_host": {k: host.get(k) for k in ("hostname", "cpu_model", "cpu_logical")},
     }
 
 
 def _embedded_preset(run: dict[str, Any]) -> str | None:
     """The twin preset of a run against the embedded simulator (`run --sim-preset`)."""
+    embedded = (run.get("target") or {}).get("embedded_sim")
     spec = run.get("spec") or {}
-    if (spec.get("target") or {}).get("base_url"):
+    if embedded is None and (spec.get("target") or {}).get("base_url"):
         return None
-    preset = (spec.get("sim") or {}).get("preset")
+    preset = (embedded or spec.get("sim") or {}).get("preset")
     return str(preset) if preset else None
 
 
@@ -164,7 +168,10 @@ def calibrate(
         "runs": [c.to_json() for c in validation],
         "by_load_level": by_load_level(validation),
     }
-    out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    try:
+        out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}", where="--out") from exc
     return document
 
 
