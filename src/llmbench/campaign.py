@@ -1,6 +1,6 @@
 """Studies made of several runs under one parent directory: `sweep`, `concurrency-sweep`,
-`slo-search` and `--repeat K`. Each step is a complete run directory; `study.json` indexes the
-steps with their headline numbers. Steps are run through an injected `run_step`.
+`input-sweep`, `slo-search` and `--repeat K`. Each step is a complete run directory;
+`study.json` indexes the steps with their headline numbers. Steps run through `run_step`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,14 @@ def is_study(spec: RunSpec) -> bool:
     return spec.load.profile in STUDY_PROFILES or spec.load.repeat > 1
 
 
-def step_spec(spec: RunSpec, **load: Any) -> RunSpec:
-    """The spec of one step: the study's spec with load fields replaced, validated again."""
+def step_spec(spec: RunSpec, *, input_tokens: int | None = None, **load: Any) -> RunSpec:
+    """The spec of one step: the study's spec with load fields (and, for an input sweep, the
+    input length) replaced, validated again."""
     base = spec.model_dump(mode="json")
     changes = {"repeat": 1, "concurrencies": None, "max_concurrency": None, "rate": None, **load}
     base["load"] = {**base["load"], **changes}
+    length = {} if input_tokens is None else {"input_tokens": input_tokens}
+    base["workload"] = {**base["workload"], "input_lengths": None, **length}
     return RunSpec.model_validate(base)
 
 
@@ -73,6 +76,7 @@ class _Study:
             "profile": load.profile,
             "rate": load.rate,
             "concurrency": None if load.open_loop else load.concurrency,
+            "input_tokens": spec.workload.input_tokens,
             "status": run.get("status"),
             "valid": (run.get("validity") or {}).get("valid"),
             "good_fraction": (run.get("goodput") or {}).get("good_fraction"),
@@ -120,6 +124,18 @@ async def _concurrency_sweep(study: _Study) -> None:
             return
         spec = step_spec(study.spec, profile="concurrency", concurrency=concurrency)
         await study.step(f"c{concurrency}", spec)
+
+
+async def _input_sweep(study: _Study) -> None:
+    """One closed-loop step at the study's concurrency per input length (latency vs length)."""
+    load = study.spec.load
+    for length in study.spec.workload.input_lengths or ():
+        if study.stopped:
+            return
+        spec = step_spec(
+            study.spec, input_tokens=length, profile="concurrency", concurrency=load.concurrency
+        )
+        await study.step(f"in{length}", spec)
 
 
 async def _search(study: _Study) -> None:
@@ -172,7 +188,12 @@ async def run_study(
 ) -> dict[str, Any]:
     """Runs every step of a study into `parent/NN-label/` and returns the final index."""
     study = _Study(spec, parent, run_step, stop or asyncio.Event())
-    steps = {"sweep": _sweep, "concurrency-sweep": _concurrency_sweep, "slo-search": _search}
+    steps = {
+        "sweep": _sweep,
+        "concurrency-sweep": _concurrency_sweep,
+        "input-sweep": _input_sweep,
+        "slo-search": _search,
+    }
     await steps.get(spec.load.profile, _repeat)(study)
     study.index["status"] = "interrupted" if study.stopped else "complete"
     write_study_index(parent, study.index)

@@ -132,6 +132,7 @@ def build_load(spec: RunSpec) -> LoadPlan:
         input_tokens=spec.workload.input_tokens,
         output_tokens=spec.workload.output_tokens,
         seed=seed,
+        prefix_tokens=spec.workload.prefix_tokens,
     )
     if load.open_loop:
         offsets = _rate_offsets(load, seed)

@@ -97,3 +97,40 @@ def test_slo_search_over_rate_classifies_steps(tmp_path: Path) -> None:
 def test_slo_search_over_concurrency(tmp_path: Path) -> None:
     index, _ = run(spec(profile="slo-search", search="concurrency", concurrency=1), tmp_path)
     assert index["search"]["best"] == 3.0  # 3 streams offer 6/s
+
+
+def test_input_sweep_runs_one_closed_loop_step_per_length(tmp_path: Path) -> None:
+    study = RunSpec.model_validate(
+        {
+            "workload": {"input_lengths": (128, 512), "prefix_tokens": 64},
+            "load": {"profile": "input-sweep", "concurrency": 2, "requests": 4},
+        }
+    )
+    assert is_study(study)
+    index, steps = run(study, tmp_path)
+    assert [s.workload.input_tokens for s in steps.specs] == [128, 512]
+    assert all(s.workload.input_lengths is None for s in steps.specs)
+    assert all(s.load.profile == "concurrency" and s.load.concurrency == 2 for s in steps.specs)
+    assert all(s.workload.prefix_tokens == 64 for s in steps.specs)
+    assert [row["label"] for row in index["steps"]] == ["in128", "in512"]
+    assert [row["input_tokens"] for row in index["steps"]] == [128, 512]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"load": {"profile": "input-sweep", "requests": 4}}, "input-sweep and a list"),
+        ({"workload": {"input_lengths": (8, 16)}, "load": {"requests": 4}}, "input-sweep"),
+        ({"workload": {"input_tokens": 8, "prefix_tokens": 9}}, "exceeds the input length"),
+        (
+            {
+                "workload": {"input_lengths": (8, 16)},
+                "load": {"profile": "input-sweep", "rate": 2.0, "requests": 4},
+            },
+            "rate does not apply",
+        ),
+    ],
+)
+def test_input_sweep_spec_errors(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RunSpec.model_validate(fields)

@@ -31,6 +31,9 @@ from llmbench.config import RunSpec
         (["--profile", "constant", "--rate", "2", "--ramp-start-rate", "1"], "--ramp-start-rate"),
         (["--time-scale", "0.5"], "--time-scale: applies to --profile replay only"),
         (["--workers", "0"], "--workers"),
+        (["--input-tokens", "128,512"], "--profile/--input-tokens: --profile input-sweep and"),
+        (["--profile", "input-sweep", "--input-tokens", "x"], "Invalid value for '--input-tok"),
+        (["--input-tokens", "8", "--prefix-tokens", "9"], "--input-tokens/--prefix-tokens"),
     ],
 )
 def test_bad_profile_flags_are_one_clear_line(

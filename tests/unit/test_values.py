@@ -71,3 +71,24 @@ def test_specs_reject_bad_values() -> None:
 def test_spec_hash_changes_with_the_workload() -> None:
     assert RunSpec().spec_hash() == RunSpec().spec_hash()
     assert RunSpec().spec_hash() != RunSpec(seed=1).spec_hash()
+
+
+def test_shared_prefix_is_the_same_leading_words_and_lengths_do_not_share() -> None:
+    def prompts(tokens: int, prefix: int, seed: int = 3) -> list[str]:
+        items = synthetic_requests(
+            input_tokens=tokens, output_tokens=7, seed=seed, prefix_tokens=prefix
+        )
+        return [r.prompt for r in itertools.islice(items, 4)]
+
+    half = [p.split() for p in prompts(64, 32)]
+    assert all(len(words) == 64 for words in half)
+    assert len({" ".join(w[:32]) for w in half}) == 1  # one shared prefix
+    assert len({" ".join(w[32:]) for w in half}) == 4  # distinct after it
+    assert len(set(prompts(64, 64))) == 1  # fully shared: one prompt
+    assert prompts(64, 32) == prompts(64, 32)
+    assert prompts(64, 32, seed=4)[0].split()[:32] != half[0][:32]
+    # A longer prompt never starts with shorter prompts of the same seed (an input sweep).
+    short, long = prompts(16, 0), prompts(32, 0)
+    assert not any(p.startswith(short[0]) for p in long)
+    with pytest.raises(ValueError, match="prefix_tokens"):
+        next(synthetic_requests(input_tokens=8, output_tokens=1, seed=0, prefix_tokens=9))

@@ -42,6 +42,8 @@ FLAGS = {
     "load.workers": "--workers",
     "slo": "--slo",
     "workload.input_tokens": "--input-tokens",
+    "workload": "--input-tokens/--prefix-tokens",
+    "spec": "--profile/--input-tokens",
     "workload.output_tokens": "--output-tokens",
     "sim.ttft_ms": "--sim-ttft-ms",
     "sim.itl_ms": "--sim-itl-ms",
@@ -107,6 +109,21 @@ def _concurrency_fields(value: str, profile: str) -> dict[str, Any]:
     return {"concurrency": values[0]}
 
 
+def _input_fields(value: str, profile: str) -> dict[str, Any]:
+    """`512` → input_tokens 512; `128,512,2048` → the input-sweep lengths (first as default)."""
+    try:
+        values = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise typer.BadParameter(
+            f"{value!r} is not a number or a list like 128,512,2048", param_hint="'--input-tokens'"
+        )
+    if profile == "input-sweep" or len(values) > 1:  # a list elsewhere: refused by the spec
+        return {"input_tokens": values[0], "input_lengths": tuple(values)}
+    return {"input_tokens": values[0]}
+
+
 def _default_requests(profile: str, requests: int | None, duration: float | None) -> int | None:
     """100 requests unless a bound is given; a replay runs its whole trace by default."""
     if requests is not None or duration is not None or profile == "replay":
@@ -160,7 +177,12 @@ def run(
         int | None,
         typer.Option(help="client processes [default: from the free CPUs and the load]"),
     ] = None,
-    input_tokens: Annotated[int, typer.Option()] = 128,
+    input_tokens: Annotated[
+        str, typer.Option(help="prompt tokens; input-sweep: 128,512,2048,...")
+    ] = "128",
+    prefix_tokens: Annotated[
+        int, typer.Option(help="leading prompt tokens shared by every request (prefix cache)")
+    ] = 0,
     output_tokens: Annotated[int, typer.Option()] = 64,
     output_dir: Annotated[
         Path | None, typer.Option(help="default: results/<timestamp>-<target>")
@@ -222,7 +244,12 @@ def run(
             "retry_429_attempts": retry_429_attempts,
             "retry_429_max_wait_s": retry_429_max_wait,
         },
-        "workload": {"input_tokens": input_tokens, "output_tokens": output_tokens, "seed": seed},
+        "workload": {
+            **_input_fields(input_tokens, profile),
+            "output_tokens": output_tokens,
+            "prefix_tokens": prefix_tokens,
+            "seed": seed,
+        },
         "load": {
             "profile": profile,
             **_concurrency_fields(concurrency, profile),

@@ -55,15 +55,36 @@ def presets_text(as_json: bool) -> str:
     for name, data in listed.items():
         lines.append(f"{name}: {data.pop('description')}")
         data.pop("name")
-        for section, fields in data.items():
-            if isinstance(fields, dict):
-                values = ", ".join(f"{k}={_fmt(v)}" for k, v in fields.items())
-                lines.append(f"  {section}: {values}")
-            else:
-                lines.append(f"  {section}: {fields}")
+        lines += _section_lines(data)
         lines.append("")
     lines.append("override any field: --set section.field=value (e.g. --set engine.max_seqs=64)")
     return "\n".join(lines)
+
+
+def preset_file_text(path: Path, as_json: bool) -> tuple[str, dict[str, Any]]:
+    """A preset file's resolved parameters (text or JSON) and the file's own document."""
+    preset = resolve_preset(None, path, [])
+    document: dict[str, Any] = {}
+    if path.suffix != ".toml":  # resolve_preset has read and parsed it already
+        document = json.loads(path.read_text(encoding="utf-8"))
+    data = sim_presets.to_dict(preset)
+    if as_json:
+        return json.dumps({**data, "fitted": document.get("fitted")}, indent=2), document
+    lines = [f"{data.pop('name')}: {data.pop('description')}", *_section_lines(data)]
+    return "\n".join(lines), document
+
+
+def _section_lines(data: dict[str, Any]) -> list[str]:
+    """One line per section; the polynomial only where it times the steps (JSON keeps all)."""
+    lines = []
+    for section, fields in data.items():
+        if section == "polynomial" and data.get("timing") != "polynomial":
+            continue
+        if isinstance(fields, dict):
+            lines.append(f"  {section}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in fields.items()))
+        else:
+            lines.append(f"  {section}: {fields}")
+    return lines
 
 
 def _fmt(value: Any) -> str:

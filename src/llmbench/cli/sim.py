@@ -25,6 +25,11 @@ SetOpt = Annotated[
     typer.Option("--set", help="override one preset field: section.field=value (repeatable)"),
 ]
 
+EngineSetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="the measured engine's settings, e.g. engine.max_seqs=64"),
+]
+
 
 @app.command()
 def serve(
@@ -102,11 +107,27 @@ def _announce(bound_host: str, bound_port: int) -> None:
 @app.command()
 def presets(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text")] = False,
+    preset_file: Annotated[
+        Path | None,
+        typer.Option(help="show this preset file instead (and what it was fitted on)"),
+    ] = None,
 ) -> None:
     """List the serving-engine twin's presets with all their parameters."""
     from llmbench.cli.predict import presets_text
 
-    print(presets_text(as_json))
+    if preset_file is None:
+        print(presets_text(as_json))
+        return
+    from llmbench.cli.predict import preset_file_text
+
+    text, document = preset_file_text(preset_file, as_json)
+    print(text)
+    if not as_json and document.get("fitted"):
+        from rich.console import Console
+
+        from llmbench.report.calibration import calibration_report
+
+        Console(width=None if os.isatty(1) else 160).print(calibration_report(document))
 
 
 @app.command()
@@ -157,20 +178,54 @@ def predict(
 
 @app.command()
 def calibrate(
-    run_dirs: Annotated[list[Path], typer.Argument(help="results directories of measured runs")],
+    run_dirs: Annotated[
+        list[Path], typer.Argument(help="results directories of measured runs, or study dirs")
+    ],
     out: Annotated[Path, typer.Option(help="the preset file to write (JSON)")],
     preset: Annotated[
         str, typer.Option(help="the preset whose model shape and hardware peaks are kept")
     ] = "cloud-warm",
+    preset_file: PresetFileOpt = None,
+    set_: EngineSetOpt = None,
+    shape: Annotated[
+        Literal["known", "unknown"],
+        typer.Option(help="unknown: fit polynomial step times instead of the roofline"),
+    ] = "known",
+    validate: Annotated[
+        list[Path] | None,
+        typer.Option(help="measured runs (or study dirs) to predict and compare (repeatable)"),
+    ] = None,
+    capacity: Annotated[
+        float | None,
+        typer.Option(help="requests/s of full load [default: the best run's throughput]"),
+    ] = None,
+    engine_name: Annotated[str | None, typer.Option(help="provenance: the serving engine")] = None,
+    engine_version: Annotated[str | None, typer.Option(help="provenance: its version")] = None,
+    gpu: Annotated[str | None, typer.Option(help="provenance: the accelerator")] = None,
 ) -> None:
-    """Fit efficiencies and overheads to measured runs (an input-length sweep at concurrency 1
-    and a concurrency sweep) by non-negative least squares; write a preset file."""
+    """Fit a preset to measured runs (an input-length sweep at concurrency 1 and a concurrency
+    sweep): NNLS on the roofline terms, or polynomial step times with --shape unknown; write a
+    preset file with what it was fitted on, its fit error and validation error per load level."""
+    from rich.console import Console
+
+    from llmbench.cli.calibrate import Provenance
     from llmbench.cli.calibrate import calibrate as run_calibration
     from llmbench.cli.predict import resolve_preset
+    from llmbench.report.calibration import calibration_report
 
-    result = run_calibration(run_dirs, resolve_preset(preset, None, []), out)
-    errors = result.errors
-    print(
-        f"wrote {out}: mean |relative error| on the samples: TTFT {errors['ttft']:.1%}, "
-        f"decode step {errors['itl']:.1%}"
+    if capacity is not None and capacity <= 0:
+        raise ConfigError("must be > 0 requests/s", where="--capacity")
+    base = resolve_preset(preset, preset_file, set_ or [])
+    unknown = shape == "unknown" or base.timing != "roofline"
+    document = run_calibration(
+        run_dirs,
+        base,
+        out,
+        shape="polynomial" if unknown else "roofline",
+        provenance=Provenance(engine_name, engine_version, gpu),
+        validate=validate,
+        capacity_per_s=capacity,
     )
+    console = Console(width=None if os.isatty(1) else 160)
+    console.print(f"wrote {out}")
+    console.print(calibration_report(document))

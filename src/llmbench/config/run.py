@@ -49,12 +49,28 @@ class TargetSpec(_Spec):
 
 
 class WorkloadSpec(_Spec):
-    """Synthetic prompts of a fixed length, seeded: identical bytes for every target."""
+    """Synthetic prompts of a fixed length, seeded: identical bytes for every target. The first
+    `prefix_tokens` words are the same in every prompt (a prefix-caching server can reuse them);
+    `input_lengths` is the list an input-sweep study runs one step per length of."""
 
     kind: Literal["synthetic"] = "synthetic"
     input_tokens: int = Field(128, ge=1)
     output_tokens: int = Field(64, ge=1)
+    prefix_tokens: int = Field(0, ge=0, description="leading tokens shared by every prompt")
+    input_lengths: tuple[int, ...] | None = Field(None, description="input-sweep: the lengths")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _check_lengths(self) -> WorkloadSpec:
+        lengths = self.input_lengths or (self.input_tokens,)
+        if min(lengths) < 1:
+            raise ValueError("every input length must be >= 1")
+        if self.prefix_tokens > min(lengths):
+            raise ValueError(
+                f"prefix_tokens {self.prefix_tokens} exceeds the input length {min(lengths)}: "
+                "the shared prefix is part of the prompt"
+            )
+        return self
 
 
 Profile = Literal[
@@ -66,6 +82,7 @@ Profile = Literal[
     "ramp",
     "sweep",
     "concurrency-sweep",
+    "input-sweep",
     "slo-search",
     "replay",
 ]
@@ -73,7 +90,9 @@ CLOSED_LOOP_PROFILES = frozenset({"synchronous", "concurrency"})
 OPEN_LOOP_PROFILES = frozenset({"constant", "poisson", "gamma", "ramp", "replay"})
 _RATE_PROFILES = frozenset({"constant", "poisson", "gamma"})
 # Profiles that run several steps (each its own run directory) under one study directory.
-STUDY_PROFILES = frozenset({"sweep", "concurrency-sweep", "slo-search"})
+STUDY_PROFILES = frozenset({"sweep", "concurrency-sweep", "input-sweep", "slo-search"})
+# Closed-loop studies: every step runs `concurrency` (or each of `concurrencies`) streams.
+_CLOSED_STUDIES = frozenset({"concurrency-sweep", "input-sweep"})
 
 
 class ValiditySpec(_Spec):
@@ -144,7 +163,7 @@ class LoadSpec(_Spec):
         profile = _profile(info)
         if value is None and profile in _RATE_PROFILES:
             raise ValueError(f"the {profile} profile needs a rate in requests/s")
-        if value is not None and profile in CLOSED_LOOP_PROFILES | {"replay", "concurrency-sweep"}:
+        if value is not None and profile in CLOSED_LOOP_PROFILES | {"replay"} | _CLOSED_STUDIES:
             raise ValueError(f"a rate does not apply to the {profile} profile")
         return value
 
@@ -167,7 +186,7 @@ class LoadSpec(_Spec):
     @field_validator("max_concurrency")
     @classmethod
     def _check_cap(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if value is not None and _profile(info) in CLOSED_LOOP_PROFILES | {"concurrency-sweep"}:
+        if value is not None and _profile(info) in CLOSED_LOOP_PROFILES | _CLOSED_STUDIES:
             raise ValueError("a closed loop is capped by --concurrency itself")
         return value
 
@@ -237,6 +256,16 @@ class RunSpec(_Spec):
         if value is None and load is not None and load.profile == "slo-search":
             raise ValueError("slo-search needs objectives, e.g. --slo ttft_ms:500,tpot_ms:50")
         return value
+
+    @model_validator(mode="after")
+    def _check_input_sweep(self) -> RunSpec:
+        sweep = self.load.profile == "input-sweep"
+        if sweep != (self.workload.input_lengths is not None):
+            raise ValueError(
+                "--profile input-sweep and a list of input lengths go together, "
+                "e.g. --profile input-sweep --input-tokens 128,512,2048"
+            )
+        return self
 
     def spec_hash(self) -> str:
         """Stable hash of the resolved spec: runs with equal hashes ran the same workload."""

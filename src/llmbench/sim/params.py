@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Batching = Literal["continuous", "static"]
-TimingKind = Literal["roofline", "fixed"]
+TimingKind = Literal["roofline", "fixed", "polynomial"]
 
 
 def _positive(owner: object, *names: str) -> None:
@@ -146,8 +146,26 @@ class FixedTiming:
 
 
 @dataclass(frozen=True, slots=True)
+class PolynomialTiming:
+    """Step time from fitted coefficients when the model shape is unknown (`sim calibrate
+    --shape unknown`): prefill a + b·Σl + c·Σl² over the chunks' new tokens l, decode
+    a + b·Σcontext + c·B over the B decoding sequences; a mixed step pays the larger constant."""
+
+    prefill_base_s: float = 0.0
+    prefill_per_token_s: float = 0.0
+    prefill_per_token_sq_s: float = 0.0
+    decode_base_s: float = 0.0
+    decode_per_context_token_s: float = 0.0
+    decode_per_seq_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        _non_negative(self, *self.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
 class Preset:
-    """Everything the twin needs; `timing='fixed'` ignores all but `fixed` and overheads."""
+    """Everything the twin needs; `timing='fixed'` ignores all but `fixed` and overheads;
+    `timing='polynomial'` times steps by `polynomial` (the model sizes only the KV cache)."""
 
     name: str
     description: str = ""
@@ -157,11 +175,14 @@ class Preset:
     engine: EngineParams = field(default_factory=EngineParams)
     noise: NoiseParams = field(default_factory=NoiseParams)
     fixed: FixedTiming = field(default_factory=FixedTiming)
+    polynomial: PolynomialTiming = field(default_factory=PolynomialTiming)
 
     def __post_init__(self) -> None:
-        if self.timing not in ("roofline", "fixed"):
-            raise ValueError(f"timing must be 'roofline' or 'fixed', got {self.timing!r}")
-        if self.timing == "roofline" and self.total_kv_blocks() < 1:
+        if self.timing not in ("roofline", "fixed", "polynomial"):
+            raise ValueError(
+                f"timing must be 'roofline', 'fixed' or 'polynomial', got {self.timing!r}"
+            )
+        if self.timing != "fixed" and self.total_kv_blocks() < 1:
             raise ValueError(
                 "the model's weights leave no memory for the KV cache: "
                 "raise hardware.memory_bytes or set engine.kv_blocks"

@@ -17,10 +17,11 @@ from llmbench.sim.params import (
     HardwareParams,
     ModelParams,
     NoiseParams,
+    PolynomialTiming,
     Preset,
 )
 
-SECTIONS = ("model", "hardware", "engine", "noise", "fixed")
+SECTIONS = ("model", "hardware", "engine", "noise", "fixed", "polynomial")
 
 DETERMINISTIC = Preset(
     name="deterministic",
@@ -82,6 +83,7 @@ _SECTION_TYPES: dict[str, Any] = {
     "engine": EngineParams,
     "noise": NoiseParams,
     "fixed": FixedTiming,
+    "polynomial": PolynomialTiming,
 }
 
 
@@ -94,7 +96,7 @@ def builtin(name: str) -> Preset:
 def to_dict(preset: Preset) -> dict[str, Any]:
     """JSON-ready parameters, plus the derived KV capacity (what `sim presets` shows)."""
     out = dataclasses.asdict(preset)
-    if preset.timing == "roofline":
+    if preset.timing != "fixed":
         out["derived"] = {
             "weight_bytes": preset.model.weight_bytes,
             "kv_bytes_per_token": preset.model.kv_bytes_per_token,

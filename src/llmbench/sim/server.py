@@ -89,7 +89,7 @@ class _Simulator:
         self.arrivals = ArrivalClock()
         self.faults = FaultPolicy(config.fault_rates, config.fault_seed)
         twin = config.twin
-        self.twin = TwinRunner(twin, config.seed) if twin and twin.timing == "roofline" else None
+        self.twin = TwinRunner(twin, config.seed) if twin and twin.timing != "fixed" else None
 
     async def twin_loop(self, app: web.Application) -> AsyncIterator[None]:
         """Runs the twin's engine loop for the application's lifetime (aiohttp cleanup_ctx)."""

@@ -16,6 +16,7 @@ class StepCost:
 
     def __init__(self, preset: Preset, rng: random.Random) -> None:
         model, hw, engine = preset.model, preset.hardware, preset.engine
+        self._poly = preset.polynomial if preset.timing == "polynomial" else None
         self._flops_per_token = 2.0 * model.n_params
         # 4·L·W per (query token × context token): QKᵀ and AV, 2 FLOPs per multiply-add each.
         self._attn_flops = 4.0 * model.layers * model.attention_width
@@ -45,6 +46,8 @@ class StepCost:
         `n_decode` sequences decode one token each over contexts summing to `sum_ctx` (squares
         `sum_ctx_sq`, for the spread); `prefills` are (new tokens, tokens already computed).
         """
+        if self._poly is not None:
+            return self._polynomial(n_decode, sum_ctx, prefills)
         tokens = n_decode
         attn_tokens = 0.0  # query × context products, in tokens²
         kv_read = 0.0
@@ -65,6 +68,24 @@ class StepCost:
         memory_s = (self._weight_bytes + self._kv_bytes * (kv_read + tokens)) / self._byte_rate
         n_seqs = n_decode + len(prefills)
         return max(compute_s, memory_s) + self._step_s + self._seq_s * n_seqs
+
+    def _polynomial(
+        self, n_decode: int, sum_ctx: float, prefills: Sequence[tuple[int, int]]
+    ) -> float:
+        """Fitted coefficients instead of the roofline (model shape unknown)."""
+        poly = self._poly
+        assert poly is not None
+        seconds = 0.0
+        base_s = 0.0
+        if n_decode:
+            base_s = poly.decode_base_s
+            seconds += poly.decode_per_context_token_s * sum_ctx + poly.decode_per_seq_s * n_decode
+        if prefills:
+            base_s = max(base_s, poly.prefill_base_s)
+            new = [n for n, _ in prefills]
+            seconds += poly.prefill_per_token_s * sum(new)
+            seconds += poly.prefill_per_token_sq_s * sum(n * n for n in new)
+        return base_s + seconds
 
     def noisy(self, base_s: float) -> float:
         """Mean-one log-normal jitter and, rarely, a stall on top."""

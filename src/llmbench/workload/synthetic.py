@@ -1,6 +1,7 @@
 """Synthetic fixed-length prompts: `input_tokens` words drawn from a fixed vocabulary with a
-seeded generator, so every target receives the same bytes. One word is one token for the
-simulated target and the whitespace tokenizer; real tokenizers count differently (measured).
+seeded generator, so every target receives the same bytes; optionally the first `prefix_tokens`
+words are one shared prefix (prefix caching). One word is one token for the simulated target
+and the whitespace tokenizer; real tokenizers count differently (measured).
 """
 
 from __future__ import annotations
@@ -28,15 +29,29 @@ def synthetic_prompt(rng: random.Random, words: int) -> str:
 
 
 def synthetic_requests(
-    *, input_tokens: int, output_tokens: int, seed: int, prefix: str = "req"
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    seed: int,
+    prefix: str = "req",
+    prefix_tokens: int = 0,
 ) -> Iterator[RequestSpec]:
-    """An endless stream of distinct prompts; item ids are `{prefix}-{index}`."""
-    rng = random.Random(seed)
+    """An endless stream of prompts, distinct after their first `prefix_tokens` words (the same
+    in every prompt of this seed); item ids are `{prefix}-{index}`."""
+    if not 0 <= prefix_tokens <= input_tokens:
+        raise ValueError(f"prefix_tokens must be in [0, {input_tokens}], got {prefix_tokens}")
+    # Seeded by the length too: else an input sweep's 2048-token prompt 0 would be its
+    # 1024-token prompts 0 and 1 end to end, and a prefix cache would serve half of it.
+    rng = random.Random(f"synthetic/{seed}/{input_tokens}")
+    # Its own generator: a prefix leaves the distinct words' draws as they were without one.
+    shared = synthetic_prompt(random.Random(f"prefix/{seed}"), prefix_tokens)
+    rest = input_tokens - prefix_tokens
     index = 0
     while True:
+        distinct = synthetic_prompt(rng, rest)
         yield RequestSpec(
             item_id=f"{prefix}-{index}",
-            prompt=synthetic_prompt(rng, input_tokens),
+            prompt=f"{shared} {distinct}" if shared and distinct else shared or distinct,
             max_tokens=output_tokens,
             input_tokens=input_tokens,
         )
