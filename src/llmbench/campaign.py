@@ -36,6 +36,15 @@ def step_spec(spec: RunSpec, *, input_tokens: int | None = None, **load: Any) ->
     return RunSpec.model_validate(base)
 
 
+def _with_prompt_set(spec: RunSpec, step_index: int) -> RunSpec:
+    """Step k sends the seed's prompt set k: a step that resent an earlier step's prompts would
+    be served from a prefix-caching server's cache and measure the cache, not the load."""
+    workload = spec.workload.model_copy(
+        update={"prompt_set": spec.workload.prompt_set + step_index}
+    )
+    return spec.model_copy(update={"workload": workload})
+
+
 def verdict_of(run: dict[str, Any]) -> Verdict:
     return classify(
         met=bool((run.get("goodput") or {}).get("met")),
@@ -66,6 +75,7 @@ class _Study:
             with contextlib.suppress(TimeoutError):  # the cooldown is the wait's own timeout
                 await asyncio.wait_for(self.stop.wait(), self.spec.load.cooldown_s)
         directory = self.parent / f"{len(self.runs) + 1:02d}-{label}"
+        spec = _with_prompt_set(spec, len(self.runs))
         run = await self.run_step(spec, directory)
         self.runs.append(run)
         load = spec.load

@@ -133,6 +133,7 @@ def build_load(spec: RunSpec) -> LoadPlan:
         output_tokens=spec.workload.output_tokens,
         seed=seed,
         prefix_tokens=spec.workload.prefix_tokens,
+        prompt_set=spec.workload.prompt_set,
     )
     if load.open_loop:
         offsets = _rate_offsets(load, seed)

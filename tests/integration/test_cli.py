@@ -132,6 +132,22 @@ def test_run_on_the_embedded_twin_preset(tmp_path: Path) -> None:
     assert run["counts"]["ok"] == 4
 
 
+def test_study_steps_are_not_served_from_the_prefix_cache(tmp_path: Path) -> None:
+    # cloud-warm caches prefixes of 1,024+ tokens: had step 2 resent step 1's prompts, most of
+    # their tokens would be cached.
+    out = tmp_path / "sweep"
+    result = llmbench("run", "--sim-preset", "cloud-warm", "--profile", "concurrency-sweep",
+                      "--concurrency", "1,2", "--requests", "4", "--input-tokens", "1280",
+                      "--output-tokens", "4", "--output-dir", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    steps = sorted(out.glob("*/records.jsonl"))
+    assert len(steps) == 2
+    for records in steps:
+        cached = [json.loads(line)["cached_tokens"] for line in records.read_text().splitlines()]
+        assert len(cached) == 4
+        assert cached == [0] * 4, records
+
+
 def test_bad_twin_preset_is_one_clear_error(tmp_path: Path) -> None:
     result = llmbench("run", "--sim-preset", "nope", "--requests", "1",
                       "--output-dir", str(tmp_path / "x"))  # fmt: skip

@@ -134,3 +134,18 @@ def test_input_sweep_runs_one_closed_loop_step_per_length(tmp_path: Path) -> Non
 def test_input_sweep_spec_errors(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RunSpec.model_validate(fields)
+
+
+@pytest.mark.parametrize(
+    "study_spec",
+    [
+        spec(profile="concurrency-sweep", concurrencies=(1, 2, 4)),
+        spec(profile="concurrency", concurrency=2, repeat=3),
+        spec(profile="sweep", concurrency=8, sweep_rates=2),
+    ],
+)
+def test_each_step_sends_its_own_prompt_set(study_spec: RunSpec, tmp_path: Path) -> None:
+    # A step resending an earlier step's prompts would measure a prefix cache, not the load.
+    _, steps = run(study_spec, tmp_path)
+    assert [s.workload.prompt_set for s in steps.specs] == list(range(len(steps.specs)))
+    assert {s.workload.seed for s in steps.specs} == {study_spec.workload.seed}

@@ -92,3 +92,18 @@ def test_shared_prefix_is_the_same_leading_words_and_lengths_do_not_share() -> N
     assert not any(p.startswith(short[0]) for p in long)
     with pytest.raises(ValueError, match="prefix_tokens"):
         next(synthetic_requests(input_tokens=8, output_tokens=1, seed=0, prefix_tokens=9))
+
+
+def test_prompt_sets_are_other_prompts_of_the_same_shape() -> None:
+    def prompts(prompt_set: int) -> list[str]:
+        items = synthetic_requests(
+            input_tokens=40, output_tokens=7, seed=3, prefix_tokens=8, prompt_set=prompt_set
+        )
+        return [r.prompt for r in itertools.islice(items, 6)]
+
+    zero, one = prompts(0), prompts(1)
+    assert zero == prompts(0)  # seeded
+    assert one == prompts(1)
+    assert not set(zero) & set(one)  # no prompt of set 1 repeats one of set 0
+    assert {p.split()[:8] == zero[0].split()[:8] for p in one} == {True}  # same shared prefix
+    assert all(len(p.split()) == 40 for p in one)

@@ -51,7 +51,8 @@ class TargetSpec(_Spec):
 class WorkloadSpec(_Spec):
     """Synthetic prompts of a fixed length, seeded: identical bytes for every target. The first
     `prefix_tokens` words are the same in every prompt (a prefix-caching server can reuse them);
-    `input_lengths` is the list an input-sweep study runs one step per length of."""
+    `input_lengths` is the list an input-sweep study runs one step per length of. `prompt_set`
+    k > 0 draws other prompts of the same lengths: no study step resends another's prompts."""
 
     kind: Literal["synthetic"] = "synthetic"
     input_tokens: int = Field(128, ge=1)
@@ -59,6 +60,9 @@ class WorkloadSpec(_Spec):
     prefix_tokens: int = Field(0, ge=0, description="leading tokens shared by every prompt")
     input_lengths: tuple[int, ...] | None = Field(None, description="input-sweep: the lengths")
     seed: int = 0
+    prompt_set: int = Field(
+        0, ge=0, description="which of the seed's prompt sets; a study's step k sends set k"
+    )
 
     @model_validator(mode="after")
     def _check_lengths(self) -> WorkloadSpec:

@@ -35,14 +35,17 @@ def synthetic_requests(
     seed: int,
     prefix: str = "req",
     prefix_tokens: int = 0,
+    prompt_set: int = 0,
 ) -> Iterator[RequestSpec]:
     """An endless stream of prompts, distinct after their first `prefix_tokens` words (the same
-    in every prompt of this seed); item ids are `{prefix}-{index}`."""
+    in every prompt of this seed); item ids are `{prefix}-{index}`. Each `prompt_set` of a seed
+    is another stream (set 0 keeps the bytes it always had)."""
     if not 0 <= prefix_tokens <= input_tokens:
         raise ValueError(f"prefix_tokens must be in [0, {input_tokens}], got {prefix_tokens}")
     # Seeded by the length too: else an input sweep's 2048-token prompt 0 would be its
     # 1024-token prompts 0 and 1 end to end, and a prefix cache would serve half of it.
-    rng = random.Random(f"synthetic/{seed}/{input_tokens}")
+    key = f"synthetic/{seed}/{input_tokens}" + (f"/{prompt_set}" if prompt_set else "")
+    rng = random.Random(key)
     # Its own generator: a prefix leaves the distinct words' draws as they were without one.
     shared = synthetic_prompt(random.Random(f"prefix/{seed}"), prefix_tokens)
     rest = input_tokens - prefix_tokens
