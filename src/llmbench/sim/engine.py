@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -134,6 +135,37 @@ class Engine:
             return self.static.step(start_s)
         return self._continuous_step(start_s)
 
+    def decode_until(self, now_s: float, horizon_s: float) -> float:
+        """Offline fast path: run the decode-only steps that start before `horizon_s` (the next
+        arrival) exactly as `plan` would, with the aggregates in locals; returns when the next
+        step starts. Stops at any step that would admit, prefill or preempt.
+        """
+        if self.static is not None or self.listener is not None or self.waiting:
+            return now_s
+        pool, residue, block, decoding = self.pool, self._residue, self.block, self.decoding
+        base_seconds, noisy = self.cost.base_seconds, self.cost.noisy
+        append_end, finish = self.step_end_s.append, self._finish
+        pending = self.pending
+        horizon_s = min(horizon_s, pending[0].eligible_s) if pending else horizon_s
+        s, sum_ctx, sum_ctx_sq = self.step_index, self.sum_ctx, self.sum_ctx_sq
+        while now_s < horizon_s and decoding and not self.prefilling:
+            need = residue[(-s) % block]
+            if need and not pool.take(need):
+                break  # a decoder needs a block: `plan` preempts
+            n_dec = len(decoding)
+            end_s = now_s + noisy(base_seconds(n_dec, sum_ctx, sum_ctx_sq, ()))
+            append_end(end_s)
+            sum_ctx_sq += 2 * sum_ctx + n_dec
+            sum_ctx += n_dec
+            if finish and finish[0][0] <= s:  # a sequence ends: hand the state back
+                self.step_index, self.sum_ctx, self.sum_ctx_sq = s + 1, sum_ctx, sum_ctx_sq
+                self._finish_due(s, end_s)
+                sum_ctx, sum_ctx_sq = self.sum_ctx, self.sum_ctx_sq
+            s += 1
+            now_s = self.last_busy_s = end_s
+        self.step_index, self.sum_ctx, self.sum_ctx_sq = s, sum_ctx, sum_ctx_sq
+        return now_s
+
     def _warm_up(self, now_s: float) -> float:
         e = self.preset.engine
         if not self.running and e.idle_timeout_s and now_s - self.last_busy_s >= e.idle_timeout_s:
@@ -235,7 +267,7 @@ class Engine:
 
     # -- completion -------------------------------------------------------------------------
 
-    def _complete(self, s: int, end_s: float, prefills: list[tuple[Seq, int]]) -> None:
+    def _complete(self, s: int, end_s: float, prefills: Sequence[tuple[Seq, int]]) -> None:
         self.step_end_s.append(end_s)
         self.step_index = s + 1
         self.last_busy_s = end_s
@@ -246,16 +278,20 @@ class Engine:
         n_dec = len(self.decoding)
         self.sum_ctx_sq += 2 * self.sum_ctx + n_dec
         self.sum_ctx += n_dec
+        self._finish_due(s, end_s)
+        for seq, n in prefills:
+            seq.computed += n
+            if seq.computed == seq.target:
+                self._first_of_run(seq, s, end_s)
+
+    def _finish_due(self, s: int, end_s: float) -> None:
+        """Decoders whose last token came out in step `s` finish (stale heap entries skipped)."""
         while self._finish and self._finish[0][0] <= s:
             _, _, version, seq = heapq.heappop(self._finish)
             if version == seq.version and seq.id in self.decoding:
                 seq.token_steps.append(range(seq.s0, s + 1))
                 seq.generated = seq.g0 + s + 1 - seq.s0
                 self._finish_seq(seq, end_s)
-        for seq, n in prefills:
-            seq.computed += n
-            if seq.computed == seq.target:
-                self._first_of_run(seq, s, end_s)
 
     def _first_of_run(self, seq: Seq, s: int, end_s: float) -> None:
         """A (re)computed prompt yields the next token; then the sequence decodes."""
