@@ -22,13 +22,17 @@ NS_PER_S = 1_000_000_000
 class TwinStream:
     """One request's token deadlines, pushed by the engine loop, awaited by its writer."""
 
-    __slots__ = ("_deadlines", "_wake", "done", "seq")
+    __slots__ = ("_deadlines", "_wake", "done", "seq", "stall_after_chunks", "stall_ns")
 
     def __init__(self) -> None:
         self._deadlines: deque[int] = deque()
         self._wake: asyncio.Future[None] | None = None
         self.done = False
         self.seq: Seq | None = None
+        # A `stall_after:N:MS` fault: chunks from the (N+1)-th on are delivered `stall_ns` late.
+        # Downstream of the engine: its schedule (and this sequence's KV blocks) are unchanged.
+        self.stall_after_chunks: int | None = None
+        self.stall_ns = 0
 
     @property
     def cached_tokens(self) -> int:
@@ -48,11 +52,14 @@ class TwinStream:
         due when its last token is; at most `limit` chunks."""
         sent = 0
         count = 0
+        stall_from = self.stall_after_chunks
         while limit is None or sent < limit:
             if self._deadlines:
                 deadline_ns = self._deadlines.popleft()
                 count += 1
                 if count == tokens_per_chunk or (self.done and not self._deadlines):
+                    if stall_from is not None and sent >= stall_from:
+                        deadline_ns += self.stall_ns
                     sent += 1
                     yield deadline_ns, count
                     count = 0
