@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from llmbench.errors import ConfigError
+from llmbench.metrics.stats import describe
 from llmbench.metrics.summary import summarize_run
 from llmbench.records import (
     CountSource,
@@ -30,6 +31,7 @@ from llmbench.report.terminal import run_summary
 from llmbench.sim import presets as sim_presets
 from llmbench.sim.offline import Prediction, RequestTiming, Routing, poisson_arrivals, predict
 from llmbench.sim.params import Preset
+from llmbench.sim.sessions import SessionLoad, predict_sessions
 
 TARGET_ID = "sim-predict"
 
@@ -110,6 +112,7 @@ def to_records(timings: list[RequestTiming]) -> list[RequestRecord]:
             input_tokens=timing.prompt_tokens, cached_tokens=timing.cached_tokens,
             output_tokens=timing.output_tokens, output_tokens_source=usage,
             usage_output_tokens=timing.output_tokens, finish_reason="length", http_status=200,
+            session_id=None if timing.session is None else f"session-{timing.session}",
         )  # fmt: skip
         append(record)
     return records
@@ -177,10 +180,27 @@ def run_predict(
     replicas: int,
     seed: int,
     routing: Routing = "round-robin",
+    turns: int = 1,
+    think_time_s: float = 5.0,
 ) -> dict[str, Any]:
+    """Poisson arrivals at `rate` over `duration_s`; with `turns` > 1 each arrival starts a
+    session of that many turns (`input_tokens` new per turn, on top of the history)."""
+    if turns > 1 and routing != "round-robin":
+        raise ConfigError(
+            "sessions stick to one replica (their history is cached there)",
+            where="--routing", hint="leave --routing at round-robin with --turns",
+        )  # fmt: skip
+    if turns > 1 and preset.timing == "fixed":
+        raise ConfigError(
+            "sessions need a preset with an engine; fixed timing has no prefix cache",
+            where="--turns", hint="use --preset cloud-warm or self-hosted-cold",
+        )  # fmt: skip
     started = time.perf_counter()
+    profile = f"poisson {rate:g}/s × {duration_s:g} s, {replicas} replica(s) {routing}"
+    if turns > 1:
+        profile += f", sessions of {turns} turns, {think_time_s:g} s think time"
     load = {
-        "profile": f"poisson {rate:g}/s × {duration_s:g} s, {replicas} replica(s) {routing}",
+        "profile": profile,
         "concurrency": None,
         "rate_per_s": rate,
         "duration_s": duration_s,
@@ -188,16 +208,88 @@ def run_predict(
         "routing": routing,
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
+        "turns": turns,
+        "think_time_s": think_time_s if turns > 1 else None,
     }
     with _gc_paused():
         arrivals = poisson_arrivals(rate, duration_s, seed)
-        prediction = predict(
-            preset, arrivals, input_tokens=input_tokens, output_tokens=output_tokens,
-            replicas=replicas, seed=seed, routing=routing,
-        )  # fmt: skip
+        if turns > 1:
+            sessions = SessionLoad(arrivals, turns, think_time_s, input_tokens, output_tokens)
+            prediction = predict_sessions(preset, sessions, replicas=replicas, seed=seed)
+        else:
+            prediction = predict(
+                preset, arrivals, input_tokens=input_tokens, output_tokens=output_tokens,
+                replicas=replicas, seed=seed, routing=routing,
+            )  # fmt: skip
         run = prediction_run(preset, prediction, load, time.perf_counter() - started, seed)
+    if turns > 1:
+        run["prediction"]["sessions"] = session_facts(prediction.requests)
     run["prediction"]["wall_s"] = time.perf_counter() - started
     return run
+
+
+def session_facts(requests: list[RequestTiming]) -> dict[str, Any]:
+    """Cached-token fraction and TTFT of first turns, later turns that reused the prefix cache
+    and later turns that found it gone (evicted under memory pressure, or expired)."""
+    groups: dict[str, list[RequestTiming]] = {"first": [], "reused": [], "missed": []}
+    refused = 0
+    for t in requests:
+        if t.error is not None or not len(t.token_s):
+            refused += 1
+        elif t.turn == 0:
+            groups["first"].append(t)
+        else:
+            groups["reused" if t.cached_tokens else "missed"].append(t)
+    later = groups["reused"] + groups["missed"]
+    out: dict[str, Any] = {
+        "sessions": len({t.session for t in requests}),
+        "turns": len(requests),
+        "refused_turns": refused,
+        "cached_token_fraction": _cached_fraction(requests),
+        "later_turns_cached_token_fraction": _cached_fraction(later),
+    }
+    for name, group in groups.items():
+        ttft_ms = [1e3 * (float(t.token_s[0]) - t.arrival_s) for t in group]
+        stats = describe(ttft_ms, seed=0) if ttft_ms else None
+        out[f"{name}_turns"] = {
+            "n": len(group),
+            "mean_prompt_tokens": sum(t.prompt_tokens for t in group) / len(group)
+            if group
+            else None,
+            "cached_token_fraction": _cached_fraction(group),
+            "ttft_ms": {k: stats[k] for k in ("mean", "p50", "p90", "p99")} if stats else None,
+        }
+    return out
+
+
+def _cached_fraction(group: list[RequestTiming]) -> float | None:
+    prompt = sum(t.prompt_tokens for t in group)
+    return sum(t.cached_tokens for t in group) / prompt if prompt else None
+
+
+def sessions_text(facts: dict[str, Any]) -> str:
+    """Two lines under the table: how much of the prompts the cache served, and what it saved."""
+    lines = [
+        f"sessions {facts['sessions']}, turns {facts['turns']} ({facts['refused_turns']} refused):"
+        f" cached tokens {_pct(facts['cached_token_fraction'])} of all prompt tokens,"
+        f" {_pct(facts['later_turns_cached_token_fraction'])} of later turns'"
+    ]
+    for name in ("first", "reused", "missed"):
+        group = facts[f"{name}_turns"]
+        ttft = group["ttft_ms"]
+        timing = (
+            f"TTFT mean {ttft['mean']:.1f} ms, P90 {ttft['p90'] or float('nan'):.1f} ms"
+            if ttft
+            else "-"
+        )
+        prompt = group["mean_prompt_tokens"]
+        size = f"mean prompt {prompt:,.0f} tokens" if prompt is not None else ""
+        lines.append(f"  {name:<6} turns: n {group['n']:>6}  {size}  {timing}")
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
 
 
 def render(run: dict[str, Any]) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -58,6 +58,7 @@ class Engine:
         )
         self.cost = StepCost(preset, random.Random(f"engine/{seed}"))
         self.listener = listener
+        self.on_finish: Callable[[Seq], None] | None = None  # told when a sequence ends
         self.pending: deque[Seq] = deque()  # submitted, not yet eligible at the last step
         self.waiting: deque[Seq] = deque()
         self.running: dict[int, Seq] = {}  # admission order: preemption takes the last
@@ -157,12 +158,14 @@ class Engine:
             append_end(end_s)
             sum_ctx_sq += 2 * sum_ctx + n_dec
             sum_ctx += n_dec
-            if finish and finish[0][0] <= s:  # a sequence ends: hand the state back
-                self.step_index, self.sum_ctx, self.sum_ctx_sq = s + 1, sum_ctx, sum_ctx_sq
-                self._finish_due(s, end_s)
-                sum_ctx, sum_ctx_sq = self.sum_ctx, self.sum_ctx_sq
             s += 1
             now_s = self.last_busy_s = end_s
+            if finish and finish[0][0] < s:  # a sequence ends: hand the state back
+                self.step_index, self.sum_ctx, self.sum_ctx_sq = s, sum_ctx, sum_ctx_sq
+                self._finish_due(s - 1, end_s)
+                sum_ctx, sum_ctx_sq = self.sum_ctx, self.sum_ctx_sq
+                if self.on_finish is not None:
+                    break  # its caller may have a new arrival before the horizon
         self.step_index, self.sum_ctx, self.sum_ctx_sq = s, sum_ctx, sum_ctx_sq
         return now_s
 
@@ -231,12 +234,18 @@ class Engine:
             if not n:
                 break
             need = -(-(hit * self.block + n) // self.block) - hit
-            if self.pool.available - need < reserve and self.running:
+            # The hit's unreferenced blocks count as available but must not be evicted to
+            # make room for the rest of this very prompt.
+            hit_hashes = seq.hashes[:hit] if seq.hashes and hit else ()
+            available = self.pool.available - self.pool.evictable(hit_hashes)
+            if available - need < reserve and self.running:
                 break
-            if not self.pool.take(need):
+            if need > available:
                 break
             self.waiting.popleft()
-            self._start(seq, hit, now_s)
+            self._start(seq, hit, now_s)  # references the hit: off the LRU list
+            taken = self.pool.take(need)
+            assert taken
             prefills.append((seq, n))
             budget -= n
         return budget
@@ -329,6 +338,8 @@ class Engine:
         seq.end_s = end_s
         seq.state = "finished"
         self._release(seq, end_s)
+        if self.on_finish is not None:
+            self.on_finish(seq)
 
     def _stop(self, seq: Seq, now_s: float) -> None:
         if seq.id in self.decoding:

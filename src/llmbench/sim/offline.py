@@ -34,6 +34,8 @@ class RequestTiming:
     output_tokens: int
     cached_tokens: int
     error: str | None = None
+    session: int | None = None  # multi-turn sessions: which session, and its turn (0 first)
+    turn: int = 0
 
     @property
     def first_token_s(self) -> float | None:
@@ -99,7 +101,7 @@ def predict(
         ]
     out = []
     for replica, (engine, seqs) in enumerate(zip(engines, per_replica, strict=True)):
-        out += _timings(seqs, replica, engine.step_end_s, input_tokens)
+        out += timings_of(seqs, replica, engine.step_end_s, input_tokens)
     out.sort(key=lambda r: r.index)
     return Prediction(
         out,
@@ -135,7 +137,7 @@ def _run(
     return seqs
 
 
-def _timings(
+def timings_of(
     seqs: list[Seq], replica: int, step_end_s: list[float], input_tokens: int
 ) -> list[RequestTiming]:
     """Every sequence's token times, gathered from the step ends in one numpy pass: each

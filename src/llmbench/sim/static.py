@@ -83,6 +83,8 @@ class StaticBatcher:
             if last:
                 seq.state, seq.end_s = "finished", end_s
                 done += 1
+                if engine.on_finish is not None:
+                    engine.on_finish(seq)
         if done == len(self._batch):
             for seq in self._batch:
                 engine.running.pop(seq.id, None)
