@@ -151,7 +151,9 @@ class Engine:
         s, sum_ctx, sum_ctx_sq = self.step_index, self.sum_ctx, self.sum_ctx_sq
         while now_s < horizon_s and decoding and not self.prefilling:
             need = residue[(-s) % block]
-            if need and not pool.take(need):
+            if need <= pool.free:  # the usual case, without a call
+                pool.free -= need
+            elif not pool.take(need):
                 break  # a decoder needs a block: `plan` preempts
             n_dec = len(decoding)
             end_s = now_s + noisy(base_seconds(n_dec, sum_ctx, sum_ctx_sq, ()))
