@@ -141,7 +141,11 @@ class Engine:
         arrival) exactly as `plan` would, with the aggregates in locals; returns when the next
         step starts. Stops at any step that would admit, prefill or preempt.
         """
-        if self.static is not None or self.listener is not None or self.waiting:
+        if self.listener is not None:
+            return now_s
+        if self.static is not None:
+            return self.static.decode_until(now_s) if self.running else now_s
+        if self.waiting:
             return now_s
         pool, residue, block, decoding = self.pool, self._residue, self.block, self.decoding
         base_seconds, noisy = self.cost.base_seconds, self.cost.noisy
