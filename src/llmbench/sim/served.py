@@ -17,6 +17,12 @@ from llmbench.sim.params import Preset
 from llmbench.sim.sequence import Seq
 
 NS_PER_S = 1_000_000_000
+# Timers have 1 ms resolution, which alone makes a step's tokens ~0.5–1 ms late: the engine loop
+# spins (yielding) for the last SPIN_NS before a step's end, but only when the step has few
+# tokens. With many, the write burst sets the lateness, and a loop that never blocks (an extra
+# epoll per pass) delays the writers: docs/benchmarks.md has the A/B.
+SPIN_NS = 1_500_000
+SPIN_MAX_DUE = 16
 
 
 class TwinStream:
@@ -133,12 +139,23 @@ class TwinRunner:
             if step is not None:
                 next_s = step.end_s
                 end_ns = self.nanoseconds(step.end_s)
-                await sleep_until(end_ns)
+                if len(self._due) <= SPIN_MAX_DUE:
+                    await self._spin_until(end_ns)
+                else:
+                    await sleep_until(end_ns)
                 # Handed over when due, not when planned: each writer then wakes once per
                 # token instead of twice (once for the hand-over, once for the deadline).
                 due, self._due = self._due, []
                 for stream, last in due:
                     stream.push(end_ns, last)
+
+    async def _spin_until(self, deadline_ns: int) -> None:
+        """A timer sleep to `SPIN_NS` before the deadline, then yields to the loop until it."""
+        if deadline_ns - time.monotonic_ns() > SPIN_NS:
+            await self._waiter.sleep_until(deadline_ns - SPIN_NS)
+        # A deadline is a time, not an event, so polling is the point (ruff ASYNC110 assumes not).
+        while time.monotonic_ns() < deadline_ns:  # noqa: ASYNC110
+            await asyncio.sleep(0)
 
     def metrics(self) -> dict[str, float]:
         """The gauges and counters `GET /metrics` exposes."""
