@@ -62,11 +62,27 @@ def test_predict_overrides_and_replicas() -> None:
     assert two["spec"]["load"]["replicas"] == 2
 
 
+def test_predict_sessions_report_the_cache_and_the_ttft_of_reused_turns() -> None:
+    args = ["sim", "predict", "--rate", "1", "--duration", "20", "--input-tokens", "1024"]
+    args += ["--output-tokens", "32", "--turns", "3", "--think-time-s", "2"]
+    run = json.loads(runner.invoke(app, [*args, "--json"]).output)
+    facts = run["prediction"]["sessions"]
+    assert facts["turns"] == 3 * facts["sessions"] == run["counts"]["ok"]
+    assert facts["reused_turns"]["n"] == 2 * facts["sessions"]
+    assert 0.3 < facts["cached_token_fraction"] < 0.7  # histories cached, new messages not
+    assert run["spec"]["load"]["turns"] == 3
+    table = runner.invoke(app, args)
+    assert table.exit_code == 0
+    assert "reused turns" in table.output
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
         (["--preset", "nope"], "unknown preset 'nope'"),
         (["--set", "engine.max_seqs=x"], "--set: engine.max_seqs"),
+        (["--turns", "2", "--routing", "least-loaded"], "--routing: sessions stick"),
+        (["--turns", "2", "--preset", "deterministic"], "--turns: sessions need"),
     ],
 )
 def test_bad_predict_flags_are_one_clear_line(

@@ -6,18 +6,27 @@ refusals keep their meaning, and the deterministic preset is the exact foundatio
 
 from __future__ import annotations
 
+import asyncio
 import http.client
+import itertools
 import json
 import urllib.error
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from urllib.request import Request, urlopen
 
 import pytest
 
+from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
+from llmbench.store.results import load_run
+from llmbench.study import Target, execute_run
+
 StartSim = Callable[..., str]
 QUIET = ["--set", "noise.jitter_sigma=0", "--set", "noise.stall_probability=0"]
+MS = 1_000_000
 
 
 def post(base_url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
@@ -48,6 +57,11 @@ def stream_usage(base_url: str, body: dict[str, Any], request_id: str) -> dict[s
 def sim_log(base_url: str, request_id: str) -> dict[str, Any]:
     with urlopen(f"{base_url}/sim/log/{request_id}", timeout=5) as response:
         return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def sim_entries(base_url: str) -> list[dict[str, Any]]:
+    with urlopen(f"{base_url}/sim/log", timeout=5) as response:
+        return json.loads(response.read())["requests"]  # type: ignore[no-any-return]
 
 
 def metrics(base_url: str) -> dict[str, float]:
@@ -117,3 +131,40 @@ def test_tokens_per_chunk_groups_the_twins_tokens(start_sim: StartSim) -> None:
     assert entry["chunk_tokens"] == [4, 4, 2]
     deadlines = entry["chunk_deadline_ns"]
     assert deadlines == sorted(deadlines)
+
+
+def test_a_mid_stream_stall_pauses_one_stream_while_the_engine_keeps_going(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    base_url = start_sim(extra_args=["--preset", "cloud-warm", *QUIET])
+    stall_ms = 300
+    spec = RunSpec(
+        target=TargetSpec(
+            model="llmbench-sim", extra_headers={"X-Sim-Fault": f"stall_after:3:{stall_ms}"}
+        ),
+        workload=WorkloadSpec(input_tokens=8, output_tokens=12),
+        load=LoadSpec(concurrency=1, requests=1),
+    )
+    with ThreadPoolExecutor(1) as pool:  # an unfaulted stream in the same batch meanwhile
+        plain = pool.submit(stream_usage, base_url, chat("a b c", max_tokens=150), "plain")
+        run = asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))
+        plain.result(timeout=30)
+    (record,) = load_run(tmp_path / "run").records
+    assert run["counts"]["ok"] == 1
+    assert record.error is None
+    gaps = [b - a for a, b in itertools.pairwise(record.chunk_offsets_ns)]
+    assert len(gaps) == 11
+    assert gaps[2] >= stall_ms * MS  # between token chunk 3 and 4, seen by the client
+    assert max(gaps[:2] + gaps[3:]) < stall_ms * MS / 3
+    ttft = record.first_token_ns - record.sent_ns  # type: ignore[operator]
+    assert ttft < stall_ms * MS / 3  # the stall is after the first token, not before
+    entry = next(e for e in sim_entries(base_url) if e["fault"])
+    deadlines = entry["chunk_deadline_ns"]
+    assert deadlines[3] - deadlines[2] >= stall_ms * MS  # the schedule moved, not the engine
+    # The engine kept stepping for the other stream: its tokens flowed through the stall.
+    other = sim_log(base_url, "plain")["chunk_emit_ns"]
+    stalled = entry["chunk_emit_ns"][2], entry["chunk_emit_ns"][3]
+    assert sum(stalled[0] < t < stalled[1] for t in other) > 10
+    assert max(b - a for a, b in itertools.pairwise(other)) < stall_ms * MS / 3
+    assert sum(entry["chunk_tokens"]) == 12
+    assert entry["outcome"] == "complete"

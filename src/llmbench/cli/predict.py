@@ -5,9 +5,12 @@ by construction (same `summarize_run`, same terminal table). Imported lazily by 
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from llmbench.errors import ConfigError
+from llmbench.metrics.stats import describe
 from llmbench.metrics.summary import summarize_run
 from llmbench.records import (
     CountSource,
@@ -27,6 +31,7 @@ from llmbench.report.terminal import run_summary
 from llmbench.sim import presets as sim_presets
 from llmbench.sim.offline import Prediction, RequestTiming, Routing, poisson_arrivals, predict
 from llmbench.sim.params import Preset
+from llmbench.sim.sessions import SessionLoad, predict_sessions
 
 TARGET_ID = "sim-predict"
 
@@ -96,8 +101,9 @@ def _fmt(value: Any) -> str:
 def to_records(timings: list[RequestTiming]) -> list[RequestRecord]:
     """The predicted requests as the client would have recorded them (virtual ns clock).
 
-    Token times are converted to ns offsets for all requests at once: per-request numpy calls
-    would cost more than the simulation itself for an hour of load.
+    Token times are converted to ns offsets for all requests at once, and the loop builds each
+    record directly: an hour of load is ~70,000 records, so per-record numpy calls or helper
+    layers would cost more than the simulation itself.
     """
     counts = np.array([len(t.token_s) for t in timings], dtype=np.int64)
     sent = np.rint(np.array([t.arrival_s for t in timings], dtype=np.float64) * 1e9)
@@ -105,41 +111,40 @@ def to_records(timings: list[RequestTiming]) -> list[RequestRecord]:
     parts = [t.token_s for t in timings if len(t.token_s)]
     all_s = np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
     offsets_ns = np.rint(all_s * 1e9).astype(np.int64) - np.repeat(sent_ns, counts)
-    raw = offsets_ns.tobytes()
+    raw = memoryview(offsets_ns.tobytes())
     longest = int(counts.max()) if len(counts) else 0
     ones, zeros = array("I", [1]) * longest, array("B", bytes(longest))
+    ok, usage, chunk_start = Status.OK, CountSource.USAGE, 0
     records: list[RequestRecord] = []
-    start = 0
+    append = records.append
     for timing, n, sent_at in zip(timings, counts.tolist(), sent_ns.tolist(), strict=True):
+        if timing.error is not None or not n:
+            append(_error_record(timing, sent_at))
+            continue
         chunk_offsets = array("q")
-        chunk_offsets.frombytes(raw[8 * start : 8 * (start + n)])
-        start += n
-        records.append(_record(timing, sent_at, chunk_offsets, ones[:n], zeros[:n]))
+        chunk_offsets.frombytes(raw[8 * chunk_start : 8 * (chunk_start + n)])
+        chunk_start += n
+        first_ns = sent_at + chunk_offsets[0]
+        record = RequestRecord(
+            f"predict-{timing.index}", TARGET_ID, f"req-{timing.index}", timing.replica, ok,
+            sent_at, sent_at, first_token_ns=first_ns, first_content_ns=first_ns,
+            end_ns=sent_at + chunk_offsets[-1], chunk_offsets_ns=chunk_offsets,
+            chunk_tokens=ones[:n], chunk_channels=zeros[:n],
+            input_tokens=timing.prompt_tokens, cached_tokens=timing.cached_tokens,
+            output_tokens=timing.output_tokens, output_tokens_source=usage,
+            usage_output_tokens=timing.output_tokens, finish_reason="length", http_status=200,
+            session_id=None if timing.session is None else f"session-{timing.session}",
+        )  # fmt: skip
+        append(record)
     return records
 
 
-def _record(
-    timing: RequestTiming,
-    sent_ns: int,
-    chunk_offsets: array[int],
-    chunk_tokens: array[int],
-    chunk_channels: array[int],
-) -> RequestRecord:
-    request_id = f"predict-{timing.index}"
-    if timing.error is not None or not chunk_offsets:
-        error = RequestError(ErrorCategory.HTTP_4XX, timing.error or "no tokens", 400)
-        return RequestRecord(
-            request_id, TARGET_ID, f"req-{timing.index}", timing.replica, Status.ERROR,
-            sent_ns, sent_ns, input_tokens=timing.prompt_tokens, http_status=400, error=error,
-        )  # fmt: skip
-    first_ns, end_ns = sent_ns + chunk_offsets[0], sent_ns + chunk_offsets[-1]
+def _error_record(timing: RequestTiming, sent_ns: int) -> RequestRecord:
+    error = RequestError(ErrorCategory.HTTP_4XX, timing.error or "no tokens", 400)
     return RequestRecord(
-        request_id, TARGET_ID, f"req-{timing.index}", timing.replica, Status.OK, sent_ns, sent_ns,
-        first_token_ns=first_ns, first_content_ns=first_ns, end_ns=end_ns,
-        chunk_offsets_ns=chunk_offsets, chunk_tokens=chunk_tokens, chunk_channels=chunk_channels,
-        input_tokens=timing.prompt_tokens, cached_tokens=timing.cached_tokens,
-        output_tokens=timing.output_tokens, output_tokens_source=CountSource.USAGE,
-        usage_output_tokens=timing.output_tokens, finish_reason="length", http_status=200,
+        f"predict-{timing.index}", TARGET_ID, f"req-{timing.index}", timing.replica,
+        Status.ERROR, sent_ns, sent_ns, input_tokens=timing.prompt_tokens, http_status=400,
+        error=error,
     )  # fmt: skip
 
 
@@ -148,6 +153,7 @@ def prediction_run(
 ) -> dict[str, Any]:
     """The run.json-shaped result: spec, target, engine facts, then `summarize_run`'s keys."""
     records = to_records(prediction.requests)
+    summary = summarize_run(records, seed=seed)
     cached = sum(t.cached_tokens for t in prediction.requests)
     prompt = sum(t.prompt_tokens for t in prediction.requests)
     return {
@@ -168,8 +174,21 @@ def prediction_run(
             "prefix_hit_rate": cached / prompt if prompt else None,
             "wall_s": wall_s,
         },
-        **summarize_run(records, seed=seed),
+        **summary,
     }
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Collections off while an hour's ~70,000 sequences, timings and records are built: each
+    generational pass would rescan every object built so far and free nothing (no cycles)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def run_predict(
@@ -182,20 +201,27 @@ def run_predict(
     replicas: int,
     seed: int,
     routing: Routing = "round-robin",
+    turns: int = 1,
+    think_time_s: float = 5.0,
 ) -> dict[str, Any]:
+    """Poisson arrivals at `rate` over `duration_s`; with `turns` > 1 each arrival starts a
+    session of that many turns (`input_tokens` new per turn, on top of the history)."""
+    if turns > 1 and routing != "round-robin":
+        raise ConfigError(
+            "sessions stick to one replica (their history is cached there)",
+            where="--routing", hint="leave --routing at round-robin with --turns",
+        )  # fmt: skip
+    if turns > 1 and preset.timing == "fixed":
+        raise ConfigError(
+            "sessions need a preset with an engine; fixed timing has no prefix cache",
+            where="--turns", hint="use --preset cloud-warm or self-hosted-cold",
+        )  # fmt: skip
     started = time.perf_counter()
-    arrivals = poisson_arrivals(rate, duration_s, seed)
-    prediction = predict(
-        preset,
-        arrivals,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        replicas=replicas,
-        seed=seed,
-        routing=routing,
-    )
+    profile = f"poisson {rate:g}/s × {duration_s:g} s, {replicas} replica(s) {routing}"
+    if turns > 1:
+        profile += f", sessions of {turns} turns, {think_time_s:g} s think time"
     load = {
-        "profile": f"poisson {rate:g}/s × {duration_s:g} s, {replicas} replica(s) {routing}",
+        "profile": profile,
         "concurrency": None,
         "rate_per_s": rate,
         "duration_s": duration_s,
@@ -203,10 +229,88 @@ def run_predict(
         "routing": routing,
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
+        "turns": turns,
+        "think_time_s": think_time_s if turns > 1 else None,
     }
-    run = prediction_run(preset, prediction, load, time.perf_counter() - started, seed)
+    with _gc_paused():
+        arrivals = poisson_arrivals(rate, duration_s, seed)
+        if turns > 1:
+            sessions = SessionLoad(arrivals, turns, think_time_s, input_tokens, output_tokens)
+            prediction = predict_sessions(preset, sessions, replicas=replicas, seed=seed)
+        else:
+            prediction = predict(
+                preset, arrivals, input_tokens=input_tokens, output_tokens=output_tokens,
+                replicas=replicas, seed=seed, routing=routing,
+            )  # fmt: skip
+        run = prediction_run(preset, prediction, load, time.perf_counter() - started, seed)
+    if turns > 1:
+        run["prediction"]["sessions"] = session_facts(prediction.requests)
     run["prediction"]["wall_s"] = time.perf_counter() - started
     return run
+
+
+def session_facts(requests: list[RequestTiming]) -> dict[str, Any]:
+    """Cached-token fraction and TTFT of first turns, later turns that reused the prefix cache
+    and later turns that found it gone (evicted under memory pressure, or expired)."""
+    groups: dict[str, list[RequestTiming]] = {"first": [], "reused": [], "missed": []}
+    refused = 0
+    for t in requests:
+        if t.error is not None or not len(t.token_s):
+            refused += 1
+        elif t.turn == 0:
+            groups["first"].append(t)
+        else:
+            groups["reused" if t.cached_tokens else "missed"].append(t)
+    later = groups["reused"] + groups["missed"]
+    out: dict[str, Any] = {
+        "sessions": len({t.session for t in requests}),
+        "turns": len(requests),
+        "refused_turns": refused,
+        "cached_token_fraction": _cached_fraction(requests),
+        "later_turns_cached_token_fraction": _cached_fraction(later),
+    }
+    for name, group in groups.items():
+        ttft_ms = [1e3 * (float(t.token_s[0]) - t.arrival_s) for t in group]
+        stats = describe(ttft_ms, seed=0) if ttft_ms else None
+        out[f"{name}_turns"] = {
+            "n": len(group),
+            "mean_prompt_tokens": sum(t.prompt_tokens for t in group) / len(group)
+            if group
+            else None,
+            "cached_token_fraction": _cached_fraction(group),
+            "ttft_ms": {k: stats[k] for k in ("mean", "p50", "p90", "p99")} if stats else None,
+        }
+    return out
+
+
+def _cached_fraction(group: list[RequestTiming]) -> float | None:
+    prompt = sum(t.prompt_tokens for t in group)
+    return sum(t.cached_tokens for t in group) / prompt if prompt else None
+
+
+def sessions_text(facts: dict[str, Any]) -> str:
+    """Two lines under the table: how much of the prompts the cache served, and what it saved."""
+    lines = [
+        f"sessions {facts['sessions']}, turns {facts['turns']} ({facts['refused_turns']} refused):"
+        f" cached tokens {_pct(facts['cached_token_fraction'])} of all prompt tokens,"
+        f" {_pct(facts['later_turns_cached_token_fraction'])} of later turns'"
+    ]
+    for name in ("first", "reused", "missed"):
+        group = facts[f"{name}_turns"]
+        ttft = group["ttft_ms"]
+        timing = (
+            f"TTFT mean {ttft['mean']:.1f} ms, P90 {ttft['p90'] or float('nan'):.1f} ms"
+            if ttft
+            else "-"
+        )
+        prompt = group["mean_prompt_tokens"]
+        size = f"mean prompt {prompt:,.0f} tokens" if prompt is not None else ""
+        lines.append(f"  {name:<6} turns: n {group['n']:>6}  {size}  {timing}")
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
 
 
 def render(run: dict[str, Any]) -> Any:

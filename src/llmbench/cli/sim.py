@@ -141,6 +141,12 @@ def predict(
         Literal["round-robin", "least-loaded"], typer.Option(help="how requests pick a replica")
     ] = "round-robin",
     seed: Annotated[int, typer.Option(help="seeds arrivals, noise and statistics")] = 0,
+    turns: Annotated[
+        int, typer.Option(help="turns per session: each arrival starts a session (1: none)", min=1)
+    ] = 1,
+    think_time_s: Annotated[
+        float, typer.Option(help="seconds between an answer and the next turn", min=0.0)
+    ] = 5.0,
     preset: PresetOpt = "cloud-warm",
     preset_file: PresetFileOpt = None,
     set_: SetOpt = None,
@@ -161,6 +167,8 @@ def predict(
         replicas=replicas,
         seed=seed,
         routing=routing,
+        turns=turns,
+        think_time_s=think_time_s,
     )
     if as_json:
         print(json.dumps(run, indent=2))
@@ -174,6 +182,10 @@ def predict(
         f"predicted offline in {facts['wall_s']:.2f} s: {facts['steps']} engine steps, "
         f"{facts['preemptions']} preemptions, {facts['cold_starts']} cold starts"
     )
+    if "sessions" in facts:
+        from llmbench.cli.predict import sessions_text
+
+        console.print(sessions_text(facts["sessions"]))
 
 
 @app.command()

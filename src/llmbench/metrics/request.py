@@ -213,6 +213,8 @@ def _segment_counts(records: Sequence[RequestRecord], lengths: IntArray) -> Floa
     out = np.array([r.output_tokens for r in records], dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         fallback = (seg_max <= 1) & (out > lengths)  # NaN output_tokens compares False
+        if not fallback.any():  # the usual case: skip two arrays as long as all the chunks
+            return counts
         mean_k = np.repeat(np.where(fallback, out / lengths, np.nan), lengths)
     return np.where(np.isnan(mean_k), counts, mean_k)
 
@@ -233,5 +235,6 @@ def pooled_itl_ns(records: Sequence[RequestRecord]) -> tuple[IntArray, FloatArra
     keep[starts[(starts > 0) & (starts < cat.size)] - 1] = False
     later = _segment_counts(records, lengths)[1:][keep]
     gaps = gaps[keep]
-    per_token = gaps[later > 0] / later[later > 0]
+    counted = later > 0
+    per_token = gaps[counted] / later[counted]
     return gaps, per_token

@@ -6,6 +6,7 @@ requests only. Values are converted from ns to ms here, at the output boundary (
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -152,9 +153,14 @@ def _distributions(samples: _Samples, seed: int) -> tuple[dict[str, Any], dict[s
             ids = samples.request_ids[rows[beyond]].tolist()
             outliers[key] = _outlier_entry(stats, ids)
     summary["itl_ms"] = describe(samples.itl_ms, seed=seed, max_indices=MAX_LISTED)
-    summary["itl_per_token_ms"] = describe(
-        samples.itl_per_token_ms, seed=seed, max_indices=MAX_LISTED
-    )
+    if np.array_equal(samples.itl_per_token_ms, samples.itl_ms):
+        # One token per chunk (the usual case): the same sample, so the same statistics, without
+        # describing millions of gaps twice.
+        summary["itl_per_token_ms"] = copy.deepcopy(summary["itl_ms"])
+    else:
+        summary["itl_per_token_ms"] = describe(
+            samples.itl_per_token_ms, seed=seed, max_indices=MAX_LISTED
+        )
     return {key: summary[key] for key in _ORDER}, outliers
 
 

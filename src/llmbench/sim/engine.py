@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,6 +58,7 @@ class Engine:
         )
         self.cost = StepCost(preset, random.Random(f"engine/{seed}"))
         self.listener = listener
+        self.on_finish: Callable[[Seq], None] | None = None  # told when a sequence ends
         self.pending: deque[Seq] = deque()  # submitted, not yet eligible at the last step
         self.waiting: deque[Seq] = deque()
         self.running: dict[int, Seq] = {}  # admission order: preemption takes the last
@@ -134,6 +136,45 @@ class Engine:
             return self.static.step(start_s)
         return self._continuous_step(start_s)
 
+    def decode_until(self, now_s: float, horizon_s: float) -> float:
+        """Offline fast path: run the decode-only steps that start before `horizon_s` (the next
+        arrival) exactly as `plan` would, with the aggregates in locals; returns when the next
+        step starts. Stops at any step that would admit, prefill or preempt.
+        """
+        if self.listener is not None:
+            return now_s
+        if self.static is not None:
+            return self.static.decode_until(now_s) if self.running else now_s
+        if self.waiting:
+            return now_s
+        pool, residue, block, decoding = self.pool, self._residue, self.block, self.decoding
+        base_seconds, noisy = self.cost.base_seconds, self.cost.noisy
+        append_end, finish = self.step_end_s.append, self._finish
+        pending = self.pending
+        horizon_s = min(horizon_s, pending[0].eligible_s) if pending else horizon_s
+        s, sum_ctx, sum_ctx_sq = self.step_index, self.sum_ctx, self.sum_ctx_sq
+        while now_s < horizon_s and decoding and not self.prefilling:
+            need = residue[(-s) % block]
+            if need <= pool.free:  # the usual case, without a call
+                pool.free -= need
+            elif not pool.take(need):
+                break  # a decoder needs a block: `plan` preempts
+            n_dec = len(decoding)
+            end_s = now_s + noisy(base_seconds(n_dec, sum_ctx, sum_ctx_sq, ()))
+            append_end(end_s)
+            sum_ctx_sq += 2 * sum_ctx + n_dec
+            sum_ctx += n_dec
+            s += 1
+            now_s = self.last_busy_s = end_s
+            if finish and finish[0][0] < s:  # a sequence ends: hand the state back
+                self.step_index, self.sum_ctx, self.sum_ctx_sq = s, sum_ctx, sum_ctx_sq
+                self._finish_due(s - 1, end_s)
+                sum_ctx, sum_ctx_sq = self.sum_ctx, self.sum_ctx_sq
+                if self.on_finish is not None:
+                    break  # its caller may have a new arrival before the horizon
+        self.step_index, self.sum_ctx, self.sum_ctx_sq = s, sum_ctx, sum_ctx_sq
+        return now_s
+
     def _warm_up(self, now_s: float) -> float:
         e = self.preset.engine
         if not self.running and e.idle_timeout_s and now_s - self.last_busy_s >= e.idle_timeout_s:
@@ -199,12 +240,18 @@ class Engine:
             if not n:
                 break
             need = -(-(hit * self.block + n) // self.block) - hit
-            if self.pool.available - need < reserve and self.running:
+            # The hit's unreferenced blocks count as available but must not be evicted to
+            # make room for the rest of this very prompt.
+            hit_hashes = seq.hashes[:hit] if seq.hashes and hit else ()
+            available = self.pool.available - self.pool.evictable(hit_hashes)
+            if available - need < reserve and self.running:
                 break
-            if not self.pool.take(need):
+            if need > available:
                 break
             self.waiting.popleft()
-            self._start(seq, hit, now_s)
+            self._start(seq, hit, now_s)  # references the hit: off the LRU list
+            taken = self.pool.take(need)
+            assert taken
             prefills.append((seq, n))
             budget -= n
         return budget
@@ -235,7 +282,7 @@ class Engine:
 
     # -- completion -------------------------------------------------------------------------
 
-    def _complete(self, s: int, end_s: float, prefills: list[tuple[Seq, int]]) -> None:
+    def _complete(self, s: int, end_s: float, prefills: Sequence[tuple[Seq, int]]) -> None:
         self.step_end_s.append(end_s)
         self.step_index = s + 1
         self.last_busy_s = end_s
@@ -246,16 +293,20 @@ class Engine:
         n_dec = len(self.decoding)
         self.sum_ctx_sq += 2 * self.sum_ctx + n_dec
         self.sum_ctx += n_dec
+        self._finish_due(s, end_s)
+        for seq, n in prefills:
+            seq.computed += n
+            if seq.computed == seq.target:
+                self._first_of_run(seq, s, end_s)
+
+    def _finish_due(self, s: int, end_s: float) -> None:
+        """Decoders whose last token came out in step `s` finish (stale heap entries skipped)."""
         while self._finish and self._finish[0][0] <= s:
             _, _, version, seq = heapq.heappop(self._finish)
             if version == seq.version and seq.id in self.decoding:
                 seq.token_steps.append(range(seq.s0, s + 1))
                 seq.generated = seq.g0 + s + 1 - seq.s0
                 self._finish_seq(seq, end_s)
-        for seq, n in prefills:
-            seq.computed += n
-            if seq.computed == seq.target:
-                self._first_of_run(seq, s, end_s)
 
     def _first_of_run(self, seq: Seq, s: int, end_s: float) -> None:
         """A (re)computed prompt yields the next token; then the sequence decodes."""
@@ -293,6 +344,8 @@ class Engine:
         seq.end_s = end_s
         seq.state = "finished"
         self._release(seq, end_s)
+        if self.on_finish is not None:
+            self.on_finish(seq)
 
     def _stop(self, seq: Seq, now_s: float) -> None:
         if seq.id in self.decoding:

@@ -64,6 +64,11 @@ class BlockPool:
             self._lru.popitem(last=False)
         return True
 
+    def evictable(self, hashes: Sequence[int]) -> int:
+        """How many of `hashes` are cached and unreferenced (they count in `available`)."""
+        lru = self._lru
+        return sum(1 for h in hashes if h in lru)
+
     def give_back(self, n: int) -> None:
         self.free += n
 

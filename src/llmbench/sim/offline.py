@@ -5,6 +5,7 @@ the CLI turns them into llmbench records, so predictions share the measured runs
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Literal
@@ -33,6 +34,8 @@ class RequestTiming:
     output_tokens: int
     cached_tokens: int
     error: str | None = None
+    session: int | None = None  # multi-turn sessions: which session, and its turn (0 first)
+    turn: int = 0
 
     @property
     def first_token_s(self) -> float | None:
@@ -98,8 +101,7 @@ def predict(
         ]
     out = []
     for replica, (engine, seqs) in enumerate(zip(engines, per_replica, strict=True)):
-        ends = np.asarray(engine.step_end_s, dtype=np.float64)
-        out += [_timing(seq, replica, ends, input_tokens) for seq in seqs]
+        out += timings_of(seqs, replica, engine.step_end_s, input_tokens)
     out.sort(key=lambda r: r.index)
     return Prediction(
         out,
@@ -116,10 +118,12 @@ def _run(
     seqs = [Seq(i, t, t + overhead_s, input_tokens, output_tokens, tag=None) for i, t in arrivals]
     now_s = 0.0
     nxt = 0
-    plan, submit = engine.plan, engine.submit
+    plan, submit, decode_until = engine.plan, engine.submit, engine.decode_until
     while nxt < len(seqs) or engine.busy:
         if not engine.busy:
             now_s = max(now_s, seqs[nxt].eligible_s)
+        else:  # most steps only decode: run them in a tight loop up to the next arrival
+            now_s = decode_until(now_s, seqs[nxt].eligible_s if nxt < len(seqs) else math.inf)
         while nxt < len(seqs) and seqs[nxt].eligible_s <= now_s:
             seq = seqs[nxt]
             nxt += 1
@@ -133,21 +137,39 @@ def _run(
     return seqs
 
 
-def _timing(seq: Seq, replica: int, ends: FloatArray, input_tokens: int) -> RequestTiming:
-    if seq.state == "rejected":
-        empty = np.empty(0, dtype=np.float64)
-        return RequestTiming(seq.id, replica, seq.arrival_s, empty, input_tokens, 0, 0, seq.tag)
-    parts = [ends[r.start : r.stop] for r in seq.token_steps]
-    token_s = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    return RequestTiming(
-        seq.id,
-        replica,
-        seq.arrival_s,
-        token_s,
-        input_tokens,
-        seq.generated,
-        seq.cached_tokens or 0,
+def timings_of(
+    seqs: list[Seq], replica: int, step_end_s: list[float], input_tokens: int
+) -> list[RequestTiming]:
+    """Every sequence's token times, gathered from the step ends in one numpy pass: each
+    request's `token_s` is a view into one array (per-request slicing and concatenation cost
+    more than the simulation of an hour of load)."""
+    starts: list[int] = []
+    lengths: list[int] = []
+    for seq in seqs:
+        for r in seq.token_steps:
+            starts.append(r.start)
+            lengths.append(r.stop - r.start)
+    n = np.asarray(lengths, dtype=np.int64)
+    first = np.cumsum(n) - n  # where each range begins in the gathered array
+    steps = np.arange(int(n.sum()), dtype=np.int64) + np.repeat(
+        np.asarray(starts, dtype=np.int64) - first, n
     )
+    token_all = np.asarray(step_end_s, dtype=np.float64)[steps]
+    out: list[RequestTiming] = []
+    append = out.append
+    at = 0
+    for seq in seqs:
+        # Ranges of one sequence are consecutive in `token_all`; the last one ends its tokens.
+        end = at + seq.generated if seq.token_steps else at
+        if seq.state == "rejected":
+            append(RequestTiming(seq.id, replica, seq.arrival_s, token_all[at:end], input_tokens,
+                                 0, 0, seq.tag))  # fmt: skip
+        else:
+            append(RequestTiming(seq.id, replica, seq.arrival_s, token_all[at:end], input_tokens,
+                                 seq.generated, seq.cached_tokens or 0))  # fmt: skip
+        at = end
+    assert at == token_all.size, "a sequence's token steps do not add up to its tokens"
+    return out
 
 
 def _fixed(

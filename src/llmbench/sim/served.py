@@ -17,18 +17,28 @@ from llmbench.sim.params import Preset
 from llmbench.sim.sequence import Seq
 
 NS_PER_S = 1_000_000_000
+# Timers have 1 ms resolution, which alone makes a step's tokens ~0.5–1 ms late: the engine loop
+# spins (yielding) for the last SPIN_NS before a step's end, but only when the step has few
+# tokens. With many, the write burst sets the lateness, and a loop that never blocks (an extra
+# epoll per pass) delays the writers: docs/benchmarks.md has the A/B.
+SPIN_NS = 1_500_000
+SPIN_MAX_DUE = 16
 
 
 class TwinStream:
     """One request's token deadlines, pushed by the engine loop, awaited by its writer."""
 
-    __slots__ = ("_deadlines", "_wake", "done", "seq")
+    __slots__ = ("_deadlines", "_wake", "done", "seq", "stall_after_chunks", "stall_ns")
 
     def __init__(self) -> None:
         self._deadlines: deque[int] = deque()
         self._wake: asyncio.Future[None] | None = None
         self.done = False
         self.seq: Seq | None = None
+        # A `stall_after:N:MS` fault: chunks from the (N+1)-th on are delivered `stall_ns` late.
+        # Downstream of the engine: its schedule (and this sequence's KV blocks) are unchanged.
+        self.stall_after_chunks: int | None = None
+        self.stall_ns = 0
 
     @property
     def cached_tokens(self) -> int:
@@ -48,11 +58,14 @@ class TwinStream:
         due when its last token is; at most `limit` chunks."""
         sent = 0
         count = 0
+        stall_from = self.stall_after_chunks
         while limit is None or sent < limit:
             if self._deadlines:
                 deadline_ns = self._deadlines.popleft()
                 count += 1
                 if count == tokens_per_chunk or (self.done and not self._deadlines):
+                    if stall_from is not None and sent >= stall_from:
+                        deadline_ns += self.stall_ns
                     sent += 1
                     yield deadline_ns, count
                     count = 0
@@ -126,12 +139,23 @@ class TwinRunner:
             if step is not None:
                 next_s = step.end_s
                 end_ns = self.nanoseconds(step.end_s)
-                await sleep_until(end_ns)
+                if len(self._due) <= SPIN_MAX_DUE:
+                    await self._spin_until(end_ns)
+                else:
+                    await sleep_until(end_ns)
                 # Handed over when due, not when planned: each writer then wakes once per
                 # token instead of twice (once for the hand-over, once for the deadline).
                 due, self._due = self._due, []
                 for stream, last in due:
                     stream.push(end_ns, last)
+
+    async def _spin_until(self, deadline_ns: int) -> None:
+        """A timer sleep to `SPIN_NS` before the deadline, then yields to the loop until it."""
+        if deadline_ns - time.monotonic_ns() > SPIN_NS:
+            await self._waiter.sleep_until(deadline_ns - SPIN_NS)
+        # A deadline is a time, not an event, so polling is the point (ruff ASYNC110 assumes not).
+        while time.monotonic_ns() < deadline_ns:  # noqa: ASYNC110
+            await asyncio.sleep(0)
 
     def metrics(self) -> dict[str, float]:
         """The gauges and counters `GET /metrics` exposes."""

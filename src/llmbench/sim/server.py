@@ -145,7 +145,7 @@ class _Simulator:
         plan: Plan
         if self.twin is None:
             plan = delayed_after(self._plan(start_ns, gen.max_tokens, seq), fault)
-        else:  # the engine times the tokens; a mid-stream stall fault does not apply here
+        else:  # the engine times the tokens; a mid-stream stall delays their delivery
             try:
                 plan = self.twin.submit(
                     start_ns, gen.prompt_tokens, gen.max_tokens, gen.prompt_words
@@ -153,6 +153,9 @@ class _Simulator:
             except AdmissionError as exc:
                 error = ApiError(400, str(exc), param="messages", code="context_length_exceeded")
                 return await self._refuse(request, entry, error)
+            if fault is not None and fault.stall_after_chunks is not None:
+                plan.stall_after_chunks = fault.stall_after_chunks
+                plan.stall_ns = fault.stall_after_ns
         encoder = ResponseEncoder(kind, _response_id(kind), int(time.time()), self.config.model)
         if fault is not None and fault.huge_chunk_bytes:
             encoder = HugeChunkEncoder(encoder, fault.huge_chunk_bytes)

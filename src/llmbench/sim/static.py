@@ -45,6 +45,29 @@ class StaticBatcher:
         self._emit(end_s)
         return Step(s, start_s, end_s, n, tokens)
 
+    def decode_until(self, now_s: float) -> float:
+        """Offline fast path: the current batch's decode steps before any member finishes, as
+        `step` would run them (arrivals meanwhile only wait: they cannot join the batch)."""
+        engine, batch = self._engine, self._batch
+        running = [seq for seq in batch if seq.state == "running"]
+        if not running:
+            return now_s
+        steps = min(seq.max_tokens - seq.generated for seq in running) - 1  # the last: `step`
+        n, prompt = len(batch), self._prompt
+        base_seconds, noisy = engine.cost.base_seconds, engine.cost.noisy
+        append_end = engine.step_end_s.append
+        for k in range(self._decode_steps, self._decode_steps + steps):
+            ctx = prompt + k
+            now_s += noisy(base_seconds(n, float(n * ctx), float(n * ctx * ctx), []))
+            append_end(now_s)
+        if steps > 0:
+            self._decode_steps += steps
+            engine.step_index += steps
+            engine.last_busy_s = now_s
+            for seq in running:
+                seq.generated += steps
+        return now_s
+
     def _form(self, now_s: float) -> None:
         engine = self._engine
         block = engine.block
@@ -83,6 +106,8 @@ class StaticBatcher:
             if last:
                 seq.state, seq.end_s = "finished", end_s
                 done += 1
+                if engine.on_finish is not None:
+                    engine.on_finish(seq)
         if done == len(self._batch):
             for seq in self._batch:
                 engine.running.pop(seq.id, None)

@@ -97,6 +97,19 @@ def test_order_statistic_ranks_exist_from_first_n(q: int, first_n: int) -> None:
     assert _coverage(first_n, q, ranks) >= 0.95
 
 
+@pytest.mark.parametrize("n", [*range(60, 400, 7), 1_000, 71_507, 9_000_000])
+@pytest.mark.parametrize("q", [5, 50, 90, 95, 99])
+def test_order_statistic_ranks_match_scipy_stats_binom_ppf(n: int, q: int) -> None:
+    # The ranks come from a bisection over scipy.special.bdtr (scipy.stats costs ~1.5 s to
+    # import); they must be scipy.stats' binom.ppf ranks, the definition in the docstring.
+    for confidence in (0.9, 0.95, 0.99):
+        alpha = 1 - confidence
+        low = int(binom.ppf(alpha / 2, n, q / 100))
+        high = int(binom.ppf(1 - alpha / 2, n, q / 100)) + 1
+        if low >= 1 and high <= n:
+            assert order_statistic_ci_ranks(n, q, confidence) == (low, high)
+
+
 def test_p95_ci_values_are_order_statistics() -> None:
     d = describe(np.arange(1.0, 101.0))  # 1..100, ranks (90, 100) → values 90, 100
     assert d["p95_ci"] == [90.0, 100.0]

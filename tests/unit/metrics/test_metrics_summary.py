@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from llmbench.metrics import summarize_run, three_sigma
+from llmbench.metrics.stats import describe
 from llmbench.records import (
     CountSource,
     ErrorCategory,
@@ -178,3 +179,19 @@ def test_json_ready_and_seeded(run: list[RequestRecord]) -> None:
     a = json.dumps(summarize_run(run, seed=1), allow_nan=False)
     assert a == json.dumps(summarize_run(run, seed=1), allow_nan=False)
     json.dumps(three_sigma(run), allow_nan=False)
+
+
+@pytest.mark.parametrize("tokens", [[1, 1, 1], [1, 2, 4]])
+def test_per_token_itl_is_its_own_describe_whether_or_not_it_equals_the_itl(
+    make_record: MakeRecord, tokens: list[int]
+) -> None:
+    # One token per chunk: per-token ITL = ITL, so the summary describes it once and copies it;
+    # with k tokens per chunk the later chunk's gap is divided by k. Either way the entry must
+    # be exactly `describe` of that sample.
+    records = [make_record(offsets_ms=[10, 30, 70], tokens=tokens, output_tokens=sum(tokens))]
+    summary = summarize_run(records, seed=5)["summary"]
+    gaps = [20.0, 40.0]  # 30 − 10, 70 − 30 ms
+    per_token = [g / k for g, k in zip(gaps, tokens[1:], strict=True)]
+    assert summary["itl_ms"] == describe(gaps, seed=5, max_indices=50)
+    assert summary["itl_per_token_ms"] == describe(per_token, seed=5, max_indices=50)
+    assert summary["itl_per_token_ms"] is not summary["itl_ms"]
