@@ -108,8 +108,10 @@ async def execute_run(
     api_key: str | None = None,
     stop: asyncio.Event | None = None,
     on_record: Callable[[RequestRecord], None] | None = None,
+    spec_source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Runs one spec against one target, writing `output_dir`; returns the final run.json."""
+    """Runs one spec against one target, writing `output_dir`; returns the final run.json.
+    `spec_source` says where the spec came from (spec file and its hash, variables, flags)."""
     model, models = await _resolve_model(spec, target.base_url, api_key)
     tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
     load = build_load(spec)  # a bad trace fails here, before the results directory exists
@@ -123,6 +125,7 @@ async def execute_run(
             "clock": {"monotonic_ns_at_start": time.monotonic_ns()},
             "spec": _public_spec(spec),
             "spec_hash": spec.spec_hash(),
+            "spec_source": spec_source,
             "environment": capture_environment(),
             "target": {
                 "id": target_id_of(spec, target),

@@ -33,7 +33,11 @@ stderr = Console(stderr=True)
 
 
 async def _run_async(
-    spec: RunSpec, target: Target, output_dir: Path, api_key: str | None
+    spec: RunSpec,
+    target: Target,
+    output_dir: Path,
+    api_key: str | None,
+    spec_source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -42,7 +46,13 @@ async def _run_async(
     total = None if spec.load.requests is None else spec.load.requests + spec.load.warmup
     with RunProgress(stderr, total=total, duration_s=spec.load.duration_s) as progress:
         return await execute_run(
-            spec, target, output_dir, api_key=api_key, stop=stop, on_record=progress.update
+            spec,
+            target,
+            output_dir,
+            api_key=api_key,
+            stop=stop,
+            on_record=progress.update,
+            spec_source=spec_source,
         )
 
 
@@ -57,7 +67,11 @@ def _prepare_process() -> None:
 
 
 async def _study_async(
-    spec: RunSpec, target: Target, parent: Path, api_key: str | None
+    spec: RunSpec,
+    target: Target,
+    parent: Path,
+    api_key: str | None,
+    spec_source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -70,7 +84,13 @@ async def _study_async(
         stderr.print(f"step {directory.name}: {load.profile}", highlight=False)
         with RunProgress(stderr, total=total, duration_s=load.duration_s) as progress:
             run = await execute_run(
-                step, target, directory, api_key=api_key, stop=stop, on_record=progress.update
+                step,
+                target,
+                directory,
+                api_key=api_key,
+                stop=stop,
+                on_record=progress.update,
+                spec_source=spec_source,
             )
         for line in load_lines(run):
             stderr.print(line)
@@ -79,8 +99,14 @@ async def _study_async(
     return await run_study(spec, parent, run_step, stop=stop)
 
 
-def execute(spec: RunSpec, output_dir: Path | None, api_key: str | None) -> dict[str, Any]:
-    """Starts the embedded target when no URL is given, runs, and prints the summary."""
+def execute(
+    spec: RunSpec,
+    output_dir: Path | None,
+    api_key: str | None,
+    spec_source: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Starts the embedded target when no URL is given, runs, and prints the summary.
+    `spec_source` (spec file, its hash, the variables and flags used) goes into run.json."""
     _prepare_process()
     sim: EmbeddedSim | None = None
     if spec.target.base_url is None:
@@ -92,9 +118,9 @@ def execute(spec: RunSpec, output_dir: Path | None, api_key: str | None) -> dict
         directory = output_dir or Path("results") / default_run_id(spec, target)
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             if is_study(spec):
-                index = runner.run(_study_async(spec, target, directory, api_key))
+                index = runner.run(_study_async(spec, target, directory, api_key, spec_source))
             else:
-                run = runner.run(_run_async(spec, target, directory, api_key))
+                run = runner.run(_run_async(spec, target, directory, api_key, spec_source))
     finally:
         if sim is not None:
             sim.stop()
