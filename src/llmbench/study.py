@@ -22,6 +22,7 @@ from llmbench.config import RunSpec
 from llmbench.engine.closed_loop import RunOutcome
 from llmbench.errors import EndpointError, StoreError
 from llmbench.loads import build_load
+from llmbench.metrics.columns import RunColumns
 from llmbench.metrics.summary import summarize_run
 from llmbench.monitor.client_health import ClientWatch
 from llmbench.monitor.environment import capture_environment
@@ -115,7 +116,7 @@ async def execute_run(
     model, models = await _resolve_model(spec, target.base_url, api_key)
     tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
     load = build_load(spec)  # a bad trace fails here, before the results directory exists
-    records: list[RequestRecord] = []
+    records = RunColumns()  # compact columns for the summary, not the records themselves
     stop = stop or asyncio.Event()
     with RunWriter(output_dir) as writer:
         run: dict[str, Any] = {

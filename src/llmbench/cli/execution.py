@@ -23,7 +23,7 @@ from llmbench.local_target import EmbeddedSim
 from llmbench.metrics.summary import summarize_run, three_sigma
 from llmbench.report.load import load_lines, study_summary
 from llmbench.report.terminal import run_summary, three_sigma_table
-from llmbench.store.results import load_run
+from llmbench.store.results import load_run_columns
 from llmbench.store.study_index import STUDY_FILE, load_study_index
 from llmbench.study import Target, default_run_id, execute_run
 
@@ -138,15 +138,15 @@ def show_report(directory: Path, view: str) -> None:
     if (directory / STUDY_FILE).exists():
         stdout.print(study_summary(load_study_index(directory), str(directory)))
         return
-    loaded = load_run(directory)
+    loaded = load_run_columns(directory)  # streamed: memory flat in the number of records
     run = dict(loaded.run)
     if "summary" not in run:
-        run.update(summarize_run(loaded.records, seed=run.get("spec", {}).get("seed", 0)))
+        run.update(summarize_run(loaded.columns, seed=run.get("spec", {}).get("seed", 0)))
         run["status"] = "incomplete"
         loaded.warnings.append(
             "no summary in run.json (killed, or still running): recomputed from records.jsonl"
         )
     if view == "3sigma":
-        stdout.print(three_sigma_table(three_sigma(loaded.records, seed=0)))
+        stdout.print(three_sigma_table(three_sigma(loaded.columns, seed=0)))
         return
     stdout.print(run_summary(run, loaded.warnings))

@@ -6,6 +6,7 @@ problem as `WHERE: field.path: problem (allowed: ...; fix: ...)`; WHERE comes fr
 from __future__ import annotations
 
 import difflib
+import re
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from llmbench.config.specfile import Loc, read_spec_file
 from llmbench.errors import ConfigError
 
 DOCS_HINT = "see docs/spec-files.md"
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
 _BOUNDS = {
     "greater_than": ("gt", "> {}"),
     "greater_than_equal": ("ge", ">= {}"),
@@ -94,9 +96,13 @@ def _explain(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str | No
 
 
 def _field(loc: Loc) -> str:
+    """`load.concurrencies[1]`; odd keys (empty, spaces, control characters) quoted."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+        if isinstance(part, int) or not _PLAIN_KEY.fullmatch(part):
+            out += f"[{part!r}]"
+        else:
+            out += f".{part}" if out else part
     return out or "spec"
 
 
