@@ -120,8 +120,9 @@ class RunColumns:
     """Everything a run's statistics need, appended record by record (warm-up only counted).
 
     Rows are measured requests in arrival order; `ok_mask` selects the ok ones, the rows of the
-    latency statistics. The pooled ITL gaps of ok requests are one int64 array; their per-token
-    values are stored only for requests where they differ from the gaps (k-token chunks).
+    latency statistics. The pooled ITL gaps of ok requests are one int32 array (longer gaps kept
+    beside); their per-token values are stored only for requests where they differ from the
+    gaps (k-token or 0-token chunks), in one float64 array.
     """
 
     def __init__(self) -> None:
@@ -135,7 +136,12 @@ class RunColumns:
         self._gaps = array("i")
         self._long_gap_at = array("q")
         self._long_gap_ns = array("q")
-        self._per_token: list[tuple[int, int, FloatArray]] = []  # (first gap, gaps, values)
+        # Per-token ITL where it differs from the gaps: per such request, where its gaps start,
+        # how many there are and how many per-token values replace them.
+        self._pt_at = array("q")
+        self._pt_gaps = array("q")
+        self._pt_n = array("q")
+        self._pt_values = array("d")
         self.counts = CountTally()
         self.tokens = TokenTally()
 
@@ -164,7 +170,10 @@ class RunColumns:
         self.tokens.add(record)
         per_token = itl_per_token_ns(record)
         if not np.array_equal(per_token, gaps):  # k-token or 0-token chunks: keep the values
-            self._per_token.append((len(self._gaps), gaps.size, per_token))
+            self._pt_at.append(len(self._gaps))
+            self._pt_gaps.append(gaps.size)
+            self._pt_n.append(per_token.size)
+            self._pt_values.frombytes(per_token.tobytes())
         self._append_gaps(gaps)
 
     def _append_gaps(self, gaps: IntArray) -> None:
@@ -207,11 +216,12 @@ class RunColumns:
         gaps[np.frombuffer(self._long_gap_at, dtype=np.int64)] = np.frombuffer(
             self._long_gap_ns, dtype=np.int64
         )
+        values = np.frombuffer(self._pt_values, dtype=np.float64)
         pieces: list[FloatArray] = []
-        at = 0
-        for start, size, values in self._per_token:
-            pieces += [gaps[at:start].astype(np.float64), values]
-            at = start + size
+        at = used = 0
+        for start, n_gaps, n_values in zip(self._pt_at, self._pt_gaps, self._pt_n, strict=True):
+            pieces += [gaps[at:start].astype(np.float64), values[used : used + n_values]]
+            at, used = start + n_gaps, used + n_values
         pieces.append(gaps[at:].astype(np.float64))
         return gaps, np.concatenate(pieces)
 
