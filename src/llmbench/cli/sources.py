@@ -16,7 +16,13 @@ from pydantic import BaseModel
 
 from llmbench.config import RunSpec
 from llmbench.config.problems import validate_run_spec
-from llmbench.config.specfile import SECRET_HINT, Loc, SpecDocument, read_spec_file
+from llmbench.config.specfile import (
+    SECRET_HINT,
+    SECRET_VALUE,
+    Loc,
+    SpecDocument,
+    read_spec_file,
+)
 from llmbench.errors import ConfigError
 
 ENV_PREFIX = "LLMBENCH_"
@@ -95,9 +101,10 @@ def _copy(data: Any) -> Any:
 
 
 def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """`LLMBENCH_LOAD__CONCURRENCY=8` → {("load", "concurrency"): 8}: `__` separates levels,
+    """`LLMBENCH_LOAD__CONCURRENCY=8` → {"LLMBENCH_LOAD__CONCURRENCY": 8}: `__` separates levels,
     values are YAML scalars or flow lists/mappings. Variables without `__` count only when they
-    name a top-level field (LLMBENCH_SEED); other LLMBENCH_* names are left to other uses."""
+    name a top-level field (LLMBENCH_SEED); other LLMBENCH_* names are left to other uses. A
+    key-like name or key-shaped value is refused without echoing it."""
     out: dict[str, Any] = {}
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX):
@@ -105,13 +112,18 @@ def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         rest = name[len(ENV_PREFIX) :].lower()
         if "__" not in rest and rest not in RunSpec.model_fields:
             continue
-        try:
-            value = yaml.safe_load(environ[name]) if environ[name].strip() else None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"not a YAML value ({exc})", where=name, hint="quote it") from None
-        if "api_key" in rest.replace("-", "_"):
+        text = environ[name]
+        if "api_key" in rest.replace("-", "_") or SECRET_VALUE.search(text):
             raise ConfigError("an API key has no place in a spec", where=name, hint=SECRET_HINT)
-        out[name] = value
+        try:
+            out[name] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "not valid YAML"
+            raise ConfigError(
+                f"not a YAML value ({problem})",
+                where=name,
+                hint="write a number, true/false, text, [a, b] or {key: value}",
+            ) from None
     return out
 
 

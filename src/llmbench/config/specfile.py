@@ -22,7 +22,10 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 # Keys that would hold a secret, compared without case, '-' or '_' (api_key_env names a variable).
 _SECRET_KEYS = frozenset({"apikey", "key", "token", "accesstoken", "secret", "password", "bearer"})
-_SECRET_VALUE = re.compile(r"^\s*(?:bearer\s+\S|(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,})", re.IGNORECASE)
+# Text holding something shaped like a key or a bearer token.
+SECRET_VALUE = re.compile(
+    r"(?:^|[^A-Za-z0-9])(?:bearer\s+\S|(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,})", re.IGNORECASE
+)
 SECRET_HINT = (
     "keep the key out of spec files: export it in an environment variable and name that "
     "variable with target.api_key_env (default OPENAI_API_KEY)"
@@ -227,7 +230,7 @@ def _refuse_secrets(name: str, data: dict[str, Any], walk: _Walk) -> None:
         for key, value in items:
             here = (*loc, key)
             secret_key = isinstance(key, str) and re.sub(r"[-_]", "", key.lower()) in _SECRET_KEYS
-            if secret_key or (isinstance(value, str) and _SECRET_VALUE.match(value)):
+            if secret_key or (isinstance(value, str) and SECRET_VALUE.search(value)):
                 position = walk.keys.get(here) or walk.values.get(loc, Position(1, 1))
                 field = ".".join(map(str, here))
                 raise _error(

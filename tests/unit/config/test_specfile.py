@@ -151,6 +151,7 @@ def test_deep_nesting_is_an_error_not_a_crash(tmp_path: Path) -> None:
         "target:\n  API-Key: abc\n",
         "target:\n  extra_headers:\n    Authorization: Bearer abc.def\n",
         "target:\n  extra_body:\n    note: sk-abcdefghijklmnop\n",
+        "target:\n  extra_body:\n    note: 'use (sk-abcdefghijklmnop) here'\n",
         "token: x\n",
     ],
 )
