@@ -21,7 +21,8 @@ MAX_EXPANDED_VALUES = 100_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 # Keys that would hold a secret, compared without case, '-' or '_' (api_key_env names a variable).
-_SECRET_KEYS = frozenset({"apikey", "key", "token", "accesstoken", "secret", "password", "bearer"})
+_SECRET_KEYS = frozenset({"key", "token", "bearer", "authorization", "privatekey", "accesskey"})
+_SECRET_ENDINGS = ("apikey", "secret", "password", "accesstoken", "authtoken", "secretkey")
 # Text holding something shaped like a key or a bearer token.
 SECRET_VALUE = re.compile(
     r"(?:^|[^A-Za-z0-9])(?:bearer\s+\S|(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,})", re.IGNORECASE
@@ -217,6 +218,12 @@ def _compose(name: str, text: str) -> tuple[yaml.Node, _Walk, Any]:
         loader.dispose()
 
 
+def _secret_name(key: str) -> bool:
+    """`api_key`, `X-Api-Key`, `Authorization`, `client_secret`, ... (not `api_key_env`)."""
+    name = re.sub(r"[-_ ]", "", key.lower())
+    return name in _SECRET_KEYS or name.endswith(_SECRET_ENDINGS)
+
+
 def _refuse_secrets(name: str, data: dict[str, Any], walk: _Walk) -> None:
     """An `api_key`-like key, or a value shaped like a key or bearer token, anywhere."""
     stack: list[tuple[Loc, Any]] = [((), data)]
@@ -229,7 +236,7 @@ def _refuse_secrets(name: str, data: dict[str, Any], walk: _Walk) -> None:
         items = node.items() if isinstance(node, dict) else enumerate(node)
         for key, value in items:
             here = (*loc, key)
-            secret_key = isinstance(key, str) and re.sub(r"[-_]", "", key.lower()) in _SECRET_KEYS
+            secret_key = isinstance(key, str) and _secret_name(key)
             if secret_key or (isinstance(value, str) and SECRET_VALUE.search(value)):
                 position = walk.keys.get(here) or walk.values.get(loc, Position(1, 1))
                 field = ".".join(map(str, here))

@@ -153,6 +153,8 @@ def test_deep_nesting_is_an_error_not_a_crash(tmp_path: Path) -> None:
         "target:\n  extra_body:\n    note: sk-abcdefghijklmnop\n",
         "target:\n  extra_body:\n    note: 'use (sk-abcdefghijklmnop) here'\n",
         "token: x\n",
+        "target:\n  extra_headers:\n    X-Api-Key: abc\n",
+        "target:\n  extra_body:\n    client_secret: abc\n",
     ],
 )
 def test_keys_in_a_spec_file_are_refused_pointing_at_api_key_env(tmp_path: Path, text: str) -> None:
@@ -165,6 +167,8 @@ def test_keys_in_a_spec_file_are_refused_pointing_at_api_key_env(tmp_path: Path,
 
 def test_api_key_env_names_a_variable_and_is_allowed(tmp_path: Path) -> None:
     assert _load(tmp_path, "target:\n  api_key_env: MY_KEY\n").target.api_key_env == "MY_KEY"
+    body = _load(tmp_path, "target:\n  extra_body: {max_tokens: 5, top_k: 2}\n").target.extra_body
+    assert body == {"max_tokens": 5, "top_k": 2}  # names that merely contain "token" or "k"
 
 
 def test_missing_unreadable_and_oversized_files(tmp_path: Path) -> None:
