@@ -18,6 +18,7 @@ from llmbench.errors import ConfigError
 Loc = tuple[str | int, ...]
 MAX_SPEC_BYTES = 1_000_000  # a spec is a page of settings; anything larger is not one
 MAX_EXPANDED_VALUES = 100_000
+MAX_DEPTH = 64
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 # Keys that would hold a secret, compared without case, '-' or '_' (api_key_env names a variable).
@@ -185,12 +186,46 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
     return memo[id(node)]
 
 
+_OPEN = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken, yaml.BlockMappingStartToken,
+         yaml.BlockSequenceStartToken)  # fmt: skip
+_CLOSE = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
+
+
+def _check_depth(name: str, text: str) -> None:
+    """Refuses nesting beyond MAX_DEPTH from the tokens, before PyYAML's recursive composer
+    (slow, then RecursionError, on deep nesting) sees them."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        depth += isinstance(token, _OPEN) - isinstance(token, _CLOSE)
+        if depth > MAX_DEPTH:
+            raise _error(
+                name,
+                _position(token.start_mark),
+                f"nested more than {MAX_DEPTH} levels deep",
+                "a run spec is a few levels deep",
+            )
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose value constructors fail with a located error: PyYAML's own raise
+    ValueError or IndexError on some bad tagged scalars (`!!int ''`, `!!float x`)."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, IndexError, TypeError, OverflowError, KeyError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this {node.tag} value ({exc})", node.start_mark
+            ) from None
+
+
 def _compose(name: str, text: str) -> tuple[yaml.Node, _Walk, Any]:
     try:
-        loader = yaml.SafeLoader(text)  # the reader checks the characters here already
+        loader = _Loader(text)  # the reader checks the characters here already
     except yaml.YAMLError as exc:
         raise _yaml_error(name, exc, text) from None
     try:
+        _check_depth(name, text)
         root = loader.get_single_node()
         if root is None:
             raise ConfigError(

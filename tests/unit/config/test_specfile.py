@@ -127,6 +127,9 @@ def test_every_problem_of_a_file_is_listed_in_one_error(tmp_path: Path) -> None:
         ("on: 1\n", "F:1:1: key 'on' is not text (YAML reads it as tag:yaml.org,2002:bool)"),
         ("a: &x [*x]\n", "F:1:4: an alias refers to a node that contains it"),
         ("name: !!python/object:os.system x\n", "F:1:7: YAML: could not determine a constructor"),
+        # PyYAML itself raises IndexError / ValueError on these (found by the fuzz test)
+        ("seed: !!int\n", "F:1:7: YAML: cannot read this tag:yaml.org,2002:int value"),
+        ("seed: !!float x\n", "F:1:7: YAML: cannot read this tag:yaml.org,2002:float value"),
     ],
 )
 def test_bad_files_are_one_error_with_a_location(tmp_path: Path, text: str, expected: str) -> None:
@@ -141,7 +144,7 @@ def test_alias_bombs_are_refused_without_expanding(tmp_path: Path) -> None:
 
 def test_deep_nesting_is_an_error_not_a_crash(tmp_path: Path) -> None:
     message = _error(tmp_path, "a: " + "[" * 5000 + "]" * 5000)
-    assert "nested too deeply" in message or "F:1:1: a: unknown key" in message
+    assert message.startswith("F:1:67: nested more than 64 levels deep")
 
 
 @pytest.mark.parametrize(
