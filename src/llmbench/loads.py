@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from llmbench.engine.schedules import (
     ramp_stream_starts,
     scaled_offsets,
 )
+from llmbench.metrics.columns import RunColumns
 from llmbench.metrics.delivery import closed_loop_delivery, open_loop_delivery
 from llmbench.metrics.slo import goodput
 from llmbench.records import RequestRecord, RequestSpec
@@ -94,7 +95,9 @@ class LoadPlan:
             client, self.items, self.closed, target_id=target_id, sink=sink, stop=stop
         )
 
-    def assess(self, records: list[RequestRecord], duration_s: float | None) -> dict[str, Any]:
+    def assess(
+        self, records: Sequence[RequestRecord] | RunColumns, duration_s: float | None
+    ) -> dict[str, Any]:
         """run.json blocks: `delivery`, `validity` and (with objectives) `goodput`."""
         load = self.spec.load
         if self.open is not None:

@@ -22,6 +22,7 @@ from llmbench.config import RunSpec
 from llmbench.engine.closed_loop import RunOutcome
 from llmbench.errors import DistributedError, EndpointError, StoreError
 from llmbench.loads import LoadPlan, build_load
+from llmbench.metrics.columns import RunColumns
 from llmbench.metrics.summary import summarize_run
 from llmbench.monitor.client_health import ClientWatch, merge_reports
 from llmbench.monitor.environment import capture_environment
@@ -111,12 +112,14 @@ async def execute_run(
     api_key: str | None = None,
     stop: asyncio.Event | None = None,
     on_record: Callable[[RequestRecord], None] | None = None,
+    spec_source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Runs one spec against one target, writing `output_dir`; returns the final run.json."""
+    """Runs one spec against one target, writing `output_dir`; returns the final run.json.
+    `spec_source` says where the spec came from (spec file and its hash, variables, flags)."""
     model, models = await _resolve_model(spec, target.base_url, api_key)
     tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
     load = build_load(spec)  # a bad trace fails here, before the results directory exists
-    records: list[RequestRecord] = []
+    records = RunColumns()  # compact columns for the summary, not the records themselves
     stop = stop or asyncio.Event()
     with RunWriter(output_dir) as writer:
         run: dict[str, Any] = {
@@ -126,6 +129,7 @@ async def execute_run(
             "clock": {"monotonic_ns_at_start": time.monotonic_ns()},
             "spec": _public_spec(spec),
             "spec_hash": spec.spec_hash(),
+            "spec_source": spec_source,
             "environment": capture_environment(),
             "target": {
                 "id": target_id_of(spec, target),

@@ -1,6 +1,7 @@
-"""Coverage-guided fuzz (atheris, optional) of the SSE decoder + observation path and of the
-simulator's request parser. Run: `python tests/fuzz/atheris_harness.py -runs=100000`; exits
-non-zero on the first input that raises anything but the expected categorized failure.
+"""Coverage-guided fuzz (atheris, optional) of the SSE decoder + observation path, of the
+simulator's request parser and of the run-spec loader. Run: `python
+tests/fuzz/atheris_harness.py -runs=100000`; exits non-zero on the first input that raises
+anything but the expected categorized failure.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ with atheris.instrument_imports():
     from llmbench.clients.http import RequestFault
     from llmbench.clients.observation import Observation
     from llmbench.clients.sse import SSEDecoder
+    from llmbench.config.problems import validate_run_spec
+    from llmbench.config.specfile import parse_spec
+    from llmbench.errors import ConfigError
     from llmbench.records import RequestError, RequestSpec, SendContext
     from llmbench.sim.protocol import ApiError, parse_request
 
@@ -44,9 +48,16 @@ def _sim(fdp: atheris.FuzzedDataProvider) -> None:
         parse_request(fdp.ConsumeBytes(fdp.remaining_bytes()), kind, "llmbench-sim", 100)
 
 
+def _spec(fdp: atheris.FuzzedDataProvider) -> None:
+    # A located ConfigError is the expected answer to a bad spec file.
+    with contextlib.suppress(ConfigError):
+        document = parse_spec(fdp.ConsumeBytes(fdp.remaining_bytes()), "fuzz.yaml")
+        validate_run_spec(document.data, document.where)
+
+
 def one_input(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
-    (_client if fdp.ConsumeBool() else _sim)(fdp)
+    (_client, _sim, _spec)[fdp.ConsumeIntInRange(0, 2)](fdp)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from llmbench.cli.errors import config_error
+from llmbench.cli.sources import SpecSources
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
 from llmbench.config.run import Profile
 from llmbench.config.slo import parse_slo
@@ -79,14 +80,14 @@ def _parse_extra_body(value: str | None) -> dict[str, Any]:
     return body
 
 
-def _api_key(env_name: str | None) -> str | None:
+def _api_key(env_name: str | None, where: str = "--api-key-env") -> str | None:
     """The key from the named variable; the default variable may be absent (local servers)."""
     name = env_name or "OPENAI_API_KEY"
     key = os.environ.get(name)
     if env_name and not key:
         raise ConfigError(
             f"environment variable {env_name} is not set or empty",
-            where="--api-key-env",
+            where=where,
             hint=f"export {env_name}=... or drop --api-key-env",
         )
     return key or None
@@ -132,6 +133,11 @@ def _default_requests(profile: str, requests: int | None, duration: float | None
 
 
 def run(
+    ctx: typer.Context,
+    spec: Annotated[
+        Path | None,
+        typer.Option(help="run-spec YAML/JSON file; typed flags override it (docs/spec-files.md)"),
+    ] = None,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server; default: the embedded simulator")
     ] = None,
@@ -228,6 +234,9 @@ def run(
     ] = 30.0,
 ) -> None:
     """Run a load against an OpenAI-compatible endpoint (default: the embedded simulator)."""
+    sources = SpecSources.gather(ctx, spec, os.environ)
+    if sources.layered and "profile" not in sources.passed:
+        profile = sources.base_value(("load", "profile"), profile)
     fields: dict[str, Any] = {
         "name": name,
         "target": {
@@ -279,15 +288,21 @@ def run(
         "tokenizer": tokenizer,
         "seed": seed,
     }
-    try:
-        spec = RunSpec.model_validate(fields)
-    except ValidationError as exc:
-        raise config_error(exc, FLAGS) from None
-    if tokenizer:
-        load_tokenizer(tokenizer)  # fail on a bad tokenizer before starting anything
+    if sources.layered:
+        resolved = sources.resolve(fields, ctx.params, FLAGS)
+    else:  # flags alone: every flag's value, defaults included
+        try:
+            resolved = RunSpec.model_validate(fields)
+        except ValidationError as exc:
+            raise config_error(exc, FLAGS) from None
+    if resolved.tokenizer:
+        load_tokenizer(resolved.tokenizer)  # fail on a bad tokenizer before starting anything
     from llmbench.cli.execution import execute
 
-    execute(spec, output_dir, _api_key(api_key_env))
+    named = api_key_env or sources.base_value(("target", "api_key_env"), None)
+    key_env = resolved.target.api_key_env if named else None  # a named variable must be set
+    where = sources.where(("target", "api_key_env")) if sources.layered else "--api-key-env"
+    execute(resolved, output_dir, _api_key(key_env, where), sources.provenance())
 
 
 def demo(

@@ -23,7 +23,7 @@ from llmbench.local_target import EmbeddedSim
 from llmbench.metrics.summary import summarize_run, three_sigma
 from llmbench.report.load import load_lines, study_summary
 from llmbench.report.terminal import run_summary, three_sigma_table
-from llmbench.store.results import load_run
+from llmbench.store.results import load_run_columns
 from llmbench.store.study_index import STUDY_FILE, load_study_index
 from llmbench.study import Target, default_run_id, execute_run
 
@@ -33,7 +33,11 @@ stderr = Console(stderr=True)
 
 
 async def _run_async(
-    spec: RunSpec, target: Target, output_dir: Path, api_key: str | None
+    spec: RunSpec,
+    target: Target,
+    output_dir: Path,
+    api_key: str | None,
+    spec_source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -42,7 +46,13 @@ async def _run_async(
     total = None if spec.load.requests is None else spec.load.requests + spec.load.warmup
     with RunProgress(stderr, total=total, duration_s=spec.load.duration_s) as progress:
         return await execute_run(
-            spec, target, output_dir, api_key=api_key, stop=stop, on_record=progress.update
+            spec,
+            target,
+            output_dir,
+            api_key=api_key,
+            stop=stop,
+            on_record=progress.update,
+            spec_source=spec_source,
         )
 
 
@@ -57,7 +67,11 @@ def _prepare_process() -> None:
 
 
 async def _study_async(
-    spec: RunSpec, target: Target, parent: Path, api_key: str | None
+    spec: RunSpec,
+    target: Target,
+    parent: Path,
+    api_key: str | None,
+    spec_source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -70,7 +84,13 @@ async def _study_async(
         stderr.print(f"step {directory.name}: {load.profile}", highlight=False)
         with RunProgress(stderr, total=total, duration_s=load.duration_s) as progress:
             run = await execute_run(
-                step, target, directory, api_key=api_key, stop=stop, on_record=progress.update
+                step,
+                target,
+                directory,
+                api_key=api_key,
+                stop=stop,
+                on_record=progress.update,
+                spec_source=spec_source,
             )
         for line in load_lines(run):
             stderr.print(line)
@@ -79,8 +99,14 @@ async def _study_async(
     return await run_study(spec, parent, run_step, stop=stop)
 
 
-def execute(spec: RunSpec, output_dir: Path | None, api_key: str | None) -> dict[str, Any]:
-    """Starts the embedded target when no URL is given, runs, and prints the summary."""
+def execute(
+    spec: RunSpec,
+    output_dir: Path | None,
+    api_key: str | None,
+    spec_source: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Starts the embedded target when no URL is given, runs, and prints the summary.
+    `spec_source` (spec file, its hash, the variables and flags used) goes into run.json."""
     _prepare_process()
     sim: EmbeddedSim | None = None
     if spec.target.base_url is None:
@@ -92,9 +118,9 @@ def execute(spec: RunSpec, output_dir: Path | None, api_key: str | None) -> dict
         directory = output_dir or Path("results") / default_run_id(spec, target)
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             if is_study(spec):
-                index = runner.run(_study_async(spec, target, directory, api_key))
+                index = runner.run(_study_async(spec, target, directory, api_key, spec_source))
             else:
-                run = runner.run(_run_async(spec, target, directory, api_key))
+                run = runner.run(_run_async(spec, target, directory, api_key, spec_source))
     finally:
         if sim is not None:
             sim.stop()
@@ -112,15 +138,15 @@ def show_report(directory: Path, view: str) -> None:
     if (directory / STUDY_FILE).exists():
         stdout.print(study_summary(load_study_index(directory), str(directory)))
         return
-    loaded = load_run(directory)
+    loaded = load_run_columns(directory)  # streamed: memory flat in the number of records
     run = dict(loaded.run)
     if "summary" not in run:
-        run.update(summarize_run(loaded.records, seed=run.get("spec", {}).get("seed", 0)))
+        run.update(summarize_run(loaded.columns, seed=run.get("spec", {}).get("seed", 0)))
         run["status"] = "incomplete"
         loaded.warnings.append(
             "no summary in run.json (killed, or still running): recomputed from records.jsonl"
         )
     if view == "3sigma":
-        stdout.print(three_sigma_table(three_sigma(loaded.records, seed=0)))
+        stdout.print(three_sigma_table(three_sigma(loaded.columns, seed=0)))
         return
     stdout.print(run_summary(run, loaded.warnings))

@@ -21,7 +21,8 @@ from llmbench.config.slo import SloSpec
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf/nan: no setting means anything at infinity, and run.json is strict JSON.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TargetSpec(_Spec):

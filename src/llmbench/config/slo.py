@@ -12,7 +12,7 @@ from llmbench.errors import ConfigError
 class SloSpec(BaseModel):
     """Service-level objectives per request (ms); a request is good when it meets every one."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     ttft_ms: float | None = Field(None, gt=0)
     tpot_ms: float | None = Field(None, gt=0)

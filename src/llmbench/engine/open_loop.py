@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -45,7 +46,8 @@ class PacingStats:
     """How well the pacer kept its deadlines: dispatch lag = pacer wake-up − deadline (before
     the HTTP client's own work), and how many sends waited for the concurrency cap."""
 
-    dispatch_lag_ns: list[int] = field(default_factory=list)
+    # array: 8 B per send, where a list of ints costs ~36 B (memory flat per request)
+    dispatch_lag_ns: array[int] = field(default_factory=lambda: array("q"))
     waited_for_cap: int = 0
 
 

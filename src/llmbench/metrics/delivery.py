@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from llmbench.config import ValiditySpec
+from llmbench.metrics.columns import NONE, RunColumns, as_columns
+from llmbench.metrics.request import IntArray
 from llmbench.records import RequestRecord
 
 _NS_PER_MS = 1e6
@@ -19,16 +21,16 @@ _NS_PER_MS = 1e6
 MIN_SENDS_FOR_RATE = 20
 
 
-def _rate_per_s(times_ns: Sequence[int]) -> float | None:
+def _rate_per_s(times_ns: IntArray) -> float | None:
     """(n − 1) / span: the rate of n events, None below 2 events or on a zero span."""
     if len(times_ns) < 2:
         return None
-    span_ns = max(times_ns) - min(times_ns)
+    span_ns = int(times_ns.max()) - int(times_ns.min())
     return (len(times_ns) - 1) * 1e9 / span_ns if span_ns > 0 else None
 
 
-def _lag_stats_ms(lags_ns: Sequence[int]) -> dict[str, float | None]:
-    if not lags_ns:
+def _lag_stats_ms(lags_ns: Sequence[int] | IntArray) -> dict[str, float | None]:
+    if len(lags_ns) == 0:
         return {"p50": None, "p99": None, "max": None}
     values = np.asarray(lags_ns, dtype=np.float64) / _NS_PER_MS
     p50, p99 = np.percentile(values, [50, 99])
@@ -36,7 +38,7 @@ def _lag_stats_ms(lags_ns: Sequence[int]) -> dict[str, float | None]:
 
 
 def open_loop_delivery(
-    records: Sequence[RequestRecord],
+    records: Sequence[RequestRecord] | RunColumns,
     *,
     requested_rate_per_s: float | None,
     waited_for_cap: int,
@@ -51,13 +53,14 @@ def open_loop_delivery(
     MIN_SENDS_FOR_RATE sends) or more than
     max(1, `max_late_fraction` × sends) sends are late.
     """
-    measured = [r for r in records if not r.warmup]
-    lags_ns = [r.sent_ns - r.scheduled_ns for r in measured]
-    planned = _rate_per_s([r.scheduled_ns for r in measured])
-    achieved = _rate_per_s([r.sent_ns for r in measured])
-    late = sum(1 for lag in lags_ns if lag > validity.late_after_ms * _NS_PER_MS)
+    columns = as_columns(records)
+    sends = columns.n_measured
+    lags_ns = columns.ints("planned_to_sent_ns")
+    planned = _rate_per_s(columns.ints("scheduled_ns"))
+    achieved = _rate_per_s(columns.ints("sent_ns"))
+    late = int(np.count_nonzero(lags_ns > validity.late_after_ms * _NS_PER_MS))
     reasons: list[str] = []
-    judged = len(measured) >= MIN_SENDS_FOR_RATE
+    judged = sends >= MIN_SENDS_FOR_RATE
     if judged and planned and achieved and abs(achieved / planned - 1) > validity.rate_tolerance:
         reasons.append(
             f"sent {achieved:.2f} req/s against {planned:.2f} planned "
@@ -65,14 +68,14 @@ def open_loop_delivery(
         )
     # One late send is tolerated however short the run: the first send of a run also opens the
     # first connection, which alone can take ~10 ms on a busy machine.
-    if late > max(1.0, validity.max_late_fraction * len(measured)):
+    if late > max(1.0, validity.max_late_fraction * sends):
         reasons.append(
-            f"{late} of {len(measured)} sends were more than {validity.late_after_ms:g} ms late "
+            f"{late} of {sends} sends were more than {validity.late_after_ms:g} ms late "
             f"(allowed {validity.max_late_fraction:.0%})"
         )
     delivery = {
         "mode": "open_loop",
-        "latency_growth": latency_growth(measured),
+        "latency_growth": latency_growth(columns),
         "requested_rate_per_s": requested_rate_per_s,
         "planned_rate_per_s": planned,
         "achieved_rate_per_s": achieved,
@@ -80,50 +83,56 @@ def open_loop_delivery(
         "dispatch_lag_ms": _lag_stats_ms(dispatch_lag_ns),
         "late_sends": late,
         "waited_for_cap": waited_for_cap,
-        "sends": len(measured),
+        "sends": sends,
     }
     return {"delivery": delivery, "validity": _validity(reasons, validity)}
 
 
-def latency_growth(records: Sequence[RequestRecord]) -> float | None:
+def latency_growth(records: Sequence[RequestRecord] | RunColumns) -> float | None:
     """Median TTFT from the plan of the last quarter of sends / that of the first quarter (ok
     requests, in scheduled order): well above 1 means the queue was still growing at the end.
     None below 8 ok requests or without a first token."""
-    pairs = sorted(
-        (r.scheduled_ns, r.first_token_ns - r.scheduled_ns)
-        for r in records
-        if r.ok and r.first_token_ns is not None
-    )
-    quarter = len(pairs) // 4
+    columns = as_columns(records)
+    ttft = columns.ints("ttft_ns")
+    keep = columns.ok_mask & (ttft != NONE)
+    scheduled = columns.ints("scheduled_ns")[keep]
+    from_plan = ttft[keep] + columns.ints("planned_to_sent_ns")[keep]  # first token − scheduled
+    from_plan = from_plan[np.lexsort((from_plan, scheduled))]
+    quarter = len(from_plan) // 4
     if quarter < 2:
         return None
-    first = float(np.median([ttft for _, ttft in pairs[:quarter]]))
-    last = float(np.median([ttft for _, ttft in pairs[-quarter:]]))
+    first = float(np.median(from_plan[:quarter]))
+    last = float(np.median(from_plan[-quarter:]))
     return last / first if first > 0 else None
 
 
-def mean_concurrency(records: Sequence[RequestRecord]) -> float | None:
+def mean_concurrency(records: Sequence[RequestRecord] | RunColumns) -> float | None:
     """Σ in-flight time / window, over the window from the first to the last send (the steady
-    part: after the last send, streams run dry and concurrency falls by design)."""
-    if len(records) < 2:
+    part: after the last send, streams run dry and concurrency falls by design). Over measured
+    requests."""
+    columns = as_columns(records)
+    if columns.n_measured < 2:
         return None
-    start_ns = min(r.sent_ns for r in records)
-    stop_ns = max(r.sent_ns for r in records)
+    sent = columns.ints("sent_ns")
+    start_ns, stop_ns = int(sent.min()), int(sent.max())
     if stop_ns <= start_ns:
         return None
-    busy_ns = 0
-    for r in records:
-        end_ns = r.end_ns if r.end_ns is not None else r.sent_ns
-        busy_ns += max(0, min(end_ns, stop_ns) - max(r.sent_ns, start_ns))
+    end = columns.ints("end_ns")
+    end = np.where(end == NONE, sent, end)
+    busy = np.minimum(end, stop_ns) - np.maximum(sent, start_ns)
+    busy_ns = int(np.maximum(busy, 0).sum())  # int64: exact for any real run
     return busy_ns / (stop_ns - start_ns)
 
 
 def closed_loop_delivery(
-    records: Sequence[RequestRecord], *, concurrency: int | None, validity: ValiditySpec
+    records: Sequence[RequestRecord] | RunColumns,
+    *,
+    concurrency: int | None,
+    validity: ValiditySpec,
 ) -> dict[str, Any]:
     """`delivery` and `validity` of a closed loop; `concurrency=None` (a ramp) is not checked."""
-    measured = [r for r in records if not r.warmup]
-    achieved = mean_concurrency(measured)
+    columns = as_columns(records)
+    achieved = mean_concurrency(columns)
     reasons: list[str] = []
     if (
         concurrency
@@ -138,8 +147,8 @@ def closed_loop_delivery(
         "mode": "closed_loop",
         "requested_concurrency": concurrency,
         "mean_concurrency": achieved,
-        "send_lag_ms": _lag_stats_ms([r.sent_ns - r.scheduled_ns for r in measured]),
-        "sends": len(measured),
+        "send_lag_ms": _lag_stats_ms(columns.ints("planned_to_sent_ns")),
+        "sends": columns.n_measured,
     }
     return {"delivery": delivery, "validity": _validity(reasons, validity)}
 

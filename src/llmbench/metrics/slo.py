@@ -8,7 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from llmbench.config import SloSpec
+from llmbench.metrics.columns import RunColumns, as_columns
 from llmbench.metrics.request import (
     e2e_ns,
     itl_gaps_ns,
@@ -48,29 +52,52 @@ def violations(record: RequestRecord, slo: SloSpec, *, from_scheduled: bool) -> 
     return missed
 
 
+def _observed_columns(
+    columns: RunColumns, from_scheduled: bool
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Per measured row, what each objective looks at (ns, NaN = not applicable); the same
+    values `violations` reads from one record."""
+    lag = columns.floats("planned_to_sent_ns") if from_scheduled else 0.0
+    ttft, e2e = columns.floats("ttft_ns") + lag, columns.floats("e2e_ns") + lag
+    out = columns.floats("output_tokens")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        decode_ns = columns.floats("e2e_ns") - columns.floats("ttft_ns")
+        tpot = np.where(out >= 2, decode_ns / (out - 1), np.nan)
+    return {"ttft_ms": ttft, "e2e_ms": e2e, "tpot_ms": tpot, "itl_ms": columns.floats("max_gap_ns")}
+
+
 def goodput(
-    records: Sequence[RequestRecord],
+    records: Sequence[RequestRecord] | RunColumns,
     slo: SloSpec,
     *,
     duration_s: float | None,
     from_scheduled: bool,
 ) -> dict[str, Any]:
     """good = measured requests meeting every objective; goodput = good / duration (s);
-    good_fraction = good / measured (errors included); `met` when it reaches the attainment."""
-    measured = [r for r in records if not r.warmup]
-    missed_by: dict[str, int] = dict.fromkeys(slo.limits_ms(), 0)
-    good = 0
-    for record in measured:
-        missed = violations(record, slo, from_scheduled=from_scheduled)
-        good += not missed
-        for name in missed:
-            missed_by[name] += 1
-    fraction = good / len(measured) if measured else None
+    good_fraction = good / measured (errors included); `met` when it reaches the attainment.
+
+    A failed request misses every objective; an ok one misses TTFT or E2E when it has none, and
+    is not held to TPOT or ITL when they do not apply (see `violations`)."""
+    columns = as_columns(records)
+    ok = columns.ok_mask
+    observed = _observed_columns(columns, from_scheduled)
+    missed_any = ~ok
+    missed_by: dict[str, int] = {}
+    for name, limit_ms in slo.limits_ms().items():
+        value = observed[name]
+        missed = ~ok | (value > limit_ms * _NS_PER_MS)  # NaN compares False
+        if name in ("ttft_ms", "e2e_ms"):
+            missed |= np.isnan(value)
+        missed_by[name] = int(np.count_nonzero(missed))
+        missed_any = missed_any | missed
+    measured = columns.n_measured
+    good = measured - int(np.count_nonzero(missed_any))
+    fraction = good / measured if measured else None
     return {
         "objectives_ms": slo.limits_ms(),
         "latency_from": "scheduled" if from_scheduled else "sent",
         "attainment_target": slo.attainment,
-        "measured": len(measured),
+        "measured": measured,
         "good": good,
         "good_fraction": fraction,
         "goodput_per_s": good / duration_s if duration_s else None,

@@ -7,13 +7,13 @@ requests only. Values are converted from ns to ms here, at the output boundary (
 from __future__ import annotations
 
 import copy
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from llmbench.metrics.request import FloatArray, IntArray, pooled_itl_ns, request_table
+from llmbench.metrics.columns import NONE, RunColumns, TokenTally, as_columns
+from llmbench.metrics.request import FloatArray, IntArray
 from llmbench.metrics.stats import describe, three_sigma_view
 from llmbench.records import CountSource, RequestRecord
 
@@ -43,12 +43,12 @@ _ORDER = ("ttfb_ms", "ttft_ms", "ttfo_ms", *_POOLED, *[k for k in _PER_REQUEST i
 
 
 class _Samples:
-    """The ok measured records' metric samples in output units, with their request ids."""
+    """The ok measured requests' metric samples in output units, with their request ids."""
 
-    def __init__(self, ok: Sequence[RequestRecord]) -> None:
-        self.request_ids = np.array([r.request_id for r in ok], dtype=object)
-        self.table = request_table(ok)
-        gaps_ns, per_token_ns = pooled_itl_ns(ok)
+    def __init__(self, columns: RunColumns) -> None:
+        self.request_ids = np.array(columns.ok_request_ids(), dtype=object)
+        self.table = columns.table()
+        gaps_ns, per_token_ns = columns.pooled_itl_ns()
         self.itl_ms = gaps_ns / _NS_PER_MS
         self.itl_per_token_ms = per_token_ns / _NS_PER_MS
 
@@ -60,72 +60,60 @@ class _Samples:
         return col[rows] / scale, rows
 
 
-def _split(records: Sequence[RequestRecord]) -> tuple[list[RequestRecord], list[RequestRecord]]:
-    measured = [r for r in records if not r.warmup]
-    return measured, [r for r in measured if r.ok]
-
-
-def _counts(records: Sequence[RequestRecord], measured: Sequence[RequestRecord]) -> dict[str, Any]:
-    errors = [r for r in measured if not r.ok]
-    by_category = Counter(r.error.category.value if r.error else "unknown" for r in errors)
-    statuses = (r.http_status or (r.error.http_status if r.error else None) for r in measured)
-    by_status = Counter(str(s) for s in statuses if s is not None)
+def _counts(columns: RunColumns) -> dict[str, Any]:
+    tally = columns.counts
+    errors = sum(tally.by_category.values())
     return {
-        "ok": len(measured) - len(errors),
-        "error": len(errors),
-        "warmup": len(records) - len(measured),
-        "by_category": dict(sorted(by_category.items())),
-        "by_http_status": dict(sorted(by_status.items())),
+        "ok": columns.n_measured - errors,
+        "error": errors,
+        "warmup": columns.n_warmup,
+        "by_category": dict(sorted(tally.by_category.items())),
+        "by_http_status": dict(sorted(tally.by_http_status.items())),
         # --retry-429: requests sent more than once, and the extra attempts (all HTTP 429)
-        "retried": sum(1 for r in measured if r.attempts > 1),
-        "retry_attempts": sum(r.attempts - 1 for r in measured),
+        "retried": tally.retried,
+        "retry_attempts": tally.retry_attempts,
     }
 
 
-def _rates(measured: Sequence[RequestRecord], ok: Sequence[RequestRecord]) -> dict[str, Any]:
-    ends = [r.end_ns for r in measured if r.end_ns is not None]
-    duration_ns = max(ends) - min(r.sent_ns for r in measured) if ends else 0
+def _rates(columns: RunColumns) -> dict[str, Any]:
+    ends = columns.ints("end_ns")
+    ends = ends[ends != NONE]
+    sent = columns.ints("sent_ns")
+    duration_ns = int(ends.max()) - int(sent.min()) if ends.size else 0
     duration_s = duration_ns / 1e9 if duration_ns > 0 else None
-    counted = [r.output_tokens for r in ok if r.output_tokens is not None]
+    tally, measured = columns.counts, columns.n_measured
+    n_ok = measured - sum(tally.by_category.values())
+    counted = tally.ok_output_counted
     return {
-        "output_tokens_per_s": sum(counted) / duration_s if duration_s and counted else None,
-        "requests_per_s": len(ok) / duration_s if duration_s else None,
+        "output_tokens_per_s": tally.ok_output_tokens / duration_s
+        if duration_s and counted
+        else None,
+        "requests_per_s": n_ok / duration_s if duration_s else None,
         "duration_s": duration_s,
-        "error_rate": (len(measured) - len(ok)) / len(measured) if measured else None,
+        "error_rate": (measured - n_ok) / measured if measured else None,
     }
 
 
-def _mean_or_none(values: list[int]) -> float | None:
-    return sum(values) / len(values) if values else None
+def _mean_or_none(total: int, n: int) -> float | None:
+    return total / n if n else None
 
 
-def _tokens(ok: Sequence[RequestRecord]) -> dict[str, Any]:
-    sources = Counter(r.output_tokens_source for r in ok if r.output_tokens_source)
-    source_counts = {s.value: sources.get(s, 0) for s in CountSource}
-    both = [
-        abs(r.usage_output_tokens - r.tokenizer_output_tokens)
-        for r in ok
-        if r.usage_output_tokens is not None and r.tokenizer_output_tokens is not None
-    ]
-    vs_requested = [
-        r.output_tokens - r.requested_output_tokens
-        for r in ok
-        if r.output_tokens is not None and r.requested_output_tokens is not None
-    ]
+def _tokens(tally: TokenTally) -> dict[str, Any]:
+    source_counts = {s.value: tally.sources.get(s, 0) for s in CountSource}
     return {
         "source_counts": source_counts,
         "chunk_count_fallback": source_counts[CountSource.CHUNKS.value],
         "usage_vs_tokenizer": {
-            "n_compared": len(both),
-            "n_different": sum(1 for d in both if d),
-            "mean_abs_diff": _mean_or_none(both),
-            "max_abs_diff": max(both) if both else None,
+            "n_compared": tally.both_n,
+            "n_different": tally.both_different,
+            "mean_abs_diff": _mean_or_none(tally.both_abs_sum, tally.both_n),
+            "max_abs_diff": tally.both_abs_max,
         },
         "requested_vs_generated": {
-            "n_compared": len(vs_requested),
-            "n_short": sum(1 for d in vs_requested if d < 0),
-            "n_long": sum(1 for d in vs_requested if d > 0),
-            "mean_diff": _mean_or_none(vs_requested),
+            "n_compared": tally.vs_requested_n,
+            "n_short": tally.vs_requested_short,
+            "n_long": tally.vs_requested_long,
+            "mean_diff": _mean_or_none(tally.vs_requested_sum, tally.vs_requested_n),
         },
     }
 
@@ -164,38 +152,41 @@ def _distributions(samples: _Samples, seed: int) -> tuple[dict[str, Any], dict[s
     return {key: summary[key] for key in _ORDER}, outliers
 
 
-def summarize_run(records: Sequence[RequestRecord], *, seed: int = 0) -> dict[str, Any]:
+def summarize_run(
+    records: Sequence[RequestRecord] | RunColumns, *, seed: int = 0
+) -> dict[str, Any]:
     """JSON-ready summary of one run: covers, counts, summary, tokens, outliers.
 
+    From the records, or from the `RunColumns` a run fed as they finished (the same result).
     Outlier indices inside each `describe` point into that metric's sample (ok measured records
     that have the metric, in input order); at most MAX_LISTED are listed.
     """
-    measured, ok = _split(records)
-    samples = _Samples(ok)
+    columns = as_columns(records)
+    samples = _Samples(columns)
     summary, outliers = _distributions(samples, seed)
-    summary.update(_rates(measured, ok))
+    summary.update(_rates(columns))
+    measured = columns.n_measured
     return {
         "covers": {
-            "records": len(records),
-            "warmup": len(records) - len(measured),
-            "measured": len(measured),
-            "ok": len(ok),
+            "records": columns.n_records,
+            "warmup": columns.n_warmup,
+            "measured": measured,
+            "ok": measured - sum(columns.counts.by_category.values()),
             "latency_stats_over": LATENCY_STATS_OVER,
         },
-        "counts": _counts(records, measured),
+        "counts": _counts(columns),
         "summary": summary,
-        "tokens": _tokens(ok),
+        "tokens": _tokens(columns.tokens),
         "outliers": outliers,
     }
 
 
-def three_sigma(records: Sequence[RequestRecord], seed: int = 0) -> dict[str, Any]:
+def three_sigma(records: Sequence[RequestRecord] | RunColumns, seed: int = 0) -> dict[str, Any]:
     """The 3σ view (what the rule would drop) of ttft_ms, e2e_ms, tpot_ms and itl_ms.
 
     Over ok measured records, like the latency statistics; a view only, nothing is removed.
     """
-    _, ok = _split(records)
-    samples = _Samples(ok)
+    samples = _Samples(as_columns(records))
     out: dict[str, Any] = {"latency_stats_over": LATENCY_STATS_OVER}
     for key in ("ttft_ms", "e2e_ms", "tpot_ms"):
         values, _ = samples.column(key)

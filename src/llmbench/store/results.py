@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -15,6 +16,7 @@ from typing import IO, Any
 import orjson
 
 from llmbench.errors import SchemaVersionError, StoreError
+from llmbench.metrics.columns import RunColumns
 from llmbench.records import RequestRecord
 
 SCHEMA_VERSION = 1
@@ -108,49 +110,81 @@ class LoadedRun:
     warnings: list[str] = field(default_factory=list)
 
 
-def _read_records(path: Path, warnings: list[str]) -> list[RequestRecord]:
-    records: list[RequestRecord] = []
+@dataclass(slots=True)
+class LoadedColumns:
+    """A results directory read for its statistics: run.json and the records as columns."""
+
+    directory: Path
+    run: dict[str, Any]
+    columns: RunColumns
+    warnings: list[str] = field(default_factory=list)
+
+
+def iter_records(path: Path, warnings: list[str]) -> Iterator[RequestRecord]:
+    """The records of a records.jsonl one by one (memory flat in the file's size); a torn last
+    line (no newline after it: written when the process died) is skipped with a warning."""
     if not path.exists():
         warnings.append(f"{path} is missing: no request records")
-        return records
-    with path.open(encoding="utf-8") as f:
-        lines = f.read().split("\n")
-    last = len(lines) - 1
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+        return
+    number = 0
+    with path.open(encoding="utf-8", newline="\n") as f:
         try:
-            records.append(RequestRecord.from_json_dict(json.loads(line)))
-        except (ValueError, KeyError, TypeError) as exc:
-            if number - 1 == last:  # no newline after it: written when the process died
-                warnings.append(f"{path}:{number}: torn last line ignored (run was killed)")
-                continue
+            for number, line in enumerate(f, start=1):
+                if line.strip():
+                    record = _parse_line(path, number, line, warnings)
+                    if record is not None:
+                        yield record
+        except UnicodeDecodeError as exc:
             raise StoreError(
-                f"{path}:{number}: unreadable record ({exc})",
-                hint="the file was edited or corrupted; restore it or remove that line",
+                f"{path}: after line {number}: not UTF-8 ({exc.reason})",
+                hint="the file was edited or corrupted; restore it",
             ) from exc
-    return records
+
+
+def _parse_line(path: Path, number: int, line: str, warnings: list[str]) -> RequestRecord | None:
+    try:
+        return RequestRecord.from_json_dict(json.loads(line))
+    except (ValueError, KeyError, TypeError) as exc:
+        if not line.endswith("\n"):  # the last line, cut short when the process died
+            warnings.append(f"{path}:{number}: torn last line ignored (run was killed)")
+            return None
+        raise StoreError(
+            f"{path}:{number}: unreadable record ({exc})",
+            hint="the file was edited or corrupted; restore it or remove that line",
+        ) from exc
+
+
+def _read_run_json(directory: Path, warnings: list[str]) -> dict[str, Any]:
+    if not directory.is_dir():
+        raise StoreError(f"{directory} is not a results directory", hint="pass the run's folder")
+    run_path = directory / RUN_FILE
+    if not run_path.exists():
+        warnings.append(f"{run_path} is missing: the run did not start cleanly")
+        return {}
+    try:
+        run: dict[str, Any] = json.loads(run_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise StoreError(f"{run_path}: not valid JSON ({exc})") from exc
+    version = run.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{run_path}: schema_version {version!r}; this llmbench reads {SCHEMA_VERSION}",
+            hint="use the llmbench version that wrote it",
+        )
+    return run
 
 
 def load_run(directory: Path) -> LoadedRun:
     """Reads a results directory; tolerates a missing run.json or a torn last record."""
-    if not directory.is_dir():
-        raise StoreError(f"{directory} is not a results directory", hint="pass the run's folder")
     warnings: list[str] = []
-    run_path = directory / RUN_FILE
-    run: dict[str, Any] = {}
-    if run_path.exists():
-        try:
-            run = json.loads(run_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise StoreError(f"{run_path}: not valid JSON ({exc})") from exc
-        version = run.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"{run_path}: schema_version {version!r}; this llmbench reads {SCHEMA_VERSION}",
-                hint="use the llmbench version that wrote it",
-            )
-    else:
-        warnings.append(f"{run_path} is missing: the run did not start cleanly")
-    records = _read_records(directory / RECORDS_FILE, warnings)
+    run = _read_run_json(directory, warnings)
+    records = list(iter_records(directory / RECORDS_FILE, warnings))
     return LoadedRun(directory, run, records, warnings)
+
+
+def load_run_columns(directory: Path) -> LoadedColumns:
+    """Like `load_run`, but streams the records into columns instead of keeping them."""
+    warnings: list[str] = []
+    run = _read_run_json(directory, warnings)
+    columns = RunColumns.from_records(iter_records(directory / RECORDS_FILE, warnings))
+    return LoadedColumns(directory, run, columns, warnings)

@@ -1,0 +1,146 @@
+"""Turns a pydantic ValidationError about a RunSpec into one ConfigError that lists every
+problem as `WHERE: field.path: problem (allowed: ...; fix: ...)`; WHERE comes from the caller
+(a spec file's `FILE:LINE:COL`, a flag, an environment variable).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from llmbench.config.run import RunSpec
+from llmbench.config.specfile import Loc, read_spec_file
+from llmbench.errors import ConfigError
+
+DOCS_HINT = "see docs/spec-files.md"
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
+_BOUNDS = {
+    "greater_than": ("gt", "> {}"),
+    "greater_than_equal": ("ge", ">= {}"),
+    "less_than": ("lt", "< {}"),
+    "less_than_equal": ("le", "<= {}"),
+}
+_KINDS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "text",
+    "dict": "a mapping (key: value)",
+    "model": "a mapping (key: value)",
+    "tuple": "a list, e.g. [1, 2, 4]",
+    "list": "a list",
+}
+
+
+def model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The spec model that holds the field at `loc` (RunSpec → LoadSpec → ...), if any."""
+    current: type[BaseModel] = model
+    for part in loc:
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return None
+        nested = _model_of(field.annotation)
+        if nested is None:
+            return None
+        current = nested
+    return current
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            found = _model_of(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _unknown_key(model: type[BaseModel], loc: Loc) -> tuple[str, str | None, str]:
+    holder = model_at(model, loc[:-1])
+    names = sorted(holder.model_fields) if holder is not None else []
+    allowed = ", ".join(names) if names else None
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    fix = f"did you mean {close[0]!r}?" if close else "remove it"
+    return "unknown key", allowed, fix
+
+
+def _explain(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str | None, str]:
+    """(problem, allowed values or None, fix) for one pydantic error entry."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    message = error["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return _unknown_key(model, error["loc"])
+    if kind == "literal_error":
+        return "not one of the allowed values", str(ctx.get("expected")), "use one of them"
+    if kind in _BOUNDS:
+        name, template = _BOUNDS[kind]
+        allowed = template.format(ctx.get(name))
+        return "out of range", allowed, f"use a value {allowed}"
+    if kind == "finite_number":
+        return "not a finite number", "a finite number", "use a finite number"
+    if kind == "missing":
+        return message, None, "add it"
+    for prefix, allowed in _KINDS.items():
+        if kind.startswith(prefix):
+            return f"not {allowed}", allowed, f"write {allowed}"
+    return message, None, DOCS_HINT
+
+
+def _field(loc: Loc) -> str:
+    """`load.concurrencies[1]`; odd keys (empty, spaces, control characters) quoted."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int) or not _PLAIN_KEY.fullmatch(part):
+            out += f"[{part!r}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "spec"
+
+
+def describe_problems(
+    exc: ValidationError, where: Callable[[Loc], str], model: type[BaseModel]
+) -> ConfigError:
+    """One ConfigError listing every entry of `exc`, each located by `where(loc)`."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        problem, allowed, fix = _explain(model, error)
+        detail = f"allowed: {allowed}; fix: {fix}" if allowed else f"fix: {fix}"
+        lines.append(f"{where(error['loc'])}: {_field(error['loc'])}: {problem} ({detail})")
+    if len(lines) == 1:  # each line carries its own fix
+        return ConfigError(lines[0])
+    listed = "\n  ".join(lines)
+    return ConfigError(f"{len(lines)} problems in the run spec:\n  {listed}")
+
+
+def with_default_bound(data: dict[str, Any]) -> dict[str, Any]:
+    """As on the command line: a load without requests or duration_s runs 100 requests (a
+    replay runs its whole trace)."""
+    load = data.get("load")
+    if not isinstance(load, dict) or load.get("profile") == "replay":
+        return data
+    if load.get("requests") is None and load.get("duration_s") is None:
+        return {**data, "load": {**load, "requests": 100}}
+    return data
+
+
+def validate_run_spec(data: dict[str, Any], where: Callable[[Loc], str]) -> RunSpec:
+    """A RunSpec from resolved data; every problem located by `where`."""
+    try:
+        return RunSpec.model_validate(with_default_bound(data))
+    except ValidationError as exc:
+        raise describe_problems(exc, where, RunSpec) from None
+
+
+def load_run_spec(path: Path) -> RunSpec:
+    """Reads, parses and validates a spec file alone (no environment, no flags)."""
+    document = read_spec_file(path)
+    return validate_run_spec(document.data, document.where)
