@@ -192,7 +192,7 @@ def _done(
             "measured": phase_dict(outcome.measured),
             "stop_reason": outcome.stop_reason.value,
         },
-        "dispatch_lag_ns": pacing.dispatch_lag_ns,
+        "dispatch_lag_ns": pacing.dispatch_lag_ns.tolist(),  # an array("q"): not JSON
         "waited_for_cap": pacing.waited_for_cap,
         "watch": watch.raw(),
     }
