@@ -122,25 +122,7 @@ async def execute_run(
     records = RunColumns()  # compact columns for the summary, not the records themselves
     stop = stop or asyncio.Event()
     with RunWriter(output_dir) as writer:
-        run: dict[str, Any] = {
-            "run_id": output_dir.name,
-            "status": "running",
-            "started_at": datetime.now(UTC).isoformat(),
-            "clock": {"monotonic_ns_at_start": time.monotonic_ns()},
-            "spec": _public_spec(spec),
-            "spec_hash": spec.spec_hash(),
-            "spec_source": spec_source,
-            "environment": capture_environment(),
-            "target": {
-                "id": target_id_of(spec, target),
-                "base_url": public_url(target.base_url),
-                "endpoint": spec.target.endpoint,
-                "model": model,
-                "models": models,
-                "embedded_sim": target.embedded_sim,
-                "tokenizer": tokenizer.name if tokenizer else None,
-            },
-        }
+        run = _initial_run(spec, target, output_dir, model, models, tokenizer, spec_source)
         writer.write_run(run)
 
         def sink(record: RequestRecord) -> None:
@@ -169,6 +151,37 @@ async def execute_run(
         run.update(load.assess(records, run["summary"]["duration_s"]))
         _finish(writer, run)
     return run
+
+
+def _initial_run(
+    spec: RunSpec,
+    target: Target,
+    output_dir: Path,
+    model: str,
+    models: list[str],
+    tokenizer: Tokenizer | None,
+    spec_source: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """run.json as written before the load: what runs against what, status `running`."""
+    return {
+        "run_id": output_dir.name,
+        "status": "running",
+        "started_at": datetime.now(UTC).isoformat(),
+        "clock": {"monotonic_ns_at_start": time.monotonic_ns()},
+        "spec": _public_spec(spec),
+        "spec_hash": spec.spec_hash(),
+        "spec_source": spec_source,
+        "environment": capture_environment(),
+        "target": {
+            "id": target_id_of(spec, target),
+            "base_url": public_url(target.base_url),
+            "endpoint": spec.target.endpoint,
+            "model": model,
+            "models": models,
+            "embedded_sim": target.embedded_sim,
+            "tokenizer": tokenizer.name if tokenizer else None,
+        },
+    }
 
 
 async def drive_load(
