@@ -69,6 +69,10 @@ def test_normal_lengths_are_clipped_to_one_and_to_the_prefix() -> None:
     assert min(item.input_tokens or 0 for item in items) == 16
     shared = items[0].prompt.split()[:16]
     assert all(item.prompt.split()[:16] == shared for item in items)
+    # A mix longer than --input-tokens carries a prefix longer than --input-tokens.
+    long = _items(_spec(input_mix=((600, 0.5), (900, 0.5)), prefix_tokens=512), 20)
+    assert {item.input_tokens for item in long} == {600, 900}
+    assert all(len(item.prompt.split()) == item.input_tokens for item in long)
 
 
 def test_draws_are_deterministic_per_seed_and_prompt_set() -> None:

@@ -101,7 +101,8 @@ class WorkloadSpec(_Spec):
 
     @model_validator(mode="after")
     def _check_lengths(self) -> WorkloadSpec:
-        lengths = self.input_lengths or (self.input_tokens,)
+        mix = tuple(t for t, _ in self.input_mix) if self.input_mix else None
+        lengths = mix or self.input_lengths or (self.input_tokens,)
         if min(lengths) < 1:
             raise ValueError("every input length must be >= 1")
         if self.prefix_tokens > min(lengths):

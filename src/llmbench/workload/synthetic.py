@@ -46,7 +46,8 @@ def synthetic_requests(
     lengths (default: `input_tokens` / `output_tokens` each), drawn in stream order."""
     inputs = inputs or Lengths(input_tokens)
     outputs = outputs or Lengths(output_tokens)
-    if not 0 <= prefix_tokens <= input_tokens:
+    # Drawn lengths are clipped to the prefix (`Lengths.floor`); a fixed one must hold it.
+    if prefix_tokens < 0 or (not inputs.varies and prefix_tokens > input_tokens):
         raise ValueError(f"prefix_tokens must be in [0, {input_tokens}], got {prefix_tokens}")
     # Seeded by the length too: else an input sweep's 2048-token prompt 0 would be its
     # 1024-token prompts 0 and 1 end to end, and a prefix cache would serve half of it.
