@@ -93,12 +93,6 @@ class WorkloadSpec(_Spec):
             raise ValueError(f"--prefix-tokens {prefix} exceeds the shortest prompt of the mix")
         return mix
 
-    @property
-    def varies(self) -> bool:
-        """Per-request lengths are drawn (a stddev or a mix on either side)."""
-        stddevs = self.input_tokens_stddev or self.output_tokens_stddev
-        return bool(stddevs or self.input_mix or self.output_mix)
-
     @model_validator(mode="after")
     def _check_lengths(self) -> WorkloadSpec:
         mix = tuple(t for t, _ in self.input_mix) if self.input_mix else None
