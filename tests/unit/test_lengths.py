@@ -5,12 +5,14 @@ determinism per seed and prompt set, the same bytes whatever the worker count, a
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import math
 import random
 import statistics
 
 import pytest
+from rich.console import Console
 
 from llmbench.cli.main import main
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
@@ -152,3 +154,17 @@ def test_bad_length_flags_are_one_clear_line(
     assert err.startswith("llmbench: error:")
     assert expected in err
     assert "Traceback" not in err
+
+
+def test_the_terminal_summary_shows_drawn_lengths_only_when_they_vary() -> None:
+    from llmbench.report.terminal import run_summary
+
+    def rendered(workload: dict[str, object]) -> str:
+        console = Console(width=200, record=True, file=io.StringIO())
+        stats = {"mean": 326.4, "p50": 128.0, "min": 128.0, "max": 4096.0}
+        run = {"spec": {"workload": workload}, "summary": {"input_tokens": stats}}
+        console.print(run_summary(run))
+        return console.export_text()
+
+    assert "range 128–4,096" in rendered({"input_mix": [[128, 0.9], [4096, 0.1]]})
+    assert "lengths per request" not in rendered({"input_tokens": 128})
