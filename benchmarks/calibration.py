@@ -2,7 +2,8 @@
 `llmbench run` (client on CPU 0): input-length sweep and 50/100 % cached-prefix runs at
 concurrency 1, a concurrency sweep up to saturation; `sim calibrate` (roofline and polynomial
 fallback) validated on Poisson loads at 25/50/85 % of the measured capacity, prompts of a length
-not in the sweep. Prints each repeat's table and the median |error| per metric and load level.
+not in the sweep, and on a mixed run (closed loop of mostly short decoding requests with 10 %
+4096-token prompts). Prints each repeat's table and the median |error| per metric and row.
 
     python benchmarks/calibration.py [--repeats 3] [--validation-requests 60]
 """
@@ -81,6 +82,10 @@ def measure_validation(
         # Distinct prompts per level: the twin's prefix cache would serve a reused one.
         args += ["--requests", str(requests), "--seed", str(seed + k)]
         out.append(run(url, root / f"poisson-{level:.0%}", *args))
+    # The mixed long-prefill + decodes run: long prompts stall the short ones' decodes.
+    args = ["--concurrency", "8", "--input-mix", "128:0.9,4096:0.1", "--output-tokens", "128"]
+    args += ["--requests", str(requests), "--seed", str(seed + len(LEVELS))]
+    out.append(run(url, root / "mixed", *args))
     return out
 
 
@@ -113,7 +118,7 @@ def summary(results: list[dict[str, dict[str, Any]]]) -> None:
     print(f"{'shape':<8} {'load':>5} | " + " ".join(f"{k:>12}" for k in KEYS))
     for shape in ("known", "unknown"):
         levels = [r[shape]["validation"]["by_load_level"] for r in results]
-        for level in (f"{x:.0%}" for x in LEVELS):
+        for level in (*(f"{x:.0%}" for x in LEVELS), "mixed"):
             cells = []
             for key in KEYS:
                 values = [lv[level][key] for lv in levels if lv.get(level, {}).get(key) is not None]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmbench.config import LoadSpec, RunSpec
+from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
 from llmbench.engine.closed_loop import ClosedLoopPlan, RecordSink, RunOutcome, run_closed_loop
 from llmbench.engine.open_loop import OpenLoopPlan, PacingStats, run_open_loop
 from llmbench.engine.protocol import Client
@@ -29,6 +29,7 @@ from llmbench.metrics.columns import RunColumns
 from llmbench.metrics.delivery import closed_loop_delivery, open_loop_delivery
 from llmbench.metrics.slo import goodput
 from llmbench.records import RequestRecord, RequestSpec
+from llmbench.workload.lengths import Lengths
 from llmbench.workload.synthetic import synthetic_requests
 from llmbench.workload.trace import load_trace, trace_requests
 
@@ -119,6 +120,14 @@ class LoadPlan:
         return out
 
 
+def length_distributions(workload: WorkloadSpec) -> tuple[Lengths, Lengths]:
+    """The workload's prompt and output length distributions (fixed unless a stddev or mix)."""
+    floor = max(1, workload.prefix_tokens)
+    inputs = Lengths(workload.input_tokens, workload.input_tokens_stddev, workload.input_mix, floor)
+    outputs = Lengths(workload.output_tokens, workload.output_tokens_stddev, workload.output_mix)
+    return inputs, outputs
+
+
 def build_load(spec: RunSpec) -> LoadPlan:
     """The plan of one single-step profile (sweeps and searches build one per step)."""
     load, seed = spec.load, spec.workload.seed
@@ -131,12 +140,15 @@ def build_load(spec: RunSpec) -> LoadPlan:
             offsets = [o for o in offsets if o < load.duration_s * 1e9]
         plan = OpenLoopPlan(offsets, load.max_concurrency, load.warmup)
         return LoadPlan(spec, trace_requests(entries[: len(offsets)], seed=seed), open=plan)
+    inputs, outputs = length_distributions(spec.workload)
     items = synthetic_requests(
         input_tokens=spec.workload.input_tokens,
         output_tokens=spec.workload.output_tokens,
         seed=seed,
         prefix_tokens=spec.workload.prefix_tokens,
         prompt_set=spec.workload.prompt_set,
+        inputs=inputs,
+        outputs=outputs,
     )
     if load.open_loop:
         offsets = _rate_offsets(load, seed)

@@ -1,6 +1,7 @@
 """Samples and validation rows of `sim calibrate` from hand-built records: warm-up and failed
 requests never become samples, cached tokens come off the prompt, open loops give none, and
-comparisons are grouped by the nearest load level."""
+comparisons are grouped by the nearest load level; runs of varied lengths give no decode sample
+and form their own "mixed" row."""
 
 from __future__ import annotations
 
@@ -31,8 +32,11 @@ def record(index: int, ttft_ms: int, gaps_ms: list[int], **fields: Any) -> Reque
     )  # fmt: skip
 
 
-def loaded(records: list[RequestRecord], **load: Any) -> LoadedRun:
-    return LoadedRun(Path("run"), {"spec": {"load": {"profile": "concurrency", **load}}}, records)
+def loaded(
+    records: list[RequestRecord], workload: dict[str, Any] | None = None, **load: Any
+) -> LoadedRun:
+    spec = {"load": {"profile": "concurrency", **load}, "workload": workload or {}}
+    return LoadedRun(Path("run"), {"spec": spec}, records)
 
 
 def test_warmup_and_failed_requests_are_no_samples_and_cached_tokens_come_off() -> None:
@@ -68,3 +72,22 @@ def test_validation_rows_are_grouped_by_the_nearest_load_level() -> None:
     assert levels["25%"] == {"runs": 2.0, "ttft_ms.mean": pytest.approx(0.2)}  # |0.1|, |−0.3|
     assert levels["50%"]["ttft_ms.mean"] == pytest.approx(0.05)
     assert levels["85%"]["ttft_ms.mean"] == pytest.approx(0.2)
+
+
+def test_a_run_of_varied_lengths_gives_no_decode_sample() -> None:
+    """Its batches mix contexts: the equal-context decode model would misread the gaps."""
+    records = [record(i, 50, [10, 10]) for i in range(4)]
+    mix = {"input_mix": [[128, 0.9], [4096, 0.1]]}
+    assert run_samples(loaded(records, mix, concurrency=4)) == ([], [])
+    ttft, itl = run_samples(loaded(records, {"input_tokens_stddev": 50.0}, concurrency=1))
+    assert len(ttft) == 4  # each request's own prompt length: still a low-load TTFT sample
+    assert itl == []
+
+
+def test_runs_of_varied_lengths_are_their_own_validation_row() -> None:
+    def row(fraction: float, error: float, mixed: bool) -> Comparison:
+        return Comparison("r", fraction, 10, {}, {}, {"ttft_ms.mean": error}, mixed)
+
+    levels = by_load_level([row(0.5, 0.1, False), row(0.5, -0.4, True), row(0.6, 0.2, True)])
+    assert levels["50%"] == {"runs": 1.0, "ttft_ms.mean": pytest.approx(0.1)}
+    assert levels["mixed"] == {"runs": 2.0, "ttft_ms.mean": pytest.approx(0.3)}

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 import llmbench
-from llmbench.cli.validate import by_load_level, compare
+from llmbench.cli.validate import by_load_level, compare, varied_lengths
 from llmbench.errors import ConfigError
 from llmbench.records import RequestRecord
 from llmbench.sim import presets as sim_presets
@@ -24,6 +24,10 @@ from llmbench.store.results import LoadedRun, load_run
 from llmbench.store.study_index import STUDY_FILE, load_study_index
 
 _CLOSED_LOOP = ("synchronous", "concurrency")
+_FIXED_KEYS = ("input_tokens", "output_tokens", "prefix_tokens")
+# Shown in a source's provenance only when set (runs of varied lengths).
+_VARIED_KEYS = ("input_tokens_stddev", "output_tokens_stddev", "input_mix", "output_mix")
+_WORKLOAD_KEYS = (*_FIXED_KEYS, *_VARIED_KEYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +65,9 @@ def _closed_loop_concurrency(run: dict[str, Any]) -> int | None:
 
 def run_samples(loaded: LoadedRun) -> tuple[list[TtftSample], list[ItlSample]]:
     """Low-load TTFT per request of a run at concurrency 1 (cached tokens from usage), and the
-    run's decode sample (streams, mean context, median inter-token gap) for a closed loop."""
+    run's decode sample (streams, mean context, median inter-token gap) for a closed loop of
+    fixed lengths. A run of varied lengths gives no decode sample: its batches mix contexts
+    that the equal-context decode model would read as a byte rate (docs/simulator.md)."""
     concurrency = _closed_loop_concurrency(loaded.run)
     records = _measured(loaded.records)
     if concurrency is None or not records:
@@ -77,6 +83,8 @@ def run_samples(loaded: LoadedRun) -> tuple[list[TtftSample], list[ItlSample]]:
             for r in records
             if r.input_tokens
         ]
+    if varied_lengths(loaded.run):
+        return ttft, []
     gaps = [np.diff(np.frombuffer(r.chunk_offsets_ns, dtype=np.int64)) for r in records]
     pooled = np.concatenate(gaps)
     if not len(pooled):
@@ -98,7 +106,8 @@ def _source(loaded: LoadedRun) -> dict[str, Any]:
         "load": {k: (spec.get("load") or {}).get(k) for k in ("profile", "concurrency", "rate")},
         "workload": {
             k: (spec.get("workload") or {}).get(k)
-            for k in ("input_tokens", "output_tokens", "prefix_tokens")
+            for k in _WORKLOAD_KEYS
+            if k in _FIXED_KEYS or (spec.get("workload") or {}).get(k)
         },
         "sim_preset": (spec.get("sim") or {}).get("preset"),
         "requests_ok": sum(1 for r in loaded.records if r.ok and not r.warmup),
@@ -163,6 +172,10 @@ def calibrate(
     fit_rows = [compare(result.preset, r, capacity) for r in runs]
     validation = [compare(result.preset, r, capacity) for r in checks]
     document = _document(base, result, runs, provenance or Provenance(), capacity)
+    if varied := sum(varied_lengths(r.run) for r in runs):
+        document["fitted"]["notes"].append(
+            f"{varied} calibration run(s) of varied lengths: no decode sample taken from them"
+        )
     document["fitted"]["fit_error"] = [c.to_json() for c in fit_rows]
     document["fitted"]["validation"] = {
         "runs": [c.to_json() for c in validation],

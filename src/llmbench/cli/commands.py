@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from llmbench.cli.errors import config_error
 from llmbench.cli.sources import SpecSources
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
-from llmbench.config.run import Profile
+from llmbench.config.run import Profile, parse_mix
 from llmbench.config.slo import parse_slo
 from llmbench.errors import ConfigError
 from llmbench.tokens import load_tokenizer
@@ -46,6 +46,10 @@ FLAGS = {
     "workload": "--input-tokens/--prefix-tokens",
     "spec": "--profile/--input-tokens",
     "workload.output_tokens": "--output-tokens",
+    "workload.input_tokens_stddev": "--input-tokens-stddev",
+    "workload.output_tokens_stddev": "--output-tokens-stddev",
+    "workload.input_mix": "--input-mix",
+    "workload.output_mix": "--output-mix",
     "sim.ttft_ms": "--sim-ttft-ms",
     "sim.itl_ms": "--sim-itl-ms",
     "sim.jitter_ms": "--sim-jitter-ms",
@@ -125,6 +129,15 @@ def _input_fields(value: str, profile: str) -> dict[str, Any]:
     return {"input_tokens": values[0]}
 
 
+def _mix(value: str | None, flag: str) -> tuple[tuple[int, float], ...] | None:
+    if value is None:
+        return None
+    try:
+        return parse_mix(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"'{flag}'") from None
+
+
 def _default_requests(profile: str, requests: int | None, duration: float | None) -> int | None:
     """100 requests unless a bound is given; a replay runs its whole trace by default."""
     if requests is not None or duration is not None or profile == "replay":
@@ -190,6 +203,18 @@ def run(
         int, typer.Option(help="leading prompt tokens shared by every request (prefix cache)")
     ] = 0,
     output_tokens: Annotated[int, typer.Option()] = 64,
+    input_tokens_stddev: Annotated[
+        float, typer.Option(help="per-request prompt lengths: normal, this sd (clipped >= 1)")
+    ] = 0.0,
+    output_tokens_stddev: Annotated[
+        float, typer.Option(help="per-request output lengths: normal, this sd (clipped >= 1)")
+    ] = 0.0,
+    input_mix: Annotated[
+        str | None, typer.Option(help="prompt lengths drawn from a mix, e.g. 128:0.9,4096:0.1")
+    ] = None,
+    output_mix: Annotated[
+        str | None, typer.Option(help="output lengths drawn from a mix, e.g. 16:0.5,256:0.5")
+    ] = None,
     output_dir: Annotated[
         Path | None, typer.Option(help="default: results/<timestamp>-<target>")
     ] = None,
@@ -258,6 +283,10 @@ def run(
             "output_tokens": output_tokens,
             "prefix_tokens": prefix_tokens,
             "seed": seed,
+            "input_tokens_stddev": input_tokens_stddev,
+            "output_tokens_stddev": output_tokens_stddev,
+            "input_mix": _mix(input_mix, "--input-mix"),
+            "output_mix": _mix(output_mix, "--output-mix"),
         },
         "load": {
             "profile": profile,

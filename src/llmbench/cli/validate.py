@@ -1,6 +1,7 @@
 """Validation of a preset against measured runs: each run's own send times replayed through the
 twin offline, then mean and P95 of TTFT, ITL and E2E compared with what was measured, per run
-and per load level (its throughput as a share of the measured capacity). Used by calibrate.
+and per load level (its throughput as a share of the measured capacity); runs whose prompt or
+output lengths vary per request (a mix, a stddev) form a row of their own, "mixed".
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ class Comparison:
     measured: dict[str, float | None]
     predicted: dict[str, float | None]
     errors: dict[str, float | None]
+    mixed: bool = False  # per-request lengths varied (a mix or a stddev)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "run": self.directory,
+            "mixed": self.mixed,
             "load_fraction": self.load_fraction,
             "n": self.n,
             "measured": self.measured,
@@ -81,17 +84,19 @@ def replay(preset: Preset, loaded: LoadedRun, seed: int = 0) -> dict[str, Any]:
     output_tokens = int(workload.get("output_tokens") or max(r.output_tokens or 1 for r in records))
     planned = int(workload.get("input_tokens") or records[0].input_tokens or 1)
     prompts = [max(1, (r.input_tokens or planned) - (r.cached_tokens or 0)) for r in records]
+    # Each request's own max_tokens (drawn when output lengths vary; the twin honours it).
+    outputs = [r.requested_output_tokens or output_tokens for r in records]
     if load.get("profile", "concurrency") in ("synchronous", "concurrency"):
         streams = int(load.get("concurrency") or 1)
         timings = replay_closed_loop(
-            preset, streams=streams, prompts=prompts, output_tokens=output_tokens,
+            preset, streams=streams, prompts=prompts, output_tokens=outputs,
             think_s=_think_s(records), seed=seed,
         ).requests  # fmt: skip
     else:
         start_ns = records[0].sent_ns
         arrivals = [(r.sent_ns - start_ns) / 1e9 for r in records]
         timings = replay_arrivals(
-            preset, arrivals, prompts=prompts, output_tokens=output_tokens, seed=seed
+            preset, arrivals, prompts=prompts, output_tokens=outputs, seed=seed
         ).requests
     kept = [t for t, r in zip(timings, records, strict=True) if r.ok and not r.warmup]
     return dict(summarize_run(to_records(kept), seed=seed)["summary"])
@@ -113,7 +118,15 @@ def compare(
     rate = planned or measured_summary.get("requests_per_s")
     fraction = rate / capacity_per_s if rate and capacity_per_s else None
     n = int((measured_summary.get("ttft_ms") or {}).get("n") or 0)
-    return Comparison(str(loaded.directory), fraction, n, measured, predicted, errors)
+    mixed = varied_lengths(loaded.run)
+    return Comparison(str(loaded.directory), fraction, n, measured, predicted, errors, mixed)
+
+
+def varied_lengths(run: dict[str, Any]) -> bool:
+    """The run drew per-request prompt or output lengths (a mix or a stddev)."""
+    workload = (run.get("spec") or {}).get("workload") or {}
+    keys = ("input_tokens_stddev", "output_tokens_stddev", "input_mix", "output_mix")
+    return any(workload.get(key) for key in keys)
 
 
 def nearest_level(fraction: float, levels: tuple[float, ...]) -> float:
@@ -123,19 +136,27 @@ def nearest_level(fraction: float, levels: tuple[float, ...]) -> float:
 def by_load_level(
     comparisons: list[Comparison], levels: tuple[float, ...] = (0.25, 0.5, 0.85)
 ) -> dict[str, dict[str, float | None]]:
-    """Mean |relative error| per metric over the runs nearest each load level."""
+    """Mean |relative error| per metric over the fixed-length runs nearest each load level;
+    the runs of varied lengths in a row of their own, "mixed"."""
     out: dict[str, dict[str, float | None]] = {}
     for level in levels:
         near = [
             c
             for c in comparisons
-            if c.load_fraction is not None and nearest_level(c.load_fraction, levels) == level
+            if not c.mixed
+            and c.load_fraction is not None
+            and nearest_level(c.load_fraction, levels) == level
         ]
-        if not near:
-            continue
-        row: dict[str, float | None] = {"runs": float(len(near))}
-        for key in near[0].errors:
-            values = [abs(v) for c in near if (v := c.errors.get(key)) is not None]
-            row[key] = sum(values) / len(values) if values else None
-        out[f"{level:.0%}"] = row
+        if near:
+            out[f"{level:.0%}"] = _mean_errors(near)
+    if mixed := [c for c in comparisons if c.mixed]:
+        out["mixed"] = _mean_errors(mixed)
     return out
+
+
+def _mean_errors(comparisons: list[Comparison]) -> dict[str, float | None]:
+    row: dict[str, float | None] = {"runs": float(len(comparisons))}
+    for key in comparisons[0].errors:
+        values = [abs(v) for c in comparisons if (v := c.errors.get(key)) is not None]
+        row[key] = sum(values) / len(values) if values else None
+    return row

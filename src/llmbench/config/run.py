@@ -49,11 +49,29 @@ class TargetSpec(_Spec):
         return url
 
 
+LengthMix = tuple[tuple[int, float], ...]
+
+
+def parse_mix(text: str) -> tuple[tuple[int, float], ...]:
+    """`128:0.9,4096:0.1` → ((128, 0.9), (4096, 0.1)); ValueError saying what is wrong."""
+    pairs = []
+    for part in text.split(","):
+        tokens, _, weight = part.strip().partition(":")
+        try:
+            pairs.append((int(tokens), float(weight)))
+        except ValueError:
+            example = "e.g. 128:0.9,4096:0.1"
+            raise ValueError(f"{part.strip()!r} is not TOKENS:WEIGHT, {example}") from None
+    return tuple(pairs)
+
+
 class WorkloadSpec(_Spec):
     """Synthetic prompts of a fixed length, seeded: identical bytes for every target. The first
     `prefix_tokens` words are the same in every prompt (a prefix-caching server can reuse them);
     `input_lengths` is the list an input-sweep study runs one step per length of. `prompt_set`
-    k > 0 draws other prompts of the same lengths: no study step resends another's prompts."""
+    k > 0 draws other prompts of the same lengths: no study step resends another's prompts.
+    Per-request lengths: a normal around the length (`*_stddev`, rounded, clipped to >= 1 and
+    to >= prefix_tokens) or a mix of (tokens, weight) pairs whose weights sum to 1."""
 
     kind: Literal["synthetic"] = "synthetic"
     input_tokens: int = Field(128, ge=1)
@@ -64,10 +82,41 @@ class WorkloadSpec(_Spec):
     prompt_set: int = Field(
         0, ge=0, description="which of the seed's prompt sets; a study's step k sends set k"
     )
+    input_tokens_stddev: float = Field(0.0, ge=0, description="normal prompt lengths' sd")
+    output_tokens_stddev: float = Field(0.0, ge=0, description="normal output lengths' sd")
+    input_mix: LengthMix | None = Field(None, description="prompt lengths: (tokens, weight)s")
+    output_mix: LengthMix | None = Field(None, description="output lengths: (tokens, weight)s")
+
+    @field_validator("input_mix", "output_mix", mode="before")
+    @classmethod
+    def _mix_from_text(cls, value: Any) -> Any:
+        """A spec file may write a mix as the flag does: `128:0.9,4096:0.1`."""
+        return parse_mix(value) if isinstance(value, str) else value
+
+    @field_validator("input_mix", "output_mix")
+    @classmethod
+    def _check_mix(cls, mix: LengthMix | None, info: ValidationInfo) -> LengthMix | None:
+        if mix is None:
+            return mix
+        side = str(info.field_name).removesuffix("_mix")
+        if not mix or min(t for t, _ in mix) < 1 or min(w for _, w in mix) <= 0:
+            raise ValueError("give TOKENS:WEIGHT pairs, tokens >= 1, weights > 0")
+        total = sum(w for _, w in mix)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"the weights must sum to 1, got {total:g}")
+        if info.data.get(f"{side}_tokens_stddev"):
+            raise ValueError(f"a mix or --{side}-tokens-stddev, not both")
+        if side == "input" and info.data.get("input_lengths"):
+            raise ValueError("an input-sweep steps fixed lengths: no mix with it")
+        prefix = info.data.get("prefix_tokens") or 0
+        if side == "input" and prefix > min(t for t, _ in mix):
+            raise ValueError(f"--prefix-tokens {prefix} exceeds the shortest prompt of the mix")
+        return mix
 
     @model_validator(mode="after")
     def _check_lengths(self) -> WorkloadSpec:
-        lengths = self.input_lengths or (self.input_tokens,)
+        mix = tuple(t for t, _ in self.input_mix) if self.input_mix else None
+        lengths = mix or self.input_lengths or (self.input_tokens,)
         if min(lengths) < 1:
             raise ValueError("every input length must be >= 1")
         if self.prefix_tokens > min(lengths):

@@ -46,7 +46,8 @@ def error_table(title: str, rows: list[dict[str, Any]]) -> Table:
 
 def level_table(levels: dict[str, dict[str, Any]]) -> Table:
     table = Table(
-        title="validation: mean |relative error| per load level (share of measured capacity)",
+        title="validation: mean |relative error| per load level (share of measured capacity; "
+        "mixed: runs of varied lengths)",
         title_justify="left",
     )
     for label in ("load", "runs", *(label for _, label in _KEYS)):

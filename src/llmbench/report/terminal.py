@@ -111,6 +111,30 @@ def _throughput_line(run: dict[str, Any]) -> Text:
     )
 
 
+_VARIED = ("input_tokens_stddev", "output_tokens_stddev", "input_mix", "output_mix")
+
+
+def _lengths_line(run: dict[str, Any]) -> list[Text]:
+    """Per-request lengths as drawn: latency pools them, so the spread is shown beside it."""
+    workload = (run.get("spec") or {}).get("workload") or {}
+    if not any(workload.get(key) for key in _VARIED):
+        return []
+    summary = run.get("summary") or {}
+    parts = []
+    for side in ("input", "output"):
+        stats = summary.get(f"{side}_tokens") or {}
+        parts.append(
+            f"{side} mean {_num(stats.get('mean'), 1)}, P50 {_num(stats.get('p50'), 0)}, "
+            f"range {_num(stats.get('min'), 0)}–{_num(stats.get('max'), 0)}"
+        )
+    return [
+        Text.assemble(
+            ("lengths per request ", "bold"),
+            "; ".join(parts) + " tokens (latency pools them: docs/metrics.md)",
+        )
+    ]
+
+
 def _retries(counts: dict[str, Any]) -> str:
     if not counts.get("retried"):
         return ""
@@ -202,6 +226,7 @@ def _client_warnings(run: dict[str, Any]) -> list[Text]:
 
 def run_summary(run: dict[str, Any], warnings: list[str] | None = None) -> RenderableType:
     parts: list[RenderableType] = [run_header(run), latency_table(run), _throughput_line(run)]
+    parts += _lengths_line(run)
     parts += _client_warnings(run)
     parts += load_lines(run)
     parts += _token_warnings(run)

@@ -1,7 +1,8 @@
 """Replays of measured loads through the engine on the virtual clock. A closed loop: `streams`
 clients each send their next request `think_s` after their previous one ended (replaying its
 send times open-loop would overlap requests the real clients never overlapped). An open loop:
-the given arrival times. Prompt lengths per request, so measured cache hits can be left out.
+the given arrival times. Prompt lengths per request (measured cache hits can be left out, and
+lengths may vary), output lengths per request or one for all.
 """
 
 from __future__ import annotations
@@ -16,17 +17,22 @@ from llmbench.sim.offline import Prediction, RequestTiming
 from llmbench.sim.params import Preset
 from llmbench.sim.sequence import Seq
 
+Outputs = int | Sequence[int]  # one output length for every request, or one per request
+
 
 class _Driver:
     """Builds, submits and finally times the sequences of one replay."""
 
     def __init__(
-        self, preset: Preset, prompts: Sequence[int], output_tokens: int, prefix: int, seed: int
+        self, preset: Preset, prompts: Sequence[int], outputs: Outputs, prefix: int, seed: int
     ) -> None:
-        if min(prompts, default=1) < 1 or output_tokens < 1 or prefix < 0:
+        outputs = [outputs] * len(prompts) if isinstance(outputs, int) else list(outputs)
+        if len(outputs) != len(prompts):
+            raise ValueError("one output length per prompt (or one for all)")
+        if min(prompts, default=1) < 1 or min(outputs, default=1) < 1 or prefix < 0:
             raise ValueError("prompt and output tokens must be >= 1, prefix_tokens >= 0")
         self.engine = Engine(preset, seed=seed)
-        self.prompts, self.output_tokens = prompts, output_tokens
+        self.prompts, self.outputs = prompts, outputs
         self.overhead_s = preset.engine.request_overhead_s
         self.shared = tuple(f"shared{i}" for i in range(prefix))
         self.seqs: list[Seq] = []
@@ -37,7 +43,7 @@ class _Driver:
         prompt = self.prompts[index]
         shared = self.shared[:prompt]
         words = shared + tuple(f"r{index}-{i}" for i in range(prompt - len(shared)))
-        seq = Seq(index, sent_s, sent_s + self.overhead_s, prompt, self.output_tokens, words)
+        seq = Seq(index, sent_s, sent_s + self.overhead_s, prompt, self.outputs[index], words)
         self.seqs.append(seq)
         try:
             self.engine.submit(seq)
@@ -64,7 +70,7 @@ def replay_closed_loop(
     *,
     streams: int,
     prompts: Sequence[int],
-    output_tokens: int,
+    output_tokens: Outputs,
     think_s: float = 0.0,
     prefix_tokens: int = 0,
     seed: int = 0,
@@ -98,11 +104,12 @@ def replay_arrivals(
     arrivals_s: Sequence[float],
     *,
     prompts: Sequence[int],
-    output_tokens: int,
+    output_tokens: Outputs,
     prefix_tokens: int = 0,
     seed: int = 0,
 ) -> Prediction:
-    """One request per arrival time (sorted), with the prompt tokens of `prompts`."""
+    """One request per arrival time (sorted), with the prompt tokens of `prompts` (and the
+    output tokens of `output_tokens`, one per request or one for all)."""
     if len(arrivals_s) != len(prompts):
         raise ValueError("one prompt length per arrival")
     driver = _Driver(preset, prompts, output_tokens, prefix_tokens, seed)

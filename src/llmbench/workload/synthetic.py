@@ -1,7 +1,7 @@
-"""Synthetic fixed-length prompts: `input_tokens` words drawn from a fixed vocabulary with a
-seeded generator, so every target receives the same bytes; optionally the first `prefix_tokens`
-words are one shared prefix (prefix caching). One word is one token for the simulated target
-and the whitespace tokenizer; real tokenizers count differently (measured).
+"""Synthetic prompts: `input_tokens` words (or per-request lengths drawn from a seeded
+distribution, `workload/lengths.py`) from a fixed vocabulary with a seeded generator, so every
+target receives the same bytes; optionally the first `prefix_tokens` words are one shared prefix.
+One word is one token for the simulated target and the whitespace tokenizer.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterator
 
 from llmbench.records import RequestSpec
+from llmbench.workload.lengths import Lengths
 
 # Common short English words: most BPE tokenizers also map each to about one token.
 _VOCABULARY = (  # noqa: SIM905 -- a word list reads better as prose
@@ -36,26 +37,35 @@ def synthetic_requests(
     prefix: str = "req",
     prefix_tokens: int = 0,
     prompt_set: int = 0,
+    inputs: Lengths | None = None,
+    outputs: Lengths | None = None,
 ) -> Iterator[RequestSpec]:
     """An endless stream of prompts, distinct after their first `prefix_tokens` words (the same
     in every prompt of this seed); item ids are `{prefix}-{index}`. Each `prompt_set` of a seed
-    is another stream (set 0 keeps the bytes it always had)."""
-    if not 0 <= prefix_tokens <= input_tokens:
+    is another stream (set 0 keeps the bytes it always had). `inputs` / `outputs`: per-request
+    lengths (default: `input_tokens` / `output_tokens` each), drawn in stream order."""
+    inputs = inputs or Lengths(input_tokens)
+    outputs = outputs or Lengths(output_tokens)
+    # Drawn lengths are clipped to the prefix (`Lengths.floor`); a fixed one must hold it.
+    if prefix_tokens < 0 or (not inputs.varies and prefix_tokens > input_tokens):
         raise ValueError(f"prefix_tokens must be in [0, {input_tokens}], got {prefix_tokens}")
     # Seeded by the length too: else an input sweep's 2048-token prompt 0 would be its
     # 1024-token prompts 0 and 1 end to end, and a prefix cache would serve half of it.
-    key = f"synthetic/{seed}/{input_tokens}" + (f"/{prompt_set}" if prompt_set else "")
+    key = f"synthetic/{seed}/{input_tokens}" + (f"/{inputs.tag()}" if inputs.varies else "")
+    key += f"/{prompt_set}" if prompt_set else ""
     rng = random.Random(key)
+    # Lengths from generators of their own: fixed lengths leave the words' draws unchanged.
+    input_lengths = inputs.draws(random.Random(f"input-lengths/{key}"))
+    output_lengths = outputs.draws(random.Random(f"output-lengths/{key}/{outputs.tag()}"))
     # Its own generator: a prefix leaves the distinct words' draws as they were without one.
     shared = synthetic_prompt(random.Random(f"prefix/{seed}"), prefix_tokens)
-    rest = input_tokens - prefix_tokens
-    index = 0
-    while True:
-        distinct = synthetic_prompt(rng, rest)
+    for index, (length, max_tokens) in enumerate(zip(input_lengths, output_lengths, strict=True)):
+        # The shared prefix is part of every prompt: a shorter draw is raised to it.
+        length = max(length, prefix_tokens)
+        distinct = synthetic_prompt(rng, length - prefix_tokens)
         yield RequestSpec(
             item_id=f"{prefix}-{index}",
             prompt=f"{shared} {distinct}" if shared and distinct else shared or distinct,
-            max_tokens=output_tokens,
-            input_tokens=input_tokens,
+            max_tokens=max_tokens,
+            input_tokens=length,
         )
-        index += 1

@@ -1,0 +1,45 @@
+"""Replays of per-request lengths (virtual clock): each request decodes its own output length,
+and a long prefill sent among short decoding requests stalls their next token (the mixed run's
+effect, bounded by the engine's chunked prefill)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from llmbench.sim.presets import builtin, override
+from llmbench.sim.replay import replay_arrivals, replay_closed_loop
+
+QUIET = {"noise.jitter_sigma": 0.0, "noise.stall_probability": 0.0}
+
+
+def test_each_request_decodes_its_own_output_length() -> None:
+    preset = override(builtin("cloud-warm"), QUIET)
+    prompts, outputs = [128, 2048, 64, 512], [3, 7, 1, 12]
+    closed = replay_closed_loop(preset, streams=2, prompts=prompts, output_tokens=outputs)
+    assert [(t.prompt_tokens, t.output_tokens) for t in closed.requests] == list(
+        zip(prompts, outputs, strict=True)
+    )
+    opened = replay_arrivals(preset, [0.0, 0.1, 0.2, 0.3], prompts=prompts, output_tokens=outputs)
+    assert [len(t.token_s) for t in opened.requests] == outputs
+    with pytest.raises(ValueError, match="one output length per prompt"):
+        replay_closed_loop(preset, streams=1, prompts=prompts, output_tokens=[1, 2])
+
+
+def _worst_gap_s(chunked: bool, long_prompt: int, budget: int = 8192) -> float:
+    """The longest inter-token gap of three 128-token decoders when `long_prompt` arrives."""
+    settings = {**QUIET, "engine.chunked_prefill": chunked, "engine.max_batched_tokens": budget}
+    preset = override(builtin("cloud-warm"), settings)
+    prompts = [128, 128, 128] + ([long_prompt] if long_prompt else [])
+    arrivals = [0.0, 0.0, 0.0, 0.15][: len(prompts)]
+    out = replay_arrivals(preset, arrivals, prompts=prompts, output_tokens=40).requests
+    assert all(t.error is None for t in out)
+    return max(float(np.max(np.diff(t.token_s))) for t in out[:3])
+
+
+def test_a_long_prefill_stalls_the_decoders_and_chunking_bounds_it() -> None:
+    calm = _worst_gap_s(True, 0)
+    whole = _worst_gap_s(False, 4096)  # the prompt's whole prefill in one step
+    chunked = _worst_gap_s(True, 4096, budget=512)  # at most 512 tokens of it per step
+    assert whole > 5 * calm
+    assert calm < chunked < whole / 3
