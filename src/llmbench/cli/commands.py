@@ -97,16 +97,21 @@ def _api_key(env_name: str | None, where: str = "--api-key-env") -> str | None:
     return key or None
 
 
-def _concurrency_fields(value: str, profile: str) -> dict[str, Any]:
-    """`8` → concurrency 8; `1,2,4` → the concurrency-sweep list."""
+def _int_list(value: str, flag: str, example: str) -> list[int]:
     try:
         values = [int(v) for v in value.split(",") if v.strip()]
     except ValueError:
         values = []
     if not values:
         raise typer.BadParameter(
-            f"{value!r} is not a number or a list like 1,2,4", param_hint="'--concurrency'"
+            f"{value!r} is not a number or a list like {example}", param_hint=f"'{flag}'"
         )
+    return values
+
+
+def _concurrency_fields(value: str, profile: str) -> dict[str, Any]:
+    """`8` → concurrency 8; `1,2,4` → the concurrency-sweep list."""
+    values = _int_list(value, "--concurrency", "1,2,4")
     if profile == "concurrency-sweep":
         return {"concurrencies": tuple(values)}
     if len(values) > 1:
@@ -116,14 +121,7 @@ def _concurrency_fields(value: str, profile: str) -> dict[str, Any]:
 
 def _input_fields(value: str, profile: str) -> dict[str, Any]:
     """`512` → input_tokens 512; `128,512,2048` → the input-sweep lengths (first as default)."""
-    try:
-        values = [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values:
-        raise typer.BadParameter(
-            f"{value!r} is not a number or a list like 128,512,2048", param_hint="'--input-tokens'"
-        )
+    values = _int_list(value, "--input-tokens", "128,512,2048")
     if profile == "input-sweep" or len(values) > 1:  # a list elsewhere: refused by the spec
         return {"input_tokens": values[0], "input_lengths": tuple(values)}
     return {"input_tokens": values[0]}

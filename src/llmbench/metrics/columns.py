@@ -19,6 +19,7 @@ from llmbench.metrics.request import (
     FloatArray,
     IntArray,
     client_lag_ns,
+    derived_columns,
     e2e_ns,
     itl_gaps_ns,
     itl_per_token_ns,
@@ -30,7 +31,6 @@ from llmbench.records import CountSource, RequestRecord
 
 NONE = -(2**63)  # "not applicable" in an int64 column; becomes NaN in float views
 _INT32_MAX = 2**31 - 1
-_NS_PER_S = 1_000_000_000
 
 # Per measured request: name → how it is read from a record (None when not applicable).
 _INT_COLUMNS = (
@@ -233,18 +233,7 @@ class RunColumns:
             for name in ("ttfb_ns", "ttft_ns", "ttfo_ns", "e2e_ns", "client_lag_ns",
                          "input_tokens", "output_tokens", "n_chunks")
         }  # fmt: skip
-        ttft, e2e, out, n_chunks = t["ttft_ns"], t["e2e_ns"], t["output_tokens"], t["n_chunks"]
-        planned_to_sent = self.floats("planned_to_sent_ns")[ok]
-        t["scheduled_ttft_ns"] = ttft + planned_to_sent
-        t["scheduled_e2e_ns"] = e2e + planned_to_sent
-        decode_ns = e2e - ttft
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t["tpot_ns"] = np.where(out >= 2, decode_ns / (out - 1), np.nan)
-            t["ntpot_ns"] = np.where(out > 0, e2e / out, np.nan)
-            t["tokens_per_chunk"] = np.where(n_chunks > 0, out / n_chunks, np.nan)
-            rate = (out - 1) * _NS_PER_S / decode_ns
-            t["output_tokens_per_s"] = np.where((out >= 2) & (decode_ns > 0), rate, np.nan)
-        return t
+        return t | derived_columns(t, self.floats("planned_to_sent_ns")[ok])
 
 
 def as_columns(records: Sequence[RequestRecord] | RunColumns) -> RunColumns:

@@ -180,19 +180,27 @@ def request_table(records: Sequence[RequestRecord]) -> dict[str, FloatArray]:
         "output_tokens": _column([r.output_tokens for r in records]),
         "n_chunks": _column([len(r.chunk_offsets_ns) for r in records]),
     }
-    ttft, e2e, out, n_chunks = t["ttft_ns"], t["e2e_ns"], t["output_tokens"], t["n_chunks"]
     # From the plan to the last attempt's send: lag plus, for a retried request, every retry.
     planned_to_sent = _column([r.sent_ns - r.scheduled_ns for r in records])
-    t["scheduled_ttft_ns"] = ttft + planned_to_sent
-    t["scheduled_e2e_ns"] = e2e + planned_to_sent
+    t |= derived_columns(t, planned_to_sent)
+    return {name: t[name] for name in TABLE_COLUMNS}
+
+
+def derived_columns(t: dict[str, FloatArray], planned_to_sent: FloatArray) -> dict[str, FloatArray]:
+    """The columns computed from others (TPOT, NTPOT, tokens per chunk, tokens/s, latency from
+    the plan), NaN where not applicable; `t` holds ttft_ns, e2e_ns, output_tokens, n_chunks."""
+    ttft, e2e, out, n_chunks = t["ttft_ns"], t["e2e_ns"], t["output_tokens"], t["n_chunks"]
     decode_ns = e2e - ttft
     with np.errstate(divide="ignore", invalid="ignore"):
-        t["tpot_ns"] = np.where(out >= 2, decode_ns / (out - 1), np.nan)
-        t["ntpot_ns"] = np.where(out > 0, e2e / out, np.nan)
-        t["tokens_per_chunk"] = np.where(n_chunks > 0, out / n_chunks, np.nan)
         rate = (out - 1) * _NS_PER_S / decode_ns
-        t["output_tokens_per_s"] = np.where((out >= 2) & (decode_ns > 0), rate, np.nan)
-    return {name: t[name] for name in TABLE_COLUMNS}
+        return {
+            "scheduled_ttft_ns": ttft + planned_to_sent,
+            "scheduled_e2e_ns": e2e + planned_to_sent,
+            "tpot_ns": np.where(out >= 2, decode_ns / (out - 1), np.nan),
+            "ntpot_ns": np.where(out > 0, e2e / out, np.nan),
+            "tokens_per_chunk": np.where(n_chunks > 0, out / n_chunks, np.nan),
+            "output_tokens_per_s": np.where((out >= 2) & (decode_ns > 0), rate, np.nan),
+        }
 
 
 def _token_buffer(record: RequestRecord) -> array[int]:
