@@ -2,11 +2,14 @@
 events per second the served twin sustains on one core while keeping its schedule.
 
 Offline: `sim predict`'s pipeline (engine, records, summary) on cloud-warm under Poisson load.
-Served: the twin as a process pinned to CPU 1 (`llmbench sim serve --preset cloud-warm`), driven
-by llmbench's client from CPU 0 at rising concurrency; lateness = chunk written − its deadline,
-from the server's own log. Goal: ≥ 20,000 events/s with P99 lateness < 1 ms.
+Served: the twin as a process pinned to CPU 1 (`llmbench sim serve --preset cloud-warm`, or the
+fixed-time target with --itl-ms), driven from CPU 0 at rising concurrency by llmbench's client or
+by a raw socket reader that only drains bytes (`--client raw`, so the client is not the limit);
+lateness = chunk written − its deadline, from the server's own log. Goal: ≥ 20,000 events/s with
+P99 lateness < 1 ms.
 
     python benchmarks/sim_capacity.py [--duration 3600] [--rate 20] [--levels 64,256,512]
+        [--client raw|llmbench] [--itl-ms 5] [--repeats 3] [--skip-offline]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from urllib.request import urlopen
 
 import numpy as np
 from client_accuracy import clear_logs, drive  # benchmarks/ is on sys.path when run as a script
+from raw_stream_client import drain
 
 from llmbench.cli.predict import to_records
 from llmbench.config import SimSpec
@@ -53,13 +57,27 @@ def offline(rate: float, duration_s: float, input_tokens: int, output_tokens: in
     )
 
 
-def served_level(base_url: str, concurrency: int, output_tokens: int) -> dict[str, Any]:
-    clear_logs(base_url)
-    plan = ClosedLoopPlan(concurrency, 2 * concurrency, warmup_requests=0)
+def load(base_url: str, client: str, concurrency: int, output_tokens: int) -> float:
+    """Drive one level; returns the client's CPU share of its core during the load (0–1)."""
+    requests = 2 * concurrency
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        if client == "raw":
+            done = runner.run(drain(base_url, concurrency, requests, output_tokens))
+            return done.cpu_s / done.wall_s
+        plan = ClosedLoopPlan(concurrency, requests, warmup_requests=0)
+        wall0, cpu0 = time.perf_counter(), time.process_time()
         runner.run(drive(base_url, plan, output_tokens))
+        return (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+
+
+def served_level(
+    base_url: str, client: str, concurrency: int, output_tokens: int
+) -> dict[str, Any]:
+    clear_logs(base_url)
+    client_cpu = load(base_url, client, concurrency, output_tokens)
     with urlopen(f"{base_url}/sim/log", timeout=30) as response:
         log = json.loads(response.read())["requests"]
+    log.sort(key=lambda e: e["received_ns"])
     emitted = np.concatenate([e["chunk_emit_ns"] for e in log]).astype(np.int64)
     deadlines = np.concatenate([e["chunk_deadline_ns"] for e in log]).astype(np.int64)
     lateness_ms = (emitted - deadlines) / 1e6
@@ -74,22 +92,30 @@ def served_level(base_url: str, concurrency: int, output_tokens: int) -> dict[st
         "late_p50_ms": float(np.percentile(lateness_ms, 50)),
         "late_p99_ms": float(np.percentile(lateness_ms, 99)),
         "late_max_ms": float(lateness_ms.max()),
+        "client_cpu": client_cpu,
     }
 
 
-def served(levels: list[int], output_tokens: int) -> None:
-    extra = ["--preset", "cloud-warm"]
-    with EmbeddedSim(SimSpec(), extra_args=extra) as sim:
+def served(
+    levels: list[int], output_tokens: int, client: str, itl_ms: float | None
+) -> list[dict[str, Any]]:
+    spec, extra = SimSpec(), ["--preset", "cloud-warm"]
+    if itl_ms is not None:  # the fixed-time (deterministic) target: a constant TTFT and ITL
+        spec, extra = SimSpec(ttft_ms=20.0, itl_ms=itl_ms), []
+    with EmbeddedSim(spec, extra_args=extra) as sim:
         if sim.pid is not None and len(os.sched_getaffinity(0)) > 1:
             os.sched_setaffinity(sim.pid, {1})
             os.sched_setaffinity(0, {0})
-        rows = [served_level(sim.base_url, c, output_tokens) for c in levels]
-    print("served cloud-warm (server on CPU 1, client on CPU 0)")
-    print(f"{'c':>5} | {'events/s':>9} | {'late P50':>8} {'P99':>7} {'max':>7} (ms)")
+        return [served_level(sim.base_url, client, c, output_tokens) for c in levels]
+
+
+def table(title: str, rows: list[dict[str, Any]]) -> None:
+    print(title)
+    print(f"{'c':>5} | {'events/s':>9} | {'late P50':>8} {'P99':>7} {'max':>7} (ms) | client CPU")
     for r in rows:
         print(
-            f"{r['c']:>5} | {r['events_per_s']:>9,.0f} | {r['late_p50_ms']:>8.3f} "
-            f"{r['late_p99_ms']:>7.3f} {r['late_max_ms']:>7.2f}"
+            f"{r['c']:>5.0f} | {r['events_per_s']:>9,.0f} | {r['late_p50_ms']:>8.3f} "
+            f"{r['late_p99_ms']:>7.3f} {r['late_max_ms']:>7.2f}      | {r['client_cpu']:>9.0%}"
         )
 
 
@@ -101,10 +127,28 @@ def main() -> None:
     parser.add_argument("--output-tokens", type=int, default=128)
     parser.add_argument("--levels", default="64,256,512")
     parser.add_argument("--skip-served", action="store_true")
+    parser.add_argument("--skip-offline", action="store_true")
+    parser.add_argument("--client", choices=["raw", "llmbench"], default="llmbench")
+    parser.add_argument("--itl-ms", type=float, help="serve fixed times (ITL) instead of the twin")
+    parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
-    offline(args.rate, args.duration, args.input_tokens, args.output_tokens)
-    if not args.skip_served:
-        served([int(x) for x in args.levels.split(",")], args.output_tokens)
+    if not args.skip_offline:
+        offline(args.rate, args.duration, args.input_tokens, args.output_tokens)
+    if args.skip_served:
+        return
+    levels = [int(x) for x in args.levels.split(",")]
+    target = "cloud-warm" if args.itl_ms is None else f"deterministic ITL {args.itl_ms:g} ms"
+    title = f"served {target}, {args.client} client (server on CPU 1, client on CPU 0)"
+    runs = [
+        served(levels, args.output_tokens, args.client, args.itl_ms) for _ in range(args.repeats)
+    ]
+    for i, rows in enumerate(runs if args.repeats > 1 else []):
+        table(f"{title}, run {i + 1}", rows)
+    medians = [
+        {k: float(np.median([run[j][k] for run in runs])) for k in runs[0][j]}
+        for j in range(len(levels))
+    ]
+    table(f"{title}, median of {args.repeats}", medians)
 
 
 if __name__ == "__main__":
