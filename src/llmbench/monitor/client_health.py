@@ -98,7 +98,8 @@ def _lag_reason(lag: dict[str, Any], mean_cpu: float | None) -> str | None:
     """P99 over enough samples; or the median over fewer, since a stuck loop takes few samples
     (each waits out the lag) and one hiccup cannot move a median."""
     if lag["n"] >= LAG_MIN_SAMPLES and lag["p99"] > LAG_P99_LIMIT_MS:
-        reason = f"event-loop lag P99 {lag['p99']:.1f} ms > {LAG_P99_LIMIT_MS} ms"
+        # Two decimals: a P99 just over the limit must not read "2.0 ms > 2.0 ms".
+        reason = f"event-loop lag P99 {lag['p99']:.2f} ms > {LAG_P99_LIMIT_MS} ms"
     elif LAG_MEDIAN_MIN_SAMPLES <= lag["n"] < LAG_MIN_SAMPLES and lag["p50"] > LAG_P99_LIMIT_MS:
         reason = (
             f"event-loop lag P50 {lag['p50']:.1f} ms > {LAG_P99_LIMIT_MS} ms ({lag['n']} samples)"
