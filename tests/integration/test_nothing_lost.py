@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import llmbench, start_long_run, wait_for_records
+from support.cli import llmbench, sigterm_long_run, start_long_run
 
 FILE_LIMIT_BYTES = 40_000  # run.json (~14 kB) fits; records.jsonl (~720 B a line) fills it
 
@@ -26,25 +26,7 @@ def whole_lines(path: Path) -> list[dict[str, object]]:
 
 @pytest.mark.slow
 def test_sigterm_keeps_every_finished_record(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    process = start_long_run(out)
-    try:
-        wait_for_records(out, 8)
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-    stderr = (tmp_path / "stderr").read_text()
-    assert process.returncode == 0, stderr
-    assert "Traceback" not in stderr
-    run = json.loads((out / "run.json").read_text())
-    assert run["status"] == "interrupted"
-    lines = whole_lines(out / "records.jsonl")
-    assert len(lines) >= 8
-    assert run["counts"]["ok"] + run["counts"]["error"] == len(lines)
-    assert set(run["counts"]["by_category"]) <= {"cancelled"}
+    sigterm_long_run(tmp_path)
     assert "TTFT" in (tmp_path / "stdout").read_text()  # the summary was printed
 
 

@@ -29,7 +29,7 @@ from llmbench.report.terminal import run_summary
 from llmbench.store.results import load_run
 from llmbench.study import Target, execute_run
 from llmbench.workers import pool
-from support.cli import start_long_run, wait_for_records
+from support.cli import sigterm_long_run
 
 StartSim = Callable[..., str]
 
@@ -204,25 +204,7 @@ def test_a_killed_worker_leaves_its_in_flight_requests_as_errors(
 
 @pytest.mark.slow
 def test_sigterm_with_workers_keeps_every_finished_record(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    process = start_long_run(out, extra=["--workers", "2"])
-    try:
-        wait_for_records(out, 8, timeout_s=60)
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-    stderr = (tmp_path / "stderr").read_text()
-    assert process.returncode == 0, stderr
-    assert "Traceback" not in stderr
-    run = json.loads((out / "run.json").read_text())
-    assert run["status"] == "interrupted"
-    lines = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
-    assert len(lines) >= 8
-    assert run["counts"]["ok"] + run["counts"]["error"] == len(lines)
-    assert set(run["counts"]["by_category"]) <= {"cancelled"}
+    run, lines = sigterm_long_run(tmp_path, extra=["--workers", "2"])
     assert {line["worker_id"] for line in lines} == {0, 1}
     assert len({line["request_id"] for line in lines}) == len(lines)
     for worker in run["workers"]["per_worker"]:

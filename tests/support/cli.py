@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 LLMBENCH = [sys.executable, "-m", "llmbench"]
 # A run far longer than any test: the tests stop it from outside.
@@ -42,3 +45,32 @@ def wait_for_records(out: Path, n: int, timeout_s: float = 30) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"fewer than {n} records after {timeout_s} s")
+
+
+def sigterm_long_run(
+    tmp_path: Path, extra: list[str] | None = None, after_records: int = 8
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Starts the long run, SIGTERMs it once `after_records` records are on disk, checks it
+    stopped cleanly (exit 0, no traceback, status interrupted, only `cancelled` errors, every
+    record counted) and returns its run.json and complete record lines."""
+    out = tmp_path / "run"
+    process = start_long_run(out, extra=extra)
+    try:
+        wait_for_records(out, after_records, timeout_s=60)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    stderr = (tmp_path / "stderr").read_text()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    run: dict[str, Any] = json.loads((out / "run.json").read_text())
+    assert run["status"] == "interrupted"
+    text = (out / "records.jsonl").read_text()
+    lines = [json.loads(line) for line in text.split("\n")[:-1]]  # a torn last line: dropped
+    assert len(lines) >= after_records
+    assert run["counts"]["ok"] + run["counts"]["error"] == len(lines)
+    assert set(run["counts"]["by_category"]) <= {"cancelled"}
+    return run, lines
