@@ -15,7 +15,6 @@ import pytest
 from pydantic import ValidationError
 from rich.console import Console
 
-from llmbench.cli.main import main
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
 from llmbench.config.run import parse_mix
 from llmbench.loads import build_load
@@ -131,31 +130,6 @@ def test_parse_mix() -> None:
     assert parse_mix("128:0.9, 4096:0.1") == ((128, 0.9), (4096, 0.1))
     with pytest.raises(ValueError, match="TOKENS:WEIGHT"):
         parse_mix("128")
-
-
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (["--input-mix", "128"], "'--input-mix': '128' is not TOKENS:WEIGHT"),
-        (["--input-mix", "128:0.5,512:0.4"], "--input-mix: the weights must sum to 1, got 0.9"),
-        (["--output-mix", "0:1"], "--output-mix: give TOKENS:WEIGHT pairs, tokens >= 1"),
-        (["--input-mix", "128:1", "--input-tokens-stddev", "3"], "--input-mix: a mix or --inp"),
-        (["--input-tokens-stddev", "-1"], "--input-tokens-stddev"),
-        (["--output-tokens-stddev", "x"], "Invalid value for '--output-tokens-stddev'"),
-        (["--input-mix", "8:1", "--prefix-tokens", "9", "--input-tokens", "9"], "--input-mix:"),
-        (["--profile", "input-sweep", "--input-tokens", "8,16", "--input-mix", "8:1"], "sweep"),
-    ],
-)
-def test_bad_length_flags_are_one_clear_line(
-    args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["run", *args])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith("llmbench: error:")
-    assert expected in err
-    assert "Traceback" not in err
 
 
 def test_the_terminal_summary_shows_drawn_lengths_only_when_they_vary() -> None:

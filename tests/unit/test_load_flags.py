@@ -34,9 +34,17 @@ from llmbench.config import RunSpec
         (["--input-tokens", "128,512"], "--profile/--input-tokens: --profile input-sweep and"),
         (["--profile", "input-sweep", "--input-tokens", "x"], "Invalid value for '--input-tok"),
         (["--input-tokens", "8", "--prefix-tokens", "9"], "--input-tokens/--prefix-tokens"),
+        (["--input-mix", "128"], "'--input-mix': '128' is not TOKENS:WEIGHT"),
+        (["--input-mix", "128:0.5,512:0.4"], "--input-mix: the weights must sum to 1, got 0.9"),
+        (["--output-mix", "0:1"], "--output-mix: give TOKENS:WEIGHT pairs, tokens >= 1"),
+        (["--input-mix", "128:1", "--input-tokens-stddev", "3"], "--input-mix: a mix or --inp"),
+        (["--input-tokens-stddev", "-1"], "--input-tokens-stddev"),
+        (["--output-tokens-stddev", "x"], "Invalid value for '--output-tokens-stddev'"),
+        (["--input-mix", "8:1", "--prefix-tokens", "9", "--input-tokens", "9"], "--input-mix:"),
+        (["--profile", "input-sweep", "--input-tokens", "8,16", "--input-mix", "8:1"], "sweep"),
     ],
 )
-def test_bad_profile_flags_are_one_clear_line(
+def test_bad_run_flags_are_one_clear_line(
     args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -45,6 +53,7 @@ def test_bad_profile_flags_are_one_clear_line(
     err = capsys.readouterr().err
     assert err.startswith("llmbench: error:")
     assert expected in err
+    assert "Traceback" not in err
 
 
 def test_specs_of_the_profiles() -> None:
