@@ -1,19 +1,45 @@
-"""Waiting until absolute monotonic deadlines, cheaply, for hundreds of concurrent streams.
+"""Waiting until absolute monotonic deadlines, cheaply and precisely, for hundreds of streams.
 
-Waiters due in the same millisecond share one event-loop timer (uvloop timers have 1 ms
-resolution anyway), which roughly halves the cost of a wake-up; nobody is ever woken early.
+Event-loop timers (asyncio's and uvloop's) have 1 ms resolution, which alone makes every chunk
+0–1 ms late. On Linux one `timerfd` per loop, armed at the earliest deadline on CLOCK_MONOTONIC
+(the clock of `time.monotonic_ns`), wakes the loop within microseconds of it; elsewhere waiters
+due in the same millisecond share one loop timer. Either way nobody is ever woken early.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import functools
+import heapq
+import itertools
+import os
+import sys
 import time
+from collections.abc import Callable
 
 NS_PER_MS = 1_000_000
+NS_PER_S = 1_000_000_000
+_CLOCK_MONOTONIC = 1
+_TFD_NONBLOCK = os.O_NONBLOCK
+_TFD_CLOEXEC = os.O_CLOEXEC
+_TFD_TIMER_ABSTIME = 1
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
 
 
 class DeadlineWaiter:
-    """`await waiter.sleep_until(deadline_ns)` returns at or after `time.monotonic_ns()` ≥ it."""
+    """`await waiter.sleep_until(deadline_ns)` returns at or after `time.monotonic_ns()` ≥ it.
+
+    This base class shares millisecond loop timers; `deadline_waiter()` gives the precise one
+    where the platform has it.
+    """
 
     def __init__(self) -> None:
         self._slots: dict[int, list[asyncio.Future[None]]] = {}
@@ -43,3 +69,138 @@ class DeadlineWaiter:
         for future in self._slots.pop(slot, ()):
             if not future.done():  # a cancelled waiter's future is already done
                 future.set_result(None)
+
+    def call_at(self, deadline_ns: int, callback: Callable[[], None]) -> None:
+        """Runs `callback()` on the loop at or after the deadline (soon, if it has passed)."""
+        loop = asyncio.get_running_loop()
+        remaining_ns = deadline_ns - time.monotonic_ns()
+        if remaining_ns <= 0:
+            loop.call_soon(callback)
+        else:
+            delay_s = -(-remaining_ns // NS_PER_MS) / 1000
+            loop.call_later(delay_s, self._call_when_due, deadline_ns, callback)
+
+    def _call_when_due(self, deadline_ns: int, callback: Callable[[], None]) -> None:
+        if time.monotonic_ns() < deadline_ns:
+            self.call_at(deadline_ns, callback)
+        else:
+            callback()
+
+    def close(self) -> None:
+        """Releases what the waiter holds (nothing for loop timers)."""
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a cancelled waiter's future is already done
+        future.set_result(None)
+
+
+class TimerfdWaiter(DeadlineWaiter):
+    """Deadlines in a heap; one timerfd armed at the earliest, read by the event loop.
+
+    Callbacks due together run in deadline order in one pass of the loop: a token write from
+    `call_at` costs no task wake-up and no timer of its own.
+    """
+
+    def __init__(self, libc: ctypes.CDLL) -> None:
+        super().__init__()
+        self._settime = libc.timerfd_settime
+        fd = libc.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "timerfd_create failed")
+        self._fd: int | None = fd
+        self._heap: list[tuple[int, int, Callable[[], None]]] = []
+        self._order = itertools.count()  # ties in deadline wake in arrival order
+        self._armed_ns = 0  # 0: disarmed
+        self._dispatching = False  # inside `_expired`: it arms once when done
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._spec = _Itimerspec()
+
+    async def sleep_until(self, deadline_ns: int) -> None:
+        if deadline_ns <= time.monotonic_ns() or self._fd is None:
+            await super().sleep_until(deadline_ns)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._push(deadline_ns, functools.partial(_resolve, future))
+        await future
+
+    def call_at(self, deadline_ns: int, callback: Callable[[], None]) -> None:
+        if self._fd is None:
+            super().call_at(deadline_ns, callback)
+        else:
+            self._push(deadline_ns, callback)
+
+    def _push(self, deadline_ns: int, callback: Callable[[], None]) -> None:
+        assert self._fd is not None
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self._fd)
+            loop.add_reader(self._fd, self._expired)
+            self._loop, self._armed_ns = loop, 0
+        heapq.heappush(self._heap, (deadline_ns, next(self._order), callback))
+        if not self._dispatching and (self._armed_ns == 0 or deadline_ns < self._armed_ns):
+            self._arm(deadline_ns)
+
+    def _arm(self, deadline_ns: int) -> None:
+        value = self._spec.it_value
+        value.tv_sec, value.tv_nsec = divmod(deadline_ns, NS_PER_S)
+        if self._settime(self._fd, _TFD_TIMER_ABSTIME, ctypes.byref(self._spec), None) != 0:
+            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
+        self._armed_ns = deadline_ns
+
+    def _expired(self) -> None:
+        assert self._fd is not None
+        try:
+            os.read(self._fd, 8)  # the expiration count; reading clears readiness
+        except BlockingIOError:  # re-armed after it became readable: not expired yet
+            return
+        self._armed_ns = 0
+        heap, pop = self._heap, heapq.heappop
+        self._dispatching = True
+        try:
+            # Deadlines that pass while earlier callbacks run are served in the same pass.
+            while heap and heap[0][0] <= time.monotonic_ns():
+                pop(heap)[2]()
+        finally:
+            self._dispatching = False
+            if heap:
+                self._arm(heap[0][0])
+
+    def close(self) -> None:
+        if self._fd is None:
+            return
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self._fd)
+        os.close(self._fd)
+        self._fd = None
+
+
+def _libc_with_timerfd() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.timerfd_create.argtypes = [ctypes.c_int, ctypes.c_int]
+        libc.timerfd_settime.argtypes = [
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.POINTER(_Itimerspec),
+            ctypes.c_void_p,
+        ]
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _libc_with_timerfd()
+
+
+def deadline_waiter(precise: bool = True) -> DeadlineWaiter:
+    """The precise (timerfd) waiter where Linux offers it, else the millisecond one."""
+    if precise and _LIBC is not None:
+        try:
+            return TimerfdWaiter(_LIBC)
+        except OSError:  # out of file descriptors, seccomp, ...: still correct, coarser
+            pass
+    return DeadlineWaiter()
