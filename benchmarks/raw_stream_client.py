@@ -1,6 +1,9 @@
 """A client that costs almost nothing per token event: N keep-alive sockets that each send
 streaming chat requests one after another and only drain the bytes until the chunked
 terminator. No parsing, no records: what the served twin sustains is then the server's number.
+With a read interval each connection sleeps between reads, so one read takes several events
+(the kernel's socket buffer holds them; the server's write times, which are measured, do not
+change).
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ def request_bytes(base_url: str, output_tokens: int, prompt_words: int = 128) ->
     return head.encode() + body
 
 
-async def _connection(host: str, port: int, request: bytes, count: int) -> tuple[int, int]:
+async def _connection(
+    host: str, port: int, request: bytes, count: int, read_interval_s: float
+) -> tuple[int, int]:
     reader, writer = await asyncio.open_connection(host, port)
     done = total = 0
     try:
@@ -56,13 +61,21 @@ async def _connection(host: str, port: int, request: bytes, count: int) -> tuple
                     raise ConnectionError(f"server closed after {done} responses")
                 total += len(data)
                 tail = (tail + data)[-len(_END) :]
+                if read_interval_s > 0.0:
+                    await asyncio.sleep(read_interval_s)
             done += 1
     finally:
         writer.close()
     return done, total
 
 
-async def drain(base_url: str, concurrency: int, requests: int, output_tokens: int) -> RawLoad:
+async def drain(
+    base_url: str,
+    concurrency: int,
+    requests: int,
+    output_tokens: int,
+    read_interval_s: float = 0.0,
+) -> RawLoad:
     """`requests` streaming requests over `concurrency` connections (closed loop)."""
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -70,7 +83,9 @@ async def drain(base_url: str, concurrency: int, requests: int, output_tokens: i
     counts = [requests // concurrency + (i < requests % concurrency) for i in range(concurrency)]
     wall0, cpu0 = time.perf_counter(), time.process_time()
     async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(_connection(host, port, request, n)) for n in counts]
+        tasks = [
+            group.create_task(_connection(host, port, request, n, read_interval_s)) for n in counts
+        ]
     wall_s, cpu_s = time.perf_counter() - wall0, time.process_time() - cpu0
     results = [t.result() for t in tasks]
     return RawLoad(sum(r[0] for r in results), sum(r[1] for r in results), wall_s, cpu_s)

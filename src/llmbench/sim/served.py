@@ -9,7 +9,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from llmbench.sim.clock import DeadlineWaiter
 from llmbench.sim.engine import Engine
@@ -17,18 +17,12 @@ from llmbench.sim.params import Preset
 from llmbench.sim.sequence import Seq
 
 NS_PER_S = 1_000_000_000
-# Timers have 1 ms resolution, which alone makes a step's tokens ~0.5–1 ms late: the engine loop
-# spins (yielding) for the last SPIN_NS before a step's end, but only when the step has few
-# tokens. With many, the write burst sets the lateness, and a loop that never blocks (an extra
-# epoll per pass) delays the writers: docs/benchmarks.md has the A/B.
-SPIN_NS = 1_500_000
-SPIN_MAX_DUE = 16
 
 
 class TwinStream:
     """One request's token deadlines, pushed by the engine loop, awaited by its writer."""
 
-    __slots__ = ("_deadlines", "_wake", "done", "seq", "stall_after_chunks", "stall_ns")
+    __slots__ = ("_deadlines", "_wake", "done", "seq", "sink", "stall_after_chunks", "stall_ns")
 
     def __init__(self) -> None:
         self._deadlines: deque[int] = deque()
@@ -39,17 +33,32 @@ class TwinStream:
         # Downstream of the engine: its schedule (and this sequence's KV blocks) are unchanged.
         self.stall_after_chunks: int | None = None
         self.stall_ns = 0
+        # Writes a due token itself (True) or refuses it (False: it queues for `chunks`).
+        self.sink: Callable[[int, bool], bool] | None = None
 
     @property
     def cached_tokens(self) -> int:
         return (self.seq.cached_tokens or 0) if self.seq else 0
 
     def push(self, deadline_ns: int, last: bool) -> None:
-        self._deadlines.append(deadline_ns)
         self.done = last
+        if self.sink is not None:
+            if self.sink(deadline_ns, last):
+                return
+            self.sink = None
+        self._deadlines.append(deadline_ns)
         wake = self._wake
         if wake is not None and not wake.done():
             wake.set_result(None)
+
+    def attach(self, sink: Callable[[int, bool], bool]) -> None:
+        """From now on the engine loop hands each token to `sink`; queued ones go first."""
+        deadlines = self._deadlines
+        while deadlines:
+            if not sink(deadlines[0], self.done and len(deadlines) == 1):
+                return
+            deadlines.popleft()
+        self.sink = sink
 
     async def chunks(
         self, limit: int | None = None, tokens_per_chunk: int = 1
@@ -80,12 +89,12 @@ class TwinStream:
 class TwinRunner:
     """Owns the engine and its loop; `submit` is called by request handlers (same loop)."""
 
-    def __init__(self, preset: Preset, seed: int) -> None:
+    def __init__(self, preset: Preset, seed: int, waiter: DeadlineWaiter) -> None:
         self.origin_ns = time.monotonic_ns()
         self.engine = Engine(preset, seed=seed, listener=self)
         self._ids = itertools.count(1)
         self._wake = asyncio.Event()
-        self._waiter = DeadlineWaiter()
+        self._waiter = waiter
         self._due: list[tuple[TwinStream, bool]] = []  # tokens of the step being run
 
     def seconds(self, t_ns: int) -> float:
@@ -139,23 +148,12 @@ class TwinRunner:
             if step is not None:
                 next_s = step.end_s
                 end_ns = self.nanoseconds(step.end_s)
-                if len(self._due) <= SPIN_MAX_DUE:
-                    await self._spin_until(end_ns)
-                else:
-                    await sleep_until(end_ns)
+                await sleep_until(end_ns)
                 # Handed over when due, not when planned: each writer then wakes once per
                 # token instead of twice (once for the hand-over, once for the deadline).
                 due, self._due = self._due, []
                 for stream, last in due:
                     stream.push(end_ns, last)
-
-    async def _spin_until(self, deadline_ns: int) -> None:
-        """A timer sleep to `SPIN_NS` before the deadline, then yields to the loop until it."""
-        if deadline_ns - time.monotonic_ns() > SPIN_NS:
-            await self._waiter.sleep_until(deadline_ns - SPIN_NS)
-        # A deadline is a time, not an event, so polling is the point (ruff ASYNC110 assumes not).
-        while time.monotonic_ns() < deadline_ns:  # noqa: ASYNC110
-            await asyncio.sleep(0)
 
     def metrics(self) -> dict[str, float]:
         """The gauges and counters `GET /metrics` exposes."""

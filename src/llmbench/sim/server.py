@@ -14,13 +14,21 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from llmbench.sim.arrival import ArrivalClock
-from llmbench.sim.clock import DeadlineWaiter
+from llmbench.sim.clock import deadline_waiter
 from llmbench.sim.config import SimConfig
-from llmbench.sim.emit import ChunkPlan, Plan, emit_chunks, emit_twin, last_deadline, tail
+from llmbench.sim.emit import (
+    ChunkPlan,
+    Plan,
+    emit_chunks,
+    emit_direct,
+    emit_twin,
+    last_deadline,
+    tail,
+)
 from llmbench.sim.engine import AdmissionError
 from llmbench.sim.faults import (
     FAULT_HEADER,
@@ -85,22 +93,28 @@ class _Simulator:
         self.log = EmissionLog(config.log_capacity)
         self._created = int(time.time())
         self._seq = 0
-        self._waiter = DeadlineWaiter()
+        self._waiter = deadline_waiter()
         self.arrivals = ArrivalClock()
         self.faults = FaultPolicy(config.fault_rates, config.fault_seed)
         twin = config.twin
-        self.twin = TwinRunner(twin, config.seed) if twin and twin.timing != "fixed" else None
+        self.twin = (
+            TwinRunner(twin, config.seed, self._waiter)
+            if twin is not None and twin.timing != "fixed"
+            else None
+        )
 
     async def twin_loop(self, app: web.Application) -> AsyncIterator[None]:
         """Runs the twin's engine loop for the application's lifetime (aiohttp cleanup_ctx)."""
         if self.twin is None:
             yield
+            self._waiter.close()
             return
         task = asyncio.get_running_loop().create_task(self.twin.run())
         yield
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+        self._waiter.close()
 
     def authorized(self, request: web.Request) -> bool:
         if self.config.api_key is None:
@@ -229,7 +243,14 @@ class _Simulator:
             await response.write(encoder.role_event() if gen.kind == "chat" else b"")
             entry.headers_ns, entry.status = time.monotonic_ns(), 200
             limit = _MALFORMED_CHUNKS if malformed else cut_after
-            if twin is None:
+            transport = request.transport
+            chunked = response.headers.get(hdrs.TRANSFER_ENCODING) == "chunked"
+            if fault is None and chunked and transport is not None:
+                await emit_direct(
+                    response, transport, entry, gen.max_tokens, plan, encoder, self._waiter,
+                    self.config.tokens_per_chunk,
+                )  # fmt: skip
+            elif twin is None:
                 assert not isinstance(plan, TwinStream)
                 await emit_chunks(
                     response, entry, gen.max_tokens, plan, encoder, limit, self._waiter

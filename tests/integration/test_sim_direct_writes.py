@@ -1,0 +1,84 @@
+"""Direct chunk writes (no await per token) under a client that stops reading: the stream
+hands over to the awaiting aiohttp path where it stopped and every token still arrives, once,
+in order. The server runs in-process on a real loopback socket so the hand-over is observable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import socket
+import time
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from llmbench.sim import emit
+from llmbench.sim.config import SimConfig
+from llmbench.sim.protocol import token_text
+from llmbench.sim.server import _SIMULATOR, build_app
+
+TOKENS = 5000
+
+
+def _read_slowly(port: int, pause_s: float) -> bytes:
+    """A chat stream whose reader pauses before reading: the server's socket buffers fill."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.connect()
+    assert connection.sock is not None
+    connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": TOKENS, "stream": True}
+    connection.request("POST", "/v1/chat/completions", json.dumps(body), {"X-Request-Id": "slow"})
+    time.sleep(pause_s)
+    connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # now read fast
+    response = connection.getresponse()
+    data = response.read()  # http.client undoes the chunked framing
+    connection.close()
+    return data
+
+
+async def _serve_and_read(pause_s: float) -> tuple[bytes, dict[str, Any]]:
+    runner = web.AppRunner(build_app(SimConfig(ttft_ms=1.0, itl_ms=0.02)))
+    await runner.setup()
+    listener = socket.create_server(("127.0.0.1", 0))
+    # Accepted sockets inherit a fixed send buffer (no autotuning up to megabytes), so the
+    # kernel holds little and the transport's own buffer fills while the reader pauses.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+    site = web.SockSite(runner, listener)
+    await site.start()
+    try:
+        port = listener.getsockname()[1]
+        async with asyncio.timeout(60):
+            data = await asyncio.to_thread(_read_slowly, port, pause_s)
+        entry = runner.app[_SIMULATOR].log.get("slow")
+        assert entry is not None
+        return data, entry.to_dict()
+    finally:
+        await runner.cleanup()
+
+
+def test_a_stalled_reader_gets_every_token_once_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    resumed_at: list[int] = []
+    awaiting_path = emit.emit_chunks
+
+    async def spy(*args: Any, **kwargs: Any) -> None:
+        resumed_at.append(args[-1])
+        await awaiting_path(*args, **kwargs)
+
+    monkeypatch.setattr(emit, "emit_chunks", spy)
+    data, entry = asyncio.run(_serve_and_read(pause_s=0.5))
+
+    events = [e for e in data.decode().split("\n\n") if e]
+    assert events[-1] == "data: [DONE]"
+    texts = [json.loads(e[len("data: ") :])["choices"][0]["delta"]["content"] for e in events[1:-1]]
+    assert "".join(texts) == token_text(0, TOKENS).decode()
+    assert len(texts) == TOKENS
+    assert entry["outcome"] == "complete"
+    assert entry["completion_tokens"] == TOKENS
+    times = zip(entry["chunk_emit_ns"], entry["chunk_deadline_ns"], strict=True)
+    assert all(emit_ns >= deadline_ns for emit_ns, deadline_ns in times)
+    # It did hand over, part-way: direct writes first, then the awaiting path.
+    assert len(resumed_at) == 1
+    assert 0 < resumed_at[0] < TOKENS
