@@ -47,9 +47,10 @@ def request_bytes(base_url: str, output_tokens: int, prompt_words: int = 128) ->
 
 
 async def _connection(
-    host: str, port: int, request: bytes, count: int, read_interval_s: float
+    host: str, port: int, request: bytes, count: int, read_interval_s: float, start_s: float
 ) -> tuple[int, int]:
     reader, writer = await asyncio.open_connection(host, port)
+    await asyncio.sleep(start_s)
     done = total = 0
     try:
         for _ in range(count):
@@ -75,8 +76,10 @@ async def drain(
     requests: int,
     output_tokens: int,
     read_interval_s: float = 0.0,
+    stagger_s: float = 0.0,
 ) -> RawLoad:
-    """`requests` streaming requests over `concurrency` connections (closed loop)."""
+    """`requests` streaming requests over `concurrency` connections (closed loop); connection
+    i sends its first request `i / concurrency · stagger_s` after the first connection."""
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     request = request_bytes(base_url, output_tokens)
@@ -84,7 +87,10 @@ async def drain(
     wall0, cpu0 = time.perf_counter(), time.process_time()
     async with asyncio.TaskGroup() as group:
         tasks = [
-            group.create_task(_connection(host, port, request, n, read_interval_s)) for n in counts
+            group.create_task(
+                _connection(host, port, request, n, read_interval_s, i * stagger_s / concurrency)
+            )
+            for i, n in enumerate(counts)
         ]
     wall_s, cpu_s = time.perf_counter() - wall0, time.process_time() - cpu0
     results = [t.result() for t in tasks]

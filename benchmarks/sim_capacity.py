@@ -11,7 +11,7 @@ stream started, none finished) and over all chunks. Goal: ≥ 20,000 events/s wi
 
     python benchmarks/sim_capacity.py [--duration 3600] [--rate 20] [--levels 64,256,512]
         [--client raw|llmbench] [--itl-ms 5] [--repeats 3] [--skip-offline]
-        [--read-interval-ms 10]
+        [--read-interval-ms 10] [--stagger-ms 5] [--isolate]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from urllib.request import urlopen
 
 import numpy as np
 from client_accuracy import clear_logs, drive  # benchmarks/ is on sys.path when run as a script
+from cpu_isolation import cpu_kept_for
 from raw_stream_client import drain
 
 from llmbench.cli.predict import to_records
@@ -67,6 +68,7 @@ class Drive:
     client: str
     output_tokens: int
     read_interval_s: float = 0.0
+    stagger_s: float = 0.0
 
 
 def load(base_url: str, drive_with: Drive, concurrency: int) -> float:
@@ -81,6 +83,7 @@ def load(base_url: str, drive_with: Drive, concurrency: int) -> float:
                     requests,
                     drive_with.output_tokens,
                     drive_with.read_interval_s,
+                    drive_with.stagger_s,
                 )
             )
             return done.cpu_s / done.wall_s
@@ -117,7 +120,9 @@ def served_level(base_url: str, drive_with: Drive, concurrency: int) -> dict[str
     }
 
 
-def served(levels: list[int], drive_with: Drive, itl_ms: float | None) -> list[dict[str, Any]]:
+def served(
+    levels: list[int], drive_with: Drive, itl_ms: float | None, isolate: bool
+) -> list[dict[str, Any]]:
     spec, extra = SimSpec(), ["--preset", "cloud-warm"]
     if itl_ms is not None:  # the fixed-time (deterministic) target: a constant TTFT and ITL
         spec, extra = SimSpec(ttft_ms=20.0, itl_ms=itl_ms), []
@@ -125,7 +130,11 @@ def served(levels: list[int], drive_with: Drive, itl_ms: float | None) -> list[d
         if sim.pid is not None and len(os.sched_getaffinity(0)) > 1:
             os.sched_setaffinity(sim.pid, {1})
             os.sched_setaffinity(0, {0})
-        return [served_level(sim.base_url, drive_with, c) for c in levels]
+        if not isolate:
+            return [served_level(sim.base_url, drive_with, c) for c in levels]
+        with cpu_kept_for(1) as moved:
+            print(f"(CPU 1 kept for the server: {moved} other tasks moved off it)")
+            return [served_level(sim.base_url, drive_with, c) for c in levels]
 
 
 def table(title: str, rows: list[dict[str, Any]]) -> None:
@@ -160,6 +169,17 @@ def main() -> None:
         default=0.0,
         help="raw client: sleep between reads, so one read takes several events",
     )
+    parser.add_argument(
+        "--isolate",
+        action="store_true",
+        help="move every other task off the server's CPU during the load (cpu_isolation.py)",
+    )
+    parser.add_argument(
+        "--stagger-ms",
+        type=float,
+        default=0.0,
+        help="raw client: spread the streams' first requests over this time (e.g. one ITL)",
+    )
     args = parser.parse_args()
     if not args.skip_offline:
         offline(args.rate, args.duration, args.input_tokens, args.output_tokens)
@@ -168,8 +188,10 @@ def main() -> None:
     levels = [int(x) for x in args.levels.split(",")]
     target = "cloud-warm" if args.itl_ms is None else f"deterministic ITL {args.itl_ms:g} ms"
     title = f"served {target}, {args.client} client (server on CPU 1, client on CPU 0)"
-    drive_with = Drive(args.client, args.output_tokens, args.read_interval_ms / 1000)
-    runs = [served(levels, drive_with, args.itl_ms) for _ in range(args.repeats)]
+    drive_with = Drive(
+        args.client, args.output_tokens, args.read_interval_ms / 1000, args.stagger_ms / 1000
+    )
+    runs = [served(levels, drive_with, args.itl_ms, args.isolate) for _ in range(args.repeats)]
     for i, rows in enumerate(runs if args.repeats > 1 else []):
         table(f"{title}, run {i + 1}", rows)
     medians = [

@@ -72,10 +72,10 @@ class DirectEmitter:
             return False
         start = self.first_token
         end = start + count
-        event = self._encoder.token_event(token_text(start, count), end == self._n_tokens)
+        data = self._encoder.chunked_token_event(token_text(start, count), end == self._n_tokens)
         entry = self._entry
         entry.chunk_emit_ns.append(time.monotonic_ns())  # before the write: see emit_chunks
-        transport.write(b"%x\r\n%b\r\n" % (len(event), event))
+        transport.write(data)
         entry.chunk_deadline_ns.append(deadline_ns)
         entry.chunk_tokens.append(count)
         self.first_token = end

@@ -238,6 +238,12 @@ class ResponseEncoder:
     def token_event(self, text: bytes, last: bool) -> bytes:
         return b"".join((self._open, text, self._close_last if last else self._close_more))
 
+    def chunked_token_event(self, text: bytes, last: bool) -> bytes:
+        """`token_event` in HTTP/1.1 chunked framing (size, CRLF, data, CRLF), built at once."""
+        close = self._close_last if last else self._close_more
+        size = len(self._open) + len(text) + len(close)
+        return b"%x\r\n%b%b%b\r\n" % (size, self._open, text, close)
+
     def usage_event(
         self, prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None
     ) -> bytes:
