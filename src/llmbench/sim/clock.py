@@ -91,6 +91,9 @@ class DeadlineWaiter:
         else:
             callback()
 
+    def run_due(self) -> None:
+        """Runs what is due now (loop timers do it themselves: nothing here)."""
+
     def close(self) -> None:
         """Releases what the waiter holds (nothing for loop timers)."""
 
@@ -166,7 +169,19 @@ class TimerfdWaiter(DeadlineWaiter):
         except BlockingIOError:  # re-armed after it became readable: not expired yet
             return
         self._armed_ns = 0
+        self.run_due()
+        if self._heap and self._armed_ns == 0:  # nothing was due yet: wait on
+            self._arm(self._heap[0][0])
+
+    def run_due(self) -> None:
+        """Runs every callback and wakes every waiter whose deadline has passed, now.
+
+        Request handlers call it between their steps: a burst of arriving requests is
+        handled in one pass of the loop, and the tokens due meanwhile would wait for all of it.
+        """
         heap, pop, now = self._heap, heapq.heappop, time.monotonic_ns
+        if self._dispatching or not heap or heap[0][0] > now():
+            return
         self._dispatching = True
         try:
             # Deadlines that pass while earlier callbacks run are served in the same pass.

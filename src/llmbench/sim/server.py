@@ -93,12 +93,12 @@ class _Simulator:
         self.log = EmissionLog(config.log_capacity)
         self._created = int(time.time())
         self._seq = 0
-        self._waiter = deadline_waiter()
+        self.waiter = deadline_waiter()
         self.arrivals = ArrivalClock()
         self.faults = FaultPolicy(config.fault_rates, config.fault_seed)
         twin = config.twin
         self.twin = (
-            TwinRunner(twin, config.seed, self._waiter)
+            TwinRunner(twin, config.seed, self.waiter)
             if twin is not None and twin.timing != "fixed"
             else None
         )
@@ -107,14 +107,14 @@ class _Simulator:
         """Runs the twin's engine loop for the application's lifetime (aiohttp cleanup_ctx)."""
         if self.twin is None:
             yield
-            self._waiter.close()
+            self.waiter.close()
             return
         task = asyncio.get_running_loop().create_task(self.twin.run())
         yield
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
-        self._waiter.close()
+        self.waiter.close()
 
     def authorized(self, request: web.Request) -> bool:
         if self.config.api_key is None:
@@ -174,7 +174,7 @@ class _Simulator:
         if fault is not None and fault.huge_chunk_bytes:
             encoder = HugeChunkEncoder(encoder, fault.huge_chunk_bytes)
         if fault is not None and fault.headers_delay_ns:
-            await self._waiter.sleep_until(received_ns + fault.headers_delay_ns)
+            await self.waiter.sleep_until(received_ns + fault.headers_delay_ns)
         if gen.stream:
             return await self._stream(request, entry, gen, fault, plan, encoder)
         return await self._unary(request, entry, gen, fault, plan, encoder)
@@ -243,21 +243,22 @@ class _Simulator:
             await response.write(encoder.role_event() if gen.kind == "chat" else b"")
             entry.headers_ns, entry.status = time.monotonic_ns(), 200
             limit = _MALFORMED_CHUNKS if malformed else cut_after
+            self.waiter.run_due()
             transport = request.transport
             chunked = response.headers.get(hdrs.TRANSFER_ENCODING) == "chunked"
             if fault is None and chunked and transport is not None:
                 await emit_direct(
-                    response, transport, entry, gen.max_tokens, plan, encoder, self._waiter,
+                    response, transport, entry, gen.max_tokens, plan, encoder, self.waiter,
                     self.config.tokens_per_chunk,
                 )  # fmt: skip
             elif twin is None:
                 assert not isinstance(plan, TwinStream)
                 await emit_chunks(
-                    response, entry, gen.max_tokens, plan, encoder, limit, self._waiter
+                    response, entry, gen.max_tokens, plan, encoder, limit, self.waiter
                 )
             else:
                 await emit_twin(
-                    response, entry, gen.max_tokens, twin, encoder, limit, self._waiter,
+                    response, entry, gen.max_tokens, twin, encoder, limit, self.waiter,
                     self.config.tokens_per_chunk,
                 )  # fmt: skip
             if cut_after is not None:
@@ -294,7 +295,7 @@ class _Simulator:
             deadline_ns = await last_deadline(plan, cut_after, entry.received_ns)
         finally:
             self._release(twin)
-        await self._waiter.sleep_until(deadline_ns)
+        await self.waiter.sleep_until(deadline_ns)
         if cut_after is not None:
             # No response at all: the connection drops where chunk N would have ended.
             _close_connection(request)
@@ -361,6 +362,7 @@ def _middleware(sim: _Simulator) -> Middleware:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         # Taken for every request, so a stamp never outlives its request on a kept-alive socket.
         request[_ARRIVAL_NS] = sim.arrivals.take(request.transport) or 0
+        sim.waiter.run_due()  # tokens due now go before this request's handling
         request_id = _request_id(request)
         try:
             if request.path.startswith("/v1/") and not sim.authorized(request):
