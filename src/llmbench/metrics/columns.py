@@ -264,11 +264,22 @@ class RunColumns:
         values = self.ints(name)
         return np.where(values == NONE, np.nan, values.astype(np.float64))
 
+    def ok_request_ids_at(self, rows: Iterable[int]) -> list[str]:
+        """The request ids of the given ok rows (decoding only those)."""
+        raw, ends = self._ok_ids, self._ok_id_ends
+        return [raw[ends[i - 1] if i else 0 : ends[i]].decode() for i in rows]
+
     def ok_request_ids(self) -> list[str]:
         ends = self._ok_id_ends.tolist()
         starts = [0, *ends[:-1]] if ends else []
         raw = bytes(self._ok_ids)
         return [raw[a:b].decode() for a, b in zip(starts, ends, strict=True)]
+
+    @property
+    def per_token_differs(self) -> bool:
+        """Whether the pooled per-token ITL differs from the pooled gaps: some ok request had
+        k-token or 0-token chunks (one token per chunk gives the same values)."""
+        return len(self._pt_at) > 0
 
     def pooled_itl_ns(self) -> tuple[IntArray, FloatArray]:
         """ITL gaps of the ok requests pooled, and the per-token gaps (equal to
@@ -277,14 +288,45 @@ class RunColumns:
         gaps[np.frombuffer(self._long_gap_at, dtype=np.int64)] = np.frombuffer(
             self._long_gap_ns, dtype=np.int64
         )
+        return gaps, self._per_token(gaps.astype(np.float64))
+
+    def pooled_itl_scaled(self, divisor: float) -> FloatArray:
+        """`pooled_itl_ns()[0] / divisor`, value for value, as one new float64 array (the only
+        copy of millions of gaps that a summary needs at a time)."""
+        gaps = self._gaps_float()
+        gaps /= divisor
+        return gaps
+
+    def pooled_itl_per_token_scaled(self, divisor: float) -> FloatArray:
+        """`pooled_itl_ns()[1] / divisor`, value for value; two arrays at most while it is made."""
+        values = self._per_token(self._gaps_float())
+        values /= divisor
+        return values
+
+    def _gaps_float(self) -> FloatArray:
+        """The pooled gaps in ns as float64, exactly what an int64 array of them converts to."""
+        gaps = np.frombuffer(self._gaps, dtype=np.int32).astype(np.float64)
+        gaps[np.frombuffer(self._long_gap_at, dtype=np.int64)] = np.frombuffer(
+            self._long_gap_ns, dtype=np.int64
+        )
+        return gaps
+
+    def _per_token(self, gaps: FloatArray) -> FloatArray:
+        """The per-token values: `gaps` itself where they are the gaps, else the gaps with each
+        such request's gaps replaced by its stored values."""
+        if not self.per_token_differs:
+            return gaps
         values = np.frombuffer(self._pt_values, dtype=np.float64)
-        pieces: list[FloatArray] = []
-        at = used = 0
+        out = np.empty(gaps.size - sum(self._pt_gaps) + values.size)
+        at = used = filled = 0
         for start, n_gaps, n_values in zip(self._pt_at, self._pt_gaps, self._pt_n, strict=True):
-            pieces += [gaps[at:start].astype(np.float64), values[used : used + n_values]]
+            out[filled : filled + start - at] = gaps[at:start]
+            filled += start - at
+            out[filled : filled + n_values] = values[used : used + n_values]
+            filled += n_values
             at, used = start + n_gaps, used + n_values
-        pieces.append(gaps[at:].astype(np.float64))
-        return gaps, np.concatenate(pieces)
+        out[filled:] = gaps[at:]
+        return out
 
     def table(self) -> dict[str, FloatArray]:
         """`metrics.request.request_table` of the ok requests, from the columns."""

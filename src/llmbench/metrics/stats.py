@@ -201,9 +201,11 @@ def describe(
     n = int(x.size)
     if n == 0:
         return _empty(confidence)
-    s = np.sort(x)
+    # Peak memory: at most one temporary as large as x at a time (the std's deviations, then
+    # the sorted copy, then the bootstrap's labels), so the order of the steps is chosen.
     out: dict[str, Any] = {"n": n, "confidence": confidence, "mean": float(x.mean())}
     out["std"] = float(x.std(ddof=1)) if n >= 2 else None
+    s = np.sort(x)
     out["min"] = float(s[0])
     for q in PERCENTILES:
         out[f"p{q}"] = percentile_sorted(s, q) if n >= percentile_min_n(q) else None
@@ -211,11 +213,13 @@ def describe(
     p5, p95 = out["p5"], out["p95"]
     out["spread_p5_p95"] = p95 - p5 if p5 is not None and p95 is not None else None
     out["spread_min_max"] = out["max"] - out["min"]
-    ci = bootstrap_mean_ci(x, seed=seed, confidence=confidence, resamples=bootstrap_resamples)
-    out["mean_ci"] = list(ci) if ci is not None else None
+    out["mean_ci"] = None  # computed below, after the sorted copy is gone
     out["p95_ci"] = _percentile_ci(s, 95, confidence)
     out["p99_ci"] = _percentile_ci(s, 99, confidence)
     out["outliers"] = tukey_outliers(x, s, max_indices)
+    del s
+    ci = bootstrap_mean_ci(x, seed=seed, confidence=confidence, resamples=bootstrap_resamples)
+    out["mean_ci"] = list(ci) if ci is not None else None
     return out
 
 
