@@ -11,7 +11,7 @@ from array import array
 
 import numpy as np
 
-from llmbench.metrics.columns import RunColumns, column_row
+from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run, three_sigma
 from llmbench.records import RequestRecord
 from llmbench.store.results import record_line
@@ -28,7 +28,7 @@ def _with_long_gaps(record: RequestRecord) -> RequestRecord:
                             "chunk_channels": array("B", [0, 0, 1, 0])})  # fmt: skip
 
 
-async def _through_a_socket(records: list[RequestRecord]) -> list[tuple[bytes, object]]:
+async def _through_a_socket(records: list[RequestRecord]) -> list[tuple[bytes, ColumnRow]]:
     """Sends every record as a worker does (batched frames), reads them as the parent does."""
     left, right = socket.socketpair()
     _, writer = await asyncio.open_connection(sock=left)
@@ -38,7 +38,7 @@ async def _through_a_socket(records: list[RequestRecord]) -> list[tuple[bytes, o
         outbox.later(*record_message(record_line(record), column_row(record)))
         outbox.now({"t": "sent", "id": "x"})  # messages without bytes in between
     outbox.flush()
-    received = []
+    received: list[tuple[bytes, ColumnRow]] = []
     frames = 0
     while len(received) < len(records):
         messages, blob = await asyncio.wait_for(read_frame(reader), timeout=10)
@@ -65,7 +65,7 @@ def test_lines_and_rows_arrive_exactly() -> None:
     assert [row for _, row in received] == [column_row(r) for r in records]
     columns = RunColumns()
     for _, row in received:
-        columns.append_row(row)  # type: ignore[arg-type]
+        columns.append_row(row)
     expected = RunColumns.from_records(records)
     for got, want in zip(columns.pooled_itl_ns(), expected.pooled_itl_ns(), strict=True):
         np.testing.assert_array_equal(got, want)
