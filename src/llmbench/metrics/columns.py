@@ -18,6 +18,7 @@ import numpy as np
 from llmbench.metrics.request import (
     FloatArray,
     IntArray,
+    chunk_token_counts,
     client_lag_ns,
     derived_columns,
     e2e_ns,
@@ -91,15 +92,19 @@ def _gap_fields(
     record: RequestRecord, gaps: IntArray
 ) -> tuple[bytes, tuple[int, ...], bytes | None]:
     """An ok row's gaps (int32 bytes), its long gaps, and its per-token values if they differ."""
-    per_token = itl_per_token_ns(record)
-    differs = not np.array_equal(per_token, gaps)  # k-token or 0-token chunks
-    long = (gaps > _INT32_MAX) | (gaps < -_INT32_MAX)
+    per_token = None
+    # Every later chunk counted as 1 token (the usual case): each gap / 1 is the gap itself.
+    if not (chunk_token_counts(record)[1:] == 1).all():
+        values = itl_per_token_ns(record)
+        if not np.array_equal(values, gaps):  # k-token or 0-token chunks
+            per_token = values.tobytes()
     long_gaps: tuple[int, ...] = ()
-    if long.any():
+    if gaps.size and (gaps.max() > _INT32_MAX or gaps.min() < -_INT32_MAX):
+        long = (gaps > _INT32_MAX) | (gaps < -_INT32_MAX)
         at = np.flatnonzero(long)
         long_gaps = tuple(np.column_stack((at, gaps[at])).ravel().tolist())
         gaps = np.where(long, 0, gaps)
-    return gaps.astype(np.int32).tobytes(), long_gaps, per_token.tobytes() if differs else None
+    return gaps.astype(np.int32).tobytes(), long_gaps, per_token
 
 
 def column_row(record: RequestRecord) -> ColumnRow:
