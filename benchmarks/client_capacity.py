@@ -22,6 +22,7 @@ import asyncio
 import os
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,8 @@ from llmbench.engine.loop import loop_factory
 from llmbench.loads import build_load
 from llmbench.local_target import EmbeddedSim
 from llmbench.records import RequestRecord
-from llmbench.study import Target, drive_load
+from llmbench.store.results import RECORDS_FILE, RunWriter, iter_records
+from llmbench.study import RecordKeeper, Target, drive_load
 
 LATE_LIMIT_MS = 1.0  # the simulator's P99 lateness above this: it, not the client, is the limit
 
@@ -47,14 +49,18 @@ def _cpus(text: str) -> set[int]:
 
 
 async def _drive(spec: RunSpec, base_url: str) -> tuple[list[RequestRecord], dict[str, Any]]:
-    records: list[RequestRecord] = []
+    """Drives the load into what a run keeps (records.jsonl, the column store), as `llmbench
+    run` does, so the parent's CPU is its real per-record work; the records are read back after."""
     load = build_load(spec)
-    cpu_before_s = time.process_time()
-    _, _, client, workers = await drive_load(
-        spec, Target(base_url), load, model="llmbench-sim", api_key=None, tokenizer=None,
-        target_id="sim", sink=records.append, stop=asyncio.Event(),
-    )  # fmt: skip
-    parent_s = time.process_time() - cpu_before_s
+    stop = asyncio.Event()
+    with RunWriter(Path(tempfile.mkdtemp(prefix="run-", dir="."))) as writer:
+        cpu_before_s = time.process_time()
+        _, _, client, workers = await drive_load(
+            spec, Target(base_url), load, model="llmbench-sim", api_key=None, tokenizer=None,
+            target_id="sim", sink=RecordKeeper(writer, stop), stop=stop,
+        )  # fmt: skip
+        parent_s = time.process_time() - cpu_before_s
+    records = list(iter_records(writer.directory / RECORDS_FILE, []))
     # One process: the parent did everything; else the parent's own plus each worker's.
     cpu_s = parent_s if workers["processes"] == 1 else parent_s + workers["cpu_s_load"]
     return records, {"client": client, "workers": workers, "cpu_s": cpu_s, "parent_s": parent_s}

@@ -22,15 +22,15 @@ from llmbench.config import RunSpec
 from llmbench.engine.closed_loop import RunOutcome
 from llmbench.errors import DistributedError, EndpointError, StoreError
 from llmbench.loads import LoadPlan, build_load
-from llmbench.metrics.columns import RunColumns
+from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
 from llmbench.monitor.client_health import ClientWatch, merge_reports
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
-from llmbench.store.results import RunWriter
+from llmbench.store.results import RunWriter, record_line
 from llmbench.tokens import Tokenizer, load_tokenizer
 from llmbench.workers.child import WorkerTask, make_client
-from llmbench.workers.pool import run_workers
+from llmbench.workers.pool import RecordSink, run_workers
 from llmbench.workers.share import choose_workers, usable_cpus
 
 
@@ -104,6 +104,33 @@ def _engine_info(outcome: RunOutcome) -> dict[str, Any]:
     }
 
 
+class RecordKeeper:
+    """Where every finished record goes: appended to records.jsonl and flushed, added to the
+    run's column store (compact columns for the summary, not the records themselves), shown."""
+
+    def __init__(
+        self,
+        writer: RunWriter,
+        stop: asyncio.Event,
+        on_record: Callable[[ColumnRow], None] | None = None,
+    ) -> None:
+        self.writer = writer
+        self.columns = RunColumns()
+        self._stop = stop
+        self._on_record = on_record
+
+    def __call__(self, record: RequestRecord) -> None:
+        self.encoded(record_line(record), column_row(record))
+
+    def encoded(self, line: bytes, row: ColumnRow) -> None:
+        """A record as its line and its row, made here or in a worker process."""
+        if not self.writer.append_line(line):
+            self._stop.set()  # records can no longer be kept: stop instead of measuring blind
+        self.columns.append_row(row)
+        if self._on_record is not None:
+            self._on_record(row)
+
+
 async def execute_run(
     spec: RunSpec,
     target: Target,
@@ -111,7 +138,7 @@ async def execute_run(
     *,
     api_key: str | None = None,
     stop: asyncio.Event | None = None,
-    on_record: Callable[[RequestRecord], None] | None = None,
+    on_record: Callable[[ColumnRow], None] | None = None,
     spec_source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Runs one spec against one target, writing `output_dir`; returns the final run.json.
@@ -119,19 +146,12 @@ async def execute_run(
     model, models = await _resolve_model(spec, target.base_url, api_key)
     tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
     load = build_load(spec)  # a bad trace fails here, before the results directory exists
-    records = RunColumns()  # compact columns for the summary, not the records themselves
     stop = stop or asyncio.Event()
     with RunWriter(output_dir) as writer:
         run = _initial_run(spec, target, output_dir, model, models, tokenizer, spec_source)
         writer.write_run(run)
-
-        def sink(record: RequestRecord) -> None:
-            if not writer.append(record):
-                stop.set()  # records can no longer be kept: stop instead of measuring blind
-            records.append(record)
-            if on_record is not None:
-                on_record(record)
-
+        sink = RecordKeeper(writer, stop, on_record)
+        records = sink.columns
         try:
             outcome, warmed, client, workers = await drive_load(
                 spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
@@ -193,7 +213,7 @@ async def drive_load(
     api_key: str | None,
     tokenizer: Tokenizer | None,
     target_id: str,
-    sink: Callable[[RequestRecord], None],
+    sink: RecordSink,
     stop: asyncio.Event,
 ) -> tuple[RunOutcome, int, dict[str, Any], dict[str, Any]]:
     """Runs the load in this process, or over worker processes (`load.workers`): the outcome,

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.request import urlopen
 
 import numpy as np
+import orjson
 import psutil
 import pytest
 from aiohttp import web
@@ -24,9 +25,11 @@ from rich.console import Console
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
 from llmbench.errors import DistributedError
 from llmbench.loads import build_load
+from llmbench.metrics.columns import ColumnRow
+from llmbench.metrics.summary import summarize_run
 from llmbench.records import RequestRecord
 from llmbench.report.terminal import run_summary
-from llmbench.store.results import load_run
+from llmbench.store.results import load_run, record_line
 from llmbench.study import Target, execute_run
 from llmbench.workers import pool
 from support.cli import sigterm_long_run
@@ -158,6 +161,55 @@ def test_request_bytes_do_not_depend_on_the_worker_count(
     assert one == two  # the same items, each with the same bytes
 
 
+# What a record says whoever measured it; the rest are timings, ids and the worker's number.
+_SAME_FOR_ANY_WORKER = (
+    "target_id", "status", "warmup", "session_id", "chunk_tokens", "chunk_channels",
+    "input_tokens", "cached_tokens", "output_tokens", "output_tokens_source",
+    "usage_output_tokens", "tokenizer_output_tokens", "requested_output_tokens",
+    "finish_reason", "http_status", "error", "attempts", "retry_wait_ns", "first_sent_ns",
+)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_worker_records_are_written_as_one_process_writes_them(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    """The parent appends the workers' lines as they come: each is byte for byte what the
+    one-process writer makes of that record, field by field like a one-process run's line for
+    the same item, and the summary the parent kept from the rows is the records' own."""
+    base_url = start_sim(ttft_ms=10.0, itl_ms=2.0)
+    lines: dict[int, dict[str, bytes]] = {}
+    runs = {}
+    for workers in (1, 2):
+        spec = RunSpec(
+            workload=WorkloadSpec(input_tokens=16, output_tokens=6, seed=3),
+            load=LoadSpec(concurrency=4, requests=12, warmup=2, workers=workers),
+        )
+        out = tmp_path / f"w{workers}"
+        runs[workers] = asyncio.run(execute_run(spec, Target(base_url), out))
+        assert runs[workers]["workers"]["processes"] == workers
+        raw = (out / "records.jsonl").read_bytes().splitlines(keepends=True)
+        lines[workers] = {orjson.loads(line)["item_id"]: line for line in raw}
+        assert len(lines[workers]) == len(raw) == 14  # one line per request, no duplicates
+        for line in raw:  # the one-process encoding of the very record the line holds
+            assert record_line(RequestRecord.from_json_dict(orjson.loads(line))) == line
+        records = load_run(out).records
+        kept = {key: runs[workers][key] for key in ("covers", "counts", "summary", "tokens")}
+        expected = summarize_run(records, seed=spec.seed)
+        assert kept == {key: expected[key] for key in kept}
+    assert lines[1].keys() == lines[2].keys()
+    for item, line in lines[2].items():
+        one, two = orjson.loads(lines[1][item]), orjson.loads(line)
+        assert list(two) == list(one)  # the same fields in the same order
+        assert {k: two[k] for k in _SAME_FOR_ANY_WORKER} == {
+            k: one[k] for k in _SAME_FOR_ANY_WORKER
+        }
+        assert len(two["chunk_offsets_ns"]) == len(one["chunk_offsets_ns"]) == 6
+        for field in ("scheduled_ns", "sent_ns", "headers_ns", "first_token_ns", "end_ns"):
+            assert type(two[field]) is type(one[field]) is int
+    assert {orjson.loads(line)["worker_id"] for line in lines[2].values()} == {0, 1}
+
+
 @pytest.mark.slow
 def test_a_killed_worker_leaves_its_in_flight_requests_as_errors(
     start_sim: StartSim, tmp_path: Path
@@ -169,8 +221,8 @@ def test_a_killed_worker_leaves_its_in_flight_requests_as_errors(
     )
     killed: list[int] = []
 
-    def on_record(record: RequestRecord) -> None:
-        if not killed and record.ok:
+    def on_record(row: ColumnRow) -> None:
+        if not killed and row.ok:
             victim = worker_processes()[0]
             victim.kill()  # SIGKILL: no goodbye from the worker
             killed.append(victim.pid)

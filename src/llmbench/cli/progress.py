@@ -14,7 +14,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from llmbench.records import RequestRecord
+from llmbench.metrics.columns import ColumnRow
 
 _COUNTS = "ok {task.fields[ok]}  errors {task.fields[errors]}  warm-up {task.fields[warmup]}"
 
@@ -39,10 +39,10 @@ class RunProgress:
             "requests", total=duration_s if self._by_time else total, ok=0, errors=0, warmup=0
         )
 
-    def update(self, record: RequestRecord) -> None:
-        if record.warmup:
+    def update(self, row: ColumnRow) -> None:
+        if row.warmup:
             self._warmup += 1
-        elif record.ok:
+        elif row.ok:
             self._ok += 1
         else:
             self._errors += 1

@@ -129,15 +129,23 @@ def _indices(mask: npt.NDArray[np.bool_], max_indices: int | None) -> list[int]:
     return found[:max_indices].tolist() if max_indices is not None else found.tolist()
 
 
+def quartiles(sorted_values: FloatArray) -> tuple[float, float] | None:
+    """(Q1, Q3) of an ascending sample, for `tukey_outliers`; None when n < 4."""
+    if sorted_values.size < 4:
+        return None
+    return percentile_sorted(sorted_values, 25), percentile_sorted(sorted_values, 75)
+
+
 def tukey_outliers(
-    values: FloatArray, sorted_values: FloatArray, max_indices: int | None = None
+    values: FloatArray, q1_q3: tuple[float, float] | None, max_indices: int | None = None
 ) -> dict[str, Any]:
     """Tukey fences Q1 − k·IQR, Q3 + k·IQR for k = 1.5 and 3; flags, never drops.
 
-    Indices point into `values` (input order), at most `max_indices` of them (the counts are
-    always complete). Everything is None when n < 4: quartiles of fewer values mean little.
+    `q1_q3` from `quartiles`. Indices point into `values` (input order), at most `max_indices`
+    of them (the counts are always complete). Everything is None when n < 4 (`q1_q3` None):
+    quartiles of fewer values mean little.
     """
-    if values.size < 4:
+    if q1_q3 is None:
         return {
             "fence_1_5": None,
             "fence_3": None,
@@ -146,7 +154,7 @@ def tukey_outliers(
             "indices_beyond_1_5": None,
             "indices_beyond_3": None,
         }
-    q1, q3 = percentile_sorted(sorted_values, 25), percentile_sorted(sorted_values, 75)
+    q1, q3 = q1_q3
     iqr = q3 - q1
     out: dict[str, Any] = {}
     for k, tag in ((1.5, "1_5"), (3.0, "3")):
@@ -201,9 +209,12 @@ def describe(
     n = int(x.size)
     if n == 0:
         return _empty(confidence)
-    s = np.sort(x)
+    # Peak memory: at most one temporary as large as x at a time (the std's deviations, then
+    # the sorted copy, then the outlier masks, then the bootstrap's labels): the order of the
+    # steps is chosen for that.
     out: dict[str, Any] = {"n": n, "confidence": confidence, "mean": float(x.mean())}
     out["std"] = float(x.std(ddof=1)) if n >= 2 else None
+    s = np.sort(x)
     out["min"] = float(s[0])
     for q in PERCENTILES:
         out[f"p{q}"] = percentile_sorted(s, q) if n >= percentile_min_n(q) else None
@@ -211,11 +222,14 @@ def describe(
     p5, p95 = out["p5"], out["p95"]
     out["spread_p5_p95"] = p95 - p5 if p5 is not None and p95 is not None else None
     out["spread_min_max"] = out["max"] - out["min"]
-    ci = bootstrap_mean_ci(x, seed=seed, confidence=confidence, resamples=bootstrap_resamples)
-    out["mean_ci"] = list(ci) if ci is not None else None
+    out["mean_ci"] = None  # computed below (after the sorted copy is gone), in this key order
     out["p95_ci"] = _percentile_ci(s, 95, confidence)
     out["p99_ci"] = _percentile_ci(s, 99, confidence)
-    out["outliers"] = tukey_outliers(x, s, max_indices)
+    q1_q3 = quartiles(s)
+    del s
+    ci = bootstrap_mean_ci(x, seed=seed, confidence=confidence, resamples=bootstrap_resamples)
+    out["mean_ci"] = list(ci) if ci is not None else None
+    out["outliers"] = tukey_outliers(x, q1_q3, max_indices)
     return out
 
 

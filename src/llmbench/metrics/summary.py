@@ -7,6 +7,7 @@ requests only. Values are converted from ns to ms here, at the output boundary (
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,11 +47,25 @@ class _Samples:
     """The ok measured requests' metric samples in output units, with their request ids."""
 
     def __init__(self, columns: RunColumns) -> None:
-        self.request_ids = np.array(columns.ok_request_ids(), dtype=object)
-        self.table = columns.table()
-        gaps_ns, per_token_ns = columns.pooled_itl_ns()
-        self.itl_ms = gaps_ns / _NS_PER_MS
-        self.itl_per_token_ms = per_token_ns / _NS_PER_MS
+        self.per_token_differs = columns.per_token_differs
+        self._columns = columns
+
+    @functools.cached_property
+    def table(self) -> dict[str, FloatArray]:
+        """The per-request columns, made when first asked: after the pooled ITL samples are
+        described, so the two large things never share the peak."""
+        return self._columns.table()
+
+    def request_ids_at(self, rows: list[int]) -> list[str]:
+        return self._columns.ok_request_ids_at(rows)  # a few listed ids, not all decoded
+
+    # The pooled ITL samples hold millions of values: each is made when asked, as one array,
+    # and dropped by the caller once described, so only one exists at a time.
+    def itl_ms(self) -> FloatArray:
+        return self._columns.pooled_itl_scaled(_NS_PER_MS)
+
+    def itl_per_token_ms(self) -> FloatArray:
+        return self._columns.pooled_itl_per_token_scaled(_NS_PER_MS)
 
     def column(self, key: str) -> tuple[FloatArray, IntArray]:
         """(values, row numbers of the rows that have one): 'not applicable' rows left out."""
@@ -132,23 +147,24 @@ def _outlier_entry(stats: dict[str, Any], request_ids: list[str]) -> dict[str, A
 def _distributions(samples: _Samples, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     summary: dict[str, Any] = {}
     outliers: dict[str, Any] = {}
+    # The pooled samples first (the largest arrays), then the per-request table.
+    summary["itl_ms"] = describe(samples.itl_ms(), seed=seed, max_indices=MAX_LISTED)
+    if not samples.per_token_differs:
+        # One token per chunk (the usual case): the same sample, so the same statistics, without
+        # describing millions of gaps twice.
+        summary["itl_per_token_ms"] = copy.deepcopy(summary["itl_ms"])
+    else:
+        summary["itl_per_token_ms"] = describe(
+            samples.itl_per_token_ms(), seed=seed, max_indices=MAX_LISTED
+        )
     for key in _PER_REQUEST:
         values, rows = samples.column(key)
         stats = describe(values, seed=seed, max_indices=MAX_LISTED)
         summary[key] = stats
         if key in _OUTLIER_METRICS:
             beyond = (stats["outliers"] or {}).get("indices_beyond_3") or []
-            ids = samples.request_ids[rows[beyond]].tolist()
+            ids = samples.request_ids_at(rows[beyond].tolist())
             outliers[key] = _outlier_entry(stats, ids)
-    summary["itl_ms"] = describe(samples.itl_ms, seed=seed, max_indices=MAX_LISTED)
-    if np.array_equal(samples.itl_per_token_ms, samples.itl_ms):
-        # One token per chunk (the usual case): the same sample, so the same statistics, without
-        # describing millions of gaps twice.
-        summary["itl_per_token_ms"] = copy.deepcopy(summary["itl_ms"])
-    else:
-        summary["itl_per_token_ms"] = describe(
-            samples.itl_per_token_ms, seed=seed, max_indices=MAX_LISTED
-        )
     return {key: summary[key] for key in _ORDER}, outliers
 
 
@@ -187,9 +203,10 @@ def three_sigma(records: Sequence[RequestRecord] | RunColumns, seed: int = 0) ->
     Over ok measured records, like the latency statistics; a view only, nothing is removed.
     """
     samples = _Samples(as_columns(records))
+    itl = three_sigma_view(samples.itl_ms(), seed=seed, max_indices=MAX_LISTED)  # largest first
     out: dict[str, Any] = {"latency_stats_over": LATENCY_STATS_OVER}
     for key in ("ttft_ms", "e2e_ms", "tpot_ms"):
         values, _ = samples.column(key)
         out[key] = three_sigma_view(values, seed=seed, max_indices=MAX_LISTED)
-    out["itl_ms"] = three_sigma_view(samples.itl_ms, seed=seed, max_indices=MAX_LISTED)
+    out["itl_ms"] = itl
     return out

@@ -24,6 +24,12 @@ RUN_FILE = "run.json"
 RECORDS_FILE = "records.jsonl"
 
 
+def record_line(record: RequestRecord) -> bytes:
+    """The record's records.jsonl line, newline included: the one encoding, wherever it is made."""
+    # orjson: ~5x faster than json, and this runs on an event loop once per request.
+    return orjson.dumps(record.to_json_dict(), option=orjson.OPT_APPEND_NEWLINE)
+
+
 def _write_atomic(path: Path, data: dict[str, Any]) -> None:
     """Writes JSON through a temporary file and a rename: a reader never sees half a run.json."""
     tmp = path.with_suffix(".json.tmp")
@@ -64,7 +70,12 @@ class RunWriter:
             raise StoreError(f"cannot write {self.directory / RUN_FILE}: {exc}") from exc
 
     def append(self, record: RequestRecord) -> bool:
-        """One line per record, flushed at once so a killed process loses nothing finished.
+        """Appends `record_line(record)`; see `append_line`."""
+        return self.append_line(record_line(record))
+
+    def append_line(self, line: bytes) -> bool:
+        """One line per record (`record_line`, made here or in a worker process), flushed at once
+        so a killed process loses nothing finished.
 
         Returns False when the line could not be written (disk full, file too large): from then
         on `failure` says why and nothing more is appended, so the file ends at most in one torn
@@ -73,10 +84,7 @@ class RunWriter:
         if self.failure is not None:
             return False
         try:
-            # orjson: ~5x faster than json, and this runs on the event loop once per request.
-            self._records.write(
-                orjson.dumps(record.to_json_dict(), option=orjson.OPT_APPEND_NEWLINE)
-            )
+            self._records.write(line)
             self._records.flush()
         except OSError as exc:
             self.failure = StoreError(

@@ -1,6 +1,7 @@
 """One worker process: its own uvloop event loop, HTTP connection pool and client watch, sending
 its share of the load from the common start. It announces each request before sending it and
-streams records back; a stop message (or the parent's end) cancels what is in flight.
+streams records back, each as its records.jsonl line and its column row; a stop message (or the
+parent's end) cancels what is in flight.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from llmbench.engine.loop import loop_factory
 from llmbench.engine.open_loop import PacingStats, pace_until, run_open_loop
 from llmbench.errors import LlmbenchError
 from llmbench.loads import build_load
+from llmbench.metrics.columns import column_row
 from llmbench.monitor.client_health import ClientWatch
 from llmbench.records import RequestRecord, RequestSpec, SendContext
 from llmbench.redaction import redact
+from llmbench.store.results import record_line
 from llmbench.tokens import Tokenizer, load_tokenizer
 from llmbench.workers.share import WorkerShare, worker_share
-from llmbench.workers.wire import Outbox, open_channel, read_frame
+from llmbench.workers.wire import Outbox, open_channel, read_frame, record_message
 
 START_TIMEOUT_S = 120.0  # the parent waits for every worker to be ready, then says when to start
 
@@ -106,7 +109,8 @@ async def _control(reader: asyncio.StreamReader, stop: asyncio.Event) -> None:
     """Sets `stop` on the parent's stop message, or when the parent is gone (EOF)."""
     try:
         while True:
-            if any(m["t"] == "stop" for m in await read_frame(reader)):
+            messages, _ = await read_frame(reader)
+            if any(m["t"] == "stop" for m in messages):
                 break
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
@@ -125,7 +129,9 @@ async def _run_share(
     pacing = PacingStats()
 
     def sink(record: RequestRecord) -> None:
-        outbox.later({"t": "rec", "r": record.to_json_dict()})
+        # The line as the one-process path writes it, and the row its columns take: the parent
+        # appends both as they are, decoding nothing of the record.
+        outbox.later(*record_message(record_line(record), column_row(record)))
 
     if share.open is not None:
         outcome = await run_open_loop(
@@ -146,7 +152,8 @@ async def _wait_start(reader: asyncio.StreamReader) -> int | None:
     """The common start (monotonic ns), or None when the parent stops or goes first."""
     try:
         async with asyncio.timeout(START_TIMEOUT_S):
-            for message in await read_frame(reader):
+            messages, _ = await read_frame(reader)
+            for message in messages:
                 if message["t"] == "start":
                     return int(message["start_ns"])
     except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):

@@ -1,6 +1,6 @@
 """The parent side of a multi-process run: spawns the workers, starts them together once each
-has opened its connection pool, forwards a stop, and turns their messages into records. A worker
-that dies is noticed at EOF; its announced, unfinished requests become `worker_lost` records.
+has opened its connection pool, forwards a stop, and passes their records on (line and column
+row, not decoded). A dead worker shows as EOF; its unfinished requests become `worker_lost`.
 """
 
 from __future__ import annotations
@@ -9,18 +9,18 @@ import asyncio
 import contextlib
 import multiprocessing
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Protocol
 
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome, StopReason
 from llmbench.engine.open_loop import PacingStats
 from llmbench.errors import DistributedError
+from llmbench.metrics.columns import ColumnRow
 from llmbench.monitor.client_health import WorkerHealth
 from llmbench.records import ErrorCategory, RequestError, RequestRecord, Status
 from llmbench.workers.child import WorkerTask, worker_main
-from llmbench.workers.wire import Message, open_channel, read_frame, write_frame
+from llmbench.workers.wire import Message, open_channel, read_frame, read_record, write_frame
 
 READY_TIMEOUT_S = 120.0  # spawn + imports + connection pool, on a loaded host
 START_LEAD_NS = 50_000_000  # the common start lies this far after the last worker is ready
@@ -52,7 +52,13 @@ class WorkersResult:
     info: dict[str, Any]  # run.json `workers` block
 
 
-Sink = Callable[[RequestRecord], None]
+class RecordSink(Protocol):
+    """Where the records go: a record made here (a `worker_lost` one), or a worker's record as
+    its records.jsonl line and its column row, passed on without being decoded."""
+
+    def __call__(self, record: RequestRecord, /) -> None: ...
+
+    def encoded(self, line: bytes, row: ColumnRow, /) -> None: ...
 
 
 def _lost_record(notice: Message, worker: _Worker, target_id: str) -> RequestRecord:
@@ -77,16 +83,18 @@ def _lost_record(notice: Message, worker: _Worker, target_id: str) -> RequestRec
     )
 
 
-async def _read(worker: _Worker, sink: Sink) -> None:
+async def _read(worker: _Worker, sink: RecordSink) -> None:
     """Every message of one worker until its EOF."""
     with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
         while True:
-            for message in await read_frame(worker.reader):
+            messages, blob = await read_frame(worker.reader)
+            at = 0  # where the next record's bytes start in the blob
+            for message in messages:
                 kind = message["t"]
                 if kind == "rec":
-                    record = RequestRecord.from_json_dict(message["r"])
-                    worker.in_flight.pop(record.request_id, None)
-                    sink(record)
+                    line, row, at = read_record(message, blob, at)
+                    worker.in_flight.pop(row.request_id, None)
+                    sink.encoded(line, row)
                 elif kind == "sent":
                     worker.in_flight[message["id"]] = message
                 elif kind == "ready":
@@ -108,7 +116,7 @@ async def _exit_code(process: BaseProcess) -> int | None:
     return process.exitcode
 
 
-async def _finish(worker: _Worker, sink: Sink, target_id: str) -> None:
+async def _finish(worker: _Worker, sink: RecordSink, target_id: str) -> None:
     await _read(worker, sink)
     worker.writer.close()
     worker.exit_code = await _exit_code(worker.process)
@@ -163,7 +171,7 @@ async def _start_together(workers: list[_Worker], stop: asyncio.Event) -> bool:
 
 
 async def run_workers(
-    tasks: list[WorkerTask], *, sink: Sink, stop: asyncio.Event, pacing: PacingStats
+    tasks: list[WorkerTask], *, sink: RecordSink, stop: asyncio.Event, pacing: PacingStats
 ) -> WorkersResult:
     """Runs one worker per task until all have finished (or died); `sink` gets every record."""
     workers = await _spawn(tasks)
