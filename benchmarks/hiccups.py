@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 from cpu_isolation import cpu_kept_for
@@ -35,7 +36,7 @@ def spin(seconds: float) -> np.ndarray:
 
 
 def steal_ticks(cpu: int) -> int:
-    with open("/proc/stat") as stat:
+    with Path("/proc/stat").open() as stat:
         for line in stat:
             if line.startswith(f"cpu{cpu} "):
                 return int(line.split()[8])
@@ -75,9 +76,10 @@ def main() -> None:
             if np.clip(gaps - x, 0, None).sum() / total_ns >= 0.001:
                 p999 = x / 1e6
                 break
+        longest_ms = gaps.max() / 1e6 if len(gaps) else 0.0
         print(
             f"{run + 1:>3} | {len(gaps) / args.seconds:>6.0f} | {lost:>6.2f} | {lost_1ms:>21.2f} |"
-            f" {p999:>16.2f} ms | {gaps.max() / 1e6 if len(gaps) else 0:>4.1f} ms | {steal_pct:>6.2f}"
+            f" {p999:>16.2f} ms | {longest_ms:>4.1f} ms | {steal_pct:>6.2f}"
         )
 
 

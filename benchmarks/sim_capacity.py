@@ -39,6 +39,8 @@ from llmbench.metrics.summary import summarize_run
 from llmbench.sim.offline import poisson_arrivals, predict
 from llmbench.sim.presets import builtin
 
+HOST_CPUS = os.sched_getaffinity(0)
+
 
 def offline(rate: float, duration_s: float, input_tokens: int, output_tokens: int) -> None:
     preset = builtin("cloud-warm")
@@ -127,7 +129,9 @@ def served(
     if itl_ms is not None:  # the fixed-time (deterministic) target: a constant TTFT and ITL
         spec, extra = SimSpec(ttft_ms=20.0, itl_ms=itl_ms), []
     with EmbeddedSim(spec, extra_args=extra) as sim:
-        if sim.pid is not None and len(os.sched_getaffinity(0)) > 1:
+        # The CPUs this process started with: after a first run it is pinned to CPU 0 itself,
+        # and asking again would leave every later server unpinned, sharing the client's CPU.
+        if sim.pid is not None and len(HOST_CPUS) > 1:
             os.sched_setaffinity(sim.pid, {1})
             os.sched_setaffinity(0, {0})
         if not isolate:
