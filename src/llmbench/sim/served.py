@@ -6,6 +6,7 @@ stream; SSE writers wait on their stream and write each token as it comes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import deque
@@ -17,6 +18,7 @@ from llmbench.sim.params import Preset
 from llmbench.sim.sequence import Seq
 
 NS_PER_S = 1_000_000_000
+IDLE_RECHECK_S = 1.0
 
 
 class TwinStream:
@@ -141,7 +143,10 @@ class TwinRunner:
                 start_s = max(next_s, engine.pending[0].eligible_s)
             else:
                 self._wake.clear()
-                await self._wake.wait()
+                # Bounded, as every wait: an idle engine looks again once a second.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(IDLE_RECHECK_S):
+                        await self._wake.wait()
                 continue
             await sleep_until(self.nanoseconds(start_s))
             step = engine.plan(start_s)
