@@ -1,6 +1,8 @@
 """Direct chunk writes (no await per token) under a client that stops reading: the stream
 hands over to the awaiting aiohttp path where it stopped and every token still arrives, once,
-in order. The server runs in-process on a real loopback socket so the hand-over is observable.
+in order. A twin stream whose client leaves mid-stream gives its engine slot back; an HTTP/1.0
+(unchunked) response is never written directly. The server runs in-process on a real loopback
+socket so the hand-over is observable.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aiohttp import web
 
 from llmbench.sim import emit
 from llmbench.sim.config import SimConfig
+from llmbench.sim.presets import builtin
 from llmbench.sim.protocol import token_text
 from llmbench.sim.server import _SIMULATOR, build_app
 
@@ -82,3 +85,92 @@ def test_a_stalled_reader_gets_every_token_once_in_order(monkeypatch: pytest.Mon
     # It did hand over, part-way: direct writes first, then the awaiting path.
     assert len(resumed_at) == 1
     assert 0 < resumed_at[0] < TOKENS
+
+
+def _leave_after(port: int, events: int) -> None:
+    """Reads the first `events` SSE events of a long twin stream, then drops the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        body = json.dumps(
+            {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4000, "stream": True}
+        ).encode()
+        head = (
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Request-Id: leaver\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + body)
+        seen = b""
+        while seen.count(b"\n\n") < events:
+            seen += sock.recv(65536)
+
+
+async def _twin_stream_left_early() -> tuple[dict[str, Any], float]:
+    config = SimConfig(twin=builtin("cloud-warm"))
+    runner = web.AppRunner(build_app(config))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        async with asyncio.timeout(30):
+            await asyncio.to_thread(_leave_after, port, 5)
+            simulator = runner.app[_SIMULATOR]
+            for _ in range(1000):  # the server notices at its next write
+                entry = simulator.log.get("leaver")
+                if entry is not None and entry.outcome != "in_progress":
+                    break
+                await asyncio.sleep(0.02)
+        assert entry is not None
+        assert simulator.twin is not None
+        return entry.to_dict(), simulator.twin.metrics()["llmbench_sim_running"]
+    finally:
+        await runner.cleanup()
+
+
+def test_a_twin_stream_whose_client_leaves_frees_its_engine_slot() -> None:
+    entry, running = asyncio.run(_twin_stream_left_early())
+    assert entry["outcome"] == "client_closed"
+    assert 4 <= entry["completion_tokens"] < 4000
+    assert running == 0
+
+
+def _http10_stream(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        body = json.dumps(
+            {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 12, "stream": True}
+        ).encode()
+        head = (
+            "POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + body)
+        data = b""
+        while chunk := sock.recv(65536):  # HTTP/1.0: the body ends when the server closes
+            data += chunk
+        return data
+
+
+async def _serve_http10() -> bytes:
+    runner = web.AppRunner(build_app(SimConfig(ttft_ms=1.0, itl_ms=1.0)))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        async with asyncio.timeout(30):
+            return await asyncio.to_thread(_http10_stream, runner.addresses[0][1])
+    finally:
+        await runner.cleanup()
+
+
+def test_an_unchunked_http10_stream_takes_the_awaiting_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    direct: list[int] = []
+    monkeypatch.setattr(emit.DirectEmitter, "emit", lambda *args: direct.append(1) or False)
+    data = asyncio.run(_serve_http10())
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" not in head
+    events = [e for e in body.decode().split("\n\n") if e]
+    texts = [json.loads(e[len("data: ") :])["choices"][0]["delta"]["content"] for e in events[1:-1]]
+    assert "".join(texts) == token_text(0, 12).decode()
+    assert events[-1] == "data: [DONE]"
+    assert direct == []
