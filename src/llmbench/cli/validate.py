@@ -70,12 +70,20 @@ def _think_s(records: list[RequestRecord]) -> float:
     return float(np.median(gaps)) if gaps else 0.0
 
 
+def _send_spacing_s(records: list[RequestRecord], streams: int) -> float:
+    """Median time between the client's first sends, which a closed loop makes together."""
+    first = [r.sent_ns for r in records[:streams]]
+    gaps = [(b - a) / 1e9 for a, b in itertools.pairwise(first)]
+    return float(np.median(gaps)) if gaps else 0.0
+
+
 def replay(preset: Preset, loaded: LoadedRun, seed: int = 0) -> dict[str, Any]:
     """The summary the preset predicts for this run, statistics over the measured ok requests
-    (as in the run's own summary). A closed loop is simulated as one (same streams, requests
-    and client think time); any other run is replayed at its own send offsets, warm-up and
-    failed requests included (they loaded the server). What the server's prefix cache served
-    (usage `cached_tokens`) is left out of each prompt: the twin is not asked to guess it."""
+    (as in the run's own summary). A closed loop is simulated as one (same streams, requests,
+    client think time and time between the client's sends); any other run is replayed at its
+    own send offsets, warm-up and failed requests included (they loaded the server). What the
+    server's prefix cache served (usage `cached_tokens`) is left out of each prompt: the twin
+    is not asked to guess it."""
     records = sorted(loaded.records, key=lambda r: r.sent_ns)
     if not records:
         return {}
@@ -91,6 +99,7 @@ def replay(preset: Preset, loaded: LoadedRun, seed: int = 0) -> dict[str, Any]:
         timings = replay_closed_loop(
             preset, streams=streams, prompts=prompts, output_tokens=outputs,
             think_s=_think_s(records), seed=seed,
+            send_spacing_s=_send_spacing_s(records, streams),
         ).requests  # fmt: skip
     else:
         start_ns = records[0].sent_ns

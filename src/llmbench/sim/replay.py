@@ -74,18 +74,26 @@ def replay_closed_loop(
     think_s: float = 0.0,
     prefix_tokens: int = 0,
     seed: int = 0,
+    send_spacing_s: float = 0.0,
 ) -> Prediction:
     """One request per entry of `prompts` (its prompt tokens), the first `streams` at time 0;
-    timings in send order. Every prompt starts with the same `prefix_tokens` tokens."""
-    if streams < 1 or not prompts or think_s < 0:
-        raise ValueError("streams and requests must be >= 1, think_s >= 0")
+    timings in send order. Every prompt starts with the same `prefix_tokens` tokens.
+
+    A client sends requests that are due together one after another, `send_spacing_s` apart
+    (its own time per send): an idle engine starts a step with the first and the others wait
+    for the next one, which is what a served twin does (a measured c = 4 closed loop: the first
+    request's TTFT 35 ms, the other three's 77-90 ms; replayed all at once, 88 ms each)."""
+    if streams < 1 or not prompts or think_s < 0 or send_spacing_s < 0:
+        raise ValueError("streams and requests must be >= 1, think_s and send_spacing_s >= 0")
     driver = _Driver(preset, prompts, output_tokens, prefix_tokens, seed)
     free: list[tuple[float, int]] = [(0.0, k) for k in range(min(streams, len(prompts)))]
     in_flight: dict[int, Seq] = {}
     now_s = 0.0
+    last_sent_s = -send_spacing_s
     while len(driver.seqs) < len(prompts) or in_flight:
         while free and len(driver.seqs) < len(prompts):
             sent_s, stream = heapq.heappop(free)
+            sent_s = last_sent_s = max(sent_s, last_sent_s + send_spacing_s)
             seq = driver.send(sent_s)
             if seq.state == "rejected":
                 heapq.heappush(free, (sent_s + think_s, stream))

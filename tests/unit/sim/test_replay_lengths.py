@@ -43,3 +43,23 @@ def test_a_long_prefill_stalls_the_decoders_and_chunking_bounds_it() -> None:
     chunked = _worst_gap_s(True, 4096, budget=512)  # at most 512 tokens of it per step
     assert whole > 5 * calm
     assert calm < chunked < whole / 3
+
+
+def test_sends_spaced_like_a_client_let_an_idle_engine_start_with_the_first() -> None:
+    # A closed loop's first sends are microseconds apart; an idle engine starts a step with the
+    # first and the others wait for the next (what the served twin does). Sent all at once,
+    # the four would share one prefill step and see the same, longer TTFT.
+    preset = override(builtin("cloud-warm"), QUIET)
+
+    def first_round_ttfts_ms(spacing_s: float) -> list[float]:
+        out = replay_closed_loop(
+            preset, streams=4, prompts=[512] * 4, output_tokens=8, send_spacing_s=spacing_s
+        )
+        return [(t.token_s[0] - t.arrival_s) * 1e3 for t in out.requests]
+
+    together, spaced = first_round_ttfts_ms(0.0), first_round_ttfts_ms(40e-6)
+    assert max(together) - min(together) < 1e-6
+    assert spaced[0] < min(together) / 2  # alone in its prefill
+    assert min(spaced[1:]) > spaced[0] + 10  # they waited for that step to end
+    with pytest.raises(ValueError, match="send_spacing_s"):
+        first_round_ttfts_ms(-1.0)
