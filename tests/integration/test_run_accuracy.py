@@ -1,8 +1,10 @@
 """End to end over loopback: llmbench's measurements against the simulator's own emission log.
 
 Truth: the simulator emits the first token TTFT after the request's first byte arrives and then
-one token every ITL, and logs when it wrote each chunk (same monotonic clock). Tolerances hold on
-a noisy 2-core machine: mean TTFT within 5 ms and mean ITL within 2 ms of the simulator's log.
+one token every ITL, and logs when it got the request's first byte and wrote each chunk (same
+monotonic clock). Tolerances hold on a noisy 2-core machine: mean TTFT within 5 ms of the
+server's first write (from the client's send), the request's transit under 5 ms, and mean ITL
+within 2 ms of the simulator's log.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def test_ttft_itl_and_tokens_match_the_simulator(
     assert len(records) == requests
     lateness_ns: list[int] = []
     true_ttft_ns: list[int] = []
+    request_transit_ns: list[int] = []
+    ttft_from_send_ns: list[int] = []
     true_gaps_ns: list[np.ndarray] = []
     for record in records:
         assert record.output_tokens == OUTPUT_TOKENS
@@ -68,6 +72,8 @@ def test_ttft_itl_and_tokens_match_the_simulator(
         assert (arrived >= emitted).all()
         lateness_ns.extend((arrived - emitted).tolist())
         true_ttft_ns.append(truth["chunk_emit_ns"][0] - truth["received_ns"])
+        request_transit_ns.append(truth["received_ns"] - record.sent_ns)
+        ttft_from_send_ns.append(truth["chunk_emit_ns"][0] - record.sent_ns)
         true_gaps_ns.append(np.diff(emitted))
         # The request reached the server after the client wrote it: TTFT can only be longer.
         assert (record.first_token_ns or 0) - record.sent_ns >= true_ttft_ns[-1]
@@ -75,7 +81,13 @@ def test_ttft_itl_and_tokens_match_the_simulator(
     # timers run late, and that lateness is real latency the client must report.
     true_ttft_ms = np.mean(true_ttft_ns) / 1e6
     true_itl_ms = np.mean(np.concatenate(true_gaps_ns)) / 1e6
-    assert abs(summary["ttft_ms"]["mean"] - true_ttft_ms) < 5.0
+    # The client's TTFT also holds the request's transit (its send -> the server's first byte),
+    # which the server's TTFT leaves out: two loopback deliveries, each bounded like every
+    # chunk's (under 5 ms on average). One 5 ms budget for both (the old bound) failed at
+    # 5.1 ms under load 5-8 with 16 requests sent at once (transit up to 1.8 ms mean here).
+    assert min(request_transit_ns) >= 0
+    assert np.mean(request_transit_ns) < 5e6
+    assert abs(summary["ttft_ms"]["mean"] - np.mean(ttft_from_send_ns) / 1e6) < 5.0
     assert abs(summary["itl_ms"]["mean"] - true_itl_ms) < 2.0
     assert abs(summary["tpot_ms"]["mean"] - true_itl_ms) < 2.0
     assert np.mean(lateness_ns) < 5e6  # mean delivery + parse delay under 5 ms
