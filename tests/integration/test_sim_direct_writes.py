@@ -87,17 +87,22 @@ def test_a_stalled_reader_gets_every_token_once_in_order(monkeypatch: pytest.Mon
     assert 0 < resumed_at[0] < TOKENS
 
 
+def _raw_chat(version: str, max_tokens: int, request_id: str) -> bytes:
+    """A streaming chat request as bytes, for a plain socket."""
+    body = json.dumps(
+        {"messages": [{"role": "user", "content": "hi"}], "max_tokens": max_tokens, "stream": True}
+    ).encode()
+    head = (
+        f"POST /v1/chat/completions {version}\r\nHost: x\r\nX-Request-Id: {request_id}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 def _leave_after(port: int, events: int) -> None:
     """Reads the first `events` SSE events of a long twin stream, then drops the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        body = json.dumps(
-            {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4000, "stream": True}
-        ).encode()
-        head = (
-            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Request-Id: leaver\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        sock.sendall(head.encode() + body)
+        sock.sendall(_raw_chat("HTTP/1.1", 4000, "leaver"))
         seen = b""
         while seen.count(b"\n\n") < events:
             seen += sock.recv(65536)
@@ -135,14 +140,7 @@ def test_a_twin_stream_whose_client_leaves_frees_its_engine_slot() -> None:
 
 def _http10_stream(port: int) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        body = json.dumps(
-            {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 12, "stream": True}
-        ).encode()
-        head = (
-            "POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        sock.sendall(head.encode() + body)
+        sock.sendall(_raw_chat("HTTP/1.0", 12, "old-http"))
         data = b""
         while chunk := sock.recv(65536):  # HTTP/1.0: the body ends when the server closes
             data += chunk
