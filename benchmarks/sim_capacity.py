@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -134,10 +135,9 @@ def served(
         if sim.pid is not None and len(HOST_CPUS) > 1:
             os.sched_setaffinity(sim.pid, {1})
             os.sched_setaffinity(0, {0})
-        if not isolate:
-            return [served_level(sim.base_url, drive_with, c) for c in levels]
-        with cpu_kept_for(1) as moved:
-            print(f"(CPU 1 kept for the server: {moved} other tasks moved off it)")
+        with cpu_kept_for(1) if isolate else contextlib.nullcontext(0) as moved:
+            if isolate:
+                print(f"(CPU 1 kept for the server: {moved} other tasks moved off it)")
             return [served_level(sim.base_url, drive_with, c) for c in levels]
 
 

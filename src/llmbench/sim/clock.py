@@ -39,6 +39,11 @@ class _Itimerspec(ctypes.Structure):
     _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a cancelled waiter's future is already done
+        future.set_result(None)
+
+
 class DeadlineWaiter:
     """`await waiter.sleep_until(deadline_ns)` returns at or after `time.monotonic_ns()` ≥ it.
 
@@ -72,8 +77,7 @@ class DeadlineWaiter:
 
     def _wake(self, slot: int) -> None:
         for future in self._slots.pop(slot, ()):
-            if not future.done():  # a cancelled waiter's future is already done
-                future.set_result(None)
+            _resolve(future)
 
     def call_at(self, deadline_ns: int, callback: Callable[[], None]) -> None:
         """Runs `callback()` on the loop at or after the deadline (soon, if it has passed)."""
@@ -98,11 +102,6 @@ class DeadlineWaiter:
         """Releases what the waiter holds (nothing for loop timers)."""
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():  # a cancelled waiter's future is already done
-        future.set_result(None)
-
-
 class TimerfdWaiter(DeadlineWaiter):
     """Deadlines in a heap; one timerfd armed at the earliest (rounded up to the wake grid),
     read by the event loop.
@@ -122,7 +121,7 @@ class TimerfdWaiter(DeadlineWaiter):
         self._heap: list[tuple[int, int, Callable[[], None]]] = []
         self._order = itertools.count()  # ties in deadline wake in arrival order
         self._armed_ns = 0  # 0: disarmed
-        self._dispatching = False  # inside `_expired`: it arms once when done
+        self._dispatching = False  # inside `run_due`: it arms once when done
         self._loop: asyncio.AbstractEventLoop | None = None
         self._spec = _Itimerspec()
 

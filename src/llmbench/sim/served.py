@@ -1,6 +1,7 @@
 """The twin on the wall clock behind the HTTP server: one engine-loop task plans a step, sleeps
 until it ends, then hands each request's token (due at the step's end) to that request's
-stream; SSE writers wait on their stream and write each token as it comes.
+stream, which writes it at once through its sink (direct writes) or queues it for a writer
+task that awaits its stream (faults, slow readers: `chunks`).
 """
 
 from __future__ import annotations

@@ -104,16 +104,14 @@ class _Simulator:
         )
 
     async def twin_loop(self, app: web.Application) -> AsyncIterator[None]:
-        """Runs the twin's engine loop for the application's lifetime (aiohttp cleanup_ctx)."""
-        if self.twin is None:
-            yield
-            self.waiter.close()
-            return
-        task = asyncio.get_running_loop().create_task(self.twin.run())
+        """Runs the twin's engine loop (if any) for the application's lifetime (aiohttp
+        cleanup_ctx), then releases the deadline waiter."""
+        task = asyncio.get_running_loop().create_task(self.twin.run()) if self.twin else None
         yield
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         self.waiter.close()
 
     def authorized(self, request: web.Request) -> bool:
