@@ -62,7 +62,7 @@ async def _drive(spec: RunSpec, base_url: str) -> tuple[list[RequestRecord], dic
         parent_s = time.process_time() - cpu_before_s
     records = list(iter_records(writer.directory / RECORDS_FILE, []))
     # One process: the parent did everything; else the parent's own plus each worker's.
-    cpu_s = parent_s if workers["processes"] == 1 else parent_s + workers["cpu_s_load"]
+    cpu_s = parent_s if workers.processes == 1 else parent_s + workers.cpu_s_load
     return records, {"client": client, "workers": workers, "cpu_s": cpu_s, "parent_s": parent_s}
 
 
@@ -94,7 +94,7 @@ def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> d
     stat = {"mean": np.mean, "p99": lambda a: np.percentile(a, 99)}
     return {
         "c": c,
-        "workers": info["workers"]["processes"],
+        "workers": info["workers"].processes,
         "n": len(values["ttft"]),
         "errors": sum(not r.ok for r in records),
         "events_per_s": measured_events / span_s if span_s > 0 else float("nan"),
@@ -105,8 +105,8 @@ def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> d
             for m in ("ttft", "itl")
             for s, fn in stat.items()
         },
-        "saturated": info["client"]["saturated"],
-        "lag_p99_ms": (info["client"]["loop_lag_ms"] or {}).get("p99"),
+        "saturated": info["client"].saturated,
+        "lag_p99_ms": lag.p99 if (lag := info["client"].loop_lag_ms) else None,
         "sim_late_p99_ms": _sim_lateness_p99_ms(logs),
     }
 

@@ -13,15 +13,15 @@ import argparse
 import asyncio
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from llmbench.config import RunSpec, SimSpec
 from llmbench.engine.loop import loop_factory
 from llmbench.local_target import EmbeddedSim
+from llmbench.store.run_schema import OpenLoopDelivery, RunResult
 from llmbench.study import Target, execute_run
 
 
-def one_rate(base_url: str, rate: float, seconds: float, out: Path) -> dict[str, Any]:
+def one_rate(base_url: str, rate: float, seconds: float, out: Path) -> RunResult:
     spec = RunSpec.model_validate(
         {
             "load": {"profile": "constant", "rate": rate, "duration_s": seconds, "warmup": 5},
@@ -43,13 +43,15 @@ def main() -> None:
     with EmbeddedSim(SimSpec(ttft_ms=20, itl_ms=2)) as sim, tempfile.TemporaryDirectory() as tmp:
         for rate in (float(r) for r in args.rates.split(",")):
             run = one_rate(sim.base_url, rate, args.seconds, Path(tmp) / f"r{rate:g}")
-            d = run["delivery"]
-            dispatch, lag = d["dispatch_lag_ms"], d["send_lag_ms"]
+            d = run.delivery
+            assert isinstance(d, OpenLoopDelivery)
+            assert run.validity is not None
+            dispatch, lag = d.dispatch_lag_ms, d.send_lag_ms
             print(
-                f"{rate:g} | {d['sends']} | {d['achieved_rate_per_s']:.1f} | "
-                f"{dispatch['p50']:.3f} / {dispatch['p99']:.3f} / {dispatch['max']:.2f} | "
-                f"{lag['p50']:.3f} / {lag['p99']:.3f} / {lag['max']:.2f} | {d['late_sends']} | "
-                f"{run['validity']['valid']}"
+                f"{rate:g} | {d.sends} | {d.achieved_rate_per_s:.1f} | "
+                f"{dispatch.p50:.3f} / {dispatch.p99:.3f} / {dispatch.max:.2f} | "
+                f"{lag.p50:.3f} / {lag.p99:.3f} / {lag.max:.2f} | {d.late_sends} | "
+                f"{run.validity.valid}"
             )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -18,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from llmbench.clients.openai import list_models
-from llmbench.config import RunSpec
-from llmbench.engine.closed_loop import RunOutcome
+from llmbench.config import RunSpec, SimSpec
+from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome
 from llmbench.errors import DistributedError, EndpointError, StoreError
 from llmbench.loads import LoadPlan, build_load
 from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
@@ -28,6 +29,18 @@ from llmbench.monitor.client_health import ClientWatch, merge_reports
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.store.results import RunWriter, record_line
+from llmbench.store.run_schema import (
+    ClientHealth,
+    Clock,
+    EngineInfo,
+    Environment,
+    Phase,
+    RunResult,
+    RunSummaryParts,
+    SpecSource,
+    TargetInfo,
+    WorkersInfo,
+)
 from llmbench.tokens import Tokenizer, load_tokenizer
 from llmbench.workers.child import WorkerTask, make_client
 from llmbench.workers.pool import RecordSink, run_workers
@@ -37,7 +50,7 @@ from llmbench.workers.share import choose_workers, usable_cpus
 @dataclass(frozen=True, slots=True)
 class Target:
     base_url: str
-    embedded_sim: dict[str, Any] | None = None  # the simulator's settings when llmbench started it
+    embedded_sim: SimSpec | None = None  # the simulator's settings when llmbench started it
 
 
 def public_url(url: str) -> str:
@@ -48,17 +61,18 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _public_spec(spec: RunSpec) -> dict[str, Any]:
+def public_spec(spec: RunSpec) -> RunSpec:
     """The spec as stored: its URL without credentials."""
-    dumped = spec.model_dump(mode="json")
-    if spec.target.base_url is not None:
-        dumped["target"]["base_url"] = public_url(spec.target.base_url)
-    return dumped
+    if spec.target.base_url is None:
+        return spec
+    target = spec.target.model_copy(update={"base_url": public_url(spec.target.base_url)})
+    return spec.model_copy(update={"target": target})
 
 
 def default_run_id(spec: RunSpec, target: Target) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    name = spec.name or ("sim" if target.embedded_sim else urlsplit(target.base_url).hostname)
+    embedded = target.embedded_sim is not None
+    name = spec.name or ("sim" if embedded else urlsplit(target.base_url).hostname)
     return f"{stamp}-{name}-{secrets.token_hex(2)}"
 
 
@@ -66,7 +80,7 @@ def target_id_of(spec: RunSpec, target: Target) -> str:
     if spec.name:
         return spec.name
     url = public_url(target.base_url)  # no user:password in an id that every record carries
-    return "sim" if target.embedded_sim else (urlsplit(url).netloc or url)
+    return "sim" if target.embedded_sim is not None else (urlsplit(url).netloc or url)
 
 
 async def _resolve_model(
@@ -87,21 +101,19 @@ async def _resolve_model(
     return models[0], models
 
 
-def _engine_info(outcome: RunOutcome) -> dict[str, Any]:
-    def phase(p: Any) -> dict[str, Any] | None:
+def _engine_info(outcome: RunOutcome, warmed: int) -> EngineInfo:
+    def phase(p: PhaseOutcome | None) -> Phase | None:
         if p is None:
             return None
-        return {
-            "sent": p.sent,
-            "duration_s": (p.ended_ns - p.started_ns) / 1e9,
-            "stop_reason": p.stop_reason.value,
-        }
+        duration_s = (p.ended_ns - p.started_ns) / 1e9
+        return Phase(sent=p.sent, duration_s=duration_s, stop_reason=p.stop_reason)
 
-    return {
-        "stop_reason": outcome.stop_reason.value,
-        "warmup": phase(outcome.warmup),
-        "measured": phase(outcome.measured),
-    }
+    return EngineInfo(
+        stop_reason=outcome.stop_reason,
+        warmup=phase(outcome.warmup),
+        measured=phase(outcome.measured),
+        connections_opened_before=warmed,
+    )
 
 
 class RecordKeeper:
@@ -139,8 +151,8 @@ async def execute_run(
     api_key: str | None = None,
     stop: asyncio.Event | None = None,
     on_record: Callable[[ColumnRow], None] | None = None,
-    spec_source: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    spec_source: SpecSource | None = None,
+) -> RunResult:
     """Runs one spec against one target, writing `output_dir`; returns the final run.json.
     `spec_source` says where the spec came from (spec file and its hash, variables, flags)."""
     model, models = await _resolve_model(spec, target.base_url, api_key)
@@ -155,20 +167,29 @@ async def execute_run(
         try:
             outcome, warmed, client, workers = await drive_load(
                 spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
-                target_id=run["target"]["id"], sink=sink, stop=stop,
+                target_id=run.target.id, sink=sink, stop=stop,
             )  # fmt: skip
         except DistributedError:
             _mark_failed(writer, run)
             raise
-        run.update(
-            status="interrupted" if outcome.stop_reason.value == "interrupted" else "complete",
-            finished_at=datetime.now(UTC).isoformat(),
-            engine={**_engine_info(outcome), "connections_opened_before": warmed},
-            client=client,
-            workers=workers,
-            **summarize_run(records, seed=spec.seed),
+        parts = RunSummaryParts.model_validate(summarize_run(records, seed=spec.seed))
+        judged = load.assess(records, parts.summary.duration_s)
+        run = run.model_copy(
+            update={
+                "status": "interrupted"
+                if outcome.stop_reason.value == "interrupted"
+                else "complete",
+                "finished_at": datetime.now(UTC).isoformat(),
+                "engine": _engine_info(outcome, warmed),
+                "client": client,
+                "workers": workers,
+                **{name: getattr(parts, name) for name in RunSummaryParts.model_fields},
+                **{
+                    name: getattr(judged, name)
+                    for name in judged.model_fields_set  # goodput only with objectives
+                },
+            }
         )
-        run.update(load.assess(records, run["summary"]["duration_s"]))
         _finish(writer, run)
     return run
 
@@ -180,28 +201,28 @@ def _initial_run(
     model: str,
     models: list[str],
     tokenizer: Tokenizer | None,
-    spec_source: dict[str, Any] | None,
-) -> dict[str, Any]:
+    spec_source: SpecSource | None,
+) -> RunResult:
     """run.json as written before the load: what runs against what, status `running`."""
-    return {
-        "run_id": output_dir.name,
-        "status": "running",
-        "started_at": datetime.now(UTC).isoformat(),
-        "clock": {"monotonic_ns_at_start": time.monotonic_ns()},
-        "spec": _public_spec(spec),
-        "spec_hash": spec.spec_hash(),
-        "spec_source": spec_source,
-        "environment": capture_environment(),
-        "target": {
-            "id": target_id_of(spec, target),
-            "base_url": public_url(target.base_url),
-            "endpoint": spec.target.endpoint,
-            "model": model,
-            "models": models,
-            "embedded_sim": target.embedded_sim,
-            "tokenizer": tokenizer.name if tokenizer else None,
-        },
-    }
+    return RunResult(
+        run_id=output_dir.name,
+        status="running",
+        started_at=datetime.now(UTC).isoformat(),
+        clock=Clock(monotonic_ns_at_start=time.monotonic_ns()),
+        spec=public_spec(spec),
+        spec_hash=spec.spec_hash(),
+        spec_source=spec_source,
+        environment=Environment.model_validate(capture_environment()),
+        target=TargetInfo(
+            id=target_id_of(spec, target),
+            base_url=public_url(target.base_url),
+            endpoint=spec.target.endpoint,
+            model=model,
+            models=models,
+            embedded_sim=target.embedded_sim,
+            tokenizer=tokenizer.name if tokenizer else None,
+        ),
+    )
 
 
 async def drive_load(
@@ -215,7 +236,7 @@ async def drive_load(
     target_id: str,
     sink: RecordSink,
     stop: asyncio.Event,
-) -> tuple[RunOutcome, int, dict[str, Any], dict[str, Any]]:
+) -> tuple[RunOutcome, int, ClientHealth, WorkersInfo]:
     """Runs the load in this process, or over worker processes (`load.workers`): the outcome,
     connections opened before it, the `client` and the `workers` blocks of run.json."""
     cpus = usable_cpus(local_target=target.embedded_sim is not None)
@@ -233,26 +254,27 @@ async def drive_load(
             cpu_before_s = time.process_time()
             outcome = await load.run(http, target_id=target_id, sink=sink, stop=stop)
             info["cpu_s_load"] = time.process_time() - cpu_before_s
-        return outcome, warmed, watch.report(), {**info, "processes": 1}
+        report = ClientHealth.model_validate(watch.report())
+        return outcome, warmed, report, WorkersInfo.model_validate({**info, "processes": 1})
     tasks = [
         WorkerTask(w, n, spec.model_dump_json(), target.base_url, model, target_id, api_key)
         for w in range(n)
     ]
     async with ClientWatch() as watch:  # the parent's own load: reading and writing records
         result = await run_workers(tasks, sink=sink, stop=stop, pacing=load.pacing)
-    client = merge_reports(result.health, parent=watch.report())
+    client = ClientHealth.model_validate(merge_reports(result.health, parent=watch.report()))
     cpu_s = [w["cpu_s"] for w in result.info["per_worker"] if w["cpu_s"] is not None]
-    info["cpu_s_load"] = sum(cpu_s)  # the workers'; the parent's own is in client.parent
-    return result.outcome, result.warmed, client, {**info, **result.info}
+    info["cpu_s_load"] = math.fsum(cpu_s)  # the workers'; the parent's own is in client.parent
+    workers = WorkersInfo.model_validate({**info, **result.info})
+    return result.outcome, result.warmed, client, workers
 
 
-def _mark_failed(writer: RunWriter, run: dict[str, Any]) -> None:
-    run["status"] = "failed"
+def _mark_failed(writer: RunWriter, run: RunResult) -> None:
     with contextlib.suppress(StoreError):  # the same full disk may refuse run.json too
-        writer.write_run(run)
+        writer.write_run(run.model_copy(update={"status": "failed"}))
 
 
-def _finish(writer: RunWriter, run: dict[str, Any]) -> None:
+def _finish(writer: RunWriter, run: RunResult) -> None:
     """Writes the final run.json; after a failed record write, marks the run failed and raises."""
     if writer.failure is None:
         writer.write_run(run)
