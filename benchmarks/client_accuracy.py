@@ -28,6 +28,7 @@ from llmbench.config import SimSpec
 from llmbench.engine.closed_loop import ClosedLoopPlan, run_closed_loop
 from llmbench.engine.loop import loop_factory
 from llmbench.local_target import EmbeddedSim
+from llmbench.metrics.stats import percentiles
 from llmbench.records import RequestRecord
 from llmbench.workload.synthetic import synthetic_requests
 
@@ -83,6 +84,20 @@ async def drive(base_url: str, plan: ClosedLoopPlan, output_tokens: int) -> list
     return records
 
 
+def mean(values: Any) -> float:
+    return float(np.mean(values))
+
+
+def p99(values: Any) -> float | None:
+    """None below 100 values: llmbench's gate (`stats.percentile_min_n`), a P99 of fewer is the
+    top values' interpolation."""
+    return percentiles(values, (99,))["p99"]
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
 def run_level(base_url: str, concurrency: int, requests: int, output_tokens: int) -> dict[str, Any]:
     """One closed-loop run; CPU is counted around the load only (no start-up, no summary)."""
     plan = ClosedLoopPlan(concurrency, requests, warmup_requests=concurrency)
@@ -98,9 +113,9 @@ def run_level(base_url: str, concurrency: int, requests: int, output_tokens: int
         "n": len(values["ttft"]),
         "errors": sum(not r.ok for r in records),
         **{
-            f"{m}_{stat}": float(fn(values[m]))
+            f"{m}_{stat}": fn(values[m])
             for m in ("ttft", "ttft_true", "itl", "itl_true", "intake", "delivery")
-            for stat, fn in (("mean", np.mean), ("p99", lambda a: np.percentile(a, 99)))
+            for stat, fn in (("mean", mean), ("p99", p99))
         },
         "cpu_s_per_1k_events": 1000 * cpu_used / max(events, 1),
     }
@@ -109,6 +124,7 @@ def run_level(base_url: str, concurrency: int, requests: int, output_tokens: int
 def print_table(rows: list[dict[str, Any]], layout: str) -> None:
     print(f"\nclient accuracy vs simulator truth (layout: {layout}); times in ms")
     print("intake: client sent → server reads first byte; deliv: first chunk written → read")
+    print("P99 –: fewer than 100 values (a P99 of fewer is the top values' interpolation)")
     head = (
         f"{'c':>5} {'n':>5} {'err':>4} | {'TTFT mean':>10} {'true':>8} {'err':>6} | "
         f"{'TTFT P99':>9} {'true':>8} | {'ITL mean':>9} {'true':>7} {'err':>6} | "
@@ -120,9 +136,11 @@ def print_table(rows: list[dict[str, Any]], layout: str) -> None:
         print(
             f"{r['c']:>5} {r['n']:>5} {r['errors']:>4} | {r['ttft_mean']:>10.2f} "
             f"{r['ttft_true_mean']:>8.2f} {r['ttft_mean'] - r['ttft_true_mean']:>+6.2f} | "
-            f"{r['ttft_p99']:>9.2f} {r['ttft_true_p99']:>8.2f} | {r['itl_mean']:>9.3f} "
+            f"{fmt(r['ttft_p99'], '.2f'):>9} {fmt(r['ttft_true_p99'], '.2f'):>8} | "
+            f"{r['itl_mean']:>9.3f} "
             f"{r['itl_true_mean']:>7.3f} {r['itl_mean'] - r['itl_true_mean']:>+6.3f} | "
-            f"{r['itl_p99']:>8.3f} {r['itl_true_p99']:>7.3f} | {r['intake_mean']:>6.2f} "
+            f"{fmt(r['itl_p99'], '.3f'):>8} {fmt(r['itl_true_p99'], '.3f'):>7} | "
+            f"{r['intake_mean']:>6.2f} "
             f"{r['delivery_mean']:>6.2f} | {r['cpu_s_per_1k_events']:>11.3f}"
         )
 

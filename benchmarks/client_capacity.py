@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from client_accuracy import clear_logs, sim_logs, truth_and_measured  # benchmarks/ on sys.path
+from client_accuracy import (  # benchmarks/ on sys.path
+    clear_logs,
+    fmt,
+    mean,
+    p99,
+    sim_logs,
+    truth_and_measured,
+)
 
 from llmbench.config import LoadSpec, RunSpec, SimSpec, TargetSpec, WorkloadSpec
 from llmbench.engine.loop import loop_factory
@@ -75,6 +82,10 @@ def _sim_lateness_p99_ms(logs: dict[str, dict[str, Any]]) -> float:
     return float(np.percentile(np.array(late), 99) / 1e6) if late else float("nan")
 
 
+def _err(measured: float | None, true: float | None) -> float | None:
+    return None if measured is None or true is None else measured - true
+
+
 def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> dict[str, Any]:
     requests = max(args.min_requests, c * args.requests_per_stream)
     spec = RunSpec(
@@ -91,7 +102,6 @@ def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> d
     events = sum(len(r.chunk_offsets_ns) for r in records)
     measured_events = sum(len(r.chunk_offsets_ns) for r in measured)
     span_s = (max(r.end_ns or 0 for r in measured) - min(r.sent_ns for r in measured)) / 1e9
-    stat = {"mean": np.mean, "p99": lambda a: np.percentile(a, 99)}
     return {
         "c": c,
         "workers": info["workers"]["processes"],
@@ -101,9 +111,9 @@ def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> d
         "cpu_s_per_1k_events": 1000 * info["cpu_s"] / max(events, 1),
         "parent_share": info["parent_s"] / info["cpu_s"] if info["cpu_s"] else float("nan"),
         **{
-            f"{m}_{s}_err": float(fn(values[m]) - fn(values[f"{m}_true"]))
+            f"{m}_{s}_err": _err(fn(values[m]), fn(values[f"{m}_true"]))
             for m in ("ttft", "itl")
-            for s, fn in stat.items()
+            for s, fn in (("mean", mean), ("p99", p99))
         },
         "saturated": info["client"]["saturated"],
         "lag_p99_ms": (info["client"]["loop_lag_ms"] or {}).get("p99"),
@@ -118,6 +128,7 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     )
     print("err = measured − true (ms); sim late = P99 of chunk written − due (its own log)")
     print("parent: the parent process's part of the client CPU (all of it with one worker)")
+    print("P99 –: fewer than 100 values (a P99 of fewer is the top values' interpolation)")
     head = (
         f"{'c':>5} {'W':>2} {'n':>5} {'err':>4} | {'events/s':>9} {'CPU s/1k':>8} {'parent':>6} | "
         f"{'TTFT mean':>9} {'P99':>6} | {'ITL mean':>8} {'P99':>6} | {'lag P99':>7} "
@@ -131,9 +142,9 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
             f"{r['c']:>5} {r['workers']:>2} {r['n']:>5} {r['errors']:>4} | "
             f"{r['events_per_s']:>9,.0f} {r['cpu_s_per_1k_events']:>8.3f} "
             f"{r['parent_share']:>6.0%} | "
-            f"{r['ttft_mean_err']:>+9.2f} {r['ttft_p99_err']:>+6.2f} | "
-            f"{r['itl_mean_err']:>+8.3f} {r['itl_p99_err']:>+6.2f} | "
-            f"{r['lag_p99_ms'] or float('nan'):>7.2f} {'yes' if r['saturated'] else 'no':>6} | "
+            f"{r['ttft_mean_err']:>+9.2f} {fmt(r['ttft_p99_err'], '+.2f'):>6} | "
+            f"{r['itl_mean_err']:>+8.3f} {fmt(r['itl_p99_err'], '+.2f'):>6} | "
+            f"{fmt(r['lag_p99_ms'], '.2f'):>7} {'yes' if r['saturated'] else 'no':>6} | "
             f"{r['sim_late_p99_ms']:>8.2f}{sim_bound}"
         )
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from llmbench.config import SimSpec
 from llmbench.local_target import EmbeddedSim
+from llmbench.metrics.stats import percentiles
 
 PEERS_DIR = Path(__file__).resolve().parent / ".peers"
 PEER_PACKAGES = {
@@ -88,7 +89,7 @@ class Row:
     cpu_s: float = 0.0
     events: int = 0
     reported: dict[str, float | None] = field(default_factory=dict)
-    truth: dict[str, float] = field(default_factory=dict)
+    truth: dict[str, float | None] = field(default_factory=dict)
     n_truth: int = 0
     note: str = ""
 
@@ -208,20 +209,16 @@ def one_file(folder: Path, name: str) -> Path:
 
 
 def read_llmbench(folder: Path) -> tuple[dict[str, float | None], set[str]]:
-    """run.json summary; P99 from the records where run.json withholds it (too few samples)."""
+    """run.json summary (its P99 is None below 100 samples); warm-up ids from the records."""
     run = json.loads((folder / "out" / "run.json").read_bytes())
     summary, client = run["summary"], run["client"]
     records = [json.loads(line) for line in (folder / "out" / "records.jsonl").open()]
     warmup = {r["request_id"] for r in records if r["warmup"]}
-    measured = [r for r in records if not r["warmup"] and r["status"] == "ok"]
-    ttft = [(r["first_token_ns"] - r["sent_ns"]) / 1e6 for r in measured]
-    itl = [g / 1e6 for r in measured for g in np.diff(r["chunk_offsets_ns"]).tolist()]
     out: dict[str, float | None] = {}
-    for metric, values in (("ttft", ttft), ("itl", itl)):
+    for metric in ("ttft", "itl"):
         stats = summary[f"{metric}_ms"]
         out[f"{metric}_mean"] = stats["mean"]
-        p99 = stats["p99"]
-        out[f"{metric}_p99"] = p99 if p99 is not None else float(np.percentile(values, 99))
+        out[f"{metric}_p99"] = stats["p99"]
     # Its own saturation watch: event-loop lag says whether the host let it read on time.
     out["loop_lag_p99"] = (client.get("loop_lag_ms") or {}).get("p99")
     return out, warmup
@@ -273,7 +270,7 @@ def clear_log(base_url: str) -> None:
     urlopen(Request(f"{base_url}/sim/log/clear", method="POST"), timeout=10).close()
 
 
-def truth(entries: list[dict[str, Any]], per_request_itl: bool) -> dict[str, float]:
+def truth(entries: list[dict[str, Any]], per_request_itl: bool) -> dict[str, float | None]:
     """TTFT = first chunk written − first byte read; ITL = gaps between chunk writes."""
     ttft = [(e["chunk_emit_ns"][0] - e["received_ns"]) / 1e6 for e in entries]
     gaps = [np.diff(e["chunk_emit_ns"]) / 1e6 for e in entries]
@@ -282,9 +279,10 @@ def truth(entries: list[dict[str, Any]], per_request_itl: bool) -> dict[str, flo
         [np.subtract(e["chunk_emit_ns"], e["chunk_deadline_ns"]) for e in entries]
     )
     return {
-        "ttft_mean": float(np.mean(ttft)), "ttft_p99": float(np.percentile(ttft, 99)),
+        # P99 None below 100 values (llmbench's gate, `stats.percentile_min_n`).
+        "ttft_mean": float(np.mean(ttft)), "ttft_p99": percentiles(ttft, (99,))["p99"],
         # The mean gap equals the mean of per-request means: every request has 63 gaps.
-        "itl_mean": float(np.mean(np.concatenate(gaps))), "itl_p99": float(np.percentile(itl, 99)),
+        "itl_mean": float(np.mean(np.concatenate(gaps))), "itl_p99": percentiles(itl, (99,))["p99"],
         "sim_late_ms": float(late.mean() / 1e6),
     }  # fmt: skip
 
@@ -363,6 +361,15 @@ def diff(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
+Stats = dict[str, float | None]
+
+
+def gated(reported: Stats, true: Stats, key: str) -> float | None:
+    """A tool's reported P99 where the truth over the same requests supports one, else None: a
+    P99 of fewer than 100 values is the top values' interpolation, whoever reports it."""
+    return reported.get(key) if true.get(key) is not None else None
+
+
 def lag_note(row: Row) -> str:
     lag = row.reported.get("loop_lag_p99")
     return "" if lag is None else f"  loop lag P99 {lag:.1f}"
@@ -371,6 +378,7 @@ def lag_note(row: Row) -> str:
 def print_table(rows: list[Row]) -> None:
     print("\nreported vs simulator truth over the same requests; times in ms")
     print("ITL*: the tool reports a per-request average (TPOT); its true P99 is taken the same way")
+    print("P99 -: fewer than 100 values (the tool's own figure withheld too)")
     head = (
         f"{'tool':<10} {'layout':<6} {'c':>4} {'n':>5} {'rc':>3} | {'TTFT':>8} {'true':>7} "
         f"{'err':>7} | {'P99':>7} {'true':>7} | {'ITL':>7} {'true':>7} {'err':>6} | "
@@ -385,10 +393,10 @@ def print_table(rows: list[Row]) -> None:
             f"{name:<10} {r.layout:<6} {r.concurrency:>4} {r.n_truth:>5} {fmt(r.rc, 'd'):>3} | "
             f"{fmt(rep.get('ttft_mean'), '.2f'):>8} {fmt(tru.get('ttft_mean'), '.2f'):>7} "
             f"{fmt(diff(rep.get('ttft_mean'), tru.get('ttft_mean')), '+.2f'):>7} | "
-            f"{fmt(rep.get('ttft_p99'), '.1f'):>7} {fmt(tru.get('ttft_p99'), '.1f'):>7} | "
+            f"{fmt(gated(rep, tru, 'ttft_p99'), '.1f'):>7} {fmt(tru.get('ttft_p99'), '.1f'):>7} | "
             f"{fmt(rep.get('itl_mean'), '.3f'):>7} {fmt(tru.get('itl_mean'), '.3f'):>7} "
             f"{fmt(diff(rep.get('itl_mean'), tru.get('itl_mean')), '+.3f'):>6} | "
-            f"{fmt(rep.get('itl_p99'), '.2f'):>6} {fmt(tru.get('itl_p99'), '.2f'):>6} | "
+            f"{fmt(gated(rep, tru, 'itl_p99'), '.2f'):>6} {fmt(tru.get('itl_p99'), '.2f'):>6} | "
             f"{fmt(tru.get('sim_late_ms'), '.3f'):>8} | {r.cpu_s:>6.1f} "
             f"{fmt(r.cpu_per_1k, '.3f'):>7}" + (f"  {r.note}" if r.note else "") + lag_note(r)
         )
