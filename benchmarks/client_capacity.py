@@ -9,7 +9,7 @@ client's own saturation verdict, and whether the simulator kept its schedule (P9
 written − chunk due, from its log): a late simulator is the limit, not the client.
 
     python benchmarks/client_capacity.py [--levels 1,64,256,512,1024] [--workers 1,2]
-        [--sim-cpus 1] [--client-cpus 0]
+        [--sim-cpus 1] [--client-cpus 0] [--repeat 3]   # medians of 3 runs per cell
 
 The simulator is pinned to --sim-cpus and the client (parent and workers) to --client-cpus
 (lists like 0 or 1,3 or 1-8).
@@ -30,6 +30,7 @@ from client_accuracy import (  # benchmarks/ on sys.path
     clear_logs,
     fmt,
     mean,
+    median_rows,
     p99,
     sim_logs,
     truth_and_measured,
@@ -121,9 +122,15 @@ def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> d
     }
 
 
-def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+def _yes_no(saturated: bool | str) -> str:
+    """One run's verdict, or "k/N" over repeats (`median_rows`)."""
+    return saturated if isinstance(saturated, str) else ("yes" if saturated else "no")
+
+
+def print_table(rows: list[dict[str, Any]], args: argparse.Namespace, title: str = "") -> None:
     print(
-        f"\nclient capacity vs simulator truth: TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms, "
+        f"\nclient capacity vs simulator truth{title}: TTFT {args.ttft_ms:g} ms, "
+        f"ITL {args.itl_ms:g} ms, "
         f"{args.output_tokens} tokens; sim on CPUs {args.sim_cpus}, client on {args.client_cpus}"
     )
     print("err = measured − true (ms); sim late = P99 of chunk written − due (its own log)")
@@ -144,7 +151,7 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
             f"{r['parent_share']:>6.0%} | "
             f"{r['ttft_mean_err']:>+9.2f} {fmt(r['ttft_p99_err'], '+.2f'):>6} | "
             f"{r['itl_mean_err']:>+8.3f} {fmt(r['itl_p99_err'], '+.2f'):>6} | "
-            f"{fmt(r['lag_p99_ms'], '.2f'):>7} {'yes' if r['saturated'] else 'no':>6} | "
+            f"{fmt(r['lag_p99_ms'], '.2f'):>7} {_yes_no(r['saturated']):>6} | "
             f"{r['sim_late_p99_ms']:>8.2f}{sim_bound}"
         )
 
@@ -160,23 +167,35 @@ def main() -> None:
     parser.add_argument("--itl-ms", type=float, default=10.0)
     parser.add_argument("--sim-cpus", default="1")
     parser.add_argument("--client-cpus", default="0")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run every cell N times; print medians"
+    )
     args = parser.parse_args()
     sim = EmbeddedSim(SimSpec(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms))
     base_url = sim.start()
-    rows = []
+    runs = []
     try:
         if sim.pid is not None:
             os.sched_setaffinity(sim.pid, _cpus(args.sim_cpus))
         os.sched_setaffinity(0, _cpus(args.client_cpus))  # workers inherit it
         os.chdir(tempfile.mkdtemp(prefix="client-capacity-"))  # nothing written in the repo
-        for c in (int(x) for x in args.levels.split(",")):
-            for workers in (int(x) for x in args.workers.split(",")):
-                if workers <= c:
-                    rows.append(run_cell(base_url, c, workers, args))
-                    print(rows[-1], flush=True)
+        for repeat in range(args.repeat):
+            runs.append(run_cells(base_url, args))
+            print_table(runs[-1], args, f" (run {repeat + 1} of {args.repeat})")
     finally:
         sim.stop()
-    print_table(rows, args)
+    if args.repeat > 1:
+        print_table(median_rows(runs), args, f" (medians of {args.repeat} runs)")
+
+
+def run_cells(base_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for c in (int(x) for x in args.levels.split(",")):
+        for workers in (int(x) for x in args.workers.split(",")):
+            if workers <= c:
+                rows.append(run_cell(base_url, c, workers, args))
+                print(rows[-1], flush=True)
+    return rows
 
 
 if __name__ == "__main__":
