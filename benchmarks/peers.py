@@ -7,6 +7,7 @@ log over the same requests, and its CPU seconds per 1,000 token events (RUSAGE_C
     python benchmarks/peers.py --install            # one virtualenv per peer in benchmarks/.peers
     python benchmarks/peers.py [--layout pinned|shared|both] [--levels 1:20,64:256,256:1024]
                                [--tools llmbench,aiperf,evalscope,guidellm] [--json FILE]
+    python benchmarks/peers.py --medians run1.json run2.json run3.json   # medians of saved runs
 
 Run it with llmbench's own interpreter (llmbench runs as `python -m llmbench`). `pinned`: tools
 on CPU 0, simulator on CPU 1; `shared`: all float. Traffic stays on 127.0.0.1; every tool run has
@@ -21,6 +22,7 @@ import os
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -33,7 +35,7 @@ from urllib.request import Request, urlopen
 import numpy as np
 
 from llmbench.config import SimSpec
-from llmbench.metrics.stats import percentiles
+from llmbench.metrics.stats import percentile_min_n, percentiles
 from llmbench.run.target import EmbeddedSim
 
 PEERS_DIR = Path(__file__).resolve().parent / ".peers"
@@ -402,6 +404,46 @@ def print_table(rows: list[Row]) -> None:
         )
 
 
+def median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def print_medians(paths: list[Path]) -> None:
+    """Several saved runs (`--json` files) as one table: per layout, level and tool the median
+    over the runs of each figure, and every run's mean TTFT error beside it. TTFT P99 only from
+    100 requests (llmbench's gate; older files hold P99s of fewer)."""
+    cells: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for path in paths:
+        for row in json.loads(path.read_bytes()):
+            cells.setdefault((row["layout"], row["concurrency"], row["tool"]), []).append(row)
+    print(f"\nmedians of {len(paths)} runs; errors = reported − true (ms)")
+    head = (
+        f"{'layout':<6} {'c':>4} {'tool':<10} | {'TTFT err':>8} {'(each run)':<28} | "
+        f"{'P99 err':>7} | {'ITL err':>7} | {'CPU s/1k ev':>11} | {'loop lag P99':>12}"
+    )
+    print(head)
+    print("-" * len(head))
+    for (layout, c, tool), rows in sorted(cells.items()):
+        rep, tru = [r["reported"] for r in rows], [r["truth"] for r in rows]
+        ttft = [diff(a.get("ttft_mean"), b.get("ttft_mean")) for a, b in zip(rep, tru, strict=True)]
+        p99 = [
+            diff(a.get("ttft_p99"), b.get("ttft_p99"))
+            if r["n_truth"] >= percentile_min_n(99)
+            else None
+            for a, b, r in zip(rep, tru, rows, strict=True)
+        ]
+        itl = [diff(a.get("itl_mean"), b.get("itl_mean")) for a, b in zip(rep, tru, strict=True)]
+        each = " / ".join(fmt(v, "+.2f") for v in ttft)
+        name = tool + ("*" if tool in PER_REQUEST_ITL else "")
+        print(
+            f"{layout:<6} {c:>4} {name:<10} | {fmt(median(ttft), '+.2f'):>8} {each:<28} | "
+            f"{fmt(median(p99), '+.1f'):>7} | {fmt(median(itl), '+.3f'):>7} | "
+            f"{fmt(median([r['cpu_s_per_1k_events'] for r in rows]), '.3f'):>11} | "
+            f"{fmt(median([a.get('loop_lag_p99') for a in rep]), '.1f'):>12}"
+        )
+
+
 def parse_levels(text: str) -> list[Load]:
     loads = []
     for item in text.split(","):
@@ -437,7 +479,14 @@ def main() -> None:
     parser.add_argument("--layout", choices=("pinned", "shared", "both"), default="pinned")
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--json", type=Path, help="also write the raw rows here")
+    parser.add_argument(
+        "--medians", type=Path, nargs="+", metavar="JSON",
+        help="run nothing: print the medians of runs saved with --json",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.medians:
+        print_medians(args.medians)
+        return
     tools = [t for t in args.tools.split(",") if t]
     unknown = set(tools) - set(TOOLS)
     if unknown:
