@@ -16,9 +16,10 @@ from pathlib import Path
 
 from llmbench.config import RunSpec, SimSpec
 from llmbench.engine.loop import loop_factory
-from llmbench.local_target import EmbeddedSim
-from llmbench.store.run_schema import OpenLoopDelivery, RunResult
-from llmbench.study import Target, execute_run
+from llmbench.metrics.stats import percentile_min_n
+from llmbench.run.execute import Target, execute_run
+from llmbench.run.target import EmbeddedSim
+from llmbench.store.run_schema import LagSummary, OpenLoopDelivery, RunResult
 
 
 def one_rate(base_url: str, rate: float, seconds: float, out: Path) -> RunResult:
@@ -30,6 +31,13 @@ def one_rate(base_url: str, rate: float, seconds: float, out: Path) -> RunResult
     )
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(execute_run(spec, Target(base_url), out))
+
+
+def lag_text(stats: LagSummary, sends: int) -> str:
+    """P50 / P99 / max; run.json keeps a P99 at any n, shown here only from 100 sends (the
+    gate of `describe`), as a P99 of fewer is the largest values' interpolation."""
+    p99 = f"{stats.p99:.3f}" if sends >= percentile_min_n(99) and stats.p99 is not None else "–"
+    return f"{stats.p50 or 0.0:.3f} / {p99} / {stats.max or 0.0:.2f}"
 
 
 def main() -> None:
@@ -46,11 +54,10 @@ def main() -> None:
             d = run.delivery
             assert isinstance(d, OpenLoopDelivery)
             assert run.validity is not None
-            dispatch, lag = d.dispatch_lag_ms, d.send_lag_ms
             print(
                 f"{rate:g} | {d.sends} | {d.achieved_rate_per_s:.1f} | "
-                f"{dispatch.p50:.3f} / {dispatch.p99:.3f} / {dispatch.max:.2f} | "
-                f"{lag.p50:.3f} / {lag.p99:.3f} / {lag.max:.2f} | {d.late_sends} | "
+                f"{lag_text(d.dispatch_lag_ms, d.sends)} | "
+                f"{lag_text(d.send_lag_ms, d.sends)} | {d.late_sends} | "
                 f"{run.validity.valid}"
             )
 

@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from llmbench.config import RunSpec
+from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import read_run_file
+from llmbench.store.run_schema import RunResult
 from llmbench.store.study_index import load_study_index
-from llmbench.study import Target, execute_run
 
 StartSim = Callable[..., str]
 FAST = {"ttft_ms": 20.0, "itl_ms": 2.0}
 
 
-def run_spec(base_url: str, out: Path, load: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def run_spec(base_url: str, out: Path, load: dict[str, Any], **extra: Any) -> RunResult:
     spec = RunSpec.model_validate(
         {"load": load, "workload": {"input_tokens": 16, "output_tokens": 8}, **extra}
     )

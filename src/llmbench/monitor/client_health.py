@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from llmbench.metrics.stats import percentiles
+
 LAG_P99_LIMIT_MS = 2.0  # loop lag above this at P99: timestamps are late by about as much
 CPU_BUSY_FRACTION = 0.9  # of one core: an asyncio client is single-threaded
 CPU_BUSY_LIMIT_S = 2.0  # busy for this long in a row is saturation, not a blip
@@ -121,8 +123,7 @@ def verdict(lag_ms: np.ndarray, cpu_fraction: np.ndarray, cpu_window_s: float) -
     if lag_ms.size:
         lag = {
             "n": int(lag_ms.size),
-            "p50": float(np.percentile(lag_ms, 50)),
-            "p99": float(np.percentile(lag_ms, 99)),
+            **percentiles(lag_ms, (50, 99)),  # P99 None below 100 samples
             "max": float(lag_ms.max()),
         }
         if reason := _lag_reason(lag, mean_cpu):

@@ -11,7 +11,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from llmbench.store.run_schema import OpenLoopDelivery, RunResult
+from llmbench.metrics.stats import percentile_min_n
+from llmbench.store.run_schema import LagSummary, OpenLoopDelivery, RunResult
 from llmbench.store.study_schema import AcrossRuns, StudyIndex
 
 # Latency from the planned send time, shown for open-loop runs (coordinated omission).
@@ -26,12 +27,21 @@ def _rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
+def _send_lag_text(lag: LagSummary, sends: int) -> str:
+    """run.json's delivery block stores a P99 at any n (its golden file does); below the n a
+    P99 needs it is the top values' interpolation, so the max is shown in its place."""
+    text = f"send lag P50 {_ms(lag.p50)} ms, "
+    needed = percentile_min_n(99)
+    if sends < needed:
+        return text + f"P99 – ({sends} sends, a P99 needs {needed}), max {_ms(lag.max)} ms"
+    return text + f"P99 {_ms(lag.p99)} ms"
+
+
 def delivery_line(run: RunResult) -> Text | None:
     delivery = run.delivery
     if delivery is None:
         return None
-    lag = delivery.send_lag_ms
-    lag_text = f"send lag P50 {_ms(lag.p50)} ms, P99 {_ms(lag.p99)} ms"
+    lag_text = _send_lag_text(delivery.send_lag_ms, delivery.sends)
     if isinstance(delivery, OpenLoopDelivery):
         text = (
             f"{_rate(delivery.achieved_rate_per_s)} req/s sent of "

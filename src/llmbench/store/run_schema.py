@@ -217,8 +217,8 @@ class EngineInfo(Block):
 
 class LoopLag(Block):
     n: int
-    p50: float
-    p99: float
+    p50: float | None
+    p99: float | None = Field(description="None below 100 samples (files before: any n)")
     max: float
 
 

@@ -9,8 +9,11 @@ from typing import Literal
 from pydantic import Field
 
 from llmbench.config import RunSpec
-from llmbench.engine.sweeps import Verdict
 from llmbench.store.run_schema import Block, RunResult, RunStatus
+
+# A step's verdict (llmbench.study.search.Verdict, whose values these are: the study layer sits
+# above the store).
+VerdictName = Literal["stable", "backlogged", "overloaded", "invalid"]
 
 
 class Headline(Block):
@@ -64,7 +67,7 @@ class StudyStep(Block):
     itl_p99_ms: float | None
     e2e_p50_ms: float | None
     e2e_p99_ms: float | None
-    verdict: Verdict | None = Field(None, description="with objectives only")
+    verdict: VerdictName | None = Field(None, description="with objectives only")
 
     @property
     def headline(self) -> Headline:
@@ -81,7 +84,7 @@ class SearchInfo(Block):
     over: Literal["rate", "concurrency"]
     best: float | None = Field(description="highest stable value; None: none of those tried")
     attainment: float | None
-    probes: list[tuple[float, Verdict, float | None]] = Field(
+    probes: list[tuple[float, VerdictName, float | None]] = Field(
         description="[value, verdict, good_fraction] in the order tried"
     )
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from llmbench.errors import SchemaVersionError, StoreError
 from llmbench.store.codec import run_from_json, study_from_json
 from llmbench.store.results import RUN_FILE, load_run
+from llmbench.store.study_schema import VerdictName
 from llmbench.store.versions import RUN_UPGRADES, SCHEMA_VERSION, spec_upgrade, upgrade
+from llmbench.study.search import Verdict
 
 V1 = Path(__file__).parents[2] / "golden" / "results-v1"
 
@@ -84,3 +86,8 @@ def test_an_unknown_field_is_an_error_not_ignored() -> None:
     data["steps"][0]["surprise"] = 1
     with pytest.raises(StoreError, match=r"steps\.0\.surprise"):
         study_from_json(data, "study.json")
+
+
+def test_the_stored_verdicts_are_the_study_layers_verdicts() -> None:
+    """study.json types a verdict by name (the store sits below study/): the same values."""
+    assert set(get_args(VerdictName)) == {v.value for v in Verdict}

@@ -1,0 +1,52 @@
+"""What the writer produces today has the shape of the v1 files llmbench wrote before the typed
+model (tests/golden/results-v1/): the same keys in the same order at every level, and it reads
+back into an equal model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from llmbench.config import RunSpec
+from llmbench.run.execute import Target, execute_run
+from llmbench.store.results import read_run_file
+from support.runs import GOLDEN_V1
+
+StartSim = Callable[..., str]
+
+
+def key_paths(value: Any, at: str = "") -> list[str]:
+    """Every key path in document order; a list contributes its first element's keys."""
+    if isinstance(value, dict):
+        out = []
+        for key, inner in value.items():
+            out += [f"{at}.{key}", *key_paths(inner, f"{at}.{key}")]
+        return out
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return key_paths(value[0], f"{at}[]")
+    return []
+
+
+def test_a_new_run_json_has_the_keys_and_order_of_the_v1_files(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    base_url = start_sim(ttft_ms=20.0, itl_ms=2.0)
+    spec = RunSpec.model_validate(
+        {
+            "load": {"profile": "poisson", "rate": 20.0, "requests": 24, "max_concurrency": 8},
+            "workload": {"input_tokens": 16, "output_tokens": 8},
+            "slo": {"ttft_ms": 500, "tpot_ms": 50},
+        }
+    )
+    out = tmp_path / "run"
+    run = asyncio.run(execute_run(spec, Target(base_url), out))
+    written = json.loads((out / "run.json").read_text())
+    golden = json.loads((GOLDEN_V1 / "open-slo" / "run.json").read_text())
+    # Null here, objects in the golden: the embedded simulator's settings (this run is given a
+    # URL) and the spec's sources (this run is not started from the command line).
+    unset = (".target.embedded_sim.", ".spec_source.")
+    assert key_paths(written) == [p for p in key_paths(golden) if not p.startswith(unset)]
+    assert read_run_file(out / "run.json") == run
