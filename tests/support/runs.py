@@ -8,6 +8,8 @@ from typing import Any
 from llmbench.config import RunSpec
 from llmbench.store.results import read_run_file
 from llmbench.store.run_schema import RunResult
+from llmbench.store.study_index import load_study_index
+from llmbench.store.study_schema import StudyIndex
 
 GOLDEN_V1 = Path(__file__).parents[1] / "golden" / "results-v1"
 
@@ -25,3 +27,14 @@ def run_with(
     if spec is not None:
         update["spec"] = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
     return golden_run(base).model_copy(update=update)
+
+
+def study_of(directories: list[str]) -> StudyIndex:
+    """The golden concurrency-sweep study.json with its steps pointing at `directories`."""
+    base = load_study_index(GOLDEN_V1 / "concurrency-sweep")
+    first = base.steps[0]
+    steps = [
+        first.model_copy(update={"step": k + 1, "dir": name, "label": name})
+        for k, name in enumerate(directories)
+    ]
+    return base.model_copy(update={"steps": steps})

@@ -69,10 +69,6 @@ class StudyStep(Block):
     e2e_p99_ms: float | None
     verdict: VerdictName | None = Field(None, description="with objectives only")
 
-    @property
-    def headline(self) -> Headline:
-        return Headline.model_validate(self.model_dump(include=set(Headline.model_fields)))
-
 
 class SweepInfo(Block):
     synchronous_per_s: float | None

@@ -3,11 +3,15 @@ current model, and writing a loaded model gives back the same bytes llmbench wro
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from llmbench.report.load import study_summary
+from llmbench.report.terminal import run_summary
 from llmbench.store.codec import run_from_json, study_from_json, to_json
 from llmbench.store.results import load_run, load_run_columns
 from llmbench.store.run_schema import ClosedLoopDelivery, OpenLoopDelivery, RunResult
@@ -111,3 +115,25 @@ def test_studies_load_with_their_blocks(study: str, block: str | None) -> None:
         assert (getattr(index, name) is not None) == (name == block)
     for step in index.steps:
         assert load_run(V1 / study / step.dir).run is not None
+
+
+@pytest.mark.parametrize("path", RUN_FILES, ids=_name)
+def test_every_golden_run_renders_in_the_terminal(path: Path) -> None:
+    run = run_from_json(json.loads(path.read_text(encoding="utf-8")), str(path))
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(run_summary(run))
+    text = console.export_text()
+    assert f"run {run.run_id}" in text
+    if run.summary is not None:
+        assert f"ok {run.counts.ok if run.counts else '?'}" in text
+        assert "TTFT" in text
+
+
+@pytest.mark.parametrize("path", STUDY_FILES, ids=_name)
+def test_every_golden_study_renders_its_steps(path: Path) -> None:
+    study = study_from_json(json.loads(path.read_text(encoding="utf-8")), str(path))
+    console = Console(width=250, record=True, file=io.StringIO())
+    console.print(study_summary(study, str(path.parent)))
+    text = console.export_text()
+    assert f"{study.study} study [complete]" in text
+    assert all(step.label in text for step in study.steps)
