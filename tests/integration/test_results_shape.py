@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
+from llmbench.cli.main import app
 from llmbench.config import RunSpec
 from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import read_run_file
@@ -50,3 +54,32 @@ def test_a_new_run_json_has_the_keys_and_order_of_the_v1_files(
     unset = (".target.embedded_sim.", ".spec_source.")
     assert key_paths(written) == [p for p in key_paths(golden) if not p.startswith(unset)]
     assert read_run_file(out / "run.json") == run
+
+
+def _report(directory: Path) -> str:
+    result = CliRunner().invoke(app, ["report", str(directory)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_report_of_a_killed_run_recomputes_the_summary_from_its_records(tmp_path: Path) -> None:
+    """run.json as written at start (no summary) beside the records: the typed run gives the
+    header, the records the statistics."""
+    directory = tmp_path / "killed"
+    directory.mkdir()
+    shutil.copy(GOLDEN_V1 / "running" / "run.json", directory / "run.json")
+    shutil.copy(GOLDEN_V1 / "closed" / "records.jsonl", directory / "records.jsonl")
+    text = _report(directory)
+    assert "[incomplete]" in text
+    assert "recomputed from records.jsonl" in text
+    assert "ok 24, errors 0" in text
+
+
+def test_report_without_run_json_still_shows_the_records(tmp_path: Path) -> None:
+    directory = tmp_path / "bare"
+    directory.mkdir()
+    shutil.copy(GOLDEN_V1 / "closed" / "records.jsonl", directory / "records.jsonl")
+    text = _report(directory)
+    assert "run ?  [incomplete]" in text
+    assert "run.json is missing" in text
+    assert "ok 24, errors 0" in text
