@@ -49,10 +49,10 @@ def _validated(kind: type[M], document: Document, where: str) -> M:
         first = exc.errors()[0]
         field = ".".join(map(str, first["loc"])) or "(top level)"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise StoreError(
-            f"{where}: {field}: {first['msg']}{more}",
-            hint="the file was edited or corrupted; restore it",
-        ) from None
+        hint = "the file was edited or corrupted; restore it"
+        if first["loc"][:1] == ("spec",):  # a spec rule changed without an upgrade for old files
+            hint = "read it with the llmbench that wrote it; this one lacks the upgrade of its spec"
+        raise StoreError(f"{where}: {field}: {first['msg']}{more}", hint=hint) from None
 
 
 def _document(data: Any, where: str) -> Document:

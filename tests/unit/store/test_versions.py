@@ -91,3 +91,12 @@ def test_an_unknown_field_is_an_error_not_ignored() -> None:
 def test_the_stored_verdicts_are_the_study_layers_verdicts() -> None:
     """study.json types a verdict by name (the store sits below study/): the same values."""
     assert set(get_args(VerdictName)) == {v.value for v in Verdict}
+
+
+def test_a_spec_the_current_rules_refuse_says_an_upgrade_is_missing() -> None:
+    data = json.loads((V1 / "closed" / RUN_FILE).read_text())
+    data["spec"]["load"]["concurrency"] = 0
+    with pytest.raises(StoreError, match=r"spec\.load\.concurrency") as refused:
+        run_from_json(data, "run.json")
+    assert refused.value.hint is not None
+    assert "upgrade of its spec" in refused.value.hint
