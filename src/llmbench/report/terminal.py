@@ -70,7 +70,7 @@ class RunView:
 
 
 def _stored_parts(run: RunResult) -> RunSummaryParts | None:
-    blocks = {name: getattr(run, name) for name in RunSummaryParts.model_fields}
+    blocks = {name: value for name, value in run if name in RunSummaryParts.model_fields}
     if any(block is None for block in blocks.values()):
         return None
     return RunSummaryParts(**blocks)

@@ -174,20 +174,18 @@ async def execute_run(
             raise
         parts = RunSummaryParts.model_validate(summarize_run(records, seed=spec.seed))
         judged = load.assess(records, parts.summary.duration_s)
+        # The judged blocks that were given: `goodput` only with objectives.
+        judgement = {name: value for name, value in judged if name in judged.model_fields_set}
+        interrupted = outcome.stop_reason.value == "interrupted"
         run = run.model_copy(
             update={
-                "status": "interrupted"
-                if outcome.stop_reason.value == "interrupted"
-                else "complete",
+                "status": "interrupted" if interrupted else "complete",
                 "finished_at": datetime.now(UTC).isoformat(),
                 "engine": _engine_info(outcome, warmed),
                 "client": client,
                 "workers": workers,
-                **{name: getattr(parts, name) for name in RunSummaryParts.model_fields},
-                **{
-                    name: getattr(judged, name)
-                    for name in judged.model_fields_set  # goodput only with objectives
-                },
+                **dict(parts),
+                **judgement,
             }
         )
         _finish(writer, run)
