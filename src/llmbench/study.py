@@ -72,16 +72,11 @@ def target_id_of(spec: RunSpec, target: Target) -> str:
 async def _resolve_model(
     spec: RunSpec, base_url: str, api_key: str | None
 ) -> tuple[str, list[str]]:
-    try:
-        models = await list_models(
-            base_url, api_key=api_key, extra_headers=spec.target.extra_headers
-        )
-    except EndpointError:
-        if spec.target.model is None:
-            raise
-        models = []  # some servers have no /v1/models; a named model does not need it
+    """The model to send and the target's model list; a named model skips the list (some
+    servers answer GET /v1/models slowly, or with a 500, and it is not needed)."""
     if spec.target.model is not None:
-        return spec.target.model, models
+        return spec.target.model, []
+    models = await list_models(base_url, api_key=api_key, extra_headers=spec.target.extra_headers)
     if not models:
         raise EndpointError(f"{public_url(base_url)} lists no models", hint="name one with --model")
     return models[0], models

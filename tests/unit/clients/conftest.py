@@ -103,6 +103,12 @@ class CannedServer:
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
 
+    def connections(self) -> int:
+        """Connections open on the server side now (accepted, not yet closed)."""
+        assert self._runner is not None
+        assert self._runner.server is not None
+        return len(self._runner.server.connections)
+
     def stop(self) -> None:
         assert self._loop is not None
         assert self._runner is not None
