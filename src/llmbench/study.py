@@ -24,7 +24,7 @@ from llmbench.errors import DistributedError, EndpointError, StoreError
 from llmbench.loads import LoadPlan, build_load
 from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
-from llmbench.monitor.client_health import ClientWatch, merge_reports
+from llmbench.monitor.client_health import ClientWatch, judge_metrics, merge_reports
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.store.results import RunWriter, record_line
@@ -163,6 +163,7 @@ async def execute_run(
             workers=workers,
             **summarize_run(records, seed=spec.seed),
         )
+        run["client"] = judge_metrics(client, run["summary"])
         run.update(load.assess(records, run["summary"]["duration_s"]))
         _finish(writer, run)
     return run
