@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from time import monotonic_ns
 from types import TracebackType
 from typing import Any, Literal
@@ -66,6 +66,7 @@ class OpenAIClient:
         tokenizer: Tokenizer | None = None,
         retry_429_attempts: int = 1,
         retry_429_max_wait_s: float = 30.0,
+        force_fields: Callable[[int], dict[str, Any]] | None = None,
     ) -> None:
         check_one_authorization(base_url, api_key)
         self._url = URL(api_root(base_url) + _PATHS[endpoint])
@@ -88,6 +89,8 @@ class OpenAIClient:
         if stream:
             fixed["stream_options"] = {"include_usage": True}
         self._fixed_body = {**fixed, **(extra_body or {})}
+        # --force-length: the engine's fields for each request's max_tokens (extra_body wins)
+        self._force_fields = force_fields
         self._session: aiohttp.ClientSession | None = None
         self._fresh: aiohttp.ClientSession | None = None  # made at the first reconnect
 
@@ -145,6 +148,12 @@ class OpenAIClient:
                 connection.release()
         return len(opened)
 
+    def probe_request(self) -> tuple[str, dict[str, str], dict[str, Any]]:
+        """URL, headers and body of a 1-token request of this client's shape (every field it
+        sends), to learn before a run whether the server takes them."""
+        spec = RequestSpec(item_id="probe", prompt="Say hi.", max_tokens=1)
+        return str(self._url), dict(self._headers), json_loads(self._body(spec))
+
     def _body(self, spec: RequestSpec) -> bytes:
         body: dict[str, Any] = {"model": self._model}
         if self._chat:
@@ -152,6 +161,8 @@ class OpenAIClient:
         else:
             body["prompt"] = spec.prompt
         body["max_tokens"] = spec.max_tokens
+        if self._force_fields is not None:
+            body.update(self._force_fields(spec.max_tokens))
         body.update(self._fixed_body)
         return json_dumps(body)
 
