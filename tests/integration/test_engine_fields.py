@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
-from llmbench.study import Target, execute_run
+from llmbench.run.execute import Target, execute_run
 from support.cli import llmbench
 from support.engine_server import engine_server
 

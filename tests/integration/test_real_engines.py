@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
+from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run
-from llmbench.study import Target, execute_run
 from support.engine_server import EngineServer, engine_server
 
 MS = 1_000_000
