@@ -13,6 +13,7 @@ from typing import Any
 from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
 from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run
+from support.cli import llmbench
 from support.engine_server import EngineServer, engine_server
 
 MS = 1_000_000
@@ -94,3 +95,14 @@ def test_a_pooled_connection_closed_by_the_server_is_resent_once(tmp_path: Path)
             assert record.first_sent_ns is not None
             assert record.first_sent_ns < record.sent_ns
             assert record.attempts == 1  # not a 429 retry
+
+
+def test_the_terminal_report_counts_streams_without_done(tmp_path: Path) -> None:
+    with engine_server(send_done=False) as server:
+        result = llmbench(
+            "run", "--base-url", server.url, "--model", "m", "--requests", "4",
+            "--output-tokens", "8", "--output-dir", str(tmp_path / "run"),
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "ok 4, errors 0" in result.stdout
+    assert "ended after finish_reason without [DONE]: 4" in result.stdout

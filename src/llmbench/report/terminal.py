@@ -104,7 +104,7 @@ def _throughput_line(run: dict[str, Any]) -> Text:
     return Text.assemble(
         ("requests ", "bold"),
         f"{_success(counts)}ok {counts.get('ok', 0)}, errors {counts.get('error', 0)} "
-        f"({errors}), warm-up {counts.get('warmup', 0)}{_retries(counts)}   ",
+        f"({errors}), warm-up {counts.get('warmup', 0)}{_retries(counts)}{_stream_ends(counts)}   ",
         ("throughput ", "bold"),
         f"{_num(summary.get('requests_per_s'), 2)} req/s, "
         f"{_num(summary.get('output_tokens_per_s'))} output tok/s "
@@ -142,6 +142,17 @@ def _retries(counts: dict[str, Any]) -> str:
     return f", retried after 429: {counts['retried']} ({counts['retry_attempts']} extra attempts)"
 
 
+def _stream_ends(counts: dict[str, Any]) -> str:
+    """Streams complete without `[DONE]`, and requests resent after a dead pooled connection:
+    both ok, both worth knowing (docs/reliability.md)."""
+    notes = ""
+    if counts.get("no_done"):
+        notes += f", ended after finish_reason without [DONE]: {counts['no_done']}"
+    if counts.get("reconnected"):
+        notes += f", resent on a fresh connection: {counts['reconnected']}"
+    return notes
+
+
 def _token_warnings(run: dict[str, Any]) -> list[Text]:
     tokens = run.get("tokens") or {}
     notes: list[Text] = []
@@ -159,8 +170,8 @@ def _token_warnings(run: dict[str, Any]) -> list[Text]:
         notes.append(
             Text(
                 f"! generated length differs from requested: {mismatch.get('n_short', 0)} short, "
-                f"{mismatch.get('n_long', 0)} long (pass --extra-body '{{\"ignore_eos\": true}}' "
-                "to a vLLM/SGLang server for fixed lengths)",
+                f"{mismatch.get('n_long', 0)} long (--force-length sends the engine's fields "
+                "for fixed lengths: docs/engines.md)",
                 style="yellow",
             )
         )
