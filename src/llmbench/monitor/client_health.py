@@ -192,7 +192,7 @@ def judge_metrics(client: dict[str, Any], summary: dict[str, Any]) -> dict[str, 
         median = stats.get("p50")
         if delay_ms is None or median is None or not stats.get("n"):
             continue
-        fraction = delay_ms / median if median > 0 else None
+        fraction = _error_ms(key, delay_ms, summary) / median if median > 0 else None
         metrics[key] = {
             "median_ms": median,
             "delay_fraction": fraction,
@@ -215,6 +215,15 @@ def judge_metrics(client: dict[str, Any], summary: dict[str, Any]) -> dict[str, 
             "affected": affected,
         },
     }
+
+
+def _error_ms(key: str, delay_ms: float, summary: dict[str, Any]) -> float:
+    """How far a timestamp delay can move one value of the metric: the delay itself for a
+    difference of two timestamps; for TPOT, (E2E − TTFT) / (tokens − 1), that over the tokens."""
+    if key != "tpot_ms":
+        return delay_ms
+    tokens = (summary.get("output_tokens") or {}).get("p50")
+    return delay_ms / (tokens - 1) if tokens and tokens > 2 else delay_ms
 
 
 def _delay_reason(client: dict[str, Any], metrics: dict[str, Any], affected: list[str]) -> str:

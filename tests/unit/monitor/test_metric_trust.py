@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from llmbench.monitor.client_health import judge_metrics, verdict
@@ -55,6 +56,14 @@ def test_a_cpu_bound_client_is_told_apart_from_a_delayed_host() -> None:
     assert client["trust"]["affected"] == []
     assert client["saturated"] is True
     assert client["reasons"] == client["cpu_reasons"]
+
+
+def test_tpot_spreads_the_delay_over_its_tokens() -> None:
+    # TPOT = (E2E − TTFT) / (tokens − 1): a 2 ms delay moves a 64-token TPOT by 2/63 ms.
+    summary = {"tpot_ms": stats(20.0), "output_tokens": stats(64.0)}
+    tpot = judge_metrics(HOST_DELAYED, summary)["trust"]["metrics"]["tpot_ms"]
+    assert tpot["delay_fraction"] == pytest.approx(2.0 / 63 / 20.0)
+    assert tpot["trustworthy"] is True
 
 
 def test_too_few_lag_samples_judge_nothing() -> None:
