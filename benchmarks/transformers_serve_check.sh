@@ -6,6 +6,8 @@
 # web stack in $WHEELS (pip download fastapi uvicorn openai pydantic orjson, cp312 manylinux).
 # Writes each llmbench run and a summary to $OUT (default ./out). A small random-weight Qwen2
 # keeps set-up short; what is checked is the protocol, not the model's speed.
+# Not yet run: written for the lent H200, whose runs copy the main checkout, not this branch;
+# run it from a checkout of this branch with the wheels at $WHEELS.
 set -euo pipefail
 OUT=${OUT:-out}
 WHEELS=${WHEELS:-build/device/wheels}

@@ -111,7 +111,10 @@ _PROBES: tuple[tuple[str, Callable[[str], bool], EngineName, str], ...] = (
     ("/props", lambda t: "default_generation_settings" in t, "llamacpp", "GET /props"),
     ("/api/version", lambda t: '"version"' in t, "ollama", "GET /api/version"),
     ("/get_server_info", lambda t: '"version"' in t, "sglang", "GET /get_server_info"),
+    # Weak: only a version; after SGLang's own endpoint, so an SGLang with both is SGLang.
+    ("/version", lambda t: t.lstrip().startswith('{"version"'), "vllm", "GET /version"),
 )
+_SERVER_HEADER = "Server"  # every probe's answer (any status) may name the server
 
 
 async def detect_engine(
@@ -122,8 +125,9 @@ async def detect_engine(
     timeout_s: float = 3.0,
 ) -> Detection:
     """Which engine serves `base_url`, from its host (api.openai.com), the metric names on
-    /metrics and endpoints only one engine has; `engine` None when nothing matched. Every
-    probe is a GET on its own short-lived session: nothing here touches the run's pool."""
+    /metrics, endpoints only one engine has, and the Server header (llama.cpp names itself);
+    `engine` None when nothing matched. Every probe is a GET on its own short-lived session:
+    nothing here touches the run's pool."""
     if (urlsplit(base_url).hostname or "").endswith("openai.com"):
         return Detection("openai", "the host is openai.com")
     check_one_authorization(base_url, api_key)
@@ -132,6 +136,7 @@ async def detect_engine(
     root = api_root(base_url)
     paths = sorted({path for path, *_ in _PROBES})
     texts: dict[str, str] = {}
+    servers: set[str] = set()
     async with make_session(connection_limit=0, connect_timeout_s=timeout_s) as session:
 
         async def get(path: str) -> None:
@@ -140,6 +145,7 @@ async def detect_engine(
                     asyncio.timeout(timeout_s),
                     session.get(root + path, headers=headers) as r,
                 ):
+                    servers.add(r.headers.get(_SERVER_HEADER, ""))
                     if r.status == 200:
                         texts[path] = (await r.content.read(ERROR_BODY_LIMIT)).decode()
 
@@ -149,6 +155,8 @@ async def detect_engine(
     for path, test, engine, evidence in _PROBES:
         if path in texts and test(texts[path]):
             return Detection(engine, evidence)
+    if any("llama.cpp" in server for server in servers):
+        return Detection("llamacpp", "Server header llama.cpp")
     return Detection(None, "no engine-specific metric names or endpoints answered")
 
 

@@ -33,6 +33,7 @@ def test_every_engine_has_a_profile() -> None:
         ("/props", b'{"default_generation_settings": {}, "total_slots": 1}', "llamacpp"),
         ("/info", b'{"model_id": "x", "router": "text-generation-router"}', "tgi"),
         ("/api/version", b'{"version": "0.5.1"}', "ollama"),
+        ("/version", b'{"version": "0.11.0"}', "vllm"),
     ],
 )
 def test_detected_from_what_only_that_engine_serves(
@@ -41,6 +42,11 @@ def test_detected_from_what_only_that_engine_serves(
     server.route(path, body, content_type="text/plain")
     detection = asyncio.run(detect_engine(server.url))
     assert detection.engine == engine
+
+
+def test_the_server_header_names_llama_cpp(server: CannedServer) -> None:
+    server.server_header = "llama.cpp"  # on every answer, the 404s of the probes too
+    assert asyncio.run(detect_engine(server.url)).engine == "llamacpp"
 
 
 def test_nothing_specific_is_no_guess(server: CannedServer) -> None:
