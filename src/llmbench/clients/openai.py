@@ -172,7 +172,7 @@ class OpenAIClient:
         With retries on (`retry_429_attempts` > 1) an HTTP 429 is sent again after its
         Retry-After; one record holds the last attempt's timings and the retry counts. A first
         attempt that died on a pooled connection the server had closed is sent once more on a
-        fresh connection (`reconnected`), retries on or not: it never reached the server.
+        fresh connection (`reconnected`), retries on or not: not a byte of an answer came back.
         """
         if self._session is None:
             raise RuntimeError("OpenAIClient.send called outside 'async with'")  # a caller bug
