@@ -6,8 +6,9 @@
 # web stack in $WHEELS (pip download fastapi uvicorn openai pydantic orjson, cp312 manylinux).
 # Writes each llmbench run and a summary to $OUT (default ./out). A small random-weight Qwen2
 # keeps set-up short; what is checked is the protocol, not the model's speed.
-# Not yet run: written for the lent H200, whose runs copy the main checkout, not this branch;
-# run it from a checkout of this branch with the wheels at $WHEELS.
+# Run on the lent H200 on 2026-12-02 (docs/engines.md has what it showed), with the wheels
+# downloaded into .whl (pip download --only-binary=:all: --python-version 3.12 ... fastapi uvicorn
+# openai pydantic orjson) and `OUT=/tmp/tsout WHEELS=.whl`.
 set -euo pipefail
 OUT=${OUT:-out}
 WHEELS=${WHEELS:-build/device/wheels}
