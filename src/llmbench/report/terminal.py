@@ -13,12 +13,15 @@ from rich.text import Text
 
 from llmbench.report.load import SCHEDULED_ROWS, load_lines
 from llmbench.store.run_schema import (
+    ClientHealth,
     Counts,
     Distribution,
+    MetricTrust,
     OpenLoopDelivery,
     RunResult,
     RunSummaryParts,
     Tokens,
+    Trust,
 )
 
 # (summary key, label): latency rows in the order a reader asks about them.
@@ -39,6 +42,7 @@ LEGEND = (
     "outliers: beyond Tukey 1.5/3·IQR fences (flagged, never dropped). –: not applicable or "
     "too few samples for that percentile"
 )
+LAG_NOTE_MS = 1.0  # a timestamp delay worth a note even when no metric is affected
 COLUMNS = ("n", "mean", "95% CI", "P50", "P90", "P95", "P99", "max", "P5–P95", "outliers")
 
 
@@ -135,7 +139,7 @@ def _throughput_line(parts: RunSummaryParts) -> Text:
     return Text.assemble(
         ("requests ", "bold"),
         f"{_success(counts)}ok {counts.ok}, errors {counts.error} "
-        f"({errors}), warm-up {counts.warmup}{_retries(counts)}   ",
+        f"({errors}), warm-up {counts.warmup}{_retries(counts)}{_stream_ends(counts)}   ",
         ("throughput ", "bold"),
         f"{_num(summary.requests_per_s, 2)} req/s, "
         f"{_num(summary.output_tokens_per_s)} output tok/s "
@@ -174,6 +178,17 @@ def _retries(counts: Counts) -> str:
     return f", retried after 429: {counts.retried} ({counts.retry_attempts} extra attempts)"
 
 
+def _stream_ends(counts: Counts) -> str:
+    """Streams complete without `[DONE]`, and requests resent after a dead pooled connection:
+    both ok, both worth knowing (docs/reliability.md)."""
+    notes = ""
+    if counts.no_done:
+        notes += f", ended after finish_reason without [DONE]: {counts.no_done}"
+    if counts.reconnected:
+        notes += f", resent on a fresh connection: {counts.reconnected}"
+    return notes
+
+
 def _token_warnings(tokens: Tokens) -> list[Text]:
     notes: list[Text] = []
     if tokens.chunk_count_fallback:
@@ -190,8 +205,8 @@ def _token_warnings(tokens: Tokens) -> list[Text]:
         notes.append(
             Text(
                 f"! generated length differs from requested: {mismatch.n_short} short, "
-                f"{mismatch.n_long} long (pass --extra-body '{{\"ignore_eos\": true}}' "
-                "to a vLLM/SGLang server for fixed lengths)",
+                f"{mismatch.n_long} long (--force-length sends the engine's fields "
+                "for fixed lengths: docs/engines.md)",
                 style="yellow",
             )
         )
@@ -246,17 +261,69 @@ def _worker_warnings(run: RunResult) -> list[Text]:
 
 
 def _client_warnings(run: RunResult | None) -> list[Text]:
-    if run is None:
+    if run is None or run.client is None:
         return []
     client = run.client
-    if client is None or not client.saturated:
-        return _worker_warnings(run)
-    lines = [
-        *_worker_warnings(run),
-        Text("! the client was saturated: these numbers are not trustworthy", style="bold red"),
-    ]
+    lines = _worker_warnings(run)
+    if client.trust is not None:
+        return lines + _trust_lines(client, client.trust)
+    if not client.saturated:  # a run.json from before per-metric trust
+        return lines
+    lines.append(
+        Text("! the client was saturated: these numbers are not trustworthy", style="bold red")
+    )
     lines += [Text(f"  - {reason}", style="red") for reason in client.reasons]
     lines.append(Text(f"  what to do: {client.remedy}", style="red"))
+    return lines
+
+
+_LABELS = {"ttfb_ms": "TTFB", "ttft_ms": "TTFT", "ttfo_ms": "TTFO", "itl_ms": "ITL",
+           "tpot_ms": "TPOT", "e2e_ms": "E2E"}  # fmt: skip
+
+
+def _affected(key: str, metric: MetricTrust) -> str:
+    fraction = metric.delay_fraction
+    share = "all of it" if fraction is None else f"up to {fraction:.0%} off"
+    return f"{_LABELS.get(key, key)} (median {_num(metric.median_ms)} ms, {share})"
+
+
+def _trust_lines(client: ClientHealth, trust: Trust) -> list[Text]:
+    """CPU-bound (every number suspect) apart from a host delaying the client's timestamps
+    by about X ms (only metrics whose median is not far above X are suspect)."""
+    delay, metrics = trust.timestamp_delay_ms, trust.metrics
+    lines: list[Text] = []
+    if client.cpu_bound:
+        lines.append(
+            Text("! the client was CPU-bound: these numbers are not trustworthy", style="bold red")
+        )
+        lines += [Text(f"  - {reason}", style="red") for reason in client.cpu_reasons or []]
+    affected = trust.affected
+    fine = [_LABELS.get(k, k) for k in metrics if k not in affected]
+    if affected:
+        named = ", ".join(_affected(k, metrics[k]) for k in affected)
+        lines.append(
+            Text(
+                f"! the host delayed the client's timestamps by about {_num(delay)} ms: "
+                f"{named} not trustworthy"
+                + (
+                    f"; {', '.join(fine)} trustworthy (under "
+                    f"{trust.limit_fraction:.0%} of their medians)"
+                    if fine
+                    else ""
+                ),
+                style="bold red",
+            )
+        )
+    elif delay is not None and delay >= LAG_NOTE_MS:
+        lines.append(
+            Text(
+                f"  the host delayed the client's timestamps by about {_num(delay)} ms: under "
+                f"{trust.limit_fraction:.0%} of every metric's median, numbers trustworthy",
+                style="dim",
+            )
+        )
+    if client.cpu_bound or affected:
+        lines.append(Text(f"  what to do: {client.remedy}", style="red"))
     return lines
 
 

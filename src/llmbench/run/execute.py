@@ -18,14 +18,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from llmbench.clients.engines import (
+    Detection,
+    check_request_fields,
+    detect_engine,
+    force_length_fields,
+    refused_field_error,
+    sent_fields_of,
+)
 from llmbench.clients.openai import list_models
 from llmbench.clients.tokens import Tokenizer, load_tokenizer
 from llmbench.config import RunSpec, SimSpec
+from llmbench.config.run import ENGINE_NAMES
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome
-from llmbench.errors import DistributedError, EndpointError, StoreError
+from llmbench.errors import ConfigError, DistributedError, EndpointError, StoreError
 from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
-from llmbench.monitor.client_health import ClientWatch, merge_reports
+from llmbench.monitor.client_health import ClientWatch, judge_metrics, merge_reports
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.run.plan import LoadPlan, build_load
@@ -42,6 +51,7 @@ from llmbench.store.run_schema import (
     RunResult,
     RunSummaryParts,
     SpecSource,
+    TargetEngine,
     TargetInfo,
     WorkersInfo,
 )
@@ -62,11 +72,12 @@ def public_url(url: str) -> str:
 
 
 def public_spec(spec: RunSpec) -> RunSpec:
-    """The spec as stored: its URL without credentials."""
-    if spec.target.base_url is None:
-        return spec
-    target = spec.target.model_copy(update={"base_url": public_url(spec.target.base_url)})
-    return spec.model_copy(update={"target": target})
+    """The spec as stored: every field (validated from its full dump, so each one is written),
+    its URL without credentials."""
+    dumped = spec.model_dump(mode="json")
+    if spec.target.base_url is not None:
+        dumped["target"]["base_url"] = public_url(spec.target.base_url)
+    return RunSpec.model_validate(dumped)
 
 
 def default_run_id(spec: RunSpec, target: Target) -> str:
@@ -86,19 +97,61 @@ def target_id_of(spec: RunSpec, target: Target) -> str:
 async def _resolve_model(
     spec: RunSpec, base_url: str, api_key: str | None
 ) -> tuple[str, list[str]]:
-    try:
-        models = await list_models(
-            base_url, api_key=api_key, extra_headers=spec.target.extra_headers
-        )
-    except EndpointError:
-        if spec.target.model is None:
-            raise
-        models = []  # some servers have no /v1/models; a named model does not need it
+    """The model to send and the target's model list; a named model skips the list (some
+    servers answer GET /v1/models slowly, or with a 500, and it is not needed)."""
     if spec.target.model is not None:
-        return spec.target.model, models
+        return spec.target.model, []
+    models = await list_models(base_url, api_key=api_key, extra_headers=spec.target.extra_headers)
     if not models:
         raise EndpointError(f"{public_url(base_url)} lists no models", hint="name one with --model")
     return models[0], models
+
+
+async def _resolve_engine(spec: RunSpec, target: Target, api_key: str | None) -> TargetEngine:
+    """run.json's `target.engine`: the engine named by --engine, or detected when the run
+    sends engine-specific fields (--force-length, --extra-body); its forcing fields checked."""
+    if target.embedded_sim is not None:
+        return TargetEngine(name=None, source="embedded simulator (always generates max_tokens)")
+    name, source, evidence = spec.target.engine, "--engine", None
+    if name is None and (spec.workload.force_length or spec.target.extra_body):
+        detection = await detect_engine(
+            target.base_url, api_key=api_key, extra_headers=spec.target.extra_headers
+        )
+        name, source, evidence = detection.engine, "detected", detection.evidence
+    if spec.workload.force_length:
+        if name is None:
+            raise ConfigError(
+                f"cannot tell which engine serves {public_url(target.base_url)} ({evidence}), "
+                "so not which fields force the output length",
+                where="--force-length",
+                hint=f"name it with --engine {'|'.join(ENGINE_NAMES)} (docs/engines.md)",
+            )
+        force_length_fields(name)  # a ConfigError when this engine has none
+    return TargetEngine(name=name, source=source if name else None, evidence=evidence)
+
+
+async def _check_request_fields(
+    spec: RunSpec, target: Target, model: str, engine: TargetEngine, api_key: str | None
+) -> None:
+    """One short request of the run's shape before the load, when it carries engine-specific
+    fields: a server that refuses one (400/422 naming it) stops the run with one clear error
+    instead of failing every request the same way."""
+    name = engine.name
+    force = force_length_fields(name)(1) if name and spec.workload.force_length else {}
+    if not force and not spec.target.extra_body:
+        return
+    client = make_client(
+        spec, target.base_url, model, api_key=api_key, connection_limit=1, tokenizer=None,
+        engine=name,
+    )  # fmt: skip
+    url, headers, body = client.probe_request()
+    sent = sent_fields_of(force, spec.target.extra_body, spec.target.stream)
+    refused = await check_request_fields(
+        url, body, headers=headers, sent_fields=sent, secrets=[api_key] if api_key else []
+    )
+    if refused is not None:
+        evidence = engine.evidence or "named with --engine"
+        raise refused_field_error(*refused, sent_fields=sent, detection=Detection(name, evidence))
 
 
 def _engine_info(outcome: RunOutcome, warmed: int) -> EngineInfo:
@@ -114,6 +167,12 @@ def _engine_info(outcome: RunOutcome, warmed: int) -> EngineInfo:
         measured=phase(outcome.measured),
         connections_opened_before=warmed,
     )
+
+
+def _judged_client(client: ClientHealth, parts: RunSummaryParts) -> ClientHealth:
+    """The client block with its timestamps' delay weighed against each metric's median."""
+    judged = judge_metrics(client.model_dump(mode="json"), parts.summary.model_dump(mode="json"))
+    return ClientHealth.model_validate(judged)
 
 
 class RecordKeeper:
@@ -156,18 +215,22 @@ async def execute_run(
     """Runs one spec against one target, writing `output_dir`; returns the final run.json.
     `spec_source` says where the spec came from (spec file and its hash, variables, flags)."""
     model, models = await _resolve_model(spec, target.base_url, api_key)
+    engine = await _resolve_engine(spec, target, api_key)
+    if target.embedded_sim is None:
+        await _check_request_fields(spec, target, model, engine, api_key)
     tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
     load = build_load(spec)  # a bad trace fails here, before the results directory exists
     stop = stop or asyncio.Event()
     with RunWriter(output_dir) as writer:
         run = _initial_run(spec, target, output_dir, model, models, tokenizer, spec_source)
+        run = run.model_copy(update={"target": run.target.model_copy(update={"engine": engine})})
         writer.write_run(run)
         sink = RecordKeeper(writer, stop, on_record)
         records = sink.columns
         try:
             outcome, warmed, client, workers = await drive_load(
                 spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
-                target_id=run.target.id, sink=sink, stop=stop,
+                target_id=run.target.id, sink=sink, stop=stop, engine=engine.name,
             )  # fmt: skip
         except DistributedError:
             _mark_failed(writer, run)
@@ -188,6 +251,7 @@ async def execute_run(
                 **judgement,
             }
         )
+        run = run.model_copy(update={"client": _judged_client(client, parts)})
         _finish(writer, run)
     return run
 
@@ -234,6 +298,7 @@ async def drive_load(
     target_id: str,
     sink: RecordSink,
     stop: asyncio.Event,
+    engine: str | None = None,
 ) -> tuple[RunOutcome, int, ClientHealth, WorkersInfo]:
     """Runs the load in this process, or over worker processes (`load.workers`): the outcome,
     connections opened before it, the `client` and the `workers` blocks of run.json."""
@@ -244,7 +309,7 @@ async def drive_load(
         async with (
             make_client(
                 spec, target.base_url, model, api_key=api_key,
-                connection_limit=load.connection_limit, tokenizer=tokenizer,
+                connection_limit=load.connection_limit, tokenizer=tokenizer, engine=engine,
             ) as http,
             ClientWatch() as watch,
         ):  # fmt: skip
@@ -255,7 +320,7 @@ async def drive_load(
         report = ClientHealth.model_validate(watch.report())
         return outcome, warmed, report, WorkersInfo.model_validate({**info, "processes": 1})
     tasks = [
-        WorkerTask(w, n, spec.model_dump_json(), target.base_url, model, target_id, api_key)
+        WorkerTask(w, n, spec.model_dump_json(), target.base_url, model, target_id, api_key, engine)
         for w in range(n)
     ]
     async with ClientWatch() as watch:  # the parent's own load: reading and writing records

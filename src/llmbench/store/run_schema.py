@@ -12,9 +12,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+    model_serializer,
+)
 
 from llmbench.config import RunSpec, SimSpec, ValiditySpec
+from llmbench.config.run import EngineName
 from llmbench.engine.closed_loop import StopReason
 
 RunStatus = Literal["running", "complete", "interrupted", "failed"]
@@ -34,6 +42,13 @@ class Block(BaseModel):
             if not info.is_required() and name not in self.model_fields_set:
                 data.pop(name, None)
         return data
+
+
+def stored_spec(spec: RunSpec) -> dict[str, Any]:
+    """The stored spec with the fields it was given: a spec read from an older file keeps the
+    keys it had (a spec field added since reads as its default and is not written back), a spec
+    a run resolved has them all (`run.execute.public_spec` validates its full dump)."""
+    return spec.model_dump(mode="json", exclude_unset=True)
 
 
 class TukeyOutliers(Block):
@@ -109,6 +124,9 @@ class Counts(Block):
     by_http_status: dict[str, int]
     retried: int = Field(description="requests sent more than once (--retry-429)")
     retry_attempts: int = Field(description="the extra attempts, all answered 429")
+    # Absent from files written before them:
+    no_done: int | None = Field(None, description="ok streams closed without [DONE]")
+    reconnected: int | None = Field(None, description="resent once on a fresh connection")
 
 
 class UsageVsTokenizer(Block):
@@ -242,16 +260,38 @@ class WorkerHealthEntry(Block):
     cpu_max_fraction: float | None
 
 
+class MetricTrust(Block):
+    median_ms: float
+    delay_fraction: float | None = Field(description="timestamp delay / median")
+    trustworthy: bool
+
+
+class Trust(Block):
+    """The client's timestamp delay weighed against each metric's median."""
+
+    timestamp_delay_ms: float | None
+    basis: str | None
+    limit_fraction: float
+    metrics: dict[str, MetricTrust]
+    affected: list[str]
+
+
 class ClientHealth(Block):
-    """The load generator's own health; `workers` and `parent` with worker processes only."""
+    """The load generator's own health; `workers` and `parent` with worker processes only.
+    The CPU and timestamp-delay fields and `trust` are absent from files written before them."""
 
     saturated: bool
     reasons: list[str]
     remedy: str | None
+    cpu_bound: bool | None = None
+    cpu_reasons: list[str] | None = None
+    timestamp_delay_ms: float | None = None
+    timestamp_delay_basis: str | None = None
     loop_lag_ms: LoopLag | None
     cpu: CpuUse
     workers: list[WorkerHealthEntry] | None = None
     parent: ClientHealth | None = None
+    trust: Trust | None = None
 
 
 class WorkerProcess(Block):
@@ -305,6 +345,14 @@ class Environment(Block):
     packages: dict[str, str | None]
 
 
+class TargetEngine(Block):
+    """The serving engine: named by --engine, detected, or the embedded simulator."""
+
+    name: EngineName | None
+    source: str | None
+    evidence: str | None = None
+
+
 class TargetInfo(Block):
     id: str
     base_url: str = Field(description="without user:password")
@@ -313,6 +361,7 @@ class TargetInfo(Block):
     models: list[str]
     embedded_sim: SimSpec | None
     tokenizer: str | None
+    engine: TargetEngine | None = Field(None, description="absent from files before it")
 
 
 class SpecSource(Block):
@@ -361,3 +410,7 @@ class RunResult(Block):
     delivery: Delivery | None = None
     validity: Validity | None = None
     goodput: Goodput | None = None
+
+    @field_serializer("spec")
+    def _spec(self, spec: RunSpec) -> dict[str, Any]:
+        return stored_spec(spec)

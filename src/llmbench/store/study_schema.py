@@ -4,12 +4,12 @@ numbers, and the sweep, search or across-runs block its kind has.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_serializer
 
 from llmbench.config import RunSpec
-from llmbench.store.run_schema import Block, RunResult, RunStatus
+from llmbench.store.run_schema import Block, RunResult, RunStatus, stored_spec
 
 # A step's verdict (llmbench.study.search.Verdict, whose values these are: the study layer sits
 # above the store).
@@ -117,3 +117,7 @@ class StudyIndex(Block):
     sweep: SweepInfo | None = None
     search: SearchInfo | None = None
     across_runs: AcrossRuns | None = None
+
+    @field_serializer("spec")
+    def _spec(self, spec: RunSpec) -> dict[str, Any]:
+        return stored_spec(spec)
