@@ -128,7 +128,7 @@ def test_missing_done_after_the_finish_reason_is_complete_and_noted(
     sim: str, tmp_path: Path
 ) -> None:
     run, records = run_faulted(sim, tmp_path, "missing_done")
-    assert run["counts"]["no_done"] == 2
+    assert run.counts.no_done == 2
     for record in records:
         assert record.ok
         assert record.no_done
