@@ -11,8 +11,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from llmbench.config import RunSpec
-from llmbench.config.run import STUDY_PROFILES
+from llmbench.config import (
+    ClosedLoad,
+    ConcurrencySweepStudy,
+    InputSweepStudy,
+    OpenLoad,
+    RepeatStudy,
+    RunSpec,
+    SweepStudy,
+)
+from llmbench.config.load import profile_name
 from llmbench.engine.sweeps import Probe, Verdict, classify, slo_search, sweep_rates
 from llmbench.metrics.repeats import across_runs, headline
 from llmbench.store.study_index import write_study_index
@@ -22,17 +30,36 @@ StepRunner = Callable[[RunSpec, Path], Awaitable[dict[str, Any]]]
 
 
 def is_study(spec: RunSpec) -> bool:
-    return spec.load.profile in STUDY_PROFILES or spec.load.repeat > 1
+    return spec.study is not None
 
 
-def step_spec(spec: RunSpec, *, input_tokens: int | None = None, **load: Any) -> RunSpec:
-    """The spec of one step: the study's spec with load fields (and, for an input sweep, the
-    input length) replaced, validated again."""
+def _common(spec: RunSpec) -> dict[str, Any]:
+    """The load fields every step keeps: its bound, warm-up, workers and validity rule."""
+    keep = ("requests", "duration_s", "warmup", "workers", "validity")
+    return {k: v for k, v in spec.load.model_dump(mode="json").items() if k in keep}
+
+
+def closed_step(spec: RunSpec, concurrency: int) -> dict[str, Any]:
+    return {**_common(spec), "kind": "closed", "concurrency": concurrency}
+
+
+def open_step(spec: RunSpec, arrival: str, rate: float, cap: int | None) -> dict[str, Any]:
+    return {
+        **_common(spec), "kind": "open", "arrival": arrival, "rate": rate, "max_concurrency": cap
+    }  # fmt: skip
+
+
+def step_spec(
+    spec: RunSpec, load: dict[str, Any] | None = None, *, input_tokens: int | None = None
+) -> RunSpec:
+    """The spec of one step: the study's spec without the study, its load replaced by `load`
+    (default: kept) and, for an input sweep, the input length replaced; validated again."""
     base = spec.model_dump(mode="json")
-    changes = {"repeat": 1, "concurrencies": None, "max_concurrency": None, "rate": None, **load}
-    base["load"] = {**base["load"], **changes}
-    length = {} if input_tokens is None else {"input_tokens": input_tokens}
-    base["workload"] = {**base["workload"], "input_lengths": None, **length}
+    base["study"] = None
+    if load is not None:
+        base["load"] = load
+    if input_tokens is not None:
+        base["workload"] = {**base["workload"], "input_tokens": input_tokens}
     return RunSpec.model_validate(base)
 
 
@@ -63,7 +90,7 @@ class _Study:
         self.spec, self.parent, self.run_step, self.stop = spec, parent, run_step, stop
         self.runs: list[dict[str, Any]] = []
         self.index: dict[str, Any] = {
-            "study": spec.load.profile if spec.load.repeat == 1 else "repeat",
+            "study": spec.study.kind if spec.study else None,
             "status": "running",
             "spec": spec.model_dump(mode="json"),
             "spec_hash": spec.spec_hash(),
@@ -71,9 +98,10 @@ class _Study:
         }
 
     async def step(self, label: str, spec: RunSpec) -> dict[str, Any]:
-        if self.runs and self.spec.load.cooldown_s > 0:
+        cooldown_s = self.spec.study.cooldown_s if self.spec.study else 0.0
+        if self.runs and cooldown_s > 0:
             with contextlib.suppress(TimeoutError):  # the cooldown is the wait's own timeout
-                await asyncio.wait_for(self.stop.wait(), self.spec.load.cooldown_s)
+                await asyncio.wait_for(self.stop.wait(), cooldown_s)
         directory = self.parent / f"{len(self.runs) + 1:02d}-{label}"
         spec = _with_prompt_set(spec, len(self.runs))
         run = await self.run_step(spec, directory)
@@ -83,9 +111,9 @@ class _Study:
             "step": len(self.runs),
             "label": label,
             "dir": directory.name,
-            "profile": load.profile,
-            "rate": load.rate,
-            "concurrency": None if load.open_loop else load.concurrency,
+            "profile": profile_name(load.model_dump()),
+            "rate": getattr(load, "rate", None),
+            "concurrency": load.concurrency if isinstance(load, ClosedLoad) else None,
             "input_tokens": spec.workload.input_tokens,
             "status": run.get("status"),
             "valid": (run.get("validity") or {}).get("valid"),
@@ -104,18 +132,19 @@ class _Study:
 
 
 async def _sweep(study: _Study) -> None:
-    load = study.spec.load
-    sync_spec = step_spec(study.spec, profile="synchronous", concurrency=1)
-    sync = await study.step("synchronous", sync_spec)
+    load, sweep = study.spec.load, study.spec.study
+    assert isinstance(load, ClosedLoad)  # RunSpec checks both
+    assert isinstance(sweep, SweepStudy)
+    sync = await study.step("synchronous", step_spec(study.spec, closed_step(study.spec, 1)))
     if study.stopped:
         return
     top = await study.step(
-        "throughput", step_spec(study.spec, profile="concurrency", concurrency=load.concurrency)
+        "throughput", step_spec(study.spec, closed_step(study.spec, load.concurrency))
     )
     sync_rate = (sync.get("summary") or {}).get("requests_per_s")
     max_rate = (top.get("summary") or {}).get("requests_per_s")
     try:
-        rates = sweep_rates(sync_rate or 0.0, max_rate or 0.0, load.sweep_rates)
+        rates = sweep_rates(sync_rate or 0.0, max_rate or 0.0, sweep.steps)
     except ValueError as exc:
         study.index["note"] = str(exc)
         return
@@ -123,43 +152,42 @@ async def _sweep(study: _Study) -> None:
     for rate in rates:
         if study.stopped:
             return
-        cap = load.max_concurrency
-        spec = step_spec(study.spec, profile="constant", rate=rate, max_concurrency=cap)
-        await study.step(f"rate-{rate:.3g}", spec)
+        step = open_step(study.spec, "constant", rate, sweep.max_concurrency)
+        await study.step(f"rate-{rate:.3g}", step_spec(study.spec, step))
 
 
 async def _concurrency_sweep(study: _Study) -> None:
-    for concurrency in study.spec.load.concurrencies or ():
+    sweep = study.spec.study
+    assert isinstance(sweep, ConcurrencySweepStudy)
+    for concurrency in sweep.concurrencies:
         if study.stopped:
             return
-        spec = step_spec(study.spec, profile="concurrency", concurrency=concurrency)
+        spec = step_spec(study.spec, closed_step(study.spec, concurrency))
         await study.step(f"c{concurrency}", spec)
 
 
 async def _input_sweep(study: _Study) -> None:
     """One closed-loop step at the study's concurrency per input length (latency vs length)."""
-    load = study.spec.load
-    for length in study.spec.workload.input_lengths or ():
+    sweep = study.spec.study
+    assert isinstance(sweep, InputSweepStudy)
+    for length in sweep.input_lengths:
         if study.stopped:
             return
-        spec = step_spec(
-            study.spec, input_tokens=length, profile="concurrency", concurrency=load.concurrency
-        )
-        await study.step(f"in{length}", spec)
+        await study.step(f"in{length}", step_spec(study.spec, input_tokens=length))
 
 
 async def _search(study: _Study) -> None:
     load = study.spec.load
-    by_rate = load.search == "rate"
+    by_rate = isinstance(load, OpenLoad)  # else closed: RunSpec checks it
 
     async def probe(value: float) -> Probe:
-        if by_rate:
-            cap = load.max_concurrency
-            spec = step_spec(study.spec, profile="poisson", rate=value, max_concurrency=cap)
+        if isinstance(load, OpenLoad):
+            step = open_step(study.spec, load.arrival, value, load.max_concurrency)
             label = f"rate-{value:.3g}"
         else:
-            spec = step_spec(study.spec, profile="concurrency", concurrency=int(value))
+            step = closed_step(study.spec, int(value))
             label = f"c{int(value)}"
+        spec = step_spec(study.spec, step)
         if study.stopped:
             return Probe(value, Verdict.OVERLOADED)  # no more runs: ends the search quickly
         run = await study.step(label, spec)
@@ -169,10 +197,10 @@ async def _search(study: _Study) -> None:
             (run.get("goodput") or {}).get("good_fraction"),
         )
 
-    start = load.rate if by_rate and load.rate else (1.0 if by_rate else load.concurrency)
+    start = load.rate if isinstance(load, OpenLoad) else getattr(load, "concurrency", 1)
     result = await slo_search(probe, start=start, integer=not by_rate)
     study.index["search"] = {
-        "over": load.search,
+        "over": "rate" if by_rate else "concurrency",
         "best": result.best,
         "attainment": study.spec.slo.attainment if study.spec.slo else None,
         "probes": [[p.value, p.verdict.value, p.good_fraction] for p in result.probes],
@@ -180,17 +208,13 @@ async def _search(study: _Study) -> None:
 
 
 async def _repeat(study: _Study) -> None:
-    for k in range(study.spec.load.repeat):
+    repeat = study.spec.study
+    assert isinstance(repeat, RepeatStudy)
+    for k in range(repeat.count):
         if study.stopped:
             return
-        await study.step(f"repeat-{k + 1}", step_spec(study.spec, **_single(study.spec)))
+        await study.step(f"repeat-{k + 1}", step_spec(study.spec))
     study.index["across_runs"] = across_runs(study.runs)
-
-
-def _single(spec: RunSpec) -> dict[str, Any]:
-    """The load fields a repeat keeps (step_spec resets the study-only ones)."""
-    load = spec.load
-    return {"rate": load.rate, "max_concurrency": load.max_concurrency}
 
 
 async def run_study(
@@ -204,7 +228,8 @@ async def run_study(
         "input-sweep": _input_sweep,
         "slo-search": _search,
     }
-    await steps.get(spec.load.profile, _repeat)(study)
+    kind = spec.study.kind if spec.study else "repeat"
+    await steps.get(kind, _repeat)(study)
     study.index["status"] = "interrupted" if study.stopped else "complete"
     write_study_index(parent, study.index)
     return study.index

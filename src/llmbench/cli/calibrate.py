@@ -15,6 +15,8 @@ import numpy as np
 
 import llmbench
 from llmbench.cli.validate import by_load_level, compare, varied_lengths
+from llmbench.config import upgrade_spec_v1
+from llmbench.config.load import profile_name
 from llmbench.errors import ConfigError
 from llmbench.records import RequestRecord
 from llmbench.sim import presets as sim_presets
@@ -23,7 +25,17 @@ from llmbench.sim.params import Preset
 from llmbench.store.results import LoadedRun, load_run
 from llmbench.store.study_index import STUDY_FILE, load_study_index
 
-_CLOSED_LOOP = ("synchronous", "concurrency")
+
+def _load_source(load: dict[str, Any]) -> dict[str, Any]:
+    """A stored run's load as the calibration file names it (either spec version)."""
+    upgraded = upgrade_spec_v1({"load": load})["load"]
+    return {
+        "profile": profile_name(load),
+        "concurrency": upgraded.get("concurrency"),
+        "rate": upgraded.get("rate"),
+    }
+
+
 _FIXED_KEYS = ("input_tokens", "output_tokens", "prefix_tokens")
 # Shown in a source's provenance only when set (runs of varied lengths).
 _VARIED_KEYS = ("input_tokens_stddev", "output_tokens_stddev", "input_mix", "output_mix")
@@ -57,8 +69,8 @@ def _measured(records: list[RequestRecord]) -> list[RequestRecord]:
 
 def _closed_loop_concurrency(run: dict[str, Any]) -> int | None:
     """Streams of a closed-loop run (decode batch size); None for open-loop runs."""
-    load = (run.get("spec") or {}).get("load") or {}
-    if load.get("profile", "concurrency") not in _CLOSED_LOOP:
+    load = upgrade_spec_v1(run.get("spec") or {}).get("load") or {}
+    if load.get("kind", "closed") != "closed":
         return None
     return int(load.get("concurrency") or 1)
 
@@ -103,7 +115,7 @@ def _source(loaded: LoadedRun) -> dict[str, Any]:
         "dir": str(loaded.directory),
         "run_id": run.get("run_id"),
         "target": {k: target.get(k) for k in ("id", "base_url", "model")},
-        "load": {k: (spec.get("load") or {}).get(k) for k in ("profile", "concurrency", "rate")},
+        "load": _load_source(spec.get("load") or {}),
         "workload": {
             k: (spec.get("workload") or {}).get(k)
             for k in _WORKLOAD_KEYS

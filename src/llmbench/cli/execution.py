@@ -18,6 +18,7 @@ from rich.console import Console
 from llmbench.campaign import is_study, run_study
 from llmbench.cli.progress import RunProgress
 from llmbench.config import RunSpec
+from llmbench.config.load import profile_name
 from llmbench.engine.loop import loop_factory
 from llmbench.local_target import EmbeddedSim
 from llmbench.metrics.summary import summarize_run, three_sigma
@@ -43,7 +44,7 @@ async def _run_async(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    total = None if spec.load.requests is None else spec.load.requests + spec.load.warmup
+    total = spec.load.total_requests
     with RunProgress(stderr, total=total, duration_s=spec.load.duration_s) as progress:
         return await execute_run(
             spec,
@@ -80,9 +81,8 @@ async def _study_async(
 
     async def run_step(step: RunSpec, directory: Path) -> dict[str, Any]:
         load = step.load
-        total = None if load.requests is None else load.requests + load.warmup
-        stderr.print(f"step {directory.name}: {load.profile}", highlight=False)
-        with RunProgress(stderr, total=total, duration_s=load.duration_s) as progress:
+        stderr.print(f"step {directory.name}: {profile_name(load.model_dump())}", highlight=False)
+        with RunProgress(stderr, total=load.total_requests, duration_s=load.duration_s) as progress:
             run = await execute_run(
                 step,
                 target,

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from llmbench.cli.predict import to_records
+from llmbench.config import upgrade_spec_v1
 from llmbench.metrics.summary import summarize_run
 from llmbench.records import RequestRecord
 from llmbench.sim.params import Preset
@@ -88,13 +89,14 @@ def replay(preset: Preset, loaded: LoadedRun, seed: int = 0) -> dict[str, Any]:
     if not records:
         return {}
     spec = loaded.run.get("spec") or {}
+    spec = upgrade_spec_v1(spec)
     workload, load = spec.get("workload") or {}, spec.get("load") or {}
     output_tokens = int(workload.get("output_tokens") or max(r.output_tokens or 1 for r in records))
     planned = int(workload.get("input_tokens") or records[0].input_tokens or 1)
     prompts = [max(1, (r.input_tokens or planned) - (r.cached_tokens or 0)) for r in records]
     # Each request's own max_tokens (drawn when output lengths vary; the twin honours it).
     outputs = [r.requested_output_tokens or output_tokens for r in records]
-    if load.get("profile", "concurrency") in ("synchronous", "concurrency"):
+    if load.get("kind", "closed") == "closed":
         streams = int(load.get("concurrency") or 1)
         timings = replay_closed_loop(
             preset, streams=streams, prompts=prompts, output_tokens=outputs,

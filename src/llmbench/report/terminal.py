@@ -10,6 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from llmbench.config.load import profile_name
 from llmbench.report.load import SCHEDULED_ROWS, load_lines
 
 # (summary key, label): latency rows in the order a reader asks about them.
@@ -185,7 +186,7 @@ def run_header(run: dict[str, Any]) -> Text:
         f"{run.get('run_id', '?')}  ",
         (f"[{status}]", style),
         f"  target {target.get('id')} {target.get('base_url')} model {target.get('model')} "
-        f"({target.get('endpoint')})  load {load.get('profile')} "
+        f"({target.get('endpoint')})  load {profile_name(load)} "
         + (f"rate={load['rate']:g}/s" if load.get("rate") else f"c={load.get('concurrency')}")
         + (f"  workers {processes}" if (processes := _processes(run)) > 1 else ""),
     )
