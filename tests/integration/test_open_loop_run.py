@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llmbench.config import RunSpec
-from llmbench.study import Target, execute_run
+from llmbench.run.execute import Target, execute_run
 
 StartSim = Callable[..., str]
 FAST = {"ttft_ms": 20.0, "itl_ms": 2.0}

@@ -12,9 +12,9 @@ import typer
 
 from llmbench.cli.flags import FLAG_OF_PATH, output_dir_param, with_run_flags
 from llmbench.cli.sources import SpecSources
+from llmbench.clients.tokens import load_tokenizer
 from llmbench.config import ClosedLoad, RunSpec, WorkloadSpec
 from llmbench.errors import ConfigError
-from llmbench.tokens import load_tokenizer
 
 # Commands import the machinery (aiohttp, numpy, scipy, rich) only when they run, so that
 # `llmbench --help` and flag errors answer at once.
