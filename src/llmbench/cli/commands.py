@@ -19,7 +19,7 @@ from llmbench.errors import ConfigError
 # Commands import the machinery (aiohttp, numpy, scipy, rich) only when they run, so that
 # `llmbench --help` and flag errors answer at once.
 
-_FIELD = re.compile(r"\b((?:target|workload|load|study|sim|slo)\.[a-z_]+)\b(?! \(--)")
+_FIELD = re.compile(r"(?<!--set )\b((?:target|workload|load|study|sim|slo)\.[a-z_]+)\b(?! \(--)")
 
 
 def _api_key(env_name: str | None, where: str = "--api-key-env") -> str | None:
@@ -41,7 +41,7 @@ def _with_flags(error: ConfigError) -> ConfigError:
     def line_with_flags(line: str) -> str:
         def name(match: re.Match[str]) -> str:
             flag = FLAG_OF_PATH.get(match.group(1))
-            named = flag is None or line.lstrip().startswith(f"{flag}:")
+            named = flag is None or line.lstrip().startswith((f"{flag}:", "--set "))
             return match.group(1) if named else f"{match.group(1)} ({flag})"
 
         return _FIELD.sub(name, line)

@@ -90,7 +90,12 @@ def upgrade_load_v1(
     study = _study(profile, given, workload)
     if profile == "synchronous" and given.get("concurrency", 1) != 1:
         raise ValueError("the synchronous profile sends one request at a time: concurrency 1")
-    # What the profile does not use stays in too: validation then names it.
+    # Version 1 ignored these where its profile had no use for them (a study's stored steps
+    # carry them); every other unused field it refused, so it stays in to be refused again.
+    if new["kind"] not in ("closed", "ramp"):
+        given.pop("concurrency", None)
+    for ignored in ("sweep_rates", "search"):
+        given.pop(ignored, None)
     new.update(given)
     return new, study
 
