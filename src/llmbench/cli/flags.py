@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 
 from llmbench.config import RunSpec
 from llmbench.config.paths import Setting, nearest, settings
@@ -119,8 +120,8 @@ _PROFILE_KINDS: dict[str, tuple[str, str | None, str | None]] = {
 }
 
 
-def _option(flag: Flag) -> inspect.Parameter:
-    setting = flag.setting
+def _option(flag: Flag, setting: Setting | None = None) -> inspect.Parameter:
+    setting = setting or flag.setting
     help_text = flag.help or (setting.help if setting else "")
     if flag.switch is not None:
         annotation: Any = Annotated[bool, typer.Option(flag.name, help=help_text)]
@@ -143,6 +144,22 @@ def with_run_flags(
 
     def decorate(function: Callable[..., None]) -> Callable[..., None]:
         parameters = [*extra, *(_option(flag) for flag in RUN_FLAGS)]
+        function.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        function.__annotations__ = {p.name: p.annotation for p in parameters}
+        return function
+
+    return decorate
+
+
+def with_model_flags(
+    model: type[BaseModel], extra: list[inspect.Parameter]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Like with_run_flags for a flat model: one `--field-name` option per field (help, type
+    and default from the field), the function takes them as **kwargs (raw text or None)."""
+    flags = [Flag("--" + name.replace("_", "-"), name) for name in model.model_fields]
+
+    def decorate(function: Callable[..., None]) -> Callable[..., None]:
+        parameters = [*extra, *(_option(flag, settings(model)[flag.path]) for flag in flags)]
         function.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         function.__annotations__ = {p.name: p.annotation for p in parameters}
         return function

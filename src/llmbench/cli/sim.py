@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import typer
+from pydantic import ValidationError
 
+from llmbench.cli.flags import with_model_flags
+from llmbench.config.paths import settings as settings_of
+from llmbench.config.problems import describe_problems
 from llmbench.errors import ConfigError
+from llmbench.sim.server.settings import SimSettings
 
 app = typer.Typer(help="The embedded simulated target.", no_args_is_help=True)
 
@@ -18,11 +24,16 @@ PresetOpt = Annotated[
     typer.Option(help="serving-engine twin preset: deterministic, self-hosted-cold, cloud-warm"),
 ]
 PresetFileOpt = Annotated[
-    Path | None, typer.Option(help="a preset file (JSON, or TOML by .toml); overrides --preset")
+    Path | None,
+    typer.Option(help="a preset file (JSON, or TOML by .toml); overrides --preset", metavar="FILE"),
 ]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", help="override one preset field: section.field=value (repeatable)"),
+    typer.Option(
+        "--set",
+        help="override one preset field: section.field=value (repeatable)",
+        metavar="SECTION.FIELD=VALUE",
+    ),
 ]
 
 EngineSetOpt = Annotated[
@@ -31,73 +42,81 @@ EngineSetOpt = Annotated[
 ]
 
 
+def _kw(name: str, default: Any, kind: Any, option: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]
+    )
+
+
+_SERVE_PARAMS = [
+    _kw("host", "127.0.0.1", str, typer.Option(help="address to bind", metavar="HOST")),
+    _kw("port", 8000, int, typer.Option(help="0 picks a free port", metavar="PORT")),
+    _kw("config_json", None, str | None, typer.Option(
+        help="the settings as one JSON object (typed flags override it)", metavar="JSON")),
+    _kw("api_key_env", None, str | None, typer.Option(
+        help="require the key in this variable", metavar="NAME")),
+    _kw("preset_file", None, Path | None, get_args(PresetFileOpt)[1]),
+    _kw("set_", None, list[str] | None, get_args(SetOpt)[1]),
+]  # fmt: skip
+
+
 @app.command()
+@with_model_flags(SimSettings, _SERVE_PARAMS)
 def serve(
-    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="0 picks a free port")] = 8000,
-    ttft_ms: Annotated[float, typer.Option(help="time to first token")] = 200.0,
-    itl_ms: Annotated[float, typer.Option(help="time between tokens")] = 20.0,
-    jitter_ms: Annotated[float, typer.Option(help="normal noise (sd) on each gap")] = 0.0,
-    tokens_per_chunk: Annotated[int, typer.Option(help="tokens per streamed chunk")] = 1,
-    seed: Annotated[int, typer.Option(help="seeds the jitter")] = 1,
-    model: Annotated[str, typer.Option(help="the one model id served")] = "llmbench-sim",
-    api_key_env: Annotated[
-        str | None, typer.Option(help="require the key in this variable")
-    ] = None,
-    fault_rate: Annotated[
-        str | None,
-        typer.Option(help="inject faults at rates, e.g. '429:0.1,500:0.05,cut_after:3:0.02'"),
-    ] = None,
-    fault_seed: Annotated[int, typer.Option(help="seeds the fault draws")] = 1,
-    log_capacity: Annotated[int, typer.Option(help="requests kept in the emission log")] = 100_000,
-    preset: PresetOpt = None,
-    preset_file: PresetFileOpt = None,
-    set_: SetOpt = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    config_json: str | None = None,
+    api_key_env: str | None = None,
+    preset_file: Path | None = None,
+    set_: list[str] | None = None,
+    **flags: Any,
 ) -> None:
     """Serve the OpenAI-compatible simulated target; prints its URL once it accepts connections.
 
-    With --preset/--preset-file the serving-engine twin times the responses (wall clock).
+    The settings are those a run's embedded simulator has (`sim.*` of a run spec). With
+    --preset/--preset-file the serving-engine twin times the responses (wall clock).
     """
-    if ttft_ms < 0 or itl_ms < 0 or jitter_ms < 0:
-        raise ConfigError("times must be >= 0", where="--ttft-ms/--itl-ms/--jitter-ms")
-    if tokens_per_chunk < 1:
-        raise ConfigError("must be >= 1", where="--tokens-per-chunk")
-    from llmbench.sim.server.config import SimConfig
-    from llmbench.sim.server.faults import FaultError, parse_fault_rates
-
-    try:
-        fault_rates = parse_fault_rates(fault_rate or "")
-    except FaultError as exc:
-        raise ConfigError(str(exc), where="--fault-rate") from None
-    if log_capacity < 1:
-        raise ConfigError("must be >= 1", where="--log-capacity")
+    settings = _serve_settings(config_json, flags)
     from llmbench.sim.server.app import serve as serve_app
+    from llmbench.sim.server.config import SimConfig
 
     twin = None
-    if preset is not None or preset_file is not None or set_:
+    if settings.preset is not None or preset_file is not None or set_:
         from llmbench.prediction.predict import resolve_preset
 
-        twin = resolve_preset(preset, preset_file, set_ or [])
-    if twin is not None and twin.timing == "fixed":  # deterministic: the exact foundation path
-        ttft_ms, itl_ms, twin = twin.fixed.ttft_s * 1000, twin.fixed.itl_s * 1000, None
+        twin = resolve_preset(settings.preset, preset_file, set_ or [])
     api_key = os.environ.get(api_key_env) if api_key_env else None
     if api_key_env and not api_key:
         raise ConfigError(f"environment variable {api_key_env} is not set", where="--api-key-env")
-    config = SimConfig(
-        ttft_ms=ttft_ms,
-        itl_ms=itl_ms,
-        jitter_ms=jitter_ms,
-        seed=seed,
-        tokens_per_chunk=tokens_per_chunk,
-        model=model,
-        api_key=api_key,
-        log_capacity=log_capacity,
-        fault_rates=fault_rates,
-        fault_seed=fault_seed,
-        twin=twin,
-    )
-
+    config = SimConfig.from_settings(settings, api_key=api_key, twin=twin)
     serve_app(host, port, config, on_listening=_announce)
+
+
+def _serve_settings(config_json: str | None, flags: dict[str, Any]) -> SimSettings:
+    """--config-json, then the typed flags over it, validated once; problems name the flag."""
+    data: dict[str, Any] = {}
+    if config_json is not None:
+        try:
+            data = json.loads(config_json)
+        except ValueError as exc:
+            raise ConfigError(f"not valid JSON ({exc})", where="--config-json") from None
+        if not isinstance(data, dict):
+            raise ConfigError("must be a JSON object", where="--config-json")
+    known = settings_of(SimSettings)
+    for name, raw in flags.items():
+        if raw is not None:
+            data[name] = known[name].parse(raw)
+    typed = {name for name, raw in flags.items() if raw is not None}
+
+    def where(loc: tuple[str | int, ...]) -> str:
+        name = str(loc[0]) if loc else ""
+        return "--" + name.replace("_", "-") if name in typed else "--config-json"
+
+    try:
+        return SimSettings.model_validate(data)
+    except ValidationError as exc:
+        raise describe_problems(exc, where, SimSettings) from None
 
 
 def _announce(bound_host: str, bound_port: int) -> None:

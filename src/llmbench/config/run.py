@@ -38,8 +38,9 @@ from llmbench.config.load import (
 from llmbench.config.load import Spec as _Spec
 from llmbench.config.slo import SloSpec
 from llmbench.config.upgrade import is_v1_load, upgrade_load_v1, upgrade_spec_v1
+from llmbench.sim.server.settings import SimSettings as SimSpec  # the one definition
 
-__all__ = ["LoadSpec", "StudySpec", "ValiditySpec", "parse_load", "upgrade_spec_v1"]
+__all__ = ["LoadSpec", "SimSpec", "StudySpec", "ValiditySpec", "parse_load", "upgrade_spec_v1"]
 
 
 class TargetSpec(_Spec):
@@ -148,20 +149,6 @@ class WorkloadSpec(_Spec):
                 "the prompt"
             )
         return prefix
-
-
-class SimSpec(_Spec):
-    """Settings of the embedded simulated target (used only when target.base_url is None)."""
-
-    ttft_ms: float = Field(200.0, ge=0, le=WEEK_S * 1000, description="time to first token")
-    itl_ms: float = Field(20.0, ge=0, le=WEEK_S * 1000, description="inter-token latency")
-    jitter_ms: float = Field(0.0, ge=0, le=WEEK_S * 1000, description="per-token jitter (sd)")
-    tokens_per_chunk: int = Field(1, ge=1, le=MAX_TOKENS, description="tokens per chunk")
-    seed: int = Field(1, ge=INT64_MIN, le=INT64_MAX, description="seeds the jitter")
-    preset: str | None = Field(
-        None,
-        description="a serving-engine twin preset (`llmbench sim presets`) instead of fixed times",
-    )
 
 
 class RunSpec(_Spec):
