@@ -130,7 +130,11 @@ class SpecSources:
     def resolve(self, typed: Mapping[str, Any], assignments: list[str]) -> RunSpec:
         """Merges file, environment, the typed flags (param → raw text) and `--set`
         assignments, and validates once; every problem names its source."""
-        data = upgrade_spec_v1(self.base())
+        base = self.base()
+        try:
+            data = upgrade_spec_v1(base)
+        except ValueError as exc:  # a version-1 load the upgrade cannot read
+            raise ConfigError(str(exc), where=self.where(("load", "profile"))) from None
         applier = FlagApplier(data, self.origins)
         apply_flags(applier, typed)
         apply_set(applier, assignments)
@@ -141,6 +145,10 @@ class SpecSources:
             origin = self.origins.get(loc[:end])
             if origin is not None:
                 return origin
+        # A problem of a whole section (slo without objectives): the flag that set a field in it.
+        inside = [o for at, o in self.origins.items() if loc and at[: len(loc)] == loc]
+        if inside:
+            return inside[-1]
         if self.document is not None:
             return self.document.where(loc)
         return "spec"

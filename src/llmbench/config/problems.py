@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from llmbench.config.paths import models_of, settings
-from llmbench.config.run import RunSpec, upgrade_spec_v1
+from llmbench.config.run import RunSpec
 from llmbench.config.specfile import Loc, read_spec_file
 from llmbench.errors import ConfigError
 
@@ -158,7 +158,7 @@ def with_default_bound(data: dict[str, Any]) -> dict[str, Any]:
     """As on the command line: a load without requests or duration_s runs 100 requests (a
     replay runs its whole trace)."""
     load = data.get("load", {})
-    if not isinstance(load, dict) or load.get("kind") in ("replay", "ramp"):
+    if not isinstance(load, dict) or "replay" in (load.get("kind"), load.get("profile")):
         return data
     if load.get("requests") is None and load.get("duration_s") is None:
         return {**data, "load": {**load, "requests": 100}}
@@ -168,7 +168,7 @@ def with_default_bound(data: dict[str, Any]) -> dict[str, Any]:
 def validate_run_spec(data: dict[str, Any], where: Callable[[Loc], str]) -> RunSpec:
     """A RunSpec from resolved data; every problem located by `where`."""
     try:
-        return RunSpec.model_validate(with_default_bound(upgrade_spec_v1(data)))
+        return RunSpec.model_validate(with_default_bound(data))
     except ValidationError as exc:
         raise describe_problems(exc, where, RunSpec) from None
 
