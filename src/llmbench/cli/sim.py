@@ -174,7 +174,7 @@ def predict(
     """Predict a load offline on a virtual clock: the measured run's summary, without a server."""
     if rate <= 0 or duration <= 0:
         raise ConfigError("must be > 0", where="--rate/--duration")
-    from llmbench.prediction.predict import render, resolve_preset, run_predict
+    from llmbench.prediction.predict import resolve_preset, run_predict
 
     twin = resolve_preset(preset, preset_file, set_ or [])
     run = run_predict(
@@ -189,10 +189,16 @@ def predict(
         turns=turns,
         think_time_s=think_time_s,
     )
+    _show_prediction(run, as_json)
+
+
+def _show_prediction(run: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(run, indent=2))
         return
     from rich.console import Console
+
+    from llmbench.prediction.predict import render, sessions_text
 
     console = Console(width=None if os.isatty(1) else 140)
     console.print(render(run))
@@ -202,8 +208,6 @@ def predict(
         f"{facts['preemptions']} preemptions, {facts['cold_starts']} cold starts"
     )
     if "sessions" in facts:
-        from llmbench.prediction.predict import sessions_text
-
         console.print(sessions_text(facts["sessions"]))
 
 
@@ -237,26 +241,27 @@ def calibrate(
     """Fit a preset to measured runs (an input-length sweep at concurrency 1 and a concurrency
     sweep): NNLS on the roofline terms, or polynomial step times with --shape unknown; write a
     preset file with what it was fitted on, its fit error and validation error per load level."""
-    from rich.console import Console
-
     from llmbench.prediction.calibrate import Provenance
     from llmbench.prediction.calibrate import calibrate as run_calibration
     from llmbench.prediction.predict import resolve_preset
-    from llmbench.report.calibration import calibration_report
 
     if capacity is not None and capacity <= 0:
         raise ConfigError("must be > 0 requests/s", where="--capacity")
     base = resolve_preset(preset, preset_file, set_ or [])
     unknown = shape == "unknown" or base.timing != "roofline"
     document = run_calibration(
-        run_dirs,
-        base,
-        out,
-        shape="polynomial" if unknown else "roofline",
-        provenance=Provenance(engine_name, engine_version, gpu),
-        validate=validate,
+        run_dirs, base, out, shape="polynomial" if unknown else "roofline",
+        provenance=Provenance(engine_name, engine_version, gpu), validate=validate,
         capacity_per_s=capacity,
-    )
+    )  # fmt: skip
+    _show_calibration(out, document)
+
+
+def _show_calibration(out: Path, document: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    from llmbench.report.calibration import calibration_report
+
     console = Console(width=None if os.isatty(1) else 160)
     console.print(f"wrote {out}")
     console.print(calibration_report(document))
