@@ -113,6 +113,11 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "load": OpenLoad(arrival="constant", rate=10, requests=100),
         "study": RepeatStudy(count=5, cooldown_s=10),
     },
+    "llmbench run --profile gamma --rate 5 --burstiness 0.5 --requests 100 --set "
+    "load.validity.late_after_ms=5": {
+        "load.kind": "open", "load.arrival": "gamma", "load.rate": 5, "load.burstiness": 0.5,
+        "load.validity.late_after_ms": 5,
+    },
     "LLMBENCH_LOAD__CONCURRENCY=8 llmbench run --spec examples/run-spec.yaml --requests 50": {
         "load.concurrency": 8, "load.requests": 50, "load.warmup": 4, "name": "sim-example",
     },
