@@ -49,6 +49,7 @@ class ValiditySpec(Spec):
 class _Load(Spec):
     """What every kind of load has: its bound, warm-up, client processes and validity rule."""
 
+    kind: str  # each kind's Literal; declared here so that it comes first in run.json
     requests: int | None = Field(
         None, ge=1, le=MAX_REQUESTS, description="measured requests (after warm-up)"
     )
@@ -193,6 +194,7 @@ def is_open_loop(load: BaseModel) -> bool:
 
 
 class _Study(Spec):
+    kind: str  # as for loads: first in run.json
     cooldown_s: float = Field(0.0, ge=0, le=WEEK_S, description="seconds between repeats / steps")
 
 
