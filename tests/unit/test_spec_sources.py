@@ -199,3 +199,12 @@ def test_every_run_flag_names_a_spec_field() -> None:
     nowhere."""
     known = settings(RunSpec)
     assert [f.name for f in RUN_FLAGS if f.path not in known] == []
+
+
+def test_a_version_1_field_in_a_version_2_spec_says_where_it_went(
+    ran: list[tuple[Any, ...]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMBENCH_LOAD__SWEEP_RATES", "3")
+    err = _error([], capsys)
+    assert "LLMBENCH_LOAD__SWEEP_RATES: load.sweep_rates: a version-1 field" in err
+    assert "it is now study.steps (--sweep-steps)" in err

@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 from llmbench.config.paths import models_of, settings
 from llmbench.config.run import RunSpec
 from llmbench.config.specfile import Loc, read_spec_file
+from llmbench.config.upgrade import MOVED
 from llmbench.errors import ConfigError
 
 DOCS_HINT = "see docs/spec-files.md"
@@ -93,6 +94,8 @@ def _unknown_key(model: type[BaseModel], loc: Loc) -> tuple[str, str | None, str
         kind = _tag(holder)
         fix = f"it applies to kind {' or '.join(other.kinds)}: set the kind, or remove it"
         return f"not a setting of kind {kind}", allowed, fix
+    if str(loc[-1]) in MOVED:
+        return "a version-1 field", allowed, f"it is now {MOVED[str(loc[-1])]} (docs/spec-files.md)"
     close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
     fix = f"did you mean {close[0]!r}?" if close else "remove it"
     return "unknown key", allowed, fix

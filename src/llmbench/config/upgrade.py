@@ -134,6 +134,15 @@ _V1_PLACES: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
+# A version-1 field met in a version-2 spec: where it lives now.
+MOVED = {
+    "sweep_rates": "study.steps", "repeat": "study.count", "cooldown_s": "study.cooldown_s",
+    "concurrencies": "study.concurrencies", "input_lengths": "study.input_lengths",
+    "ramp_start_rate": "load.start_rate", "trace_time_scale": "load.time_scale",
+    "search": "the load's kind (open: over the rate, closed: over the concurrency)",
+}  # fmt: skip
+
+
 def v1_place(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     """The version-1 location of a version-2 field (itself when not moved)."""
     head = (str(loc[0]), str(loc[1])) if len(loc) >= 2 else None
