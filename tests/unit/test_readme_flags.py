@@ -52,11 +52,11 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "llmbench run --concurrency 8 --requests 100 --warmup 8": {
         "load": ClosedLoad(concurrency=8, requests=100, warmup=8), "study": None,
     },
-    "llmbench run --base-url http://127.0.0.1:8000 --concurrency 8 --requests 100 --extra-body "
-    "'{\"ignore_eos\": true}'": {
+    "llmbench run --base-url http://127.0.0.1:8000 --model M --concurrency 8 --requests 100 "
+    "--output-tokens 128 --force-length": {
         "load": ClosedLoad(concurrency=8, requests=100),
-        "target.base_url": "http://127.0.0.1:8000",
-        "target.extra_body": {"ignore_eos": True},
+        "target.base_url": "http://127.0.0.1:8000", "target.model": "M",
+        "workload.output_tokens": 128, "workload.force_length": True,
     },
     "llmbench run --profile poisson --rate 20 --requests 400 --max-concurrency 64": {
         "load": OpenLoad(arrival="poisson", rate=20, requests=400, max_concurrency=64),

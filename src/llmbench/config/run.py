@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BeforeValidator,
@@ -43,6 +43,10 @@ from llmbench.sim.server.settings import SimSettings as SimSpec  # the one defin
 __all__ = ["LoadSpec", "SimSpec", "StudySpec", "ValiditySpec", "parse_load", "upgrade_spec_v1"]
 
 
+EngineName = Literal["vllm", "sglang", "tgi", "llamacpp", "transformers", "ollama", "openai"]
+ENGINE_NAMES: tuple[str, ...] = get_args(EngineName)
+
+
 class TargetSpec(_Spec):
     """Where to send. `base_url=None` means: start the embedded simulated server."""
 
@@ -61,6 +65,9 @@ class TargetSpec(_Spec):
     retry_429_attempts: int = Field(3, ge=2, le=100, description="attempts in all, when retry_429")
     retry_429_max_wait_s: float = Field(
         30.0, gt=0, le=WEEK_S, description="with retry_429: a longer Retry-After is not retried"
+    )
+    engine: EngineName | None = Field(
+        None, description="the serving engine (docs/engines.md); None: detected when needed"
     )
 
     @field_validator("base_url")
@@ -114,6 +121,9 @@ class WorkloadSpec(_Spec):
     output_mix: LengthMix | None = Field(None, description="output lengths: (tokens, weight)s")
     prefix_tokens: int = Field(
         0, ge=0, le=MAX_TOKENS, description="leading prompt tokens shared by every request"
+    )
+    force_length: bool = Field(
+        False, description="send the engine's fields that make it generate exactly max_tokens"
     )
 
     @field_validator("input_mix", "output_mix", mode="before")
