@@ -30,7 +30,8 @@ class Setting:
     def help(self) -> str:
         text = self.field.description or ""
         default = self.field.default
-        if default is not PydanticUndefined and default is not None and default != ():
+        shown = default not in (None, (), False)  # an unset or off setting needs no note
+        if default is not PydanticUndefined and shown:
             text += f" [default: {default}]"
         if self.path.endswith(".kind") and self.kinds:
             text = f"one of: {', '.join(self.kinds)}"
