@@ -108,6 +108,7 @@ FLAG_OF_PATH |= {
     "study.input_lengths": "--input-tokens",
     "workload.seed": "--seed",
     "study.max_concurrency": "--max-concurrency",
+    **{f"slo.{name}": "--slo" for name in ("ttft_ms", "tpot_ms", "e2e_ms", "itl_ms")},
 }
 # --profile → (load kind, arrival, study kind)
 _PROFILE_KINDS: dict[str, tuple[str, str | None, str | None]] = {

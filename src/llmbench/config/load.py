@@ -117,7 +117,7 @@ class OpenLoad(_Load):
     @classmethod
     def _check_burstiness(cls, value: float, info: ValidationInfo) -> float:
         if value != 1.0 and info.data.get("arrival") != "gamma":
-            raise ValueError("shapes the gamma arrival only (load.arrival gamma, --profile gamma)")
+            raise ValueError("shapes the gamma arrival only: load.arrival gamma")
         return value
 
 
@@ -138,7 +138,7 @@ class RampLoad(_Load):
     @classmethod
     def _check_rate_ramp(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value and info.data.get("rate") is None:
-            raise ValueError("applies to a ramp of the rate: give load.rate (--rate) too")
+            raise ValueError("applies to a ramp of the rate: give load.rate too")
         return value
 
     @property

@@ -199,7 +199,7 @@ class RunSpec(_Spec):
                 raise ValueError("slo-search searches a closed loop's concurrency or an open rate")
             if info.data.get("slo") is None:
                 raise ValueError(
-                    "slo-search needs objectives, e.g. --slo ttft_ms:500 (slo.ttft_ms)"
+                    "slo-search needs objectives, e.g. slo: {ttft_ms: 500}"
                 )
         if isinstance(study, InputSweepStudy) and isinstance(workload, WorkloadSpec):
             if workload.input_mix is not None:
