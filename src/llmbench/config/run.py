@@ -198,9 +198,7 @@ class RunSpec(_Spec):
             if load is not None and not isinstance(load, ClosedLoad | OpenLoad):
                 raise ValueError("slo-search searches a closed loop's concurrency or an open rate")
             if info.data.get("slo") is None:
-                raise ValueError(
-                    "slo-search needs objectives, e.g. slo: {ttft_ms: 500}"
-                )
+                raise ValueError("slo-search needs objectives: set one, e.g. slo.ttft_ms")
         if isinstance(study, InputSweepStudy) and isinstance(workload, WorkloadSpec):
             if workload.input_mix is not None:
                 raise ValueError("an input-sweep steps fixed lengths: no workload.input_mix")
