@@ -1,6 +1,6 @@
 """Version-1 specs (flat `load.profile`) as today's main stored them in run.json and study.json
-(tests/golden/specs-v1.json, written by `llmbench run` at commit 9e5cf49, one per profile)
-become version-2 specs that mean the same load."""
+(tests/golden/specs-v1.json: `llmbench run` of commit 9e5cf49, one run or study per profile,
+made by tests/golden/specs-v1.sh) become version-2 specs that mean the same load."""
 
 from __future__ import annotations
 
