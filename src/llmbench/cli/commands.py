@@ -12,7 +12,6 @@ import typer
 
 from llmbench.cli.flags import FLAG_OF_PATH, output_dir_param, with_run_flags
 from llmbench.cli.sources import SpecSources
-from llmbench.clients.tokens import load_tokenizer
 from llmbench.config import ClosedLoad, RunSpec, WorkloadSpec
 from llmbench.errors import ConfigError
 
@@ -91,8 +90,10 @@ def run(
 ) -> None:
     """Run a load against an OpenAI-compatible endpoint (default: the embedded simulator)."""
     resolved, sources = resolve_run_spec(ctx, spec, set_ or [], flags)
-    if resolved.tokenizer:
-        load_tokenizer(resolved.tokenizer)  # fail on a bad tokenizer before starting anything
+    if resolved.tokenizer:  # fail on a bad tokenizer before starting anything
+        from llmbench.clients.tokens import load_tokenizer  # aiohttp with it: only to run
+
+        load_tokenizer(resolved.tokenizer)
     from llmbench.cli.execution import execute
 
     named = "api_key_env" in sources.passed or sources.base_value(("target", "api_key_env"), None)
