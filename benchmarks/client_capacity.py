@@ -36,7 +36,7 @@ from client_accuracy import (  # benchmarks/ on sys.path
     truth_and_measured,
 )
 
-from llmbench.config import LoadSpec, RunSpec, SimSpec, TargetSpec, WorkloadSpec
+from llmbench.config import ClosedLoad, RunSpec, SimSpec, TargetSpec, WorkloadSpec
 from llmbench.engine.loop import loop_factory
 from llmbench.records import RequestRecord
 from llmbench.run.execute import RecordKeeper, Target, drive_load
@@ -92,7 +92,7 @@ def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> d
     spec = RunSpec(
         target=TargetSpec(base_url=base_url, model="llmbench-sim"),
         workload=WorkloadSpec(input_tokens=128, output_tokens=args.output_tokens),
-        load=LoadSpec(concurrency=c, requests=requests, warmup=c, workers=workers),
+        load=ClosedLoad(concurrency=c, requests=requests, warmup=c, workers=workers),
     )
     clear_logs(base_url)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmbench.config import RunSpec
+from llmbench.config.paths import settings as settings_of
 from llmbench.config.problems import validate_run_spec
 from llmbench.config.specfile import parse_spec
 from llmbench.errors import ConfigError
@@ -144,3 +145,48 @@ def test_alias_heavy_documents() -> None:
     _check(b"sim: &s {ttft_ms: 5}\nload: *s\n")
     _check(b"a: &a [1]\nb: &b [*a, *a]\nc: &c [*b, *b]\nname: *c\n")
     _check(b"x: &x {<<: *x}\n")
+
+
+SETTINGS = settings_of(RunSpec)
+# What a kind needs besides the fuzzed field, so that the field is judged on its own.
+_NEEDS: dict[str, dict[str, Any]] = {
+    "open": {"rate": 5}, "ramp": {"duration_s": 1}, "replay": {"trace": "t.jsonl"},
+    "repeat": {"count": 2}, "concurrency-sweep": {"concurrencies": [1]},
+    "input-sweep": {"input_lengths": [8]},
+}  # fmt: skip
+EXTREMES: list[Any] = [
+    -1, 0, -0.0, 1e-300, 1e300, 2**63, -(2**63) - 1, 2**4000, float("nan"), float("inf"),
+    "", "x", [], {}, None, True, 100_001, 604_801.0, 10**7 + 1,
+]  # fmt: skip
+
+
+def _with_field(path: str, value: Any) -> dict[str, Any]:
+    """A spec with `path` set to `value` (and the kind that has the field)."""
+    data: dict[str, Any] = {}
+    parts = path.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    kinds = SETTINGS[path].kinds
+    if kinds and parts[-1] != "kind":
+        section = data[parts[0]]
+        section.setdefault("kind", kinds[0])
+        for key, needed in _NEEDS.get(kinds[0], {}).items():
+            section.setdefault(key, needed)
+    if parts[0] == "study" or path.startswith("slo."):
+        data.setdefault("slo", {}).setdefault("ttft_ms", 500)
+    return data
+
+
+def test_every_field_with_extreme_values() -> None:
+    for path in SETTINGS:
+        for value in EXTREMES:
+            for flow in (False, True):
+                _check(_dump(_with_field(path, value), flow))
+
+
+@FUZZ
+@given(path=st.sampled_from(sorted(SETTINGS)), value=VALUES, flow=st.booleans())
+def test_every_field_with_random_values(path: str, value: Any, flow: bool) -> None:
+    _check(_dump(_with_field(path, value), flow))

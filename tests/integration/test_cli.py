@@ -19,7 +19,7 @@ FAST_SIM = ["--sim-ttft-ms", "20", "--sim-itl-ms", "2", "--output-tokens", "16"]
     ("args", "expected"),
     [
         (["run", "--concurrency", "0"], "--concurrency"),
-        (["run", "--concurrency", "many"], "Invalid value for '--concurrency'"),
+        (["run", "--concurrency", "many"], "--concurrency: 'many' is not a number"),
         (["run", "--base-url", "localhost:8000"], "--base-url"),
         (["run", "--extra-body", "{oops"], "--extra-body"),
         (["run", "--header", "no-colon"], "--header"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
+from llmbench.config import ClosedLoad, RunSpec, TargetSpec, WorkloadSpec
 from llmbench.run.execute import Target, execute_run
 from support.cli import llmbench
 from support.engine_server import engine_server
@@ -90,7 +90,7 @@ def test_force_length_sends_the_engines_fields(
     spec = RunSpec(
         target=TargetSpec(model="m", engine=engine),  # type: ignore[arg-type]
         workload=WorkloadSpec(input_tokens=8, output_tokens=8, force_length=True),
-        load=LoadSpec(concurrency=1, requests=2),
+        load=ClosedLoad(concurrency=1, requests=2),
     )
     with engine_server(tokens=8) as server:
         run = asyncio.run(execute_run(spec, Target(server.url), tmp_path / "run"))

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
+from llmbench.config import ClosedLoad, RunSpec, TargetSpec, WorkloadSpec
 from llmbench.metrics.request import e2e_ns, ttfb_ns, ttft_ns
 from llmbench.records import RequestRecord
 from llmbench.run.execute import Target, execute_run
@@ -36,7 +36,7 @@ def run_faulted(
     spec = RunSpec(
         target=TargetSpec(model="llmbench-sim", extra_headers=headers, **target),
         workload=WorkloadSpec(input_tokens=8, output_tokens=TOKENS),
-        load=LoadSpec(concurrency=1, requests=requests),
+        load=ClosedLoad(concurrency=1, requests=requests),
     )
     out = tmp_path / "run"
     run = asyncio.run(execute_run(spec, Target(base_url), out))

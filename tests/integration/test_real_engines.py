@@ -10,7 +10,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
+from llmbench.config import ClosedLoad, RunSpec, TargetSpec, WorkloadSpec
 from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run
 from llmbench.store.run_schema import RunResult
@@ -26,7 +26,7 @@ def run(server: EngineServer, tmp_path: Path, **load: Any) -> tuple[RunResult, l
     spec = RunSpec(
         target=TargetSpec(model="m"),
         workload=WorkloadSpec(input_tokens=8, output_tokens=server.behaviour.tokens),
-        load=LoadSpec(**{"concurrency": 2, "requests": 8, **load}),
+        load=ClosedLoad(**{"concurrency": 2, "requests": 8, **load}),
     )
     out = tmp_path / "run"
     result = asyncio.run(execute_run(spec, Target(server.url), out))

@@ -19,7 +19,7 @@ from urllib.request import urlopen
 import numpy as np
 import pytest
 
-from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
+from llmbench.config import ClosedLoad, RunSpec, WorkloadSpec
 from llmbench.records import CountSource
 from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run
@@ -41,7 +41,7 @@ def test_ttft_itl_and_tokens_match_the_simulator(
     base_url = start_sim(ttft_ms=TTFT_MS, itl_ms=ITL_MS)
     spec = RunSpec(
         workload=WorkloadSpec(input_tokens=32, output_tokens=OUTPUT_TOKENS),
-        load=LoadSpec(concurrency=concurrency, requests=requests, warmup=concurrency),
+        load=ClosedLoad(concurrency=concurrency, requests=requests, warmup=concurrency),
         tokenizer="whitespace",
     )
     run = asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
+from llmbench.config import ClosedLoad, RunSpec, TargetSpec, WorkloadSpec
 from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run
 
@@ -26,7 +26,7 @@ def run_against(
     spec = RunSpec(
         target=TargetSpec(**{"model": "llmbench-sim", **target}),
         workload=WorkloadSpec(input_tokens=8, output_tokens=8),
-        load=LoadSpec(concurrency=1, requests=REQUESTS),
+        load=ClosedLoad(concurrency=1, requests=REQUESTS),
     )
     return asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run", api_key=api_key))
 

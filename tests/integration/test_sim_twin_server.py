@@ -20,7 +20,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
+from llmbench.config import ClosedLoad, RunSpec, TargetSpec, WorkloadSpec
 from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run
 
@@ -143,7 +143,7 @@ def test_a_mid_stream_stall_pauses_one_stream_while_the_engine_keeps_going(
             model="llmbench-sim", extra_headers={"X-Sim-Fault": f"stall_after:3:{stall_ms}"}
         ),
         workload=WorkloadSpec(input_tokens=8, output_tokens=12),
-        load=LoadSpec(concurrency=1, requests=1),
+        load=ClosedLoad(concurrency=1, requests=1),
     )
     with ThreadPoolExecutor(1) as pool:  # an unfaulted stream in the same batch meanwhile
         plain = pool.submit(stream_usage, base_url, chat("a b c", max_tokens=150), "plain")

@@ -17,7 +17,7 @@ from urllib.request import urlopen
 import numpy as np
 import pytest
 
-from llmbench.config import LoadSpec, RunSpec, SimSpec, WorkloadSpec
+from llmbench.config import ClosedLoad, RunSpec, SimSpec, WorkloadSpec
 from llmbench.run.execute import Target, execute_run
 from llmbench.run.target import EmbeddedSim
 from llmbench.sim.twin.offline import predict
@@ -39,7 +39,7 @@ def test_served_twin_agrees_with_the_offline_prediction(tmp_path: Path) -> None:
     with EmbeddedSim(SimSpec(seed=1), extra_args=["--preset", "cloud-warm", *sets]) as sim:
         spec = RunSpec(
             workload=WorkloadSpec(input_tokens=INPUT, output_tokens=OUTPUT),
-            load=LoadSpec(concurrency=4, requests=24, warmup=4),
+            load=ClosedLoad(concurrency=4, requests=24, warmup=4),
         )
         run = asyncio.run(execute_run(spec, Target(sim.base_url), tmp_path / "run"))
         with urlopen(f"{sim.base_url}/sim/log", timeout=5) as response:

@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 from rich.console import Console
 
-from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
+from llmbench.config import ClosedLoad, OpenLoad, RunSpec, WorkloadSpec, parse_load
 from llmbench.errors import DistributedError
 from llmbench.metrics.columns import ColumnRow
 from llmbench.metrics.summary import summarize_run
@@ -55,7 +55,7 @@ def test_two_workers_send_every_request_once_and_measure_like_the_sim(
     base_url = start_sim(ttft_ms=30.0, itl_ms=5.0)
     spec = RunSpec(
         workload=WorkloadSpec(input_tokens=16, output_tokens=8),
-        load=LoadSpec(concurrency=4, requests=24, warmup=4, workers=2),
+        load=ClosedLoad(concurrency=4, requests=24, warmup=4, workers=2),
     )
     run = asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))
 
@@ -89,7 +89,7 @@ def test_open_loop_workers_keep_one_schedule_from_a_common_start(
     base_url = start_sim(ttft_ms=10.0, itl_ms=5.0)
     spec = RunSpec(
         workload=WorkloadSpec(input_tokens=16, output_tokens=4),
-        load=LoadSpec(profile="poisson", rate=100.0, requests=30, workers=2),
+        load=OpenLoad(arrival="poisson", rate=100.0, requests=30, workers=2),
     )
     run = asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))
 
@@ -153,7 +153,7 @@ def test_request_bytes_do_not_depend_on_the_worker_count(
     def spec(workers: int) -> RunSpec:
         return RunSpec(
             workload=WorkloadSpec(input_tokens=12, output_tokens=4, seed=7),
-            load=LoadSpec.model_validate({**load, "workers": workers}),
+            load=parse_load({**load, "workers": workers}),
         )
 
     one = asyncio.run(_capture_run(spec(1), tmp_path / "one"))
@@ -184,7 +184,7 @@ def test_worker_records_are_written_as_one_process_writes_them(
     for workers in (1, 2):
         spec = RunSpec(
             workload=WorkloadSpec(input_tokens=16, output_tokens=6, seed=3),
-            load=LoadSpec(concurrency=4, requests=12, warmup=2, workers=workers),
+            load=ClosedLoad(concurrency=4, requests=12, warmup=2, workers=workers),
         )
         out = tmp_path / f"w{workers}"
         runs[workers] = asyncio.run(execute_run(spec, Target(base_url), out))
@@ -220,7 +220,7 @@ def test_a_killed_worker_leaves_its_in_flight_requests_as_errors(
     base_url = start_sim(ttft_ms=20.0, itl_ms=20.0)
     spec = RunSpec(
         workload=WorkloadSpec(input_tokens=16, output_tokens=8),  # ~180 ms a request
-        load=LoadSpec(concurrency=4, requests=40, workers=2),
+        load=ClosedLoad(concurrency=4, requests=40, workers=2),
     )
     killed: list[int] = []
 
@@ -274,7 +274,7 @@ def test_workers_not_ready_in_time_fail_the_run_clearly(
 ) -> None:
     base_url = start_sim(ttft_ms=10.0, itl_ms=5.0)
     monkeypatch.setattr(pool, "READY_TIMEOUT_S", 0.001)  # no worker starts that fast
-    spec = RunSpec(load=LoadSpec(concurrency=2, requests=4, workers=2))
+    spec = RunSpec(load=ClosedLoad(concurrency=2, requests=4, workers=2))
     with pytest.raises(DistributedError, match="not ready after") as failure:
         asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))
     assert failure.value.hint is not None

@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 from rich.console import Console
 
-from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
+from llmbench.config import RunSpec, WorkloadSpec, parse_load
 from llmbench.config.run import parse_mix
 from llmbench.records import RequestSpec
 from llmbench.run.plan import build_load
@@ -37,7 +37,7 @@ def _digest(items: list[RequestSpec]) -> str:
 def _spec(load: dict[str, object] | None = None, **workload: object) -> RunSpec:
     return RunSpec(
         workload=WorkloadSpec.model_validate(workload),
-        load=LoadSpec.model_validate(load or {"requests": 10}),
+        load=parse_load(load or {"requests": 10}),
     )
 
 

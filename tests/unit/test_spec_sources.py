@@ -4,17 +4,16 @@ its default does not override the file; every problem names its source. In-proce
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import llmbench.cli.execution
-from llmbench.cli import commands
+from llmbench.cli.flags import RUN_FLAGS
 from llmbench.cli.main import main
-from llmbench.cli.sources import unknown_param_check
 from llmbench.config import RunSpec
+from llmbench.config.paths import settings
 
 SPEC = """\
 name: filed
@@ -124,11 +123,14 @@ def test_a_concurrency_list_flag_replaces_the_files_single_value(
     tmp_path: Path, ran: list[tuple[Any, ...]]
 ) -> None:
     spec = _spec(tmp_path, ran, "--profile", "concurrency-sweep", "--concurrency", "1,2")
-    assert spec.load.concurrencies == (1, 2)
+    assert spec.study is not None
+    assert spec.study.concurrencies == (1, 2)  # type: ignore[union-attr]
     text = SPEC.replace(
         "  concurrency: 3\n", "  profile: concurrency-sweep\n  concurrencies: [1, 4]\n"
     )
-    assert _spec(tmp_path, ran, text=text).load.concurrencies == (1, 4)  # the file's profile
+    study = _spec(tmp_path, ran, text=text).study  # the file's profile (version-1 form)
+    assert study is not None
+    assert study.concurrencies == (1, 4)  # type: ignore[union-attr]
 
 
 def test_slo_flags_and_file(tmp_path: Path, ran: list[tuple[Any, ...]]) -> None:
@@ -160,7 +162,7 @@ def test_slo_flags_and_file(tmp_path: Path, ran: list[tuple[Any, ...]]) -> None:
             [],
             "LLMBENCH_TARGET__API_KEY: an API key",
         ),
-        ({}, ["--profile", "poisson"], "run.yaml:5:1: load.rate: the poisson profile needs a rate"),
+        ({}, ["--profile", "poisson"], "run.yaml:5:1: load.rate (--rate): required for kind open"),
         ({}, ["--rate", "inf", "--profile", "poisson"], "--rate: load.rate: not a finite number"),
     ],
 )
@@ -192,6 +194,17 @@ def test_a_variable_named_in_the_file_must_be_set(
     assert "run.yaml:3:3: environment variable LLMBENCH_TEST_UNSET_KEY is not set" in err
 
 
-def test_every_run_flag_maps_to_spec_fields() -> None:
-    """A new `run` flag needs a PARAM_PATHS entry, or --spec runs would ignore it."""
-    assert unknown_param_check(list(inspect.signature(commands.run).parameters)) == []
+def test_every_run_flag_names_a_spec_field() -> None:
+    """A flag is derived from a field: its path must exist, or its help and type come from
+    nowhere."""
+    known = settings(RunSpec)
+    assert [f.name for f in RUN_FLAGS if f.path not in known] == []
+
+
+def test_a_version_1_field_in_a_version_2_spec_says_where_it_went(
+    ran: list[tuple[Any, ...]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMBENCH_LOAD__SWEEP_RATES", "3")
+    err = _error([], capsys)
+    assert "LLMBENCH_LOAD__SWEEP_RATES: load.sweep_rates: a version-1 field" in err
+    assert "it is now study.steps (--sweep-steps)" in err

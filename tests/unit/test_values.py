@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from llmbench.clients.tokens import WhitespaceTokenizer, load_tokenizer
-from llmbench.config import LoadSpec, RunSpec, TargetSpec
+from llmbench.config import ClosedLoad, RunSpec, TargetSpec, parse_load
 from llmbench.errors import ConfigError
 from llmbench.redaction import redact
 from llmbench.workload.synthetic import synthetic_requests
@@ -59,9 +59,9 @@ def test_synthetic_workload_is_seeded_and_exact_length() -> None:
 
 def test_specs_reject_bad_values() -> None:
     with pytest.raises(ValidationError, match="give a bound"):
-        LoadSpec()
+        ClosedLoad()
     with pytest.raises(ValidationError, match="concurrency 1"):
-        LoadSpec(profile="synchronous", concurrency=4, requests=1)
+        parse_load({"profile": "synchronous", "concurrency": 4, "requests": 1})
     with pytest.raises(ValidationError, match="http"):
         TargetSpec(base_url="localhost:8000")
     with pytest.raises(ValidationError, match="Extra inputs"):

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from llmbench.cli.progress import RunProgress
 from llmbench.config import RunSpec
+from llmbench.config.load import profile_name
 from llmbench.engine.loop import loop_factory
 from llmbench.metrics.summary import summarize_run, three_sigma
 from llmbench.report.load import load_lines, study_summary
@@ -44,7 +45,7 @@ async def _run_async(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    total = None if spec.load.requests is None else spec.load.requests + spec.load.warmup
+    total = spec.load.total_requests
     with RunProgress(stderr, total=total, duration_s=spec.load.duration_s) as progress:
         return await execute_run(
             spec,
@@ -81,9 +82,8 @@ async def _study_async(
 
     async def run_step(step: RunSpec, directory: Path) -> RunResult:
         load = step.load
-        total = None if load.requests is None else load.requests + load.warmup
-        stderr.print(f"step {directory.name}: {load.profile}", highlight=False)
-        with RunProgress(stderr, total=total, duration_s=load.duration_s) as progress:
+        stderr.print(f"step {directory.name}: {profile_name(load.model_dump())}", highlight=False)
+        with RunProgress(stderr, total=load.total_requests, duration_s=load.duration_s) as progress:
             run = await execute_run(
                 step,
                 target,

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import typer
+from pydantic import ValidationError
 
+from llmbench.cli.flags import with_model_flags
+from llmbench.config.paths import settings as settings_of
+from llmbench.config.problems import describe_problems
 from llmbench.errors import ConfigError
+from llmbench.sim.server.settings import SimSettings
 
 app = typer.Typer(help="The embedded simulated target.", no_args_is_help=True)
 
@@ -18,11 +24,16 @@ PresetOpt = Annotated[
     typer.Option(help="serving-engine twin preset: deterministic, self-hosted-cold, cloud-warm"),
 ]
 PresetFileOpt = Annotated[
-    Path | None, typer.Option(help="a preset file (JSON, or TOML by .toml); overrides --preset")
+    Path | None,
+    typer.Option(help="a preset file (JSON, or TOML by .toml); overrides --preset", metavar="FILE"),
 ]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", help="override one preset field: section.field=value (repeatable)"),
+    typer.Option(
+        "--set",
+        help="override one preset field: section.field=value (repeatable)",
+        metavar="SECTION.FIELD=VALUE",
+    ),
 ]
 
 EngineSetOpt = Annotated[
@@ -31,73 +42,81 @@ EngineSetOpt = Annotated[
 ]
 
 
+def _kw(name: str, default: Any, kind: Any, option: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]
+    )
+
+
+_SERVE_PARAMS = [
+    _kw("host", "127.0.0.1", str, typer.Option(help="address to bind", metavar="HOST")),
+    _kw("port", 8000, int, typer.Option(help="0 picks a free port", metavar="PORT")),
+    _kw("config_json", None, str | None, typer.Option(
+        help="the settings as one JSON object (typed flags override it)", metavar="JSON")),
+    _kw("api_key_env", None, str | None, typer.Option(
+        help="require the key in this variable", metavar="NAME")),
+    _kw("preset_file", None, Path | None, get_args(PresetFileOpt)[1]),
+    _kw("set_", None, list[str] | None, get_args(SetOpt)[1]),
+]  # fmt: skip
+
+
 @app.command()
+@with_model_flags(SimSettings, _SERVE_PARAMS)
 def serve(
-    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="0 picks a free port")] = 8000,
-    ttft_ms: Annotated[float, typer.Option(help="time to first token")] = 200.0,
-    itl_ms: Annotated[float, typer.Option(help="time between tokens")] = 20.0,
-    jitter_ms: Annotated[float, typer.Option(help="normal noise (sd) on each gap")] = 0.0,
-    tokens_per_chunk: Annotated[int, typer.Option(help="tokens per streamed chunk")] = 1,
-    seed: Annotated[int, typer.Option(help="seeds the jitter")] = 1,
-    model: Annotated[str, typer.Option(help="the one model id served")] = "llmbench-sim",
-    api_key_env: Annotated[
-        str | None, typer.Option(help="require the key in this variable")
-    ] = None,
-    fault_rate: Annotated[
-        str | None,
-        typer.Option(help="inject faults at rates, e.g. '429:0.1,500:0.05,cut_after:3:0.02'"),
-    ] = None,
-    fault_seed: Annotated[int, typer.Option(help="seeds the fault draws")] = 1,
-    log_capacity: Annotated[int, typer.Option(help="requests kept in the emission log")] = 100_000,
-    preset: PresetOpt = None,
-    preset_file: PresetFileOpt = None,
-    set_: SetOpt = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    config_json: str | None = None,
+    api_key_env: str | None = None,
+    preset_file: Path | None = None,
+    set_: list[str] | None = None,
+    **flags: Any,
 ) -> None:
     """Serve the OpenAI-compatible simulated target; prints its URL once it accepts connections.
 
-    With --preset/--preset-file the serving-engine twin times the responses (wall clock).
+    The settings are those a run's embedded simulator has (`sim.*` of a run spec). With
+    --preset/--preset-file the serving-engine twin times the responses (wall clock).
     """
-    if ttft_ms < 0 or itl_ms < 0 or jitter_ms < 0:
-        raise ConfigError("times must be >= 0", where="--ttft-ms/--itl-ms/--jitter-ms")
-    if tokens_per_chunk < 1:
-        raise ConfigError("must be >= 1", where="--tokens-per-chunk")
-    from llmbench.sim.server.config import SimConfig
-    from llmbench.sim.server.faults import FaultError, parse_fault_rates
-
-    try:
-        fault_rates = parse_fault_rates(fault_rate or "")
-    except FaultError as exc:
-        raise ConfigError(str(exc), where="--fault-rate") from None
-    if log_capacity < 1:
-        raise ConfigError("must be >= 1", where="--log-capacity")
+    settings = _serve_settings(config_json, flags)
     from llmbench.sim.server.app import serve as serve_app
+    from llmbench.sim.server.config import SimConfig
 
     twin = None
-    if preset is not None or preset_file is not None or set_:
+    if settings.preset is not None or preset_file is not None or set_:
         from llmbench.prediction.predict import resolve_preset
 
-        twin = resolve_preset(preset, preset_file, set_ or [])
-    if twin is not None and twin.timing == "fixed":  # deterministic: the exact foundation path
-        ttft_ms, itl_ms, twin = twin.fixed.ttft_s * 1000, twin.fixed.itl_s * 1000, None
+        twin = resolve_preset(settings.preset, preset_file, set_ or [])
     api_key = os.environ.get(api_key_env) if api_key_env else None
     if api_key_env and not api_key:
         raise ConfigError(f"environment variable {api_key_env} is not set", where="--api-key-env")
-    config = SimConfig(
-        ttft_ms=ttft_ms,
-        itl_ms=itl_ms,
-        jitter_ms=jitter_ms,
-        seed=seed,
-        tokens_per_chunk=tokens_per_chunk,
-        model=model,
-        api_key=api_key,
-        log_capacity=log_capacity,
-        fault_rates=fault_rates,
-        fault_seed=fault_seed,
-        twin=twin,
-    )
-
+    config = SimConfig.from_settings(settings, api_key=api_key, twin=twin)
     serve_app(host, port, config, on_listening=_announce)
+
+
+def _serve_settings(config_json: str | None, flags: dict[str, Any]) -> SimSettings:
+    """--config-json, then the typed flags over it, validated once; problems name the flag."""
+    data: dict[str, Any] = {}
+    if config_json is not None:
+        try:
+            data = json.loads(config_json)
+        except ValueError as exc:
+            raise ConfigError(f"not valid JSON ({exc})", where="--config-json") from None
+        if not isinstance(data, dict):
+            raise ConfigError("must be a JSON object", where="--config-json")
+    known = settings_of(SimSettings)
+    for name, raw in flags.items():
+        if raw is not None:
+            data[name] = known[name].parse(raw)
+    typed = {name for name, raw in flags.items() if raw is not None}
+
+    def where(loc: tuple[str | int, ...]) -> str:
+        name = str(loc[0]) if loc else ""
+        return "--" + name.replace("_", "-") if name in typed else "--config-json"
+
+    try:
+        return SimSettings.model_validate(data)
+    except ValidationError as exc:
+        raise describe_problems(exc, where, SimSettings) from None
 
 
 def _announce(bound_host: str, bound_port: int) -> None:
@@ -155,7 +174,7 @@ def predict(
     """Predict a load offline on a virtual clock: the measured run's summary, without a server."""
     if rate <= 0 or duration <= 0:
         raise ConfigError("must be > 0", where="--rate/--duration")
-    from llmbench.prediction.predict import render, resolve_preset, run_predict
+    from llmbench.prediction.predict import resolve_preset, run_predict
 
     twin = resolve_preset(preset, preset_file, set_ or [])
     run = run_predict(
@@ -170,10 +189,16 @@ def predict(
         turns=turns,
         think_time_s=think_time_s,
     )
+    _show_prediction(run, as_json)
+
+
+def _show_prediction(run: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(run, indent=2))
         return
     from rich.console import Console
+
+    from llmbench.prediction.predict import render, sessions_text
 
     console = Console(width=None if os.isatty(1) else 140)
     console.print(render(run))
@@ -183,8 +208,6 @@ def predict(
         f"{facts['preemptions']} preemptions, {facts['cold_starts']} cold starts"
     )
     if "sessions" in facts:
-        from llmbench.prediction.predict import sessions_text
-
         console.print(sessions_text(facts["sessions"]))
 
 
@@ -218,26 +241,27 @@ def calibrate(
     """Fit a preset to measured runs (an input-length sweep at concurrency 1 and a concurrency
     sweep): NNLS on the roofline terms, or polynomial step times with --shape unknown; write a
     preset file with what it was fitted on, its fit error and validation error per load level."""
-    from rich.console import Console
-
     from llmbench.prediction.calibrate import Provenance
     from llmbench.prediction.calibrate import calibrate as run_calibration
     from llmbench.prediction.predict import resolve_preset
-    from llmbench.report.calibration import calibration_report
 
     if capacity is not None and capacity <= 0:
         raise ConfigError("must be > 0 requests/s", where="--capacity")
     base = resolve_preset(preset, preset_file, set_ or [])
     unknown = shape == "unknown" or base.timing != "roofline"
     document = run_calibration(
-        run_dirs,
-        base,
-        out,
-        shape="polynomial" if unknown else "roofline",
-        provenance=Provenance(engine_name, engine_version, gpu),
-        validate=validate,
+        run_dirs, base, out, shape="polynomial" if unknown else "roofline",
+        provenance=Provenance(engine_name, engine_version, gpu), validate=validate,
         capacity_per_s=capacity,
-    )
+    )  # fmt: skip
+    _show_calibration(out, document)
+
+
+def _show_calibration(out: Path, document: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    from llmbench.report.calibration import calibration_report
+
     console = Console(width=None if os.isatty(1) else 160)
     console.print(f"wrote {out}")
     console.print(calibration_report(document))

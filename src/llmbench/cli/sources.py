@@ -12,9 +12,9 @@ from typing import Any
 
 import typer
 import yaml
-from pydantic import BaseModel
 
-from llmbench.config import RunSpec
+from llmbench.cli.flags import BY_PARAM, FlagApplier, apply_flags, apply_set
+from llmbench.config import RunSpec, upgrade_spec_v1
 from llmbench.config.problems import validate_run_spec
 from llmbench.config.specfile import (
     SECRET_HINT,
@@ -27,57 +27,7 @@ from llmbench.errors import ConfigError
 from llmbench.store.run_schema import SpecSource
 
 ENV_PREFIX = "LLMBENCH_"
-# `run` parameter → the spec fields it sets (seed seeds the workload and the statistics).
-PARAM_PATHS: dict[str, tuple[Loc, ...]] = {
-    "base_url": (("target", "base_url"),),
-    "model": (("target", "model"),),
-    "api_key_env": (("target", "api_key_env"),),
-    "endpoint": (("target", "endpoint"),),
-    "header": (("target", "extra_headers"),),
-    "extra_body": (("target", "extra_body"),),
-    "no_stream": (("target", "stream"),),
-    "request_timeout": (("target", "request_timeout_s"),),
-    "connection_limit": (("target", "connection_limit"),),
-    "retry_429": (("target", "retry_429"),),
-    "retry_429_attempts": (("target", "retry_429_attempts"),),
-    "retry_429_max_wait": (("target", "retry_429_max_wait_s"),),
-    "engine": (("target", "engine"),),
-    "force_length": (("workload", "force_length"),),
-    "input_tokens": (("workload", "input_tokens"), ("workload", "input_lengths")),
-    "prefix_tokens": (("workload", "prefix_tokens"),),
-    "output_tokens": (("workload", "output_tokens"),),
-    "input_tokens_stddev": (("workload", "input_tokens_stddev"),),
-    "output_tokens_stddev": (("workload", "output_tokens_stddev"),),
-    "input_mix": (("workload", "input_mix"),),
-    "output_mix": (("workload", "output_mix"),),
-    "seed": (("workload", "seed"), ("seed",)),
-    "profile": (("load", "profile"),),
-    "concurrency": (("load", "concurrency"), ("load", "concurrencies")),
-    "rate": (("load", "rate"),),
-    "ramp_start_rate": (("load", "ramp_start_rate"),),
-    "burstiness": (("load", "burstiness"),),
-    "max_concurrency": (("load", "max_concurrency"),),
-    "trace": (("load", "trace"),),
-    "time_scale": (("load", "trace_time_scale"),),
-    "sweep_steps": (("load", "sweep_rates"),),
-    "search": (("load", "search"),),
-    "requests": (("load", "requests"),),
-    "duration": (("load", "duration_s"),),
-    "warmup": (("load", "warmup"),),
-    "repeat": (("load", "repeat"),),
-    "cooldown": (("load", "cooldown_s"),),
-    "workers": (("load", "workers"),),
-    "slo": (("slo",),),
-    "slo_attainment": (("slo", "attainment"),),
-    "sim_ttft_ms": (("sim", "ttft_ms"),),
-    "sim_itl_ms": (("sim", "itl_ms"),),
-    "sim_jitter_ms": (("sim", "jitter_ms"),),
-    "sim_tokens_per_chunk": (("sim", "tokens_per_chunk"),),
-    "sim_preset": (("sim", "preset"),),
-    "tokenizer": (("tokenizer",),),
-    "name": (("name",),),
-}
-NOT_SPEC_PARAMS = frozenset({"ctx", "spec", "output_dir"})  # `run` parameters outside the spec
+NOT_SPEC_PARAMS = frozenset({"ctx", "spec", "output_dir", "set_"})  # `run` parameters outside
 
 
 def _get(data: Mapping[str, Any], loc: Loc) -> Any:
@@ -178,34 +128,17 @@ class SpecSources:
         value = _get(self.base(), loc)
         return default if value is None else value
 
-    def resolve(
-        self, flag_fields: dict[str, Any], params: Mapping[str, Any], flags: Mapping[str, str]
-    ) -> RunSpec:
-        """Merges file, environment and the typed flags' fields, and validates once.
-
-        `flag_fields` is the spec the flags alone describe; only the fields of typed flags are
-        taken from it. `flags` names the flag of a field path, for messages."""
-        data = self.base()
-        for param in sorted(self.passed - NOT_SPEC_PARAMS):
-            if param == "slo":  # --slo replaces the file's objectives as a whole
-                data.pop("slo", None)
-            for loc in PARAM_PATHS[param]:
-                if loc == ("slo", "attainment"):
-                    value = params["slo_attainment"]
-                else:
-                    parent = _get(flag_fields, loc[:-1]) if len(loc) > 1 else flag_fields
-                    if not isinstance(parent, Mapping) or str(loc[-1]) not in parent:
-                        # --concurrency gave the other of concurrency / concurrencies: the
-                        # file's value of this one would contradict it
-                        section = data.get(str(loc[0]))
-                        if isinstance(section, dict):
-                            section.pop(str(loc[-1]), None)
-                        continue
-                    value = parent[str(loc[-1])]
-                if isinstance(value, BaseModel):
-                    value = value.model_dump(exclude_none=True)
-                _set(data, loc, value)
-                self.origins[loc] = flags.get(".".join(map(str, loc)), _flag(param))
+    def resolve(self, typed: Mapping[str, Any], assignments: list[str]) -> RunSpec:
+        """Merges file, environment, the typed flags (param → raw text) and `--set`
+        assignments, and validates once; every problem names its source."""
+        base = self.base()
+        try:
+            data = upgrade_spec_v1(base)
+        except ValueError as exc:  # a version-1 load the upgrade cannot read
+            raise ConfigError(str(exc), where=self.where(("load", "profile"))) from None
+        applier = FlagApplier(data, self.origins)
+        apply_flags(applier, typed)
+        apply_set(applier, assignments)
         return validate_run_spec(data, self.where)
 
     def where(self, loc: Loc) -> str:
@@ -213,6 +146,10 @@ class SpecSources:
             origin = self.origins.get(loc[:end])
             if origin is not None:
                 return origin
+        # A problem of a whole section (slo without objectives): the flag that set a field in it.
+        inside = [o for at, o in self.origins.items() if loc and at[: len(loc)] == loc]
+        if inside:
+            return inside[-1]
         if self.document is not None:
             return self.document.where(loc)
         return "spec"
@@ -223,14 +160,6 @@ class SpecSources:
             file=None if self.document is None else self.document.name,
             file_sha256=None if self.document is None else self.document.sha256,
             environment=sorted(self.environment),
-            flags=sorted(_flag(p) for p in self.passed - NOT_SPEC_PARAMS),
+            flags=sorted(BY_PARAM[p].name for p in self.passed - NOT_SPEC_PARAMS)
+            + (["--set"] if "set_" in self.passed else []),
         )
-
-
-def _flag(param: str) -> str:
-    return "--" + param.replace("_", "-")
-
-
-def unknown_param_check(params: list[str]) -> list[str]:
-    """`run` parameters this module does not map (a new flag needs a PARAM_PATHS entry)."""
-    return [p for p in params if p not in PARAM_PATHS and p not in NOT_SPEC_PARAMS]

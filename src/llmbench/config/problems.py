@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import difflib
 import re
-import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from llmbench.config.paths import models_of, settings
 from llmbench.config.run import RunSpec
 from llmbench.config.specfile import Loc, read_spec_file
+from llmbench.config.upgrade import MOVED
 from llmbench.errors import ConfigError
 
 DOCS_HINT = "see docs/spec-files.md"
@@ -40,34 +41,61 @@ _KINDS = {
 
 
 def model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
-    """The spec model that holds the field at `loc` (RunSpec → LoadSpec → ...), if any."""
+    """The spec model that holds the field at `loc` (RunSpec → OpenLoad → ...), if any; a
+    union's member is picked by the tag pydantic puts in the location (`load.open.rate`)."""
     current: type[BaseModel] = model
-    for part in loc:
-        field = current.model_fields.get(str(part))
+    parts = list(loc)
+    while parts:
+        field = current.model_fields.get(str(parts.pop(0)))
         if field is None:
             return None
-        nested = _model_of(field.annotation)
-        if nested is None:
+        nested = models_of(field.annotation)
+        if not nested:
             return None
-        current = nested
+        current = nested[0]
+        if len(nested) > 1 and parts:
+            tag = str(parts.pop(0))
+            current = next((m for m in nested if _tag(m) == tag), current)
     return current
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if get_origin(annotation) in (Union, types.UnionType):
-        for arg in get_args(annotation):
-            found = _model_of(arg)
-            if found is not None:
-                return found
-    return None
+def _tag(model: type[BaseModel]) -> str | None:
+    field = model.model_fields.get("kind")
+    return None if field is None else str(field.default)
+
+
+def untagged(model: type[BaseModel], loc: Loc) -> Loc:
+    """`load.open.rate` → `load.rate`: the union member's tag is not part of the field's path."""
+    out: list[str | int] = []
+    current: type[BaseModel] | None = model
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        out.append(part)
+        field = current.model_fields.get(str(part)) if current is not None else None
+        nested = models_of(field.annotation) if field is not None else []
+        current = nested[0] if nested else None
+        if len(nested) > 1 and parts:
+            tag = str(parts[0])
+            member = next((m for m in nested if _tag(m) == tag), None)
+            if member is not None:
+                parts.pop(0)
+                current = member
+    return tuple(out)
 
 
 def _unknown_key(model: type[BaseModel], loc: Loc) -> tuple[str, str | None, str]:
     holder = model_at(model, loc[:-1])
     names = sorted(holder.model_fields) if holder is not None else []
     allowed = ", ".join(names) if names else None
+    path = ".".join(map(str, untagged(model, loc)))
+    other = settings(model).get(path)
+    if holder is not None and other is not None and other.kinds:
+        kind = _tag(holder)
+        fix = f"it applies to kind {' or '.join(other.kinds)}: set the kind, or remove it"
+        return f"not a setting of kind {kind}", allowed, fix
+    if str(loc[-1]) in MOVED:
+        return "a version-1 field", allowed, f"it is now {MOVED[str(loc[-1])]} (docs/spec-files.md)"
     close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
     fix = f"did you mean {close[0]!r}?" if close else "remove it"
     return "unknown key", allowed, fix
@@ -88,7 +116,11 @@ def _explain(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str | No
     if kind == "finite_number":
         return "not a finite number", "a finite number", "use a finite number"
     if kind == "missing":
-        return message, None, "add it"
+        holder = model_at(model, error["loc"][:-1])
+        tag = _tag(holder) if holder is not None else None
+        return (f"required for kind {tag}" if tag else "required"), None, "add it"
+    if kind == "union_tag_invalid":
+        return "not one of the allowed kinds", str(ctx.get("expected_tags")), "use one of them"
     for prefix, allowed in _KINDS.items():
         if kind.startswith(prefix):
             return f"not {allowed}", allowed, f"write {allowed}"
@@ -114,7 +146,11 @@ def describe_problems(
     for error in exc.errors(include_input=False, include_url=False):
         problem, allowed, fix = _explain(model, error)
         detail = f"allowed: {allowed}; fix: {fix}" if allowed else f"fix: {fix}"
-        lines.append(f"{where(error['loc'])}: {_field(error['loc'])}: {problem} ({detail})")
+        loc = untagged(model, error["loc"])
+        if error["type"] == "union_tag_invalid":
+            loc = (*loc, "kind")
+        field = f"{_field(loc)}: " if loc else ""
+        lines.append(f"{where(loc)}: {field}{problem} ({detail})")
     if len(lines) == 1:  # each line carries its own fix
         return ConfigError(lines[0])
     listed = "\n  ".join(lines)
@@ -124,8 +160,8 @@ def describe_problems(
 def with_default_bound(data: dict[str, Any]) -> dict[str, Any]:
     """As on the command line: a load without requests or duration_s runs 100 requests (a
     replay runs its whole trace)."""
-    load = data.get("load")
-    if not isinstance(load, dict) or load.get("profile") == "replay":
+    load = data.get("load", {})
+    if not isinstance(load, dict) or "replay" in (load.get("kind"), load.get("profile")):
         return data
     if load.get("requests") is None and load.get("duration_s") is None:
         return {**data, "load": {**load, "requests": 100}}

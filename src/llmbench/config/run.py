@@ -6,23 +6,41 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
+    BeforeValidator,
     Field,
+    TypeAdapter,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from llmbench.config.load import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_CONCURRENCY,
+    MAX_TOKENS,
+    WEEK_S,
+    ClosedLoad,
+    ConcurrencySweepStudy,
+    InputSweepStudy,
+    LoadSpec,
+    OpenLoad,
+    RampLoad,
+    ReplayLoad,
+    SloSearchStudy,
+    StudySpec,
+    SweepStudy,
+    ValiditySpec,
+)
+from llmbench.config.load import Spec as _Spec
 from llmbench.config.slo import SloSpec
+from llmbench.config.upgrade import is_v1_load, upgrade_load_v1, upgrade_spec_v1
+from llmbench.sim.server.settings import SimSettings as SimSpec  # the one definition
 
-
-class _Spec(BaseModel):
-    # No inf/nan: no setting means anything at infinity, and run.json is strict JSON.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+__all__ = ["LoadSpec", "SimSpec", "StudySpec", "ValiditySpec", "parse_load", "upgrade_spec_v1"]
 
 
 EngineName = Literal["vllm", "sglang", "tgi", "llamacpp", "transformers", "ollama", "openai"]
@@ -39,11 +57,15 @@ class TargetSpec(_Spec):
     extra_headers: dict[str, str] = Field(default_factory=dict)
     extra_body: dict[str, Any] = Field(default_factory=dict)
     stream: bool = True
-    request_timeout_s: float = Field(600.0, gt=0)
-    connection_limit: int | None = Field(None, ge=0, description="None: sized to the concurrency")
+    request_timeout_s: float = Field(600.0, gt=0, le=WEEK_S, description="seconds per request")
+    connection_limit: int | None = Field(
+        None, ge=0, le=MAX_CONCURRENCY, description="HTTP connections; None: the concurrency"
+    )
     retry_429: bool = Field(False, description="resend after HTTP 429, honouring Retry-After")
-    retry_429_attempts: int = Field(3, ge=2, description="attempts in all, when retry_429")
-    retry_429_max_wait_s: float = Field(30.0, gt=0, description="a longer Retry-After: give up")
+    retry_429_attempts: int = Field(3, ge=2, le=100, description="attempts in all, when retry_429")
+    retry_429_max_wait_s: float = Field(
+        30.0, gt=0, le=WEEK_S, description="with retry_429: a longer Retry-After is not retried"
+    )
     engine: EngineName | None = Field(
         None, description="the serving engine (docs/engines.md); None: detected when needed"
     )
@@ -75,24 +97,31 @@ def parse_mix(text: str) -> tuple[tuple[int, float], ...]:
 class WorkloadSpec(_Spec):
     """Synthetic prompts of a fixed length, seeded: identical bytes for every target. The first
     `prefix_tokens` words are the same in every prompt (a prefix-caching server can reuse them);
-    `input_lengths` is the list an input-sweep study runs one step per length of. `prompt_set`
-    k > 0 draws other prompts of the same lengths: no study step resends another's prompts.
+    `prompt_set` k > 0 draws other prompts of the same lengths: no study step resends another's
+    prompts.
     Per-request lengths: a normal around the length (`*_stddev`, rounded, clipped to >= 1 and
     to >= prefix_tokens) or a mix of (tokens, weight) pairs whose weights sum to 1."""
 
     kind: Literal["synthetic"] = "synthetic"
-    input_tokens: int = Field(128, ge=1)
-    output_tokens: int = Field(64, ge=1)
-    prefix_tokens: int = Field(0, ge=0, description="leading tokens shared by every prompt")
-    input_lengths: tuple[int, ...] | None = Field(None, description="input-sweep: the lengths")
-    seed: int = 0
-    prompt_set: int = Field(
-        0, ge=0, description="which of the seed's prompt sets; a study's step k sends set k"
+    input_tokens: int = Field(128, ge=1, le=MAX_TOKENS, description="prompt tokens")
+    output_tokens: int = Field(64, ge=1, le=MAX_TOKENS, description="output tokens")
+    seed: int = Field(
+        0, ge=INT64_MIN, le=INT64_MAX, description="seeds the prompts and their lengths"
     )
-    input_tokens_stddev: float = Field(0.0, ge=0, description="normal prompt lengths' sd")
-    output_tokens_stddev: float = Field(0.0, ge=0, description="normal output lengths' sd")
+    prompt_set: int = Field(
+        0, ge=0, le=2**31, description="which of the seed's prompt sets; a study's step k sends k"
+    )
+    input_tokens_stddev: float = Field(
+        0.0, ge=0, le=MAX_TOKENS, description="per-request prompt lengths: normal, this sd"
+    )
+    output_tokens_stddev: float = Field(
+        0.0, ge=0, le=MAX_TOKENS, description="per-request output lengths: normal, this sd"
+    )
     input_mix: LengthMix | None = Field(None, description="prompt lengths: (tokens, weight)s")
     output_mix: LengthMix | None = Field(None, description="output lengths: (tokens, weight)s")
+    prefix_tokens: int = Field(
+        0, ge=0, le=MAX_TOKENS, description="leading prompt tokens shared by every request"
+    )
     force_length: bool = Field(
         False, description="send the engine's fields that make it generate exactly max_tokens"
     )
@@ -109,229 +138,95 @@ class WorkloadSpec(_Spec):
         if mix is None:
             return mix
         side = str(info.field_name).removesuffix("_mix")
-        if not mix or min(t for t, _ in mix) < 1 or min(w for _, w in mix) <= 0:
-            raise ValueError("give TOKENS:WEIGHT pairs, tokens >= 1, weights > 0")
+        tokens = [t for t, _ in mix]
+        if not mix or min(tokens) < 1 or max(tokens) > MAX_TOKENS or min(w for _, w in mix) <= 0:
+            raise ValueError(f"give TOKENS:WEIGHT pairs, tokens 1..{MAX_TOKENS}, weights > 0")
         total = sum(w for _, w in mix)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"the weights must sum to 1, got {total:g}")
         if info.data.get(f"{side}_tokens_stddev"):
-            raise ValueError(f"a mix or --{side}-tokens-stddev, not both")
-        if side == "input" and info.data.get("input_lengths"):
-            raise ValueError("an input-sweep steps fixed lengths: no mix with it")
-        prefix = info.data.get("prefix_tokens") or 0
-        if side == "input" and prefix > min(t for t, _ in mix):
-            raise ValueError(f"--prefix-tokens {prefix} exceeds the shortest prompt of the mix")
+            raise ValueError(f"a mix or {side}_tokens_stddev, not both")
         return mix
 
-    @model_validator(mode="after")
-    def _check_lengths(self) -> WorkloadSpec:
-        mix = tuple(t for t, _ in self.input_mix) if self.input_mix else None
-        lengths = mix or self.input_lengths or (self.input_tokens,)
-        if min(lengths) < 1:
-            raise ValueError("every input length must be >= 1")
-        if self.prefix_tokens > min(lengths):
+    @field_validator("prefix_tokens")
+    @classmethod
+    def _check_prefix(cls, prefix: int, info: ValidationInfo) -> int:
+        mix = info.data.get("input_mix")
+        shortest = min(t for t, _ in mix) if mix else info.data.get("input_tokens", prefix)
+        if prefix > shortest:
             raise ValueError(
-                f"prefix_tokens {self.prefix_tokens} exceeds the input length {min(lengths)}: "
-                "the shared prefix is part of the prompt"
+                f"{prefix} exceeds the input length {shortest}: the shared prefix is part of "
+                "the prompt"
             )
-        return self
-
-
-Profile = Literal[
-    "synchronous",
-    "concurrency",
-    "constant",
-    "poisson",
-    "gamma",
-    "ramp",
-    "sweep",
-    "concurrency-sweep",
-    "input-sweep",
-    "slo-search",
-    "replay",
-]
-CLOSED_LOOP_PROFILES = frozenset({"synchronous", "concurrency"})
-OPEN_LOOP_PROFILES = frozenset({"constant", "poisson", "gamma", "ramp", "replay"})
-_RATE_PROFILES = frozenset({"constant", "poisson", "gamma"})
-# Profiles that run several steps (each its own run directory) under one study directory.
-STUDY_PROFILES = frozenset({"sweep", "concurrency-sweep", "input-sweep", "slo-search"})
-# Closed-loop studies: every step runs `concurrency` (or each of `concurrencies`) streams.
-_CLOSED_STUDIES = frozenset({"concurrency-sweep", "input-sweep"})
-
-
-class ValiditySpec(_Spec):
-    """When a run's delivered load is too far from the requested load to trust its numbers."""
-
-    rate_tolerance: float = Field(0.1, gt=0, lt=1, description="achieved/planned rate ≥ 1 − this")
-    late_after_ms: float = Field(10.0, gt=0, description="a send later than this is late")
-    max_late_fraction: float = Field(0.05, ge=0, le=1)
-    concurrency_tolerance: float = Field(0.1, gt=0, lt=1, description="closed loop, same rule")
-
-
-def _profile(info: ValidationInfo) -> str:
-    return str(info.data.get("profile", "concurrency"))
-
-
-class LoadSpec(_Spec):
-    """When to send. Closed loop: `concurrency` streams (synchronous is 1). Open loop: sends at
-    planned times (constant/poisson/gamma at `rate`, ramp, trace replay), at most
-    `max_concurrency` in flight. Sweeps and slo-search run several such steps.
-    """
-
-    profile: Profile = "concurrency"
-    concurrency: int = Field(1, ge=1, validate_default=True)
-    concurrencies: tuple[int, ...] | None = Field(None, validate_default=True)
-    rate: float | None = Field(None, gt=0, validate_default=True, description="requests/s")
-    ramp_start_rate: float = Field(0.0, ge=0, description="ramp: rate at the start, requests/s")
-    burstiness: float = Field(1.0, gt=0, validate_default=True, description="gamma shape")
-    max_concurrency: int | None = Field(None, ge=1, validate_default=True)
-    trace: str | None = Field(None, validate_default=True, description="replay: JSONL trace")
-    trace_time_scale: float = Field(1.0, gt=0, description="replay: gaps × this (0.5: 2× faster)")
-    sweep_rates: int = Field(5, ge=1, description="sweep: rates between synchronous and max")
-    search: Literal["rate", "concurrency"] = "rate"
-    requests: int | None = Field(None, ge=1)
-    duration_s: float | None = Field(None, gt=0, validate_default=True)
-    warmup: int = Field(0, ge=0)
-    repeat: int = Field(1, ge=1)
-    cooldown_s: float = Field(0.0, ge=0, description="pause between repeats and sweep steps")
-    validity: ValiditySpec = Field(default_factory=ValiditySpec)
-    workers: int | None = Field(
-        None, ge=1, description="client processes; None: chosen from the CPUs and the load"
-    )
-
-    @field_validator("concurrency")
-    @classmethod
-    def _check_concurrency(cls, value: int, info: ValidationInfo) -> int:
-        if _profile(info) == "synchronous" and value != 1:
-            raise ValueError("the synchronous profile sends one request at a time: concurrency 1")
-        if _profile(info) == "sweep" and value < 2:
-            raise ValueError("sweep measures max throughput with N streams: give N >= 2")
-        return value
-
-    @field_validator("concurrencies")
-    @classmethod
-    def _check_list(
-        cls, value: tuple[int, ...] | None, info: ValidationInfo
-    ) -> tuple[int, ...] | None:
-        if _profile(info) == "concurrency-sweep" and not value:
-            raise ValueError("concurrency-sweep needs a list, e.g. --concurrency 1,2,4,8")
-        if value is not None and _profile(info) != "concurrency-sweep":
-            raise ValueError("a list of concurrencies is for --profile concurrency-sweep")
-        if value is not None and min(value) < 1:
-            raise ValueError("every concurrency must be >= 1")
-        return value
-
-    @field_validator("rate")
-    @classmethod
-    def _check_rate(cls, value: float | None, info: ValidationInfo) -> float | None:
-        profile = _profile(info)
-        if value is None and profile in _RATE_PROFILES:
-            raise ValueError(f"the {profile} profile needs a rate in requests/s")
-        if value is not None and profile in CLOSED_LOOP_PROFILES | {"replay"} | _CLOSED_STUDIES:
-            raise ValueError(f"a rate does not apply to the {profile} profile")
-        return value
-
-    @field_validator("ramp_start_rate", "trace_time_scale")
-    @classmethod
-    def _check_only_for(cls, value: float, info: ValidationInfo) -> float:
-        owner = {"ramp_start_rate": ("ramp", 0.0), "trace_time_scale": ("replay", 1.0)}
-        profile, default = owner[str(info.field_name)]
-        if value != default and _profile(info) != profile:
-            raise ValueError(f"applies to --profile {profile} only")
-        return value
-
-    @field_validator("burstiness")
-    @classmethod
-    def _check_burstiness(cls, value: float, info: ValidationInfo) -> float:
-        if value != 1.0 and _profile(info) != "gamma":
-            raise ValueError("burstiness applies to --profile gamma only")
-        return value
-
-    @field_validator("max_concurrency")
-    @classmethod
-    def _check_cap(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if value is not None and _profile(info) in CLOSED_LOOP_PROFILES | _CLOSED_STUDIES:
-            raise ValueError("a closed loop is capped by --concurrency itself")
-        return value
-
-    @field_validator("trace")
-    @classmethod
-    def _check_trace(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if (value is None) == (_profile(info) == "replay"):
-            raise ValueError("--profile replay and --trace FILE go together")
-        return value
-
-    @field_validator("repeat")
-    @classmethod
-    def _check_repeat(cls, value: int, info: ValidationInfo) -> int:
-        if value > 1 and _profile(info) in STUDY_PROFILES:
-            raise ValueError(f"--repeat applies to single-run profiles, not {_profile(info)}")
-        return value
-
-    @field_validator("duration_s")
-    @classmethod
-    def _check_ramp(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if value is None and _profile(info) == "ramp":
-            raise ValueError("a ramp rises over a duration: give one")
-        return value
-
-    @model_validator(mode="after")
-    def _check_bounds(self) -> LoadSpec:
-        if self.requests is None and self.duration_s is None and self.profile != "replay":
-            raise ValueError("give a bound: requests, duration_s, or both")
-        return self
-
-    @property
-    def open_loop(self) -> bool:
-        """Sends at planned times; a ramp without a rate ramps closed-loop streams instead."""
-        if self.profile == "ramp":
-            return self.rate is not None
-        return self.profile in OPEN_LOOP_PROFILES
-
-
-class SimSpec(_Spec):
-    """Settings of the embedded simulated target (used only when target.base_url is None)."""
-
-    ttft_ms: float = Field(200.0, ge=0)
-    itl_ms: float = Field(20.0, ge=0)
-    jitter_ms: float = Field(0.0, ge=0)
-    tokens_per_chunk: int = Field(1, ge=1)
-    seed: int = 1
-    preset: str | None = Field(
-        None,
-        description="a serving-engine twin preset (`llmbench sim presets`) instead of fixed times",
-    )
+        return prefix
 
 
 class RunSpec(_Spec):
-    name: str | None = None
+    """One run (or, with `study`, the steps of one study): where, what, when, and checks."""
+
+    name: str | None = Field(None, max_length=200, description="target name in results")
     target: TargetSpec = Field(default_factory=TargetSpec)
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
-    load: LoadSpec = Field(default_factory=lambda: LoadSpec(requests=100))
+    load: LoadSpec = Field(default_factory=lambda: ClosedLoad(requests=100))
     sim: SimSpec = Field(default_factory=SimSpec)
-    slo: SloSpec | None = Field(None, validate_default=True)
-    tokenizer: str | None = Field(None, description="'whitespace' or 'hf:PATH'")
-    seed: int = Field(0, description="seeds the statistics (bootstrap)")
+    slo: SloSpec | None = None
+    tokenizer: str | None = Field(None, description="count output tokens: whitespace | hf:PATH")
+    seed: int = Field(0, ge=INT64_MIN, le=INT64_MAX, description="seeds the statistics (bootstrap)")
+    # Last: its checks read the load, workload and objectives validated before it.
+    study: StudySpec | None = Field(None, description="several runs made of the load")
 
-    @field_validator("slo")
+    @model_validator(mode="before")
     @classmethod
-    def _check_slo(cls, value: SloSpec | None, info: ValidationInfo) -> SloSpec | None:
-        load = info.data.get("load")
-        if value is None and load is not None and load.profile == "slo-search":
-            raise ValueError("slo-search needs objectives, e.g. --slo ttft_ms:500,tpot_ms:50")
-        return value
+    def _upgrade(cls, data: Any) -> Any:
+        """The version-1 form (`load.profile`) is still read: rewritten into load + study."""
+        if isinstance(data, dict) and is_v1_load(data.get("load")):
+            return upgrade_spec_v1(data)
+        return data
 
-    @model_validator(mode="after")
-    def _check_input_sweep(self) -> RunSpec:
-        sweep = self.load.profile == "input-sweep"
-        if sweep != (self.workload.input_lengths is not None):
+    @field_validator("study")
+    @classmethod
+    def _check_study(cls, study: Any, info: ValidationInfo) -> Any:
+        load, workload = info.data.get("load"), info.data.get("workload")
+        closed_only = (SweepStudy, ConcurrencySweepStudy, InputSweepStudy)
+        if isinstance(study, closed_only) and not isinstance(load, ClosedLoad):
+            raise ValueError(f"a {study.kind} study steps a closed loop: load.kind closed")
+        if isinstance(study, SweepStudy) and isinstance(load, ClosedLoad) and load.concurrency < 2:
             raise ValueError(
-                "--profile input-sweep and a list of input lengths go together, "
-                "e.g. --profile input-sweep --input-tokens 128,512,2048"
+                "a sweep measures max throughput with N streams: load.concurrency >= 2"
             )
-        return self
+        if isinstance(study, SloSearchStudy):
+            if load is not None and not isinstance(load, ClosedLoad | OpenLoad):
+                raise ValueError("slo-search searches a closed loop's concurrency or an open rate")
+            if info.data.get("slo") is None:
+                raise ValueError("slo-search needs objectives: set one, e.g. slo.ttft_ms")
+        if isinstance(study, InputSweepStudy) and isinstance(workload, WorkloadSpec):
+            if workload.input_mix is not None:
+                raise ValueError("an input-sweep steps fixed lengths: no workload.input_mix")
+            if workload.prefix_tokens > min(study.input_lengths):
+                raise ValueError(
+                    f"workload.prefix_tokens {workload.prefix_tokens} exceeds the input length "
+                    f"{min(study.input_lengths)}: the shared prefix is part of the prompt"
+                )
+        return study
 
     def spec_hash(self) -> str:
         """Stable hash of the resolved spec: runs with equal hashes ran the same workload."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _single_load(data: Any) -> Any:
+    if not is_v1_load(data):
+        return data
+    load, study = upgrade_load_v1(data)
+    if study is not None:
+        raise ValueError(f"profile {data['profile']} is a study: give a whole RunSpec")
+    return load
+
+
+_LOAD = TypeAdapter(Annotated[LoadSpec, BeforeValidator(_single_load)])
+
+
+def parse_load(data: Any) -> ClosedLoad | OpenLoad | RampLoad | ReplayLoad:
+    """A load from either form (version-1 `profile` too); pydantic.ValidationError if bad."""
+    return _LOAD.validate_python(data)

@@ -8,16 +8,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from llmbench.errors import ConfigError
 
+_MAX_MS = 7 * 24 * 3600 * 1000.0  # a week
+
 
 class SloSpec(BaseModel):
     """Service-level objectives per request (ms); a request is good when it meets every one."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    ttft_ms: float | None = Field(None, gt=0)
-    tpot_ms: float | None = Field(None, gt=0)
-    e2e_ms: float | None = Field(None, gt=0)
-    itl_ms: float | None = Field(None, gt=0, description="every ITL gap of the request")
+    ttft_ms: float | None = Field(None, gt=0, le=_MAX_MS)
+    tpot_ms: float | None = Field(None, gt=0, le=_MAX_MS)
+    e2e_ms: float | None = Field(None, gt=0, le=_MAX_MS)
+    itl_ms: float | None = Field(None, gt=0, le=_MAX_MS, description="every ITL gap of the request")
     attainment: float = Field(0.95, gt=0, le=1, description="slo-search: good fraction needed")
 
     @model_validator(mode="after")

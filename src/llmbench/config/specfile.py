@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from llmbench.config.upgrade import v1_place
 from llmbench.errors import ConfigError
 
 Loc = tuple[str | int, ...]
@@ -53,7 +54,10 @@ class SpecDocument:
     sha256: str
 
     def where(self, loc: Loc) -> str:
-        """`FILE:LINE:COL` of the key at `loc`, else of its nearest parent present in the file."""
+        """`FILE:LINE:COL` of the key at `loc`, else of its nearest parent present in the file
+        (a field moved since version 1 is found where an old file has it)."""
+        if loc not in self.keys:
+            loc = v1_place(loc)
         for end in range(len(loc), 0, -1):
             position = self.keys.get(loc[:end])
             if position is not None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 import llmbench
+from llmbench.config.load import ClosedLoad, profile_name
 from llmbench.errors import ConfigError
 from llmbench.prediction.validate import by_load_level, compare, measured_run, varied_lengths
 from llmbench.records import RequestRecord
@@ -24,7 +25,6 @@ from llmbench.store.results import LoadedRun, load_run
 from llmbench.store.run_schema import RunResult
 from llmbench.store.study_index import STUDY_FILE, load_study_index
 
-_CLOSED_LOOP = ("synchronous", "concurrency")
 _FIXED_KEYS = ("input_tokens", "output_tokens", "prefix_tokens")
 # Shown in a source's provenance only when set (runs of varied lengths).
 _VARIED_KEYS = ("input_tokens_stddev", "output_tokens_stddev", "input_mix", "output_mix")
@@ -59,7 +59,7 @@ def _measured(records: list[RequestRecord]) -> list[RequestRecord]:
 def _closed_loop_concurrency(run: RunResult) -> int | None:
     """Streams of a closed-loop run (decode batch size); None for open-loop runs."""
     load = run.spec.load
-    return load.concurrency if load.profile in _CLOSED_LOOP else None
+    return load.concurrency if isinstance(load, ClosedLoad) else None
 
 
 def run_samples(loaded: LoadedRun) -> tuple[list[TtftSample], list[ItlSample]]:
@@ -102,9 +102,9 @@ def _source(loaded: LoadedRun) -> dict[str, Any]:
         "run_id": run.run_id,
         "target": {"id": target.id, "base_url": target.base_url, "model": target.model},
         "load": {
-            "profile": spec.load.profile,
-            "concurrency": spec.load.concurrency,
-            "rate": spec.load.rate,
+            "profile": profile_name(spec.load.model_dump(mode="json")),
+            "concurrency": getattr(spec.load, "concurrency", None),
+            "rate": getattr(spec.load, "rate", None),
         },
         "workload": {k: workload[k] for k in _WORKLOAD_KEYS if k in _FIXED_KEYS or workload[k]},
         "sim_preset": spec.sim.preset,

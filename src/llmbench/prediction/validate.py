@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from llmbench.config.load import ClosedLoad
 from llmbench.errors import ConfigError
 from llmbench.metrics.summary import summarize_run
 from llmbench.prediction.predict import to_records
@@ -110,7 +111,7 @@ def replay(preset: Preset, loaded: LoadedRun, seed: int = 0) -> RunSummary | Non
     prompts = [max(1, (r.input_tokens or planned) - (r.cached_tokens or 0)) for r in records]
     # Each request's own max_tokens (drawn when output lengths vary; the twin honours it).
     outputs = [r.requested_output_tokens or output_tokens for r in records]
-    if load.profile in ("synchronous", "concurrency"):
+    if isinstance(load, ClosedLoad):
         streams = load.concurrency
         timings = replay_closed_loop(
             preset, streams=streams, prompts=prompts, output_tokens=outputs,
@@ -140,7 +141,7 @@ def compare(
         errors[key] = None if not value or guess is None else guess / value - 1.0
     # The load level: an open loop's planned rate (its achieved rate is lowered by the drain
     # of the last requests), else the throughput a closed loop reached.
-    rate = run.spec.load.rate or measured_summary.requests_per_s
+    rate = getattr(run.spec.load, "rate", None) or measured_summary.requests_per_s
     fraction = rate / capacity_per_s if rate and capacity_per_s else None
     n = measured_summary.ttft_ms.n
     mixed = varied_lengths(run)

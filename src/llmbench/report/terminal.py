@@ -11,6 +11,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from llmbench.config.load import profile_name
 from llmbench.report.load import SCHEDULED_ROWS, load_lines
 from llmbench.store.run_schema import (
     ClientHealth,
@@ -229,13 +230,14 @@ def run_header(view: RunView) -> Text:
         return Text.assemble(("run ", "bold"), f"{view.label}  ", (f"[{view.status}]", style),
                              view.detail)  # fmt: skip
     target, load = run.target, run.spec.load
+    rate = getattr(load, "rate", None)
     return Text.assemble(
         ("run ", "bold"),
         f"{run.run_id}  ",
         (f"[{view.status}]", style),
         f"  target {target.id} {target.base_url} model {target.model} "
-        f"({target.endpoint})  load {load.profile} "
-        + (f"rate={load.rate:g}/s" if load.rate else f"c={load.concurrency}")
+        f"({target.endpoint})  load {profile_name(load.model_dump(mode='json'))} "
+        + (f"rate={rate:g}/s" if rate else f"c={getattr(load, 'concurrency', None)}")
         + (f"  workers {processes}" if (processes := _processes(run)) > 1 else ""),
     )
 

@@ -12,7 +12,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
+from llmbench.config import (
+    ClosedLoad,
+    OpenLoad,
+    RampLoad,
+    ReplayLoad,
+    RunSpec,
+    WorkloadSpec,
+    is_open_loop,
+)
 from llmbench.engine.closed_loop import ClosedLoopPlan, RecordSink, RunOutcome, run_closed_loop
 from llmbench.engine.open_loop import OpenLoopPlan, PacingStats, run_open_loop
 from llmbench.engine.protocol import Client
@@ -34,19 +42,17 @@ from llmbench.workload.synthetic import synthetic_requests
 from llmbench.workload.trace import load_trace, trace_requests
 
 
-def _rate_offsets(load: LoadSpec, seed: int) -> Offsets:
-    assert load.rate is not None  # the spec's validators require it for these profiles
-    total = None if load.requests is None else load.requests + load.warmup
-    if load.profile == "constant":
+def _rate_offsets(load: OpenLoad | RampLoad, seed: int) -> Offsets:
+    total = load.total_requests
+    if isinstance(load, RampLoad):
+        assert load.rate is not None  # a ramp without a rate ramps streams (closed loop)
+        return ramp_offsets(load.start_rate, load.rate, load.duration_s, max_requests=total)
+    if load.arrival == "constant":
         return constant_offsets(load.rate, max_requests=total, duration_s=load.duration_s)
-    if load.profile == "ramp":
-        assert load.duration_s is not None
-        return ramp_offsets(load.ramp_start_rate, load.rate, load.duration_s, max_requests=total)
-    burstiness = load.burstiness if load.profile == "gamma" else 1.0
     return gamma_offsets(
         load.rate,
         random.Random(seed),
-        burstiness=burstiness,
+        burstiness=load.burstiness,  # 1.0 (Poisson) unless the arrival is gamma
         max_requests=total,
         duration_s=load.duration_s,
     )
@@ -80,7 +86,7 @@ class LoadPlan:
         assert self.open is not None
         if self.open.max_concurrency:
             return self.open.max_concurrency
-        rate = self.spec.load.rate
+        rate = getattr(self.spec.load, "rate", None)
         return max(1, min(64, math.ceil(rate))) if rate else 8
 
     async def run(
@@ -104,14 +110,13 @@ class LoadPlan:
         if self.open is not None:
             out = open_loop_delivery(
                 records,
-                requested_rate_per_s=load.rate,
+                requested_rate_per_s=getattr(load, "rate", None),
                 waited_for_cap=self.pacing.waited_for_cap,
                 dispatch_lag_ns=self.pacing.dispatch_lag_ns,
                 validity=load.validity,
             )
         else:
-            ramp = load.profile == "ramp"
-            requested = None if ramp else load.concurrency
+            requested = load.concurrency if isinstance(load, ClosedLoad) else None
             out = closed_loop_delivery(records, concurrency=requested, validity=load.validity)
         if self.spec.slo is not None:
             out["goodput"] = goodput(
@@ -131,11 +136,9 @@ def length_distributions(workload: WorkloadSpec) -> tuple[Lengths, Lengths]:
 def build_load(spec: RunSpec) -> LoadPlan:
     """The plan of one single-step profile (sweeps and searches build one per step)."""
     load, seed = spec.load, spec.workload.seed
-    if load.profile == "replay":
-        assert load.trace is not None
-        total = None if load.requests is None else load.requests + load.warmup
-        entries = load_trace(Path(load.trace), max_requests=total)
-        offsets = scaled_offsets([e.timestamp_ms for e in entries], load.trace_time_scale)
+    if isinstance(load, ReplayLoad):
+        entries = load_trace(Path(load.trace), max_requests=load.total_requests)
+        offsets = scaled_offsets([e.timestamp_ms for e in entries], load.time_scale)
         if load.duration_s is not None:
             offsets = [o for o in offsets if o < load.duration_s * 1e9]
         plan = OpenLoopPlan(offsets, load.max_concurrency, load.warmup)
@@ -150,12 +153,12 @@ def build_load(spec: RunSpec) -> LoadPlan:
         inputs=inputs,
         outputs=outputs,
     )
-    if load.open_loop:
+    if isinstance(load, OpenLoad | RampLoad) and is_open_loop(load):
         offsets = _rate_offsets(load, seed)
         return LoadPlan(spec, items, open=OpenLoopPlan(offsets, load.max_concurrency, load.warmup))
+    assert isinstance(load, ClosedLoad | RampLoad)
     starts: tuple[int, ...] = ()
-    if load.profile == "ramp":
-        assert load.duration_s is not None
+    if isinstance(load, RampLoad):
         starts = tuple(ramp_stream_starts(load.concurrency, load.duration_s))
     closed = ClosedLoopPlan(
         load.concurrency, load.requests, load.duration_s, load.warmup, stream_starts_ns=starts

@@ -33,14 +33,12 @@ _LISTENING = re.compile(r"llmbench-sim listening on (http://\S+)")
 
 
 def sim_serve_args(sim: SimSpec, *, host: str = "127.0.0.1", port: int = 0) -> list[str]:
-    args = [
-        sys.executable, "-m", "llmbench", "sim", "serve",
-        "--host", host, "--port", str(port),
-        "--ttft-ms", repr(sim.ttft_ms), "--itl-ms", repr(sim.itl_ms),
-        "--jitter-ms", repr(sim.jitter_ms), "--tokens-per-chunk", str(sim.tokens_per_chunk),
-        "--seed", str(sim.seed),
+    """The settings travel as one JSON object, the same model `sim serve` reads: nothing here
+    spells a simulator flag."""
+    return [
+        sys.executable, "-m", "llmbench", "sim", "serve", "--host", host, "--port", str(port),
+        "--config-json", sim.model_dump_json(),
     ]  # fmt: skip
-    return args if sim.preset is None else [*args, "--preset", sim.preset]
 
 
 class EmbeddedSim:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from llmbench.config.problems import untagged
 from llmbench.errors import StoreError
 from llmbench.store.run_schema import Block, RunResult
 from llmbench.store.study_schema import StudyIndex
@@ -47,7 +48,7 @@ def _validated(kind: type[M], document: Document, where: str) -> M:
         return kind.model_validate(document)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(map(str, first["loc"])) or "(top level)"
+        field = ".".join(map(str, untagged(kind, first["loc"]))) or "(top level)"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         hint = "the file was edited or corrupted; restore it"
         if first["loc"][:1] == ("spec",):  # a spec rule changed without an upgrade for old files

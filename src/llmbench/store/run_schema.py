@@ -388,7 +388,7 @@ class RunSummaryParts(Block):
 class RunResult(Block):
     """run.json. Written at start (status `running`, up to `target`) and at the end."""
 
-    schema_version: Literal[1] = 1  # the store writes it first, whatever was set
+    schema_version: Literal[2] = 2  # the store writes it first, whatever was set
     run_id: str
     status: RunStatus
     started_at: str = Field(description="ISO 8601 UTC")

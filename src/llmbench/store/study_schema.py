@@ -107,7 +107,7 @@ class AcrossRuns(Block):
 class StudyIndex(Block):
     """study.json, rewritten after each step."""
 
-    schema_version: Literal[1] = 1  # the store writes it first, whatever was set
+    schema_version: Literal[2] = 2  # the store writes it first, whatever was set
     study: str = Field(description="the profile, or `repeat`")
     status: Literal["running", "complete", "interrupted"]
     spec: RunSpec

@@ -13,16 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from llmbench.config import upgrade_spec_v1
 from llmbench.errors import SchemaVersionError
 
-SCHEMA_VERSION = 1
+# 1: the first typed files. 2: the spec's load is a union by `kind` and studies are `study`.
+SCHEMA_VERSION = 2
 
 Document = dict[str, Any]
 Upgrade = Callable[[Document], Document]
-
-# version v → the function making version v + 1 out of it (run.json and study.json).
-RUN_UPGRADES: dict[int, Upgrade] = {}
-STUDY_UPGRADES: dict[int, Upgrade] = {}
 
 
 def spec_upgrade(convert: Callable[[Document], Document]) -> Upgrade:
@@ -66,3 +64,8 @@ def upgrade(
         document = {**step(document), "schema_version": version + 1}
         version += 1
     return document
+
+
+# version v → the function making version v + 1 out of it (run.json and study.json).
+RUN_UPGRADES: dict[int, Upgrade] = {1: spec_upgrade(upgrade_spec_v1)}
+STUDY_UPGRADES: dict[int, Upgrade] = {1: spec_upgrade(upgrade_spec_v1)}

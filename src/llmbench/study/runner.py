@@ -11,8 +11,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from llmbench.config import RunSpec
-from llmbench.config.run import STUDY_PROFILES
+from llmbench.config import (
+    ClosedLoad,
+    ConcurrencySweepStudy,
+    InputSweepStudy,
+    OpenLoad,
+    RepeatStudy,
+    RunSpec,
+    SweepStudy,
+)
+from llmbench.config.load import profile_name
 from llmbench.metrics.repeats import across_runs
 from llmbench.run.execute import public_spec
 from llmbench.store.run_schema import OpenLoopDelivery, RunResult
@@ -32,17 +40,36 @@ StepRunner = Callable[[RunSpec, Path], Awaitable[RunResult]]
 
 
 def is_study(spec: RunSpec) -> bool:
-    return spec.load.profile in STUDY_PROFILES or spec.load.repeat > 1
+    return spec.study is not None
 
 
-def step_spec(spec: RunSpec, *, input_tokens: int | None = None, **load: Any) -> RunSpec:
-    """The spec of one step: the study's spec with load fields (and, for an input sweep, the
-    input length) replaced, validated again."""
+def _common(spec: RunSpec) -> dict[str, Any]:
+    """The load fields every step keeps: its bound, warm-up, workers and validity rule."""
+    keep = ("requests", "duration_s", "warmup", "workers", "validity")
+    return {k: v for k, v in spec.load.model_dump(mode="json").items() if k in keep}
+
+
+def closed_step(spec: RunSpec, concurrency: int) -> dict[str, Any]:
+    return {**_common(spec), "kind": "closed", "concurrency": concurrency}
+
+
+def open_step(spec: RunSpec, arrival: str, rate: float, cap: int | None) -> dict[str, Any]:
+    return {
+        **_common(spec), "kind": "open", "arrival": arrival, "rate": rate, "max_concurrency": cap
+    }  # fmt: skip
+
+
+def step_spec(
+    spec: RunSpec, load: dict[str, Any] | None = None, *, input_tokens: int | None = None
+) -> RunSpec:
+    """The spec of one step: the study's spec without the study, its load replaced by `load`
+    (default: kept) and, for an input sweep, the input length replaced; validated again."""
     base = spec.model_dump(mode="json")
-    changes = {"repeat": 1, "concurrencies": None, "max_concurrency": None, "rate": None, **load}
-    base["load"] = {**base["load"], **changes}
-    length = {} if input_tokens is None else {"input_tokens": input_tokens}
-    base["workload"] = {**base["workload"], "input_lengths": None, **length}
+    base["study"] = None
+    if load is not None:
+        base["load"] = load
+    if input_tokens is not None:
+        base["workload"] = {**base["workload"], "input_tokens": input_tokens}
     return RunSpec.model_validate(base)
 
 
@@ -82,7 +109,7 @@ class _Study:
         self.spec, self.parent, self.run_step, self.stop = spec, parent, run_step, stop
         self.runs: list[RunResult] = []
         self.index = StudyIndex(
-            study=spec.load.profile if spec.load.repeat == 1 else "repeat",
+            study=spec.study.kind if spec.study else "repeat",
             status="running",
             spec=public_spec(spec),
             spec_hash=spec.spec_hash(),
@@ -94,9 +121,10 @@ class _Study:
         self.index = self.index.model_copy(update=blocks)
 
     async def step(self, label: str, spec: RunSpec) -> RunResult:
-        if self.runs and self.spec.load.cooldown_s > 0:
+        cooldown_s = self.spec.study.cooldown_s if self.spec.study else 0.0
+        if self.runs and cooldown_s > 0:
             with contextlib.suppress(TimeoutError):  # the cooldown is the wait's own timeout
-                await asyncio.wait_for(self.stop.wait(), self.spec.load.cooldown_s)
+                await asyncio.wait_for(self.stop.wait(), cooldown_s)
         directory = self.parent / f"{len(self.runs) + 1:02d}-{label}"
         spec = _with_prompt_set(spec, len(self.runs))
         run = await self.run_step(spec, directory)
@@ -107,9 +135,9 @@ class _Study:
             step=len(self.runs),
             label=label,
             dir=directory.name,
-            profile=load.profile,
-            rate=load.rate,
-            concurrency=None if load.open_loop else load.concurrency,
+            profile=profile_name(load.model_dump(mode="json")),
+            rate=getattr(load, "rate", None),
+            concurrency=load.concurrency if isinstance(load, ClosedLoad) else None,
             input_tokens=spec.workload.input_tokens,
             status=run.status,
             valid=run.validity.valid if run.validity is not None else None,
@@ -127,17 +155,18 @@ class _Study:
 
 
 async def _sweep(study: _Study) -> None:
-    load = study.spec.load
-    sync_spec = step_spec(study.spec, profile="synchronous", concurrency=1)
-    sync = await study.step("synchronous", sync_spec)
+    load, sweep = study.spec.load, study.spec.study
+    assert isinstance(load, ClosedLoad)  # RunSpec checks both
+    assert isinstance(sweep, SweepStudy)
+    sync = await study.step("synchronous", step_spec(study.spec, closed_step(study.spec, 1)))
     if study.stopped:
         return
     top = await study.step(
-        "throughput", step_spec(study.spec, profile="concurrency", concurrency=load.concurrency)
+        "throughput", step_spec(study.spec, closed_step(study.spec, load.concurrency))
     )
     sync_rate, max_rate = _requests_per_s(sync), _requests_per_s(top)
     try:
-        rates = sweep_rates(sync_rate or 0.0, max_rate or 0.0, load.sweep_rates)
+        rates = sweep_rates(sync_rate or 0.0, max_rate or 0.0, sweep.steps)
     except ValueError as exc:
         study.record(note=str(exc))
         return
@@ -145,52 +174,51 @@ async def _sweep(study: _Study) -> None:
     for rate in rates:
         if study.stopped:
             return
-        cap = load.max_concurrency
-        spec = step_spec(study.spec, profile="constant", rate=rate, max_concurrency=cap)
-        await study.step(f"rate-{rate:.3g}", spec)
+        step = open_step(study.spec, "constant", rate, sweep.max_concurrency)
+        await study.step(f"rate-{rate:.3g}", step_spec(study.spec, step))
 
 
 async def _concurrency_sweep(study: _Study) -> None:
-    for concurrency in study.spec.load.concurrencies or ():
+    sweep = study.spec.study
+    assert isinstance(sweep, ConcurrencySweepStudy)
+    for concurrency in sweep.concurrencies:
         if study.stopped:
             return
-        spec = step_spec(study.spec, profile="concurrency", concurrency=concurrency)
+        spec = step_spec(study.spec, closed_step(study.spec, concurrency))
         await study.step(f"c{concurrency}", spec)
 
 
 async def _input_sweep(study: _Study) -> None:
     """One closed-loop step at the study's concurrency per input length (latency vs length)."""
-    load = study.spec.load
-    for length in study.spec.workload.input_lengths or ():
+    sweep = study.spec.study
+    assert isinstance(sweep, InputSweepStudy)
+    for length in sweep.input_lengths:
         if study.stopped:
             return
-        spec = step_spec(
-            study.spec, input_tokens=length, profile="concurrency", concurrency=load.concurrency
-        )
-        await study.step(f"in{length}", spec)
+        await study.step(f"in{length}", step_spec(study.spec, input_tokens=length))
 
 
 async def _search(study: _Study) -> None:
     load = study.spec.load
-    by_rate = load.search == "rate"
+    by_rate = isinstance(load, OpenLoad)  # else closed: RunSpec checks it
 
     async def probe(value: float) -> Probe:
-        if by_rate:
-            cap = load.max_concurrency
-            spec = step_spec(study.spec, profile="poisson", rate=value, max_concurrency=cap)
+        if isinstance(load, OpenLoad):
+            step = open_step(study.spec, load.arrival, value, load.max_concurrency)
             label = f"rate-{value:.3g}"
         else:
-            spec = step_spec(study.spec, profile="concurrency", concurrency=int(value))
+            step = closed_step(study.spec, int(value))
             label = f"c{int(value)}"
+        spec = step_spec(study.spec, step)
         if study.stopped:
             return Probe(value, Verdict.OVERLOADED)  # no more runs: ends the search quickly
         run = await study.step(label, spec)
         return Probe(value, verdict_of(run), _good_fraction(run))
 
-    start = load.rate if by_rate and load.rate else (1.0 if by_rate else load.concurrency)
+    start = load.rate if isinstance(load, OpenLoad) else getattr(load, "concurrency", 1)
     result = await slo_search(probe, start=start, integer=not by_rate)
     search = SearchInfo(
-        over=load.search,
+        over="rate" if by_rate else "concurrency",
         best=result.best,
         attainment=study.spec.slo.attainment if study.spec.slo else None,
         probes=[(p.value, p.verdict.value, p.good_fraction) for p in result.probes],
@@ -199,20 +227,16 @@ async def _search(study: _Study) -> None:
 
 
 async def _repeat(study: _Study) -> None:
-    for k in range(study.spec.load.repeat):
+    repeat = study.spec.study
+    assert isinstance(repeat, RepeatStudy)
+    for k in range(repeat.count):
         if study.stopped:
             return
-        await study.step(f"repeat-{k + 1}", step_spec(study.spec, **_single(study.spec)))
+        await study.step(f"repeat-{k + 1}", step_spec(study.spec))
     rows = [Headline.of(run).model_dump() for run in study.runs]
     study.record(
         across_runs=AcrossRuns.model_validate(across_runs(rows, tuple(Headline.model_fields)))
     )
-
-
-def _single(spec: RunSpec) -> dict[str, Any]:
-    """The load fields a repeat keeps (step_spec resets the study-only ones)."""
-    load = spec.load
-    return {"rate": load.rate, "max_concurrency": load.max_concurrency}
 
 
 async def run_study(
@@ -226,7 +250,8 @@ async def run_study(
         "input-sweep": _input_sweep,
         "slo-search": _search,
     }
-    await steps.get(spec.load.profile, _repeat)(study)
+    kind = spec.study.kind if spec.study else "repeat"
+    await steps.get(kind, _repeat)(study)
     study.record(status="interrupted" if study.stopped else "complete")
     write_study_index(parent, study.index)
     return study.index

@@ -57,7 +57,10 @@ def test_a_load_without_bounds_runs_100_requests_as_on_the_command_line(tmp_path
     ("text", "expected"),
     [
         # unknown key, with the allowed keys and the nearest one
-        ("load:\n  concurency: 4\n", "F:2:3: load.concurency: unknown key (allowed: burstiness"),
+        (
+            "load:\n  concurency: 4\n",
+            "F:2:3: load.concurency: unknown key (allowed: concurrency, duration_s, kind",
+        ),
         ("load:\n  concurency: 4\n", "fix: did you mean 'concurrency'?)"),
         # Literal choices
         (
@@ -75,12 +78,12 @@ def test_a_load_without_bounds_runs_100_requests_as_on_the_command_line(tmp_path
         ("load: 5\n", "F:1:1: load: not a mapping"),
         (
             "load:\n  concurrencies: [1, x]\n  profile: concurrency-sweep\n  requests: 2\n",
-            "F:2:22: load.concurrencies[1]: not an integer",
+            "F:2:22: study.concurrencies[1]: not an integer",
         ),
         # a missing key is located at its nearest parent present in the file
         (
             "seed: 1\nload:\n  profile: poisson\n  requests: 2\n",
-            "F:2:1: load.rate: the poisson profile needs a rate",
+            "F:2:1: load.rate: required for kind open",
         ),
         ("seed: 1\n", None),
         # huge and non-finite numbers

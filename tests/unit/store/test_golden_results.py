@@ -1,5 +1,6 @@
 """Results files written by earlier llmbench versions (tests/golden/results-v*/) load into the
-current model, and writing a loaded model gives back the same bytes llmbench wrote."""
+current model: a file of the current version rewrites to the same bytes, and an older one
+upgrades to exactly its committed counterpart of the current version."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ GOLDEN = Path(__file__).parents[2] / "golden"
 RUN_FILES = sorted(GOLDEN.glob("results-v*/**/run.json"))
 STUDY_FILES = sorted(GOLDEN.glob("results-v*/**/study.json"))
 V1 = GOLDEN / "results-v1"
+V2 = GOLDEN / "results-v2"  # the current version: V1's files as the upgrade writes them
+CURRENT_RUNS = sorted(V2.glob("**/run.json"))
+CURRENT_STUDIES = sorted(V2.glob("**/study.json"))
+V1_FILES = sorted(V1.glob("**/*.json"))
 
 
 def _name(path: Path) -> str:
@@ -29,11 +34,23 @@ def _name(path: Path) -> str:
 
 
 def test_every_kind_of_file_is_there() -> None:
-    assert len(RUN_FILES) >= 20
-    assert len(STUDY_FILES) == 4
+    assert len(CURRENT_RUNS) >= 20
+    assert len(CURRENT_STUDIES) == 4
+    assert [p.relative_to(V1) for p in V1_FILES] == [
+        p.relative_to(V2) for p in sorted(V2.glob("**/*.json"))
+    ]
 
 
-@pytest.mark.parametrize("path", RUN_FILES, ids=_name)
+@pytest.mark.parametrize("path", V1_FILES, ids=_name)
+def test_a_version_1_file_upgrades_to_its_version_2_counterpart(path: Path) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["schema_version"] == 1
+    read = study_from_json if path.name == "study.json" else run_from_json
+    upgraded = to_json(read(data, str(path)))
+    assert upgraded == (V2 / path.relative_to(V1)).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", CURRENT_RUNS, ids=_name)
 def test_run_json_loads_and_rewrites_to_the_same_bytes(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     run = run_from_json(json.loads(text), str(path))
@@ -42,7 +59,7 @@ def test_run_json_loads_and_rewrites_to_the_same_bytes(path: Path) -> None:
     assert again == run
 
 
-@pytest.mark.parametrize("path", STUDY_FILES, ids=_name)
+@pytest.mark.parametrize("path", CURRENT_STUDIES, ids=_name)
 def test_study_json_loads_and_rewrites_to_the_same_bytes(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     study = study_from_json(json.loads(text), str(path))

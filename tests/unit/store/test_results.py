@@ -18,6 +18,7 @@ from llmbench.records import (
     Status,
 )
 from llmbench.store.results import RECORDS_FILE, RUN_FILE, RunWriter, load_run, read_run_file
+from llmbench.store.versions import SCHEMA_VERSION
 
 RUNNING = Path(__file__).parents[2] / "golden" / "results-v1" / "running" / RUN_FILE
 
@@ -52,7 +53,7 @@ def test_round_trip(tmp_path: Path) -> None:
     loaded = load_run(tmp_path / "run")
     assert loaded.warnings == []
     assert loaded.run == started
-    assert json.loads((tmp_path / "run" / RUN_FILE).read_text())["schema_version"] == 1
+    assert json.loads((tmp_path / "run" / RUN_FILE).read_text())["schema_version"] == SCHEMA_VERSION
     assert loaded.records == [record(0), record(1, ok=False)]
 
 

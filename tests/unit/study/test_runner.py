@@ -28,7 +28,8 @@ class FakeSteps:
         self.specs.append(spec)
         directory.mkdir(parents=True)  # noqa: ASYNC240 -- a test fake: one quick mkdir
         load = spec.load
-        offered = load.rate if load.rate else load.concurrency * 2.0
+        rate = getattr(load, "rate", None)
+        offered = rate if rate else load.concurrency * 2.0  # type: ignore[union-attr]
         done = min(offered, 10.0)
         met = offered <= 6.0
         base = golden_run("open-slo")  # an open loop with objectives: every block a step reads
@@ -68,10 +69,11 @@ def run(study_spec: RunSpec, tmp_path: Path) -> tuple[StudyIndex, FakeSteps]:
 def test_sweep_runs_sync_then_max_then_rates_between(tmp_path: Path) -> None:
     index, steps = run(spec(profile="sweep", concurrency=8, sweep_rates=3), tmp_path)
     # synchronous: 2/s, throughput at c=8: min(16, 10) = 10/s → rates 4, 6, 8
-    assert [s.load.profile for s in steps.specs] == ["synchronous", "concurrency"] + [
-        "constant"
-    ] * 3
-    assert [s.load.rate for s in steps.specs[2:]] == pytest.approx([4.0, 6.0, 8.0])
+    assert [s.load.kind for s in steps.specs] == ["closed", "closed"] + ["open"] * 3
+    assert [s.load.concurrency for s in steps.specs[:2]] == [1, 8]  # type: ignore[union-attr]
+    assert {s.load.arrival for s in steps.specs[2:]} == {"constant"}  # type: ignore[union-attr]
+    assert [s.load.rate for s in steps.specs[2:]] == pytest.approx([4.0, 6.0, 8.0])  # type: ignore[union-attr]
+    assert all(s.study is None for s in steps.specs)
     assert index.status == "complete"
     dirs = sorted(p.name for p in (tmp_path / "study").iterdir() if p.is_dir())
     assert dirs == ["01-synchronous", "02-throughput", "03-rate-4", "04-rate-6", "05-rate-8"]
@@ -85,7 +87,7 @@ def test_sweep_runs_sync_then_max_then_rates_between(tmp_path: Path) -> None:
 
 def test_concurrency_sweep_steps(tmp_path: Path) -> None:
     index, steps = run(spec(profile="concurrency-sweep", concurrencies=(1, 2, 4)), tmp_path)
-    assert [s.load.concurrency for s in steps.specs] == [1, 2, 4]
+    assert [s.load.concurrency for s in steps.specs] == [1, 2, 4]  # type: ignore[union-attr]
     assert [row.label for row in index.steps] == ["c1", "c2", "c4"]
 
 
@@ -94,7 +96,7 @@ def test_repeat_reports_across_runs(tmp_path: Path) -> None:
     assert is_study(study)
     index, steps = run(study, tmp_path)
     assert len(steps.specs) == 3
-    assert all(s.load.repeat == 1 and s.load.rate == 3.0 for s in steps.specs)
+    assert all(s.study is None and s.load.rate == 3.0 for s in steps.specs)  # type: ignore[union-attr]
     assert index.across_runs is not None
     across = index.across_runs.requests_per_s
     assert across.n == 3
@@ -123,15 +125,16 @@ def test_slo_search_over_concurrency(tmp_path: Path) -> None:
 def test_input_sweep_runs_one_closed_loop_step_per_length(tmp_path: Path) -> None:
     study = RunSpec.model_validate(
         {
-            "workload": {"input_lengths": (128, 512), "prefix_tokens": 64},
-            "load": {"profile": "input-sweep", "concurrency": 2, "requests": 4},
+            "workload": {"prefix_tokens": 64},
+            "load": {"kind": "closed", "concurrency": 2, "requests": 4},
+            "study": {"kind": "input-sweep", "input_lengths": (128, 512)},
         }
     )
     assert is_study(study)
     index, steps = run(study, tmp_path)
     assert [s.workload.input_tokens for s in steps.specs] == [128, 512]
-    assert all(s.workload.input_lengths is None for s in steps.specs)
-    assert all(s.load.profile == "concurrency" and s.load.concurrency == 2 for s in steps.specs)
+    assert all(s.study is None for s in steps.specs)
+    assert all(s.load == study.load for s in steps.specs)
     assert all(s.workload.prefix_tokens == 64 for s in steps.specs)
     assert [row.label for row in index.steps] == ["in128", "in512"]
     assert [row.input_tokens for row in index.steps] == [128, 512]
@@ -140,15 +143,22 @@ def test_input_sweep_runs_one_closed_loop_step_per_length(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"load": {"profile": "input-sweep", "requests": 4}}, "input-sweep and a list"),
-        ({"workload": {"input_lengths": (8, 16)}, "load": {"requests": 4}}, "input-sweep"),
+        ({"load": {"profile": "input-sweep", "requests": 4}}, "study.input-sweep.input_lengths"),
+        ({"workload": {"input_lengths": (8, 16)}, "load": {"requests": 4}}, "input_lengths"),
+        (
+            {
+                "study": {"kind": "input-sweep", "input_lengths": (8,)},
+                "workload": {"prefix_tokens": 9},
+            },
+            "exceeds the input length 8",
+        ),
         ({"workload": {"input_tokens": 8, "prefix_tokens": 9}}, "exceeds the input length"),
         (
             {
                 "workload": {"input_lengths": (8, 16)},
                 "load": {"profile": "input-sweep", "rate": 2.0, "requests": 4},
             },
-            "rate does not apply",
+            "study steps a closed loop",
         ),
     ],
 )

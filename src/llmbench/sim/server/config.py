@@ -8,29 +8,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from llmbench.sim.server.settings import SimSettings
 from llmbench.sim.twin.params import Preset
 
 _NS_PER_MS = 1_000_000
+_DEFAULT = SimSettings()  # the chosen settings' defaults are defined there, once
 
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
     """How the deterministic simulator behaves; validated on construction (ValueError)."""
 
-    ttft_ms: float = 200.0
-    itl_ms: float = 20.0
-    jitter_ms: float = 0.0
-    seed: int = 1
-    tokens_per_chunk: int = 1
-    model: str = "llmbench-sim"
+    ttft_ms: float = _DEFAULT.ttft_ms
+    itl_ms: float = _DEFAULT.itl_ms
+    jitter_ms: float = _DEFAULT.jitter_ms
+    seed: int = _DEFAULT.seed
+    tokens_per_chunk: int = _DEFAULT.tokens_per_chunk
+    model: str = _DEFAULT.model
     # repr=False: the key must never show up in logs or tracebacks.
     api_key: str | None = field(default=None, repr=False)
     max_tokens_limit: int = 32768
     max_body_bytes: int = 8 * 1024 * 1024
-    log_capacity: int = 100_000
+    log_capacity: int = _DEFAULT.log_capacity
     # ((fault header value, probability), ...) drawn per request; see sim/faults.py.
     fault_rates: tuple[tuple[str, float], ...] = ()
-    fault_seed: int = 1
+    fault_seed: int = _DEFAULT.fault_seed
     # The serving-engine twin: when set, it times every response instead of ttft/itl/jitter.
     twin: Preset | None = None
 
@@ -47,6 +49,23 @@ class SimConfig:
             raise ValueError("model must be a non-empty string")
         if self.api_key is not None and not self.api_key:
             raise ValueError("api_key must be None or a non-empty string")
+
+    @classmethod
+    def from_settings(
+        cls, settings: SimSettings, *, api_key: str | None = None, twin: Preset | None = None
+    ) -> SimConfig:
+        """The running server's configuration: the chosen settings plus what is resolved at
+        start (the key from its variable, the twin from its preset)."""
+        if twin is not None and twin.timing == "fixed":  # deterministic: the exact fixed path
+            ttft_ms, itl_ms, twin = twin.fixed.ttft_s * 1000, twin.fixed.itl_s * 1000, None
+        else:
+            ttft_ms, itl_ms = settings.ttft_ms, settings.itl_ms
+        return cls(
+            ttft_ms=ttft_ms, itl_ms=itl_ms, jitter_ms=settings.jitter_ms, seed=settings.seed,
+            tokens_per_chunk=settings.tokens_per_chunk, model=settings.model, api_key=api_key,
+            log_capacity=settings.log_capacity, fault_rates=settings.fault_rates(),
+            fault_seed=settings.fault_seed, twin=twin,
+        )  # fmt: skip
 
     @property
     def ttft_ns(self) -> int:

@@ -7,13 +7,13 @@ import itertools
 
 import pytest
 
-from llmbench.config import LoadSpec, RunSpec, TargetSpec
+from llmbench.config import ClosedLoad, RunSpec, TargetSpec, parse_load
 from llmbench.run.plan import build_load
 from llmbench.run.workers.share import choose_workers, dealt, worker_share
 
 
 def _spec(**load: object) -> RunSpec:
-    return RunSpec(load=LoadSpec.model_validate(load))
+    return RunSpec(load=parse_load(load))
 
 
 @pytest.mark.parametrize(("concurrency", "workers"), [(1, 1), (4, 2), (5, 2), (7, 3), (3, 3)])
@@ -79,7 +79,9 @@ def test_ramp_stream_starts_follow_their_streams() -> None:
 
 
 def test_a_connection_limit_is_dealt_to_the_workers() -> None:
-    spec = RunSpec(target=TargetSpec(connection_limit=5), load=LoadSpec(concurrency=8, requests=10))
+    spec = RunSpec(
+        target=TargetSpec(connection_limit=5), load=ClosedLoad(concurrency=8, requests=10)
+    )
     limits = [worker_share(build_load(spec), w, 2).connection_limit for w in range(2)]
     assert limits == [3, 2]
 

@@ -1,0 +1,50 @@
+"""The simulated target's settings, defined once: what `llmbench sim serve` takes as flags or as
+`--config-json`, and what a run stores for its embedded simulator (`RunSpec.sim`). A pydantic
+model whose one import is the fault-rate parser, so that llmbench's config may hold it without
+the server (the one, narrow exception to "only prediction/ and cli/ import sim"; pyproject.toml).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from llmbench.sim.server.faults import FaultError, parse_fault_rates
+
+_MAX_MS = 7 * 24 * 3600 * 1000.0  # a week
+
+
+class SimSettings(BaseModel):
+    """Timing, identity and faults of the simulated target; `preset` names a serving-engine twin
+    (`llmbench sim presets`) that times responses instead of the fixed ttft/itl/jitter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    ttft_ms: float = Field(200.0, ge=0, le=_MAX_MS, description="time to first token")
+    itl_ms: float = Field(20.0, ge=0, le=_MAX_MS, description="time between tokens")
+    jitter_ms: float = Field(0.0, ge=0, le=_MAX_MS, description="normal noise (sd) on each gap")
+    tokens_per_chunk: int = Field(1, ge=1, le=1_000_000, description="tokens per streamed chunk")
+    seed: int = Field(1, ge=-(2**63), le=2**63 - 1, description="seeds the jitter")
+    preset: str | None = Field(
+        None, description="serving-engine twin preset: deterministic, self-hosted-cold, cloud-warm"
+    )
+    model: str = Field("llmbench-sim", min_length=1, description="the one model id served")
+    fault_rate: str | None = Field(
+        None, description="inject faults at rates, e.g. '429:0.1,500:0.05,cut_after:3:0.02'"
+    )
+    fault_seed: int = Field(1, ge=-(2**63), le=2**63 - 1, description="seeds the fault draws")
+    log_capacity: int = Field(
+        100_000, ge=1, le=100_000_000, description="requests kept in the emission log"
+    )
+
+    @field_validator("fault_rate")
+    @classmethod
+    def _check_faults(cls, text: str | None) -> str | None:
+        if text is not None:
+            try:
+                parse_fault_rates(text)
+            except FaultError as exc:
+                raise ValueError(str(exc)) from None
+        return text
+
+    def fault_rates(self) -> tuple[tuple[str, float], ...]:
+        return tuple(parse_fault_rates(self.fault_rate or ""))
