@@ -12,6 +12,7 @@ import asyncio
 import json
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,8 +44,10 @@ class EngineServer:
     writes_ns: dict[str, list[int]] = field(default_factory=dict)  # request id → write times
     bodies: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
-    _poisoned: set[int] = field(default_factory=set)
-    _served: set[int] = field(default_factory=set)
+    # Connections by their transport object, weakly: an id() is reused once a closed
+    # connection's transport is freed, and a new connection then looked like a used one.
+    _poisoned: weakref.WeakSet[asyncio.BaseTransport] = field(default_factory=weakref.WeakSet)
+    _served: weakref.WeakSet[asyncio.BaseTransport] = field(default_factory=weakref.WeakSet)
     _loop: asyncio.AbstractEventLoop | None = None
     _runner: web.AppRunner | None = None
     _thread: threading.Thread | None = None
@@ -54,21 +57,22 @@ class EngineServer:
         b = self.behaviour
         if b.models_status != 200:
             if b.poison_after_models and request.transport is not None:
-                self._poisoned.add(id(request.transport))
+                self._poisoned.add(request.transport)
             return web.json_response({"detail": "cache scan failed"}, status=b.models_status)
         return web.json_response({"data": [{"id": "m"}]})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         self.paths.append(request.path)
         transport = request.transport
-        key = id(transport)
         b = self.behaviour
         if transport is not None and (
-            key in self._poisoned or (b.close_reused_connections and key in self._served)
+            transport in self._poisoned
+            or (b.close_reused_connections and transport in self._served)
         ):
             transport.close()  # before any response byte: the client sees a dead connection
             raise asyncio.CancelledError
-        self._served.add(key)
+        if transport is not None:
+            self._served.add(transport)
         body = json.loads(await request.read())
         self.bodies.append(body)
         refused = sorted(b.refuse_fields & body.keys())
