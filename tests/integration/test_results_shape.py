@@ -1,6 +1,6 @@
-"""What the writer produces today has the shape of the v1 files llmbench wrote before the typed
-model (tests/golden/results-v1/b2a60c3/): the same keys in the same order at every level, and it
-reads back into an equal model."""
+"""What the writer produces today has the shape of the files llmbench wrote before the typed
+model (tests/golden/results-v1/b2a60c3/, as the v1 → v2 upgrade writes them in results-v2/):
+the same keys in the same order at every level, and it reads back into an equal model."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from llmbench.cli.main import app
 from llmbench.config import RunSpec
 from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import read_run_file
-from support.runs import GOLDEN_V1
+from support.runs import GOLDEN_V1, GOLDEN_V2
 
 StartSim = Callable[..., str]
 
@@ -34,7 +34,7 @@ def key_paths(value: Any, at: str = "") -> list[str]:
     return []
 
 
-def test_a_new_run_json_has_the_keys_and_order_of_the_v1_files(
+def test_a_new_run_json_has_the_keys_and_order_of_the_earlier_files(
     start_sim: StartSim, tmp_path: Path
 ) -> None:
     base_url = start_sim(ttft_ms=20.0, itl_ms=2.0)
@@ -48,12 +48,15 @@ def test_a_new_run_json_has_the_keys_and_order_of_the_v1_files(
     out = tmp_path / "run"
     run = asyncio.run(execute_run(spec, Target(base_url), out))
     written = json.loads((out / "run.json").read_text())
-    golden = json.loads((GOLDEN_V1 / "b2a60c3" / "open-slo" / "run.json").read_text())
-    # Differ by design: the embedded simulator's settings and engine (this run is given a URL)
-    # and the spec's sources (null: this run is not started from the command line).
-    unset = (".target.embedded_sim.", ".target.engine.", ".spec_source.")
+    golden = json.loads((GOLDEN_V2 / "b2a60c3" / "open-slo" / "run.json").read_text())
+    # Differ by design: the embedded simulator's settings and engine (this run is given a URL),
+    # the spec's sources (null: this run is not started from the command line), and the spec
+    # (an upgraded one keeps the fields the old spec had; a new one has every field, in the
+    # model's order: checked below).
+    unset = (".target.embedded_sim.", ".target.engine.", ".spec_source.", ".spec.")
     kept = [p for p in key_paths(written) if not p.startswith(unset)]
     assert kept == [p for p in key_paths(golden) if not p.startswith(unset)]
+    assert key_paths(written["spec"]) == key_paths(spec.model_dump(mode="json"))
     assert read_run_file(out / "run.json") == run
 
 

@@ -12,6 +12,7 @@ from llmbench.store.study_index import load_study_index
 from llmbench.store.study_schema import StudyIndex
 
 GOLDEN_V1 = Path(__file__).parents[1] / "golden" / "results-v1"
+GOLDEN_V2 = Path(__file__).parents[1] / "golden" / "results-v2"
 
 
 def golden_run(name: str = "closed") -> RunResult:
