@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from llmbench.config import RunSpec
 from llmbench.study import Target, execute_run
 
@@ -69,10 +71,28 @@ def test_sweep_writes_step_dirs_and_index(start_sim: StartSim, tmp_path: Path) -
     index = json.loads((out / "study.json").read_text())
     assert index["status"] == "complete"
     assert [row["label"][:4] for row in index["steps"]] == ["sync", "thro", "rate", "rate"]
-    for row in index["steps"]:
-        run = json.loads((out / row["dir"] / "run.json").read_text())
+    runs = [json.loads((out / row["dir"] / "run.json").read_text()) for row in index["steps"]]
+    for row, run in zip(index["steps"], runs, strict=True):
         assert run["counts"]["ok"] == 8
         assert row["ttft_p50_ms"] is not None
+    # The rates: the two probes' measured throughputs, and 2 steps evenly spaced between them.
+    sync_rate, max_rate = (run["summary"]["requests_per_s"] for run in runs[:2])
+    assert index["sweep"]["synchronous_per_s"] == sync_rate
+    assert index["sweep"]["max_per_s"] == max_rate
+    # One stream, each request ≥ 34 ms (20 + 7 × 2): at most 29.4/s; 4 streams carry more.
+    assert sync_rate < 1 / 0.034
+    assert max_rate > 1.5 * sync_rate
+    width = (max_rate - sync_rate) / 3
+    expected = [sync_rate + width, sync_rate + 2 * width]
+    assert index["sweep"]["rates"] == pytest.approx(expected, rel=1e-12)
+    for row, run, rate in zip(index["steps"][2:], runs[2:], expected, strict=True):
+        assert row["rate"] == pytest.approx(rate, rel=1e-12)
+        assert run["spec"]["load"]["profile"] == "constant"
+        assert run["delivery"]["requested_rate_per_s"] == pytest.approx(rate, rel=1e-12)
+        # The step's schedule is the rate itself (ns-rounded deadlines). Its achieved rate is
+        # not checked: over 8 sends one late first send moves it by > 10 % (the validity check
+        # judges the rate from 20 sends on for that reason).
+        assert run["delivery"]["planned_rate_per_s"] == pytest.approx(rate, rel=1e-6)
     assert "sweep study [complete]" in result.stdout
     again = subprocess.run([sys.executable, "-m", "llmbench", "report", str(out)],
                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
