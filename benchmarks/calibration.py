@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from llmbench.config import SimSpec
-from llmbench.local_target import EmbeddedSim
+from llmbench.run.target import EmbeddedSim
 
 # Preset A: cloud-warm's 8B model with other efficiencies and overheads, 16 sequences at most
 # (so the concurrency sweep reaches saturation), prefix cache from the first whole block.

@@ -27,8 +27,8 @@ from llmbench.clients.openai import OpenAIClient
 from llmbench.config import SimSpec
 from llmbench.engine.closed_loop import ClosedLoopPlan, run_closed_loop
 from llmbench.engine.loop import loop_factory
-from llmbench.local_target import EmbeddedSim
 from llmbench.records import RequestRecord
+from llmbench.run.target import EmbeddedSim
 from llmbench.workload.synthetic import synthetic_requests
 
 

@@ -30,11 +30,11 @@ from client_accuracy import clear_logs, sim_logs, truth_and_measured  # benchmar
 
 from llmbench.config import LoadSpec, RunSpec, SimSpec, TargetSpec, WorkloadSpec
 from llmbench.engine.loop import loop_factory
-from llmbench.loads import build_load
-from llmbench.local_target import EmbeddedSim
 from llmbench.records import RequestRecord
+from llmbench.run.execute import RecordKeeper, Target, drive_load
+from llmbench.run.plan import build_load
+from llmbench.run.target import EmbeddedSim
 from llmbench.store.results import RECORDS_FILE, RunWriter, iter_records
-from llmbench.study import RecordKeeper, Target, drive_load
 
 LATE_LIMIT_MS = 1.0  # the simulator's P99 lateness above this: it, not the client, is the limit
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from llmbench.config import RunSpec, SimSpec
 from llmbench.engine.loop import loop_factory
-from llmbench.local_target import EmbeddedSim
-from llmbench.study import Target, execute_run
+from llmbench.run.execute import Target, execute_run
+from llmbench.run.target import EmbeddedSim
 
 
 def one_rate(base_url: str, rate: float, seconds: float, out: Path) -> dict[str, Any]:

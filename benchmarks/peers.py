@@ -33,7 +33,7 @@ from urllib.request import Request, urlopen
 import numpy as np
 
 from llmbench.config import SimSpec
-from llmbench.local_target import EmbeddedSim
+from llmbench.run.target import EmbeddedSim
 
 PEERS_DIR = Path(__file__).resolve().parent / ".peers"
 PEER_PACKAGES = {

@@ -21,8 +21,8 @@ from client_memory import records  # benchmarks/ on sys.path
 
 from llmbench.metrics.columns import RunColumns, column_row
 from llmbench.records import RequestRecord
+from llmbench.run.workers.wire import MAX_BATCH, Message, read_record, record_message
 from llmbench.store.results import RunWriter, record_line
-from llmbench.workers.wire import MAX_BATCH, Message, read_record, record_message
 
 Frame = tuple[bytes, bytes]
 

@@ -31,14 +31,14 @@ from client_accuracy import clear_logs, drive  # benchmarks/ is on sys.path when
 from cpu_isolation import cpu_kept_for
 from raw_stream_client import drain
 
-from llmbench.cli.predict import to_records
 from llmbench.config import SimSpec
 from llmbench.engine.closed_loop import ClosedLoopPlan
 from llmbench.engine.loop import loop_factory
-from llmbench.local_target import EmbeddedSim
 from llmbench.metrics.summary import summarize_run
-from llmbench.sim.offline import poisson_arrivals, predict
-from llmbench.sim.presets import builtin
+from llmbench.prediction.predict import to_records
+from llmbench.run.target import EmbeddedSim
+from llmbench.sim.twin.offline import poisson_arrivals, predict
+from llmbench.sim.twin.presets import builtin
 
 HOST_CPUS = os.sched_getaffinity(0)
 

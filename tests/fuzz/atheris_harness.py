@@ -19,7 +19,7 @@ with atheris.instrument_imports():
     from llmbench.config.specfile import parse_spec
     from llmbench.errors import ConfigError
     from llmbench.records import RequestError, RequestSpec, SendContext
-    from llmbench.sim.protocol import ApiError, parse_request
+    from llmbench.sim.server.protocol import ApiError, parse_request
 
 SPEC = RequestSpec(item_id="i", prompt="p", max_tokens=4)
 CTX = SendContext(request_id="r", target_id="t", worker_id=0, scheduled_ns=0)

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmbench.config import SimSpec
-from llmbench.local_target import EmbeddedSim
-from llmbench.sim.faults import FaultError, parse_fault
+from llmbench.run.target import EmbeddedSim
+from llmbench.sim.server.faults import FaultError, parse_fault
 
 FUZZ = settings(
     max_examples=300,

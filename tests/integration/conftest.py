@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from llmbench.config import SimSpec
-from llmbench.local_target import EmbeddedSim
+from llmbench.run.target import EmbeddedSim
 
 StartSim = Callable[..., str]
 

@@ -19,8 +19,8 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from llmbench.cli.calibrate import calibrate
-from llmbench.sim.presets import builtin
+from llmbench.prediction.calibrate import calibrate
+from llmbench.sim.twin.presets import builtin
 from support.cli import llmbench
 
 from .conftest import StartSim

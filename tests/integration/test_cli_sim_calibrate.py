@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from llmbench.cli.main import app
-from llmbench.cli.predict import to_records
 from llmbench.errors import ConfigError
-from llmbench.sim.offline import predict
-from llmbench.sim.presets import builtin, load_file, override
+from llmbench.prediction.predict import to_records
+from llmbench.sim.twin.offline import predict
+from llmbench.sim.twin.presets import builtin, load_file, override
 from llmbench.store.results import RunWriter
 from llmbench.store.study_index import write_study_index
 

@@ -20,9 +20,9 @@ import pytest
 from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
 from llmbench.metrics.request import e2e_ns, ttfb_ns, ttft_ns
 from llmbench.records import RequestRecord
-from llmbench.sim.faults import FaultPolicy, parse_fault_rates
+from llmbench.run.execute import Target, execute_run
+from llmbench.sim.server.faults import FaultPolicy, parse_fault_rates
 from llmbench.store.results import load_run
-from llmbench.study import Target, execute_run
 
 StartSim = Callable[..., str]
 MS = 1_000_000

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from llmbench.config import RunSpec
-from llmbench.study import Target, execute_run
+from llmbench.run.execute import Target, execute_run
 
 StartSim = Callable[..., str]
 FAST = {"ttft_ms": 20.0, "itl_ms": 2.0}

@@ -21,8 +21,8 @@ import pytest
 
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
 from llmbench.records import CountSource
+from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run
-from llmbench.study import Target, execute_run
 
 TTFT_MS, ITL_MS, OUTPUT_TOKENS = 200.0, 20.0, 64
 StartSim = Callable[..., str]

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
+from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run
-from llmbench.study import Target, execute_run
 
 StartSim = Callable[..., str]
 REQUESTS = 3

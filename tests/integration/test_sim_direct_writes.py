@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from llmbench.sim import emit
-from llmbench.sim.config import SimConfig
-from llmbench.sim.presets import builtin
-from llmbench.sim.protocol import token_text
-from llmbench.sim.server import _SIMULATOR, build_app
+from llmbench.sim.server import emit
+from llmbench.sim.server.app import _SIMULATOR, build_app
+from llmbench.sim.server.config import SimConfig
+from llmbench.sim.server.protocol import token_text
+from llmbench.sim.twin.presets import builtin
 
 TOKENS = 5000
 

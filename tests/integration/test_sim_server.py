@@ -27,8 +27,8 @@ import pytest
 
 _SERVE = """
 import json, sys
-from llmbench.sim.config import SimConfig
-from llmbench.sim.server import serve
+from llmbench.sim.server.config import SimConfig
+from llmbench.sim.server.app import serve
 
 def announce(host, port):
     print(f"llmbench-sim listening on http://{host}:{port}", flush=True)

@@ -21,8 +21,8 @@ from urllib.request import Request, urlopen
 import pytest
 
 from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
+from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run
-from llmbench.study import Target, execute_run
 
 StartSim = Callable[..., str]
 QUIET = ["--set", "noise.jitter_sigma=0", "--set", "noise.stall_probability=0"]

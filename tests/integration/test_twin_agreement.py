@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from llmbench.config import LoadSpec, RunSpec, SimSpec, WorkloadSpec
-from llmbench.local_target import EmbeddedSim
-from llmbench.sim.offline import predict
-from llmbench.sim.presets import builtin, override
+from llmbench.run.execute import Target, execute_run
+from llmbench.run.target import EmbeddedSim
+from llmbench.sim.twin.offline import predict
+from llmbench.sim.twin.presets import builtin, override
 from llmbench.store.results import load_run
-from llmbench.study import Target, execute_run
 
 # A slower GPU than cloud-warm's, so 1 ms timer slots are small against ITL (~36 ms).
 SETTINGS = {

@@ -24,14 +24,14 @@ from rich.console import Console
 
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
 from llmbench.errors import DistributedError
-from llmbench.loads import build_load
 from llmbench.metrics.columns import ColumnRow
 from llmbench.metrics.summary import summarize_run
 from llmbench.records import RequestRecord
 from llmbench.report.terminal import run_summary
+from llmbench.run.execute import Target, execute_run
+from llmbench.run.plan import build_load
+from llmbench.run.workers import pool
 from llmbench.store.results import load_run, record_line
-from llmbench.study import Target, execute_run
-from llmbench.workers import pool
 from support.cli import sigterm_long_run
 
 StartSim = Callable[..., str]

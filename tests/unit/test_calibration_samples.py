@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from llmbench.cli.calibrate import run_samples
-from llmbench.cli.validate import Comparison, by_load_level
+from llmbench.prediction.calibrate import run_samples
+from llmbench.prediction.validate import Comparison, by_load_level
 from llmbench.records import ErrorCategory, RequestError, RequestRecord, Status
 from llmbench.store.results import LoadedRun
 

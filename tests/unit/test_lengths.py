@@ -17,9 +17,9 @@ from rich.console import Console
 
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
 from llmbench.config.run import parse_mix
-from llmbench.loads import build_load
 from llmbench.records import RequestSpec
-from llmbench.workers.share import worker_share
+from llmbench.run.plan import build_load
+from llmbench.run.workers.share import worker_share
 from llmbench.workload.lengths import Lengths
 
 N = 4000

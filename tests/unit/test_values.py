@@ -7,10 +7,10 @@ import itertools
 import pytest
 from pydantic import ValidationError
 
+from llmbench.clients.tokens import WhitespaceTokenizer, load_tokenizer
 from llmbench.config import LoadSpec, RunSpec, TargetSpec
 from llmbench.errors import ConfigError
 from llmbench.redaction import redact
-from llmbench.tokens import WhitespaceTokenizer, load_tokenizer
 from llmbench.workload.synthetic import synthetic_requests
 
 

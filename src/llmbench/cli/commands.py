@@ -12,11 +12,11 @@ from pydantic import ValidationError
 
 from llmbench.cli.errors import config_error
 from llmbench.cli.sources import SpecSources
+from llmbench.clients.tokens import load_tokenizer
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
 from llmbench.config.run import Profile, parse_mix
 from llmbench.config.slo import parse_slo
 from llmbench.errors import ConfigError
-from llmbench.tokens import load_tokenizer
 
 # Commands import the machinery (aiohttp, numpy, scipy, rich) only when they run, so that
 # `llmbench --help` and flag errors answer at once.

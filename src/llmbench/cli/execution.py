@@ -15,17 +15,17 @@ from typing import Any
 
 from rich.console import Console
 
-from llmbench.campaign import is_study, run_study
 from llmbench.cli.progress import RunProgress
 from llmbench.config import RunSpec
 from llmbench.engine.loop import loop_factory
-from llmbench.local_target import EmbeddedSim
 from llmbench.metrics.summary import summarize_run, three_sigma
 from llmbench.report.load import load_lines, study_summary
 from llmbench.report.terminal import run_summary, three_sigma_table
+from llmbench.run.execute import Target, default_run_id, execute_run
+from llmbench.run.target import EmbeddedSim
 from llmbench.store.results import load_run_columns
 from llmbench.store.study_index import STUDY_FILE, load_study_index
-from llmbench.study import Target, default_run_id, execute_run
+from llmbench.study.runner import is_study, run_study
 
 # Piped output (files, CI logs) gets room for the full tables instead of rich's default 80.
 stdout = Console(width=None if sys.stdout.isatty() else 140)

@@ -62,8 +62,8 @@ def serve(
         raise ConfigError("times must be >= 0", where="--ttft-ms/--itl-ms/--jitter-ms")
     if tokens_per_chunk < 1:
         raise ConfigError("must be >= 1", where="--tokens-per-chunk")
-    from llmbench.sim.config import SimConfig
-    from llmbench.sim.faults import FaultError, parse_fault_rates
+    from llmbench.sim.server.config import SimConfig
+    from llmbench.sim.server.faults import FaultError, parse_fault_rates
 
     try:
         fault_rates = parse_fault_rates(fault_rate or "")
@@ -71,11 +71,11 @@ def serve(
         raise ConfigError(str(exc), where="--fault-rate") from None
     if log_capacity < 1:
         raise ConfigError("must be >= 1", where="--log-capacity")
-    from llmbench.sim.server import serve as serve_app
+    from llmbench.sim.server.app import serve as serve_app
 
     twin = None
     if preset is not None or preset_file is not None or set_:
-        from llmbench.cli.predict import resolve_preset
+        from llmbench.prediction.predict import resolve_preset
 
         twin = resolve_preset(preset, preset_file, set_ or [])
     if twin is not None and twin.timing == "fixed":  # deterministic: the exact foundation path
@@ -113,12 +113,12 @@ def presets(
     ] = None,
 ) -> None:
     """List the serving-engine twin's presets with all their parameters."""
-    from llmbench.cli.predict import presets_text
+    from llmbench.prediction.predict import presets_text
 
     if preset_file is None:
         print(presets_text(as_json))
         return
-    from llmbench.cli.predict import preset_file_text
+    from llmbench.prediction.predict import preset_file_text
 
     text, document = preset_file_text(preset_file, as_json)
     print(text)
@@ -155,7 +155,7 @@ def predict(
     """Predict a load offline on a virtual clock: the measured run's summary, without a server."""
     if rate <= 0 or duration <= 0:
         raise ConfigError("must be > 0", where="--rate/--duration")
-    from llmbench.cli.predict import render, resolve_preset, run_predict
+    from llmbench.prediction.predict import render, resolve_preset, run_predict
 
     twin = resolve_preset(preset, preset_file, set_ or [])
     run = run_predict(
@@ -183,7 +183,7 @@ def predict(
         f"{facts['preemptions']} preemptions, {facts['cold_starts']} cold starts"
     )
     if "sessions" in facts:
-        from llmbench.cli.predict import sessions_text
+        from llmbench.prediction.predict import sessions_text
 
         console.print(sessions_text(facts["sessions"]))
 
@@ -220,9 +220,9 @@ def calibrate(
     preset file with what it was fitted on, its fit error and validation error per load level."""
     from rich.console import Console
 
-    from llmbench.cli.calibrate import Provenance
-    from llmbench.cli.calibrate import calibrate as run_calibration
-    from llmbench.cli.predict import resolve_preset
+    from llmbench.prediction.calibrate import Provenance
+    from llmbench.prediction.calibrate import calibrate as run_calibration
+    from llmbench.prediction.predict import resolve_preset
     from llmbench.report.calibration import calibration_report
 
     if capacity is not None and capacity <= 0:

@@ -10,6 +10,7 @@ from array import array
 from typing import Any
 
 from llmbench.clients.http import RequestFault, clip, json_loads, status_category
+from llmbench.clients.tokens import Tokenizer
 from llmbench.records import (
     Channel,
     CountSource,
@@ -20,7 +21,6 @@ from llmbench.records import (
     SendContext,
     Status,
 )
-from llmbench.tokens import Tokenizer
 
 _CONTENT = int(Channel.CONTENT)
 _REASONING = int(Channel.REASONING)

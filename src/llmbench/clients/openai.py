@@ -34,10 +34,10 @@ from llmbench.clients.http import (
 )
 from llmbench.clients.observation import Observation
 from llmbench.clients.sse import SSEDecoder
+from llmbench.clients.tokens import Tokenizer
 from llmbench.errors import EndpointError
 from llmbench.records import ErrorCategory, RequestError, RequestRecord, RequestSpec, SendContext
 from llmbench.redaction import redact
-from llmbench.tokens import Tokenizer
 
 _DRAIN_AFTER_DONE_S = 0.25  # reading to EOF after [DONE] lets the connection be reused
 _DEFAULT_RETRY_AFTER_S = 1.0  # a 429 without a (readable) Retry-After header

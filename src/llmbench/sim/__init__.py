@@ -4,6 +4,6 @@ It is the independent ground truth the measurements are tested against, so it im
 from the rest of llmbench (an import-linter contract checks this).
 """
 
-from llmbench.sim.config import SimConfig
+from llmbench.sim.server.config import SimConfig
 
 __all__ = ["SimConfig"]

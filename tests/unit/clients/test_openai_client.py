@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from llmbench.clients import OpenAIClient, http
+from llmbench.clients.tokens import WhitespaceTokenizer
 from llmbench.records import Channel, CountSource, RequestRecord, RequestSpec, SendContext, Status
-from llmbench.tokens import WhitespaceTokenizer
 
 if TYPE_CHECKING:
     from conftest import CannedServer

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llmbench.sim.presets import builtin, override
-from llmbench.sim.replay import replay_arrivals, replay_closed_loop
+from llmbench.sim.twin.presets import builtin, override
+from llmbench.sim.twin.replay import replay_arrivals, replay_closed_loop
 
 QUIET = {"noise.jitter_sigma": 0.0, "noise.stall_probability": 0.0}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from llmbench.sim.arrival import ArrivalClock
+from llmbench.sim.server.arrival import ArrivalClock
 
 
 class Recorder(asyncio.Protocol):

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llmbench.sim.calibrate import ItlSample, TtftSample, fit
-from llmbench.sim.offline import poisson_arrivals, predict
-from llmbench.sim.params import Preset
-from llmbench.sim.presets import builtin, override
+from llmbench.sim.twin.calibrate import ItlSample, TtftSample, fit
+from llmbench.sim.twin.offline import poisson_arrivals, predict
+from llmbench.sim.twin.params import Preset
+from llmbench.sim.twin.presets import builtin, override
 
 TRUTH = override(
     builtin("cloud-warm"),

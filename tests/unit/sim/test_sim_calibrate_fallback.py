@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmbench.sim.calibrate import ItlSample, TtftSample, _nnls, fit
-from llmbench.sim.offline import poisson_arrivals, predict
-from llmbench.sim.params import PolynomialTiming
-from llmbench.sim.presets import builtin, from_dict, override, to_dict
-from llmbench.sim.replay import replay_arrivals, replay_closed_loop
-from llmbench.sim.steptime import StepCost
+from llmbench.sim.twin.calibrate import ItlSample, TtftSample, _nnls, fit
+from llmbench.sim.twin.offline import poisson_arrivals, predict
+from llmbench.sim.twin.params import PolynomialTiming
+from llmbench.sim.twin.presets import builtin, from_dict, override, to_dict
+from llmbench.sim.twin.replay import replay_arrivals, replay_closed_loop
+from llmbench.sim.twin.steptime import StepCost
 
 # prefill = a + b·Σl + c·Σl², decode = d + f·Σcontext + e·B (seconds)
 A, B, C = 0.006, 2.0e-5, 3.0e-9

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from llmbench.sim import clock
-from llmbench.sim.clock import DeadlineWaiter, TimerfdWaiter, deadline_waiter
+from llmbench.sim.server import clock
+from llmbench.sim.server.clock import DeadlineWaiter, TimerfdWaiter, deadline_waiter
 
 LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 needs_timerfd = pytest.mark.skipif(clock._LIBC is None, reason="timerfd is Linux-only")

@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from llmbench.sim.config import SimConfig
+from llmbench.sim.server.config import SimConfig
 
 
 def test_defaults_and_nanosecond_views() -> None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llmbench.sim.engine import AdmissionError, Engine
-from llmbench.sim.offline import RequestTiming, poisson_arrivals, predict
-from llmbench.sim.params import Preset
-from llmbench.sim.presets import builtin, override
-from llmbench.sim.protocol import VOCABULARY
-from llmbench.sim.sequence import Seq
+from llmbench.sim.server.protocol import VOCABULARY
+from llmbench.sim.twin.engine import AdmissionError, Engine
+from llmbench.sim.twin.offline import RequestTiming, poisson_arrivals, predict
+from llmbench.sim.twin.params import Preset
+from llmbench.sim.twin.presets import builtin, override
+from llmbench.sim.twin.sequence import Seq
 
 QUIET = {"noise.jitter_sigma": 0.0, "noise.stall_probability": 0.0}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmbench.sim.faults import (
+from llmbench.sim.server.faults import (
     Fault,
     FaultError,
     FaultPolicy,
@@ -17,7 +17,7 @@ from llmbench.sim.faults import (
     parse_fault,
     parse_fault_rates,
 )
-from llmbench.sim.protocol import DONE_EVENT, ResponseEncoder
+from llmbench.sim.server.protocol import DONE_EVENT, ResponseEncoder
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,10 @@ blocks, TTL and minimum length, and the engine losing a session's history under 
 
 from __future__ import annotations
 
-from llmbench.sim.engine import Engine
-from llmbench.sim.kvcache import BlockPool, block_hashes
-from llmbench.sim.presets import builtin, override
-from llmbench.sim.sequence import Seq
+from llmbench.sim.twin.engine import Engine
+from llmbench.sim.twin.kvcache import BlockPool, block_hashes
+from llmbench.sim.twin.presets import builtin, override
+from llmbench.sim.twin.sequence import Seq
 
 WORDS = tuple(f"w{i}" for i in range(64))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmbench.sim.log import EmissionLog
+from llmbench.sim.server.log import EmissionLog
 
 _KEYS = {
     "request_id",

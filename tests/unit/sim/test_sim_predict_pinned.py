@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from llmbench.cli.predict import to_records
 from llmbench.metrics.summary import summarize_run
-from llmbench.sim.offline import Prediction, Routing, poisson_arrivals, predict
-from llmbench.sim.presets import builtin, override
+from llmbench.prediction.predict import to_records
+from llmbench.sim.twin.offline import Prediction, Routing, poisson_arrivals, predict
+from llmbench.sim.twin.presets import builtin, override
 
 # name → (preset, overrides, rate/s, duration s, input, output, replicas, routing)
 CASES: dict[str, tuple[str, dict[str, Any], float, float, int, int, int, Routing]] = {

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from llmbench.sim.params import Preset
-from llmbench.sim.presets import (
+from llmbench.sim.twin.params import Preset
+from llmbench.sim.twin.presets import (
     BUILTIN,
     builtin,
     from_dict,
@@ -17,7 +17,7 @@ from llmbench.sim.presets import (
     parse_assignments,
     to_dict,
 )
-from llmbench.sim.steptime import StepCost
+from llmbench.sim.twin.steptime import StepCost
 
 
 def test_builtins_are_the_three_named_ones() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from llmbench.sim.protocol import (
+from llmbench.sim.server.protocol import (
     DEFAULT_MAX_TOKENS,
     ApiError,
     Kind,

@@ -10,7 +10,7 @@ import statistics
 
 import pytest
 
-from llmbench.sim.schedule import chunk_deadlines_ns, request_rng, token_deadlines_ns
+from llmbench.sim.server.schedule import chunk_deadlines_ns, request_rng, token_deadlines_ns
 
 
 def test_deadlines_without_jitter_are_exact() -> None:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from llmbench.cli.predict import session_facts
-from llmbench.sim.offline import Prediction, RequestTiming, poisson_arrivals, predict
-from llmbench.sim.presets import builtin, override
-from llmbench.sim.sessions import SessionLoad, predict_sessions
+from llmbench.prediction.predict import session_facts
+from llmbench.sim.twin.offline import Prediction, RequestTiming, poisson_arrivals, predict
+from llmbench.sim.twin.presets import builtin, override
+from llmbench.sim.twin.sessions import SessionLoad, predict_sessions
 
 QUIET = {"noise.jitter_sigma": 0.0, "noise.stall_probability": 0.0}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from llmbench.sim.served import TwinStream
+from llmbench.sim.server.served import TwinStream
 
 
 async def _drain(stream: TwinStream) -> list[tuple[int, int]]:

@@ -1,0 +1,261 @@
+"""Composition root of a run: spec → workload + client + engine → store + summary.
+
+The CLI decides where the target is (a URL, or the embedded simulator it started) and hands the
+API key in; this module wires the layers together and returns the run.json it wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from llmbench.clients.openai import list_models
+from llmbench.clients.tokens import Tokenizer, load_tokenizer
+from llmbench.config import RunSpec
+from llmbench.engine.closed_loop import RunOutcome
+from llmbench.errors import DistributedError, EndpointError, StoreError
+from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
+from llmbench.metrics.summary import summarize_run
+from llmbench.monitor.client_health import ClientWatch, merge_reports
+from llmbench.monitor.environment import capture_environment
+from llmbench.records import RequestRecord
+from llmbench.run.plan import LoadPlan, build_load
+from llmbench.run.workers.child import WorkerTask, make_client
+from llmbench.run.workers.pool import RecordSink, run_workers
+from llmbench.run.workers.share import choose_workers, usable_cpus
+from llmbench.store.results import RunWriter, record_line
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    base_url: str
+    embedded_sim: dict[str, Any] | None = None  # the simulator's settings when llmbench started it
+
+
+def public_url(url: str) -> str:
+    """The URL without user:password, which must never reach a results file."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _public_spec(spec: RunSpec) -> dict[str, Any]:
+    """The spec as stored: its URL without credentials."""
+    dumped = spec.model_dump(mode="json")
+    if spec.target.base_url is not None:
+        dumped["target"]["base_url"] = public_url(spec.target.base_url)
+    return dumped
+
+
+def default_run_id(spec: RunSpec, target: Target) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name = spec.name or ("sim" if target.embedded_sim else urlsplit(target.base_url).hostname)
+    return f"{stamp}-{name}-{secrets.token_hex(2)}"
+
+
+def target_id_of(spec: RunSpec, target: Target) -> str:
+    if spec.name:
+        return spec.name
+    url = public_url(target.base_url)  # no user:password in an id that every record carries
+    return "sim" if target.embedded_sim else (urlsplit(url).netloc or url)
+
+
+async def _resolve_model(
+    spec: RunSpec, base_url: str, api_key: str | None
+) -> tuple[str, list[str]]:
+    try:
+        models = await list_models(
+            base_url, api_key=api_key, extra_headers=spec.target.extra_headers
+        )
+    except EndpointError:
+        if spec.target.model is None:
+            raise
+        models = []  # some servers have no /v1/models; a named model does not need it
+    if spec.target.model is not None:
+        return spec.target.model, models
+    if not models:
+        raise EndpointError(f"{public_url(base_url)} lists no models", hint="name one with --model")
+    return models[0], models
+
+
+def _engine_info(outcome: RunOutcome) -> dict[str, Any]:
+    def phase(p: Any) -> dict[str, Any] | None:
+        if p is None:
+            return None
+        return {
+            "sent": p.sent,
+            "duration_s": (p.ended_ns - p.started_ns) / 1e9,
+            "stop_reason": p.stop_reason.value,
+        }
+
+    return {
+        "stop_reason": outcome.stop_reason.value,
+        "warmup": phase(outcome.warmup),
+        "measured": phase(outcome.measured),
+    }
+
+
+class RecordKeeper:
+    """Where every finished record goes: appended to records.jsonl and flushed, added to the
+    run's column store (compact columns for the summary, not the records themselves), shown."""
+
+    def __init__(
+        self,
+        writer: RunWriter,
+        stop: asyncio.Event,
+        on_record: Callable[[ColumnRow], None] | None = None,
+    ) -> None:
+        self.writer = writer
+        self.columns = RunColumns()
+        self._stop = stop
+        self._on_record = on_record
+
+    def __call__(self, record: RequestRecord) -> None:
+        self.encoded(record_line(record), column_row(record))
+
+    def encoded(self, line: bytes, row: ColumnRow) -> None:
+        """A record as its line and its row, made here or in a worker process."""
+        if not self.writer.append_line(line):
+            self._stop.set()  # records can no longer be kept: stop instead of measuring blind
+        self.columns.append_row(row)
+        if self._on_record is not None:
+            self._on_record(row)
+
+
+async def execute_run(
+    spec: RunSpec,
+    target: Target,
+    output_dir: Path,
+    *,
+    api_key: str | None = None,
+    stop: asyncio.Event | None = None,
+    on_record: Callable[[ColumnRow], None] | None = None,
+    spec_source: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Runs one spec against one target, writing `output_dir`; returns the final run.json.
+    `spec_source` says where the spec came from (spec file and its hash, variables, flags)."""
+    model, models = await _resolve_model(spec, target.base_url, api_key)
+    tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
+    load = build_load(spec)  # a bad trace fails here, before the results directory exists
+    stop = stop or asyncio.Event()
+    with RunWriter(output_dir) as writer:
+        run = _initial_run(spec, target, output_dir, model, models, tokenizer, spec_source)
+        writer.write_run(run)
+        sink = RecordKeeper(writer, stop, on_record)
+        records = sink.columns
+        try:
+            outcome, warmed, client, workers = await drive_load(
+                spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
+                target_id=run["target"]["id"], sink=sink, stop=stop,
+            )  # fmt: skip
+        except DistributedError:
+            _mark_failed(writer, run)
+            raise
+        run.update(
+            status="interrupted" if outcome.stop_reason.value == "interrupted" else "complete",
+            finished_at=datetime.now(UTC).isoformat(),
+            engine={**_engine_info(outcome), "connections_opened_before": warmed},
+            client=client,
+            workers=workers,
+            **summarize_run(records, seed=spec.seed),
+        )
+        run.update(load.assess(records, run["summary"]["duration_s"]))
+        _finish(writer, run)
+    return run
+
+
+def _initial_run(
+    spec: RunSpec,
+    target: Target,
+    output_dir: Path,
+    model: str,
+    models: list[str],
+    tokenizer: Tokenizer | None,
+    spec_source: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """run.json as written before the load: what runs against what, status `running`."""
+    return {
+        "run_id": output_dir.name,
+        "status": "running",
+        "started_at": datetime.now(UTC).isoformat(),
+        "clock": {"monotonic_ns_at_start": time.monotonic_ns()},
+        "spec": _public_spec(spec),
+        "spec_hash": spec.spec_hash(),
+        "spec_source": spec_source,
+        "environment": capture_environment(),
+        "target": {
+            "id": target_id_of(spec, target),
+            "base_url": public_url(target.base_url),
+            "endpoint": spec.target.endpoint,
+            "model": model,
+            "models": models,
+            "embedded_sim": target.embedded_sim,
+            "tokenizer": tokenizer.name if tokenizer else None,
+        },
+    }
+
+
+async def drive_load(
+    spec: RunSpec,
+    target: Target,
+    load: LoadPlan,
+    *,
+    model: str,
+    api_key: str | None,
+    tokenizer: Tokenizer | None,
+    target_id: str,
+    sink: RecordSink,
+    stop: asyncio.Event,
+) -> tuple[RunOutcome, int, dict[str, Any], dict[str, Any]]:
+    """Runs the load in this process, or over worker processes (`load.workers`): the outcome,
+    connections opened before it, the `client` and the `workers` blocks of run.json."""
+    cpus = usable_cpus(local_target=target.embedded_sim is not None)
+    n = choose_workers(load, requested=spec.load.workers, cpus=cpus)
+    info: dict[str, Any] = {"requested": spec.load.workers, "used": n, "usable_cpus": cpus}
+    if n == 1:
+        async with (
+            make_client(
+                spec, target.base_url, model, api_key=api_key,
+                connection_limit=load.connection_limit, tokenizer=tokenizer,
+            ) as http,
+            ClientWatch() as watch,
+        ):  # fmt: skip
+            warmed = await http.open_connections(load.warm_connections)
+            cpu_before_s = time.process_time()
+            outcome = await load.run(http, target_id=target_id, sink=sink, stop=stop)
+            info["cpu_s_load"] = time.process_time() - cpu_before_s
+        return outcome, warmed, watch.report(), {**info, "processes": 1}
+    tasks = [
+        WorkerTask(w, n, spec.model_dump_json(), target.base_url, model, target_id, api_key)
+        for w in range(n)
+    ]
+    async with ClientWatch() as watch:  # the parent's own load: reading and writing records
+        result = await run_workers(tasks, sink=sink, stop=stop, pacing=load.pacing)
+    client = merge_reports(result.health, parent=watch.report())
+    cpu_s = [w["cpu_s"] for w in result.info["per_worker"] if w["cpu_s"] is not None]
+    info["cpu_s_load"] = sum(cpu_s)  # the workers'; the parent's own is in client.parent
+    return result.outcome, result.warmed, client, {**info, **result.info}
+
+
+def _mark_failed(writer: RunWriter, run: dict[str, Any]) -> None:
+    run["status"] = "failed"
+    with contextlib.suppress(StoreError):  # the same full disk may refuse run.json too
+        writer.write_run(run)
+
+
+def _finish(writer: RunWriter, run: dict[str, Any]) -> None:
+    """Writes the final run.json; after a failed record write, marks the run failed and raises."""
+    if writer.failure is None:
+        writer.write_run(run)
+        return
+    _mark_failed(writer, run)
+    raise writer.failure

@@ -1,0 +1,234 @@
+"""One worker process: its own uvloop event loop, HTTP connection pool and client watch, sending
+its share of the load from the common start. It announces each request before sending it and
+streams records back, each as its records.jsonl line and its column row; a stop message (or the
+parent's end) cancels what is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from llmbench.clients.openai import OpenAIClient
+from llmbench.clients.tokens import Tokenizer, load_tokenizer
+from llmbench.config import RunSpec
+from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome, StopReason, run_closed_loop
+from llmbench.engine.loop import loop_factory
+from llmbench.engine.open_loop import PacingStats, pace_until, run_open_loop
+from llmbench.errors import LlmbenchError
+from llmbench.metrics.columns import column_row
+from llmbench.monitor.client_health import ClientWatch
+from llmbench.records import RequestRecord, RequestSpec, SendContext
+from llmbench.redaction import redact
+from llmbench.run.plan import build_load
+from llmbench.run.workers.share import WorkerShare, worker_share
+from llmbench.run.workers.wire import Outbox, open_channel, read_frame, record_message
+from llmbench.store.results import record_line
+
+START_TIMEOUT_S = 120.0  # the parent waits for every worker to be ready, then says when to start
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerTask:
+    """What a worker is told at spawn (pickled: plain values only)."""
+
+    worker_id: int
+    workers: int
+    spec_json: str
+    base_url: str
+    model: str
+    target_id: str
+    api_key: str | None = None
+
+
+def make_client(
+    spec: RunSpec,
+    base_url: str,
+    model: str,
+    *,
+    api_key: str | None,
+    connection_limit: int,
+    tokenizer: Tokenizer | None,
+) -> OpenAIClient:
+    """The run's HTTP client, as the parent (one process) or each worker builds it."""
+    target = spec.target
+    return OpenAIClient(
+        base_url=base_url,
+        model=model,
+        endpoint=target.endpoint,
+        api_key=api_key,
+        extra_headers=target.extra_headers,
+        extra_body=target.extra_body,
+        stream=target.stream,
+        request_timeout_s=target.request_timeout_s,
+        connection_limit=connection_limit,
+        tokenizer=tokenizer,
+        retry_429_attempts=target.retry_429_attempts if target.retry_429 else 1,
+        retry_429_max_wait_s=target.retry_429_max_wait_s,
+    )
+
+
+class _Announcing:
+    """Tells the parent about each request just before it goes out, so that a request in
+    flight when this process dies is counted (`worker_lost`), never lost."""
+
+    def __init__(self, client: OpenAIClient, outbox: Outbox) -> None:
+        self._client = client
+        self._outbox = outbox
+
+    async def send(self, spec: RequestSpec, ctx: SendContext) -> RequestRecord:
+        self._outbox.now(
+            {
+                "t": "sent", "id": ctx.request_id, "item": spec.item_id,
+                "scheduled_ns": ctx.scheduled_ns, "sent_ns": time.monotonic_ns(),
+                "warmup": ctx.warmup, "session": spec.session_id,
+                "input_tokens": spec.input_tokens, "max_tokens": spec.max_tokens,
+            }
+        )  # fmt: skip
+        return await self._client.send(spec, ctx)
+
+
+def phase_dict(phase: PhaseOutcome | None) -> dict[str, Any] | None:
+    if phase is None:
+        return None
+    return {
+        "started_ns": phase.started_ns,
+        "ended_ns": phase.ended_ns,
+        "sent": phase.sent,
+        "stop_reason": phase.stop_reason.value,
+    }
+
+
+async def _control(reader: asyncio.StreamReader, stop: asyncio.Event) -> None:
+    """Sets `stop` on the parent's stop message, or when the parent is gone (EOF)."""
+    try:
+        while True:
+            messages, _ = await read_frame(reader)
+            if any(m["t"] == "stop" for m in messages):
+                break
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    stop.set()
+
+
+async def _run_share(
+    share: WorkerShare,
+    client: _Announcing,
+    task: WorkerTask,
+    outbox: Outbox,
+    *,
+    stop: asyncio.Event,
+    start_ns: int,
+) -> tuple[RunOutcome, PacingStats]:
+    pacing = PacingStats()
+
+    def sink(record: RequestRecord) -> None:
+        # The line as the one-process path writes it, and the row its columns take: the parent
+        # appends both as they are, decoding nothing of the record.
+        outbox.later(*record_message(record_line(record), column_row(record)))
+
+    if share.open is not None:
+        outcome = await run_open_loop(
+            client, share.items, share.open, target_id=task.target_id, sink=sink, stop=stop,
+            stats=pacing, start_ns=start_ns, worker_id=task.worker_id,
+        )  # fmt: skip
+        return outcome, pacing
+    assert share.closed is not None
+    await pace_until(start_ns, time.monotonic_ns)
+    outcome = await run_closed_loop(
+        client, share.items, share.closed, target_id=task.target_id, sink=sink, stop=stop,
+        run_prefix=f"r{task.worker_id}", worker_id=task.worker_id,  # ids unique across workers
+    )  # fmt: skip
+    return outcome, pacing
+
+
+async def _wait_start(reader: asyncio.StreamReader) -> int | None:
+    """The common start (monotonic ns), or None when the parent stops or goes first."""
+    try:
+        async with asyncio.timeout(START_TIMEOUT_S):
+            messages, _ = await read_frame(reader)
+            for message in messages:
+                if message["t"] == "start":
+                    return int(message["start_ns"])
+    except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+        pass
+    return None
+
+
+async def _work(task: WorkerTask, outbox: Outbox, reader: asyncio.StreamReader) -> None:
+    spec = RunSpec.model_validate_json(task.spec_json)
+    share = worker_share(build_load(spec), task.worker_id, task.workers)
+    tokenizer = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
+    stop = asyncio.Event()
+    async with (
+        make_client(
+            spec, task.base_url, task.model, api_key=task.api_key,
+            connection_limit=share.connection_limit, tokenizer=tokenizer,
+        ) as client,
+        ClientWatch() as watch,
+    ):  # fmt: skip
+        warmed = await client.open_connections(share.warm_connections)
+        outbox.now({"t": "ready", "pid": os.getpid(), "warmed": warmed})
+        start_ns = await _wait_start(reader)
+        outcome, pacing = RunOutcome(None, None, StopReason.INTERRUPTED), PacingStats()
+        cpu_before_s = time.process_time()
+        if start_ns is not None:  # None: stopped before the start
+            async with asyncio.TaskGroup() as group:
+                control = group.create_task(_control(reader, stop))
+                outcome, pacing = await _run_share(
+                    share, _Announcing(client, outbox), task, outbox, stop=stop, start_ns=start_ns
+                )
+                control.cancel()
+    outbox.now(_done(outcome, pacing, watch, time.process_time() - cpu_before_s))
+
+
+def _done(
+    outcome: RunOutcome, pacing: PacingStats, watch: ClientWatch, cpu_s: float
+) -> dict[str, Any]:
+    return {
+        "t": "done",
+        "cpu_s": cpu_s,  # this process's CPU seconds from the start to the end of its share
+        "outcome": {
+            "warmup": phase_dict(outcome.warmup),
+            "measured": phase_dict(outcome.measured),
+            "stop_reason": outcome.stop_reason.value,
+        },
+        "dispatch_lag_ns": pacing.dispatch_lag_ns.tolist(),  # an array("q"): not JSON
+        "waited_for_cap": pacing.waited_for_cap,
+        "watch": watch.raw(),
+    }
+
+
+async def _serve(conn: Connection, task: WorkerTask) -> None:
+    reader, writer = await open_channel(conn)
+    outbox = Outbox(writer)
+    try:
+        await _work(task, outbox, reader)
+    except LlmbenchError as exc:  # a known failure: the parent reports it as one clear error
+        secrets = [task.api_key] if task.api_key else []
+        outbox.now({"t": "failed", "error": redact(str(exc), secrets)})
+    finally:
+        outbox.flush()
+        if not writer.is_closing():
+            try:
+                async with asyncio.timeout(10):
+                    await writer.drain()
+            except (ConnectionError, TimeoutError):
+                pass  # the parent is gone: nothing left to tell
+        writer.close()
+
+
+def worker_main(conn: Connection, task: WorkerTask) -> None:
+    """Entry point of a spawned worker process."""
+    # Ctrl-C reaches the whole process group: the parent decides, and tells the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.collect()
+    gc.freeze()  # as in the parent: the start-up objects stay out of the collector's scans
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(_serve(conn, task))

@@ -1,0 +1,185 @@
+"""The twin on the wall clock behind the HTTP server: one engine-loop task plans a step, sleeps
+until it ends, then hands each request's token (due at the step's end) to that request's
+stream, which writes it at once through its sink (direct writes) or queues it for a writer
+task that awaits its stream (faults, slow readers: `chunks`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from llmbench.sim.server.clock import DeadlineWaiter
+from llmbench.sim.twin.engine import Engine
+from llmbench.sim.twin.params import Preset
+from llmbench.sim.twin.sequence import Seq
+
+NS_PER_S = 1_000_000_000
+IDLE_RECHECK_S = 1.0
+
+
+class TwinStream:
+    """One request's token deadlines, pushed by the engine loop, awaited by its writer."""
+
+    __slots__ = ("_deadlines", "_wake", "done", "seq", "sink", "stall_after_chunks", "stall_ns")
+
+    def __init__(self) -> None:
+        self._deadlines: deque[int] = deque()
+        self._wake: asyncio.Future[None] | None = None
+        self.done = False
+        self.seq: Seq | None = None
+        # A `stall_after:N:MS` fault: chunks from the (N+1)-th on are delivered `stall_ns` late.
+        # Downstream of the engine: its schedule (and this sequence's KV blocks) are unchanged.
+        self.stall_after_chunks: int | None = None
+        self.stall_ns = 0
+        # Writes a due token itself (True) or refuses it (False: it queues for `chunks`).
+        self.sink: Callable[[int, bool], bool] | None = None
+
+    @property
+    def cached_tokens(self) -> int:
+        return (self.seq.cached_tokens or 0) if self.seq else 0
+
+    def push(self, deadline_ns: int, last: bool) -> None:
+        self.done = last
+        if self.sink is not None:
+            if self.sink(deadline_ns, last):
+                return
+            self.sink = None
+        self._deadlines.append(deadline_ns)
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    def attach(self, sink: Callable[[int, bool], bool]) -> None:
+        """From now on the engine loop hands each token to `sink`; queued ones go first."""
+        deadlines = self._deadlines
+        while deadlines:
+            if not sink(deadlines[0], self.done and len(deadlines) == 1):
+                return
+            deadlines.popleft()
+        self.sink = sink
+
+    async def chunks(
+        self, limit: int | None = None, tokens_per_chunk: int = 1
+    ) -> AsyncIterator[tuple[int, int]]:
+        """(deadline_ns, tokens) per chunk of `tokens_per_chunk` tokens (the last may be short),
+        due when its last token is; at most `limit` chunks."""
+        sent = 0
+        count = 0
+        stall_from = self.stall_after_chunks
+        while limit is None or sent < limit:
+            if self._deadlines:
+                deadline_ns = self._deadlines.popleft()
+                count += 1
+                if count == tokens_per_chunk or (self.done and not self._deadlines):
+                    if stall_from is not None and sent >= stall_from:
+                        deadline_ns += self.stall_ns
+                    sent += 1
+                    yield deadline_ns, count
+                    count = 0
+                continue
+            if self.done:
+                return
+            self._wake = asyncio.get_running_loop().create_future()
+            await self._wake
+            self._wake = None
+
+
+class TwinRunner:
+    """Owns the engine and its loop; `submit` is called by request handlers (same loop)."""
+
+    def __init__(self, preset: Preset, seed: int, waiter: DeadlineWaiter) -> None:
+        self.origin_ns = time.monotonic_ns()
+        self.engine = Engine(preset, seed=seed, listener=self)
+        self._ids = itertools.count(1)
+        self._wake = asyncio.Event()
+        self._waiter = waiter
+        self._due: list[tuple[TwinStream, bool]] = []  # tokens of the step being run
+
+    def seconds(self, t_ns: int) -> float:
+        return (t_ns - self.origin_ns) / NS_PER_S
+
+    def nanoseconds(self, t_s: float) -> int:
+        return self.origin_ns + round(t_s * NS_PER_S)
+
+    def submit(
+        self, arrival_ns: int, prompt_tokens: int, max_tokens: int, words: Sequence[str] | None
+    ) -> TwinStream:
+        """Queue a request that reached the server at `arrival_ns`; AdmissionError if never."""
+        stream = TwinStream()
+        arrival_s = self.seconds(arrival_ns)
+        eligible_s = arrival_s + self.engine.preset.engine.request_overhead_s
+        cached_words = tuple(words) if words is not None and self.engine.pool.caching else None
+        seq = Seq(next(self._ids), arrival_s, eligible_s, prompt_tokens, max_tokens, cached_words)
+        seq.tag = stream
+        self.engine.submit(seq)
+        stream.seq = seq
+        self._wake.set()
+        return stream
+
+    def abort(self, stream: TwinStream) -> None:
+        """The writer stopped early (client gone, cut fault): free the engine's resources."""
+        seq = stream.seq
+        if seq is not None and seq.state in ("waiting", "running"):
+            self.engine.abort(seq, self.seconds(time.monotonic_ns()))
+
+    def token(self, seq: Seq, end_s: float, last: bool) -> None:
+        stream = seq.tag
+        assert isinstance(stream, TwinStream)
+        self._due.append((stream, last))
+
+    async def run(self) -> None:
+        """The engine loop: plan a step at the previous step's end, sleep until it ends."""
+        engine = self.engine
+        next_s = self.seconds(time.monotonic_ns())
+        sleep_until = self._waiter.sleep_until
+        while True:
+            if engine.busy:
+                start_s = next_s
+            elif engine.pending:
+                start_s = max(next_s, engine.pending[0].eligible_s)
+            else:
+                self._wake.clear()
+                # Bounded, as every wait: an idle engine looks again once a second.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(IDLE_RECHECK_S):
+                        await self._wake.wait()
+                continue
+            await sleep_until(self.nanoseconds(start_s))
+            step = engine.plan(start_s)
+            if step is not None:
+                next_s = step.end_s
+                end_ns = self.nanoseconds(step.end_s)
+                await sleep_until(end_ns)
+                # Handed over when due, not when planned: each writer then wakes once per
+                # token instead of twice (once for the hand-over, once for the deadline).
+                due, self._due = self._due, []
+                for stream, last in due:
+                    stream.push(end_ns, last)
+
+    def metrics(self) -> dict[str, float]:
+        """The gauges and counters `GET /metrics` exposes."""
+        engine = self.engine
+        pool = engine.pool
+        return {
+            "llmbench_sim_queue_length": engine.queued,
+            "llmbench_sim_running": len(engine.running),
+            "llmbench_sim_kv_usage": pool.used / pool.capacity if pool.capacity else 0.0,
+            "llmbench_sim_prefix_hit_rate": pool.hit_rate,
+            "llmbench_sim_steps_total": engine.step_index,
+            "llmbench_sim_preemptions_total": engine.preemptions,
+            "llmbench_sim_cold_starts_total": engine.cold_starts,
+        }
+
+
+def prometheus_text(values: dict[str, float]) -> str:
+    """Prometheus text exposition format, version 0.0.4."""
+    lines: list[str] = []
+    for name, value in values.items():
+        kind = "counter" if name.endswith("_total") else "gauge"
+        lines += [f"# TYPE {name} {kind}", f"{name} {value}"]
+    return "\n".join(lines) + "\n"
