@@ -36,16 +36,17 @@ _SCHEDSTAT = Path("/proc/thread-self/schedstat")
 # Measured fractions: 0.02-0.06 with the host's usual load (4-6, other suites alongside),
 # 0.11-0.56 under 4 extra CPU hogs (load 7-9).
 HOST_TOOK_CPU_FRACTION = 0.10
-# Usual load, 18 runs of each case: the median over requests of the TTFT error (client − server
-# log) 0.24-0.96 ms (12 runs recorded it), ITL P90 error −0.23…+1.29 ms: 2 ms, the documented errors (to +1.8 ms
-# shared at c = 16) with room. The mean TTFT error 0.24-2.5 ms (and in 7 runs of the test): at c = 16 one or two requests
-# in 32 can be late by 5-7 ms when the host delays the server's read of them, which this
-# thread's account does not see; the mean keeps the 5 ms it had.
+# Usual load, 18 runs of each case: the median over requests of the TTFT error (client −
+# server log) 0.24-0.96 ms (12 runs recorded it), ITL P90 error −0.23…+1.29 ms: 2 ms, the
+# documented errors (to +1.8 ms shared at c = 16) with room. The mean TTFT error 0.24-2.5 ms
+# (also in 7 runs of the test): at c = 16 one or two requests in 32 can be late by 5-7 ms when
+# the host delays the server's read of them, which this thread's account does not see; the
+# mean keeps the 5 ms it had.
 TTFT_MEDIAN_ERROR_MS, TTFT_MEAN_ERROR_MS, ITL_P90_ERROR_MS = 2.0, 5.0, 2.0
 # Under the hogs, 13 runs of each case: the client's thread waited for the CPU for whole
 # scheduler ticks while chunks sat in its socket: mean TTFT error up to 18.9 ms (medians to
-# 3.9 ms in the 5 runs that recorded them), ITL P90 error up to +13.9 ms. Fixed caps, not grown from this run's
-# own lateness.
+# 3.9 ms in the 5 runs that recorded them), ITL P90 error up to +13.9 ms. Fixed caps, not grown
+# from this run's own lateness.
 LOADED_TTFT_ERROR_MS, LOADED_ITL_P90_ERROR_MS = 25.0, 18.0
 # ITL P50 shrugs off preemption (a late chunk lengthens one gap and shortens the next): within
 # 0.08 ms of the server's in every run, loaded or not. And the mean ITL: within 0.39 ms.
