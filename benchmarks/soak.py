@@ -3,7 +3,9 @@
 Starts `llmbench sim serve --fault-rate ...` and `llmbench run --duration ...` as two processes,
 samples both RSS every `--sample-s`, then checks that memory stays flat (server: slope of RSS;
 client: RSS growth per finished request while the load runs) and that every request sent is
-accounted for (ok + each error category = sent), and prints a table. The client keeps compact
+accounted for (ok + each error category = sent), also against the simulator's own count of the
+requests it received (`llmbench_sim_requests_total` on /metrics: nothing the server got is
+missing from the client's records), and prints a table. The client keeps compact
 columns of each finished request for the summary (metrics/columns.py), so its RSS may grow a
 little per request; the check bounds that (docs/reliability.md has the figures).
 
@@ -21,13 +23,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psutil
 
-from llmbench.store.results import read_run_file
+from llmbench.store.results import load_run, read_run_file
 
 LLMBENCH = [sys.executable, "-m", "llmbench"]
 DEFAULT_FAULTS = (
@@ -109,9 +112,20 @@ def _warm_index(samples: list[dict[str, float]]) -> int:
     return next((i for i, s in enumerate(samples) if s["t_s"] >= limit_s), len(samples) - 1)
 
 
+def server_received(url: str) -> int:
+    """The simulator's count of generation requests it received (each attempt counts)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    match = re.search(r"^llmbench_sim_requests_total (\d+)$", text, re.MULTILINE)
+    if match is None:
+        raise SystemExit(f"the simulator's /metrics has no request count: {text[:500]!r}")
+    return int(match.group(1))
+
+
 def accounting(out: Path) -> dict[str, Any]:
     run = read_run_file(out / "run.json")
     lines = (out / "records.jsonl").read_text().splitlines()
+    records = load_run(out).records
     engine, counts, summary = run.engine, run.counts, run.summary
     if engine is None or counts is None or summary is None:
         raise SystemExit(f"{out}: the run did not finish")
@@ -121,6 +135,10 @@ def accounting(out: Path) -> dict[str, Any]:
         "status": run.status,
         "sent": sent,
         "records": len(lines),
+        # Attempts: what the server should have received (a 429 resent counts each time); a
+        # request cancelled at the end before it was written may never have reached it.
+        "attempts": sum(r.attempts for r in records),
+        "cancelled": categories.get("cancelled", 0),
         "ok": counts.ok,
         "errors": categories,
         "accounted": counts.ok + sum(categories.values()) + counts.warmup,
@@ -143,12 +161,13 @@ def soak(args: argparse.Namespace, out: Path) -> tuple[dict[str, Any], list[dict
             )  # fmt: skip
             samples = sample({"client": client.pid, "server": sim.pid}, client, args.sample_s)
             client.wait(timeout=args.duration_s + 120)
+        received = server_received(url)
     finally:
         sim.terminate()
         sim.wait(timeout=10)
     if client.returncode != 0:
         raise SystemExit(f"llmbench run failed: {(out.parent / 'client.log').read_text()[-2000:]}")
-    return accounting(out), samples
+    return {**accounting(out), "server_received": received}, samples
 
 
 def _span(samples: list[dict[str, float]], warm: dict[str, float], key: str) -> str:
@@ -170,6 +189,11 @@ def report(args: argparse.Namespace, acct: dict[str, Any], samples: list[dict[st
         "every request accounted (ok + errors = sent = records)": acct["accounted"]
         == acct["sent"]
         == acct["records"],
+        "nothing lost (server received ≤ client attempts ≤ received + cancelled)": acct[
+            "server_received"
+        ]
+        <= acct["attempts"]
+        <= acct["server_received"] + acct["cancelled"],
         f"server RSS slope ≤ {args.max_server_slope_mb_per_min} MB/min": abs(server_slope)
         <= args.max_server_slope_mb_per_min,
         f"client growth ≤ {args.max_client_bytes_per_record:.0f} B per request": per_record
@@ -179,6 +203,7 @@ def report(args: argparse.Namespace, acct: dict[str, Any], samples: list[dict[st
         ("duration s / concurrency", f"{args.duration_s:g} / {args.concurrency}"),
         ("fault rates", args.fault_rate),
         ("sent / records / ok", f"{acct['sent']} / {acct['records']} / {acct['ok']}"),
+        ("server received / client attempts", f"{acct['server_received']} / {acct['attempts']}"),
         ("errors by category", ", ".join(f"{k} {v}" for k, v in acct["errors"].items())),
         ("ok requests/s, TTFT P50 ms", f"{acct['requests_per_s']:.1f}, {acct['ttft_p50_ms']:.1f}"),
         ("RSS samples", str(len(samples))),

@@ -5,15 +5,19 @@ subprocesses, signalled or starved of file space, leave a results directory `rep
 from __future__ import annotations
 
 import json
+import re
 import resource
 import signal
 import sys
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from support.cli import llmbench, sigterm_long_run, start_long_run
 
+StartSim = Callable[..., str]
 FILE_LIMIT_BYTES = 40_000  # run.json (~14 kB) fits; records.jsonl (~720 B a line) fills it
 
 
@@ -28,6 +32,39 @@ def whole_lines(path: Path) -> list[dict[str, object]]:
 def test_sigterm_keeps_every_finished_record(tmp_path: Path) -> None:
     sigterm_long_run(tmp_path)
     assert "TTFT" in (tmp_path / "stdout").read_text()  # the summary was printed
+
+
+def server_received(base_url: str) -> tuple[int, set[str]]:
+    """The simulator's own count of generation requests received (/metrics) and the request
+    ids it logged (/sim/log): the other side's account, apart from the client's."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    total = re.search(r"^llmbench_sim_requests_total (\d+)$", text, re.MULTILINE)
+    assert total is not None, text
+    with urllib.request.urlopen(f"{base_url}/sim/log", timeout=10) as resp:
+        entries = json.loads(resp.read())["requests"]
+    return int(total.group(1)), {entry["request_id"] for entry in entries}
+
+
+@pytest.mark.slow
+def test_every_request_the_server_received_has_a_record(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    base_url = start_sim(ttft_ms=20.0, itl_ms=20.0)
+    extra = ["--base-url", base_url, "--model", "llmbench-sim"]
+    _, lines = sigterm_long_run(tmp_path, extra=extra)
+    received, received_ids = server_received(base_url)
+    assert received == len(received_ids) >= 8  # no id reused: the log is complete
+    records = {line["request_id"]: line for line in lines}
+    assert len(records) == len(lines)
+    # Nothing lost: every request that reached the server is a record on the client's disk...
+    assert received_ids <= records.keys()
+    # ...and a record the server never saw is one cancelled by the stop before it was written.
+    for request_id in records.keys() - received_ids:
+        error = records[request_id]["error"]
+        assert error is not None, request_id
+        assert error["category"] == "cancelled"
+    assert sum(line["attempts"] for line in lines if line["request_id"] in received_ids) == received
 
 
 def test_unwritable_output_dir_fails_before_the_run(tmp_path: Path) -> None:

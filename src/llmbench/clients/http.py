@@ -117,7 +117,8 @@ def make_session(
 
 
 class WriteStamp(Protocol):
-    """Passed as `trace_request_ctx`: gets the time the request's last byte was written, and
+    """Passed as `trace_request_ctx`: gets the time the request was handed to its connection
+    (just before aiohttp's one transport write of headers and body; docs/metrics.md), and
     whether the request went out on a connection the pool reused."""
 
     sent_ns: int
@@ -145,8 +146,10 @@ async def _on_reuse(
 
 
 def _write_trace() -> aiohttp.TraceConfig:
-    """`sent_ns` is when the body reached the socket, not when aiohttp got the call: the pool
-    wait, connection set-up and event-loop queueing in between are client lag, not TTFT."""
+    """`sent_ns` is when aiohttp is about to write the request (headers and a `bytes` body in one
+    transport write; the signal fires just before it), not when aiohttp got the call: the pool
+    wait, connection set-up and event-loop queueing in between are client lag, not TTFT. A body
+    larger than the socket takes at once is still uploading after it: that time is in TTFT."""
     trace = aiohttp.TraceConfig()
     trace.on_request_chunk_sent.append(_on_chunk_sent)
     trace.on_connection_reuseconn.append(_on_reuse)

@@ -49,17 +49,19 @@ def open_loop_delivery(
 ) -> dict[str, Any]:
     """`delivery` and `validity` blocks of an open-loop run, over measured records (ok or not).
 
-    planned rate = (n − 1) / (last − first scheduled), achieved = the same over sent times;
-    send lag = sent − scheduled; a send is late when its lag exceeds `late_after_ms`; invalid
+    planned rate = (n − 1) / (last − first scheduled), achieved = the same over the first
+    attempts' sent times; send lag = first attempt's sent − scheduled (`client_lag`: a
+    --retry-429 wait is the server's back-pressure, reported in `retries`, not the client's
+    lateness); a send is late when its lag exceeds `late_after_ms`; invalid
     when achieved and planned differ by more than `rate_tolerance` (with at least
     MIN_SENDS_FOR_RATE sends) or more than
     max(1, `max_late_fraction` × sends) sends are late.
     """
     columns = as_columns(records)
     sends = columns.n_measured
-    lags_ns = columns.ints("planned_to_sent_ns")
+    lags_ns = columns.ints("client_lag_ns")
     planned = _rate_per_s(columns.ints("scheduled_ns"))
-    achieved = _rate_per_s(columns.ints("sent_ns"))
+    achieved = _rate_per_s(_first_sent_ns(columns))
     late = int(np.count_nonzero(lags_ns > validity.late_after_ms * _NS_PER_MS))
     reasons: list[str] = []
     judged = sends >= MIN_SENDS_FOR_RATE
@@ -86,8 +88,28 @@ def open_loop_delivery(
         "late_sends": late,
         "waited_for_cap": waited_for_cap,
         "sends": sends,
+        "retries": retries(columns),
     }
     return {"delivery": delivery, "validity": _validity(reasons, validity)}
+
+
+def _first_sent_ns(columns: RunColumns) -> IntArray:
+    """When each request's first attempt was sent (its only one unless --retry-429 resent it)."""
+    return columns.ints("scheduled_ns") + columns.ints("client_lag_ns")
+
+
+def retries(records: Sequence[RequestRecord] | RunColumns) -> dict[str, Any]:
+    """--retry-429 as the server's back-pressure: requests sent more than once, their extra
+    attempts, and the delay = last attempt's sent − first attempt's sent (the 429 answers and
+    the Retry-After waits), over the retried requests; None figures when none was retried."""
+    columns = as_columns(records)
+    delay_ns = columns.ints("planned_to_sent_ns") - columns.ints("client_lag_ns")
+    return {
+        "requests": columns.counts.retried,
+        "extra_attempts": columns.counts.retry_attempts,
+        # > 0 exactly for the retried: a later attempt follows the earlier one's 429 answer.
+        "delay_ms": _lag_stats_ms(delay_ns[delay_ns > 0]),
+    }
 
 
 def latency_growth(records: Sequence[RequestRecord] | RunColumns) -> float | None:
@@ -115,7 +137,8 @@ def mean_concurrency(records: Sequence[RequestRecord] | RunColumns) -> float | N
     columns = as_columns(records)
     if columns.n_measured < 2:
         return None
-    sent = columns.ints("sent_ns")
+    # From the first attempt: a stream waiting out a 429's Retry-After is still taken.
+    sent = _first_sent_ns(columns)
     start_ns, stop_ns = int(sent.min()), int(sent.max())
     if stop_ns <= start_ns:
         return None
@@ -149,8 +172,9 @@ def closed_loop_delivery(
         "mode": "closed_loop",
         "requested_concurrency": concurrency,
         "mean_concurrency": achieved,
-        "send_lag_ms": _lag_stats_ms(columns.ints("planned_to_sent_ns")),
+        "send_lag_ms": _lag_stats_ms(columns.ints("client_lag_ns")),
         "sends": columns.n_measured,
+        "retries": retries(columns),
     }
     return {"delivery": delivery, "validity": _validity(reasons, validity)}
 

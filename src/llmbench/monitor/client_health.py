@@ -63,8 +63,9 @@ class ClientWatch:
         while True:
             planned = time.monotonic_ns() + interval_ns
             await asyncio.sleep(self.settings.lag_interval_s)
-            # uvloop rounds timers to whole ms and may fire early: early is no lag.
-            self.lag_ns.append(max(0, time.monotonic_ns() - planned))
+            # Signed: uvloop rounds timers to whole ms and fires up to ~1 ms early; kept as the
+            # negative values they are (the verdict judges lateness, `early` counts them).
+            self.lag_ns.append(time.monotonic_ns() - planned)
 
     async def _watch_cpu(self) -> None:
         wall, cpu = time.monotonic(), time.process_time()
@@ -149,10 +150,14 @@ def verdict(lag_ms: np.ndarray, cpu_fraction: np.ndarray, cpu_window_s: float) -
     lag = None
     reasons: list[str] = []
     if lag_ms.size:
+        # Percentiles of the signed samples: an early wake-up is an on-time sample for the
+        # lateness verdict (its limits are > 0), and `min`/`early` show how early timers fired.
         lag = {
             "n": int(lag_ms.size),
             **percentiles(lag_ms, (50, 99)),  # P99 None below 100 samples
             "max": float(lag_ms.max()),
+            "min": float(lag_ms.min()),
+            "early": int(np.count_nonzero(lag_ms < 0)),
         }
         if reason := _lag_reason(lag, mean_cpu):
             reasons.append(reason)

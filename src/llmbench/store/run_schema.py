@@ -170,6 +170,14 @@ class LagSummary(Block):
     max: float | None
 
 
+class Retries(Block):
+    """--retry-429 as the server's back-pressure (files before it lack the block)."""
+
+    requests: int
+    extra_attempts: int
+    delay_ms: LagSummary = Field(description="last attempt's sent − first attempt's sent")
+
+
 class OpenLoopDelivery(Block):
     mode: Literal["open_loop"]
     latency_growth: float | None
@@ -181,6 +189,7 @@ class OpenLoopDelivery(Block):
     late_sends: int
     waited_for_cap: int
     sends: int
+    retries: Retries | None = None
 
 
 class ClosedLoopDelivery(Block):
@@ -189,6 +198,7 @@ class ClosedLoopDelivery(Block):
     mean_concurrency: float | None
     send_lag_ms: LagSummary
     sends: int
+    retries: Retries | None = None
 
 
 Delivery = Annotated[OpenLoopDelivery | ClosedLoopDelivery, Field(discriminator="mode")]
@@ -238,6 +248,9 @@ class LoopLag(Block):
     p50: float | None
     p99: float | None = Field(description="None below 100 samples (files before: any n)")
     max: float
+    # Signed lag (files before clamped early timers to 0 and lack these two).
+    min: float | None = None
+    early: int | None = Field(None, description="samples whose timer fired early")
 
 
 class CpuUse(Block):

@@ -113,3 +113,42 @@ def test_closed_loop_mean_concurrency(make_record: Make) -> None:
     starved = closed_loop_delivery(records, concurrency=4, validity=ValiditySpec())
     assert starved["validity"]["valid"] is False
     assert "mean concurrency 2.00 against 4" in starved["validity"]["reasons"][0]
+
+
+def test_closed_loop_retry_waits_are_in_flight_not_lag(make_record: Make) -> None:
+    # Two streams over the sends' window [0, 100 ms]. Stream 2's request got a 429 at 0 ms and
+    # was resent at 80 ms (its Retry-After): first attempt 0, last 80, end 300. In flight from
+    # the first attempt: busy 100 + 100 of 100 ms → 2.0 (from the last attempt: 1.2, invalid).
+    records = [
+        make_record(scheduled_ns=0, sent_ns=0, end_ns=100 * MS),
+        make_record(
+            scheduled_ns=0, sent_ns=80 * MS, end_ns=300 * MS, first_sent_ns=0, attempts=2,
+            retry_wait_ns=79 * MS,
+        ),
+        make_record(scheduled_ns=100 * MS, sent_ns=100 * MS, end_ns=200 * MS),
+    ]  # fmt: skip
+    out = closed_loop_delivery(records, concurrency=2, validity=ValiditySpec())
+    assert out["delivery"]["mean_concurrency"] == pytest.approx(2.0)
+    assert out["validity"]["valid"] is True
+    assert out["delivery"]["send_lag_ms"]["max"] == 0.0  # every first attempt went on time
+    assert out["delivery"]["retries"] == {
+        "requests": 1, "extra_attempts": 1, "delay_ms": {"p50": 80.0, "p99": 80.0, "max": 80.0},
+    }  # fmt: skip
+
+
+def test_open_loop_retries_are_not_late_sends(make_record: Make) -> None:
+    # 21 sends 10 ms apart, on time; every 4th was answered 429 and resent 1 s later.
+    records = [
+        make_record(
+            scheduled_ns=k * 10 * MS, sent_ns=k * 10 * MS + (1000 * MS if k % 4 == 0 else 0),
+            first_sent_ns=k * 10 * MS if k % 4 == 0 else None, attempts=2 if k % 4 == 0 else 1,
+        )
+        for k in range(21)
+    ]  # fmt: skip
+    out = open_loop_delivery(records, requested_rate_per_s=100.0, waited_for_cap=0,
+                             dispatch_lag_ns=[], validity=ValiditySpec())  # fmt: skip
+    assert out["delivery"]["late_sends"] == 0
+    assert out["delivery"]["achieved_rate_per_s"] == pytest.approx(100.0)
+    assert out["validity"]["valid"] is True
+    assert out["delivery"]["retries"]["requests"] == 6  # k = 0, 4, ..., 20
+    assert out["delivery"]["retries"]["delay_ms"]["p50"] == pytest.approx(1000.0)

@@ -1,6 +1,8 @@
 """The run's summary, 3σ view, delivery and goodput blocks of seeded varied records equal, to
 the last digit, what llmbench computed before the column store (tests/golden/summaries-v1.json
-was written by the record-list implementation, commit 52e5561). Regenerate only on purpose:
+was written by the record-list implementation, commit 52e5561; the delivery blocks were written
+again when send lag, the achieved rate and in-flight time began to count a --retry-429 request
+from its first attempt, with its retries reported apart). Regenerate only on purpose:
 `python tests/unit/metrics/test_summary_golden.py --write`."""
 
 from __future__ import annotations

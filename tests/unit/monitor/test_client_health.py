@@ -127,3 +127,41 @@ def test_loop_lag_p99_is_none_below_the_samples_a_p99_needs() -> None:
     merged = merge_reports([WorkerHealth(0, 1, worker)], parent={})
     assert merged["workers"][0]["loop_lag_ms_p99"] is None
     assert merged["loop_lag_ms"]["p99"] is None
+
+
+class _EarlyTimerLoop(asyncio.SelectorEventLoop):
+    """Fires every timer 3 ms before it is due, as a loop rounding timers coarsely can."""
+
+    def call_later(self, delay, callback, *args, context=None):  # type: ignore[no-untyped-def]
+        return super().call_later(max(0.0, delay - 0.003), callback, *args, context=context)
+
+
+def test_early_timers_are_kept_negative_and_do_not_count_as_lag() -> None:
+    async def main() -> dict[str, object]:
+        async with ClientWatch(WatchSettings(lag_interval_s=0.01, cpu_window_s=0.1)) as watch:
+            await asyncio.sleep(0.4)
+        return watch.report()
+
+    with asyncio.Runner(loop_factory=_EarlyTimerLoop) as runner:
+        report = runner.run(main())
+    lag = report["loop_lag_ms"]
+    assert isinstance(lag, dict)
+    # Each wake-up is 3 ms early plus the host's wake-up latency (under 1 ms even when busy,
+    # for most samples): the median stays below zero, the earliest near -3 ms.
+    assert lag["min"] < -2.0
+    assert lag["p50"] < 0.0
+    assert lag["early"] > lag["n"] // 2
+    assert report["saturated"] is False
+
+
+def test_verdict_keeps_signed_lag_and_judges_lateness_only() -> None:
+    # 150 samples 1 ms early and 50 on time: no lateness, the early ones counted.
+    early = verdict(np.array([-1.0] * 150 + [0.0] * 50), np.zeros(0), 0.5)
+    assert early["loop_lag_ms"] == {
+        "n": 200, "p50": -1.0, "p99": 0.0, "max": 0.0, "min": -1.0, "early": 150,
+    }  # fmt: skip
+    assert early["saturated"] is False
+    # Early samples do not hide late ones: 3 of 200 at 5 ms put the P99 (index 197.01) at 5 ms.
+    late = verdict(np.array([-1.0] * 197 + [5.0] * 3), np.zeros(0), 0.5)
+    assert late["loop_lag_ms"]["p99"] == pytest.approx(5.0)
+    assert late["saturated"] is True

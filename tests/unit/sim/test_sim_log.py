@@ -14,6 +14,7 @@ _KEYS = {
     "endpoint",
     "stream",
     "received_ns",
+    "body_ns",
     "headers_ns",
     "chunk_deadline_ns",
     "chunk_emit_ns",

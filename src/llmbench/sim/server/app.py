@@ -139,6 +139,10 @@ class _Simulator:
             fault = parse_fault(request.headers.get(FAULT_HEADER)) or self.faults.pick(seq)
             entry.fault = fault.name if fault else None
             raw = await self._read_body(request)
+            entry.body_ns = time.monotonic_ns()
+            # Reads after a body's first stamped its connection again; the next request's
+            # arrival is the next byte after this body (clients here do not pipeline).
+            self.arrivals.take(request.transport)
             gen = parse_request(raw, kind, self.config.model, self.config.max_tokens_limit)
         except FaultError as exc:
             return await self._refuse(request, entry, ApiError(400, str(exc), param=FAULT_HEADER))

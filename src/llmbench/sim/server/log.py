@@ -21,6 +21,7 @@ class RequestLog:
     endpoint: str
     received_ns: int
     stream: bool = False
+    body_ns: int | None = None  # the request's body read in full (its last byte was in)
     headers_ns: int | None = None
     chunk_deadline_ns: array[int] = field(default_factory=lambda: array("q"))
     chunk_emit_ns: array[int] = field(default_factory=lambda: array("q"))
@@ -48,6 +49,7 @@ class RequestLog:
             "endpoint": self.endpoint,
             "stream": self.stream,
             "received_ns": self.received_ns,
+            "body_ns": self.body_ns,
             "headers_ns": self.headers_ns,
             "chunk_deadline_ns": self.chunk_deadline_ns.tolist(),
             "chunk_emit_ns": self.chunk_emit_ns.tolist(),
