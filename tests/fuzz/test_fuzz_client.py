@@ -141,8 +141,9 @@ def expected_outcome(stream: bytes) -> ErrorCategory | None:
     end without [DONE] is complete when the last event about the answer was final (its choice
     had a finish_reason, or it was a usage-only chunk): docs/reliability.md."""
     text = stream.decode("utf-8", "replace").removeprefix("\ufeff")
-    *lines, _unterminated = re.split("\r\n|\r|\n", text)
+    *lines, unterminated = re.split("\r\n|\r|\n", text)
     buffer: list[str] | None = None
+    event_named = False  # an `event:` field of the event being built
     final = False
     for line in lines:
         if not line:
@@ -152,14 +153,20 @@ def expected_outcome(stream: bytes) -> ErrorCategory | None:
                     return None if outcome is True else outcome  # type: ignore[return-value]
                 ends = _final("\n".join(buffer))
                 final = final if ends is None else ends
-            buffer = None
+            buffer, event_named = None, False
             continue
         if line.startswith(":"):
             continue  # a comment
         name, _, value = line.partition(":")
         if name == "data":
             buffer = [*(buffer or []), value.removeprefix(" ")]
-    return None if final else ErrorCategory.PROTOCOL  # closed before [DONE]: final or truncated
+        elif name == "event":
+            event_named = True
+    # Closed before [DONE]: inside an event (fields read and no blank line, or a line cut off)
+    # is a truncation; else complete when the last event about the answer was final.
+    if buffer is not None or event_named or (unterminated and not unterminated.startswith(":")):
+        return ErrorCategory.PROTOCOL
+    return None if final else ErrorCategory.PROTOCOL
 
 
 @FUZZ

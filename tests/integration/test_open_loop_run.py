@@ -17,7 +17,7 @@ import pytest
 
 from llmbench.config import OpenLoad, RunSpec
 from llmbench.run.execute import Target, execute_run
-from llmbench.store.results import read_run_file
+from llmbench.store.results import load_run, read_run_file
 from llmbench.store.run_schema import OpenLoopDelivery, RunResult
 from llmbench.store.study_index import load_study_index
 
@@ -132,22 +132,29 @@ def test_server_429_retries_are_not_client_lag(start_sim: StartSim, tmp_path: Pa
     run = run_spec(base_url, tmp_path / "run",
                    {"profile": "constant", "rate": 20.0, "requests": 40},
                    target={"retry_429": True, "retry_429_attempts": 3})  # fmt: skip
-    lines = (tmp_path / "run" / "records.jsonl").read_text().splitlines()
-    records = [json.loads(line) for line in lines]
-    retried = [r for r in records if r["attempts"] > 1]
+    records = load_run(tmp_path / "run").records
+    retried = [r for r in records if r.attempts > 1]
     assert len(retried) >= 4  # seeded: the draws make ~10 of 40 retried
-    delivery = run["delivery"]
+    delivery, validity, summary = run.delivery, run.validity, run.summary
+    assert isinstance(delivery, OpenLoopDelivery)
+    assert validity is not None
+    assert summary is not None
     # Send lag (and lateness, and the achieved rate) are judged on the first attempts: the
     # client sent those on time, so the run is valid...
-    assert run["validity"]["valid"], run["validity"]
-    assert delivery["send_lag_ms"]["p99"] < 10.0
-    assert run["summary"]["client_lag_ms"]["max"] < 500.0
+    assert validity.valid, validity
+    assert delivery.send_lag_ms.p99 is not None
+    assert delivery.send_lag_ms.p99 < 10.0
+    assert summary.client_lag_ms.max is not None
+    assert summary.client_lag_ms.max < 500.0
     # ...and the server's back-pressure is reported apart: first attempt's send → last one's.
-    retries = delivery["retries"]
-    assert retries["requests"] == len(retried)
-    assert retries["extra_attempts"] == sum(r["attempts"] - 1 for r in retried)
-    assert retries["delay_ms"]["p50"] >= 950.0  # at least one Retry-After: 1 s each
-    expected_max = max(r["sent_ns"] - r["first_sent_ns"] for r in retried) / 1e6
-    assert retries["delay_ms"]["max"] == pytest.approx(expected_max)
+    retries = delivery.retries
+    assert retries is not None
+    assert retries.requests == len(retried)
+    assert retries.extra_attempts == sum(r.attempts - 1 for r in retried)
+    assert retries.delay_ms.p50 is not None
+    assert retries.delay_ms.p50 >= 950.0  # at least one Retry-After: 1 s each
+    expected_max = max(r.sent_ns - (r.first_sent_ns or 0) for r in retried) / 1e6
+    assert retries.delay_ms.max == pytest.approx(expected_max)
     # Latency from the plan still holds the waits: that is what a user of the server saw.
-    assert run["summary"]["scheduled_e2e_ms"]["max"] >= 950.0
+    assert summary.scheduled_e2e_ms.max is not None
+    assert summary.scheduled_e2e_ms.max >= 950.0

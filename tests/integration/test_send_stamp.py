@@ -16,7 +16,7 @@ from urllib.request import urlopen
 import pytest
 
 from llmbench.clients.openai import OpenAIClient
-from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
+from llmbench.config import ClosedLoad, RunSpec, TargetSpec, WorkloadSpec
 from llmbench.records import RequestRecord, RequestSpec, SendContext
 from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run
@@ -48,10 +48,11 @@ def test_sent_is_stamped_at_the_write_not_before_the_pool_wait(
     spec = RunSpec(
         target=TargetSpec(connection_limit=CONNECTIONS),
         workload=WorkloadSpec(input_tokens=16, output_tokens=TOKENS),
-        load=LoadSpec(concurrency=STREAMS, requests=REQUESTS),
+        load=ClosedLoad(concurrency=STREAMS, requests=REQUESTS),
     )
     run = asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))
-    assert run["counts"]["ok"] == REQUESTS
+    assert run.counts is not None
+    assert run.counts.ok == REQUESTS
     records = load_run(tmp_path / "run").records
     queued = 0
     for record in records:
