@@ -169,6 +169,7 @@ class _Simulator:
             except AdmissionError as exc:
                 error = ApiError(400, str(exc), param="messages", code="context_length_exceeded")
                 return await self._refuse(request, entry, error)
+            entry.engine_arrival_ns = plan.engine_arrival_ns
             if fault is not None and fault.stall_after_chunks is not None:
                 plan.stall_after_chunks = fault.stall_after_chunks
                 plan.stall_ns = fault.stall_after_ns

@@ -22,6 +22,7 @@ class RequestLog:
     received_ns: int
     stream: bool = False
     body_ns: int | None = None  # the request's body read in full (its last byte was in)
+    engine_arrival_ns: int | None = None  # the twin's: the arrival its engine went by
     headers_ns: int | None = None
     chunk_deadline_ns: array[int] = field(default_factory=lambda: array("q"))
     chunk_emit_ns: array[int] = field(default_factory=lambda: array("q"))
@@ -50,6 +51,7 @@ class RequestLog:
             "stream": self.stream,
             "received_ns": self.received_ns,
             "body_ns": self.body_ns,
+            "engine_arrival_ns": self.engine_arrival_ns,
             "headers_ns": self.headers_ns,
             "chunk_deadline_ns": self.chunk_deadline_ns.tolist(),
             "chunk_emit_ns": self.chunk_emit_ns.tolist(),

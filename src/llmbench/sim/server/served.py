@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -20,18 +21,27 @@ from llmbench.sim.twin.sequence import Seq
 
 NS_PER_S = 1_000_000_000
 IDLE_RECHECK_S = 1.0
+# A late hand-over joins the next step: its engine arrival is this long after the planned
+# step's start (well above float and ns rounding, far below any step).
+LATE_HANDOVER_S = 1e-6
 
 
 class TwinStream:
     """One request's token deadlines, pushed by the engine loop, awaited by its writer."""
 
-    __slots__ = ("_deadlines", "_wake", "done", "seq", "sink", "stall_after_chunks", "stall_ns")
+    __slots__ = (
+        "_deadlines", "_wake", "done", "engine_arrival_ns", "seq", "sink", "stall_after_chunks",
+        "stall_ns",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self._deadlines: deque[int] = deque()
         self._wake: asyncio.Future[None] | None = None
         self.done = False
         self.seq: Seq | None = None
+        # The arrival the engine went by: the request's own, or later when the engine had
+        # already planned the step it would have joined (see TwinRunner.submit).
+        self.engine_arrival_ns = 0
         # A `stall_after:N:MS` fault: chunks from the (N+1)-th on are delivered `stall_ns` late.
         # Downstream of the engine: its schedule (and this sequence's KV blocks) are unchanged.
         self.stall_after_chunks: int | None = None
@@ -99,6 +109,7 @@ class TwinRunner:
         self._wake = asyncio.Event()
         self._waiter = waiter
         self._due: list[tuple[TwinStream, bool]] = []  # tokens of the step being run
+        self._planned_s = -math.inf  # start of the last step planned
 
     def seconds(self, t_ns: int) -> float:
         return (t_ns - self.origin_ns) / NS_PER_S
@@ -112,7 +123,13 @@ class TwinRunner:
         """Queue a request that reached the server at `arrival_ns`; AdmissionError if never."""
         stream = TwinStream()
         arrival_s = self.seconds(arrival_ns)
-        eligible_s = arrival_s + self.engine.preset.engine.request_overhead_s
+        overhead_s = self.engine.preset.engine.request_overhead_s
+        # A request handed over after the engine planned a step it was eligible for (its
+        # handler ran late on a busy host) joins the next step: the engine cannot undo a plan.
+        # Its engine arrival is then just after that step's start, and logged, so the virtual
+        # clock (`sim predict`, fed the logged arrivals) schedules exactly what was served.
+        eligible_s = max(arrival_s + overhead_s, self._planned_s + LATE_HANDOVER_S)
+        stream.engine_arrival_ns = self.nanoseconds(eligible_s - overhead_s)
         cached_words = tuple(words) if words is not None and self.engine.pool.caching else None
         seq = Seq(next(self._ids), arrival_s, eligible_s, prompt_tokens, max_tokens, cached_words)
         seq.tag = stream
@@ -151,6 +168,7 @@ class TwinRunner:
                 continue
             await sleep_until(self.nanoseconds(start_s))
             step = engine.plan(start_s)
+            self._planned_s = start_s
             if step is not None:
                 next_s = step.end_s
                 end_ns = self.nanoseconds(step.end_s)
