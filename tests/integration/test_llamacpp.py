@@ -1,7 +1,7 @@
 """llmbench against a real engine: llama-cpp-python's server on loopback, on the CPU.
 
 The model is built at test time (`scripts/tiny_gguf.py`): every answer is the same token cycle
-and runs to max_tokens; "é" and "€" are multi-byte tokens (the server holds partial UTF-8 back
+and never stops early; "é" and "€" are multi-byte tokens (the server holds partial UTF-8 back
 and then sends one chunk for several tokens) and a control token streams as an empty-content
 chunk. The server is the unchanged `python -m llama_cpp.server`, wrapped to log when it wrote
 each chunk (same monotonic clock as llmbench): that log is the truth. It serves one request at a
@@ -47,7 +47,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaCppServer]
 
 
 def run_llmbench(server: LlamaCppServer, out: Path, *args: str) -> tuple[dict[str, Any], list]:
-    """`llmbench run` against the server as a subprocess; its run.json and measured records."""
+    """`llmbench run` against the server as a subprocess; its run.json and measured records.
+
+    The server's trace starts empty: request ids restart at each run."""
+    server.trace_path.write_text("")
     result = llmbench(
         "run", "--base-url", server.base_url, "--output-dir", str(out),
         "--input-tokens", "32", "--output-tokens", str(MAX_TOKENS), *args,
