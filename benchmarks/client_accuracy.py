@@ -7,6 +7,7 @@ written − request received; ITL = gaps between chunk writes (the simulator's o
 with the client's: both use CLOCK_MONOTONIC).
 
     python benchmarks/client_accuracy.py [--levels 1,16,64,256] [--layout pinned|shared]
+        [--repeat 3]   # each level 3 times, then the medians and the TTFT error's range
 
 `pinned` puts the client on CPU 0 and the server on CPU 1 (taskset); `shared` lets both float.
 """
@@ -18,6 +19,7 @@ import asyncio
 import json
 import os
 import resource
+import statistics
 from typing import Any
 from urllib.request import Request, urlopen
 
@@ -27,6 +29,7 @@ from llmbench.clients.openai import OpenAIClient
 from llmbench.config import SimSpec
 from llmbench.engine.closed_loop import ClosedLoopPlan, run_closed_loop
 from llmbench.engine.loop import loop_factory
+from llmbench.metrics.stats import percentiles
 from llmbench.records import RequestRecord
 from llmbench.run.target import EmbeddedSim
 from llmbench.workload.synthetic import synthetic_requests
@@ -50,7 +53,8 @@ def truth_and_measured(
     records: list[RequestRecord], logs: dict[str, dict[str, Any]]
 ) -> dict[str, np.ndarray]:
     out: dict[str, list[float]] = {
-        "ttft": [], "ttft_true": [], "itl": [], "itl_true": [], "intake": [], "delivery": []
+        "ttft": [], "ttft_true": [], "itl": [], "itl_true": [], "intake": [], "delivery": [],
+        "send_lag": [],
     }  # fmt: skip
     for record in records:
         if record.warmup or not record.ok or record.first_token_ns is None:
@@ -63,6 +67,8 @@ def truth_and_measured(
         # TTFT error = intake (sent → server reads first byte) + delivery (write → client read).
         out["intake"].append((log["received_ns"] - record.sent_ns) / 1e6)
         out["delivery"].append((record.first_token_ns - emitted[0]) / 1e6)
+        # Client-side queueing (pool wait, loop backlog): stream free → request written.
+        out["send_lag"].append((record.sent_ns - record.scheduled_ns) / 1e6)
         out["itl"].extend((np.diff(offsets) / 1e6).tolist())
         out["itl_true"].extend((np.diff(emitted) / 1e6).tolist())
     return {k: np.array(v) for k, v in out.items()}
@@ -83,6 +89,20 @@ async def drive(base_url: str, plan: ClosedLoopPlan, output_tokens: int) -> list
     return records
 
 
+def mean(values: Any) -> float:
+    return float(np.mean(values))
+
+
+def p99(values: Any) -> float | None:
+    """None below 100 values: llmbench's gate (`stats.percentile_min_n`), a P99 of fewer is the
+    top values' interpolation."""
+    return percentiles(values, (99,))["p99"]
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
 def run_level(base_url: str, concurrency: int, requests: int, output_tokens: int) -> dict[str, Any]:
     """One closed-loop run; CPU is counted around the load only (no start-up, no summary)."""
     plan = ClosedLoopPlan(concurrency, requests, warmup_requests=concurrency)
@@ -98,32 +118,69 @@ def run_level(base_url: str, concurrency: int, requests: int, output_tokens: int
         "n": len(values["ttft"]),
         "errors": sum(not r.ok for r in records),
         **{
-            f"{m}_{stat}": float(fn(values[m]))
-            for m in ("ttft", "ttft_true", "itl", "itl_true", "intake", "delivery")
-            for stat, fn in (("mean", np.mean), ("p99", lambda a: np.percentile(a, 99)))
+            f"{m}_{stat}": fn(values[m])
+            for m in ("ttft", "ttft_true", "itl", "itl_true", "intake", "delivery", "send_lag")
+            for stat, fn in (("mean", mean), ("p99", p99))
         },
+        # Per run, so that a median over repeats is the median error, not a difference of medians.
+        "ttft_err_mean": mean(values["ttft"]) - mean(values["ttft_true"]),
+        "itl_err_mean": mean(values["itl"]) - mean(values["itl_true"]),
         "cpu_s_per_1k_events": 1000 * cpu_used / max(events, 1),
     }
 
 
-def print_table(rows: list[dict[str, Any]], layout: str) -> None:
-    print(f"\nclient accuracy vs simulator truth (layout: {layout}); times in ms")
+def median_rows(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per cell, the median over repeats (None where no repeat has a value); a cell equal in
+    every repeat is kept as it is; a yes/no cell becomes "k/N", the repeats that said yes."""
+    out = []
+    for cells in zip(*runs, strict=True):
+        row: dict[str, Any] = {}
+        for key in cells[0]:
+            values = [cell[key] for cell in cells]
+            if all(isinstance(v, bool) for v in values):
+                row[key] = f"{sum(values)}/{len(values)}"
+            elif all(v == values[0] for v in values):
+                row[key] = values[0]
+            else:
+                present = [v for v in values if v is not None]
+                row[key] = statistics.median(present) if present else None
+        out.append(row)
+    return out
+
+
+def print_ranges(runs: list[list[dict[str, Any]]], key: str, label: str) -> None:
+    """The spread behind a median: min…max of one cell over the repeats, per level."""
+    parts = []
+    for cells in zip(*runs, strict=True):
+        values = [cell[key] for cell in cells if cell[key] is not None]
+        spread = f"{min(values):+.2f}…{max(values):+.2f}" if values else "–"
+        parts.append(f"c = {cells[0]['c']}: {spread}")
+    print(f"{label} over the {len(runs)} runs: " + ", ".join(parts))
+
+
+def print_table(rows: list[dict[str, Any]], layout: str, title: str = "") -> None:
+    print(f"\nclient accuracy vs simulator truth (layout: {layout}){title}; times in ms")
     print("intake: client sent → server reads first byte; deliv: first chunk written → read")
+    print("lag: client send lag, stream free → request written (pool wait, loop backlog)")
+    print("P99 –: fewer than 100 values (a P99 of fewer is the top values' interpolation)")
     head = (
         f"{'c':>5} {'n':>5} {'err':>4} | {'TTFT mean':>10} {'true':>8} {'err':>6} | "
         f"{'TTFT P99':>9} {'true':>8} | {'ITL mean':>9} {'true':>7} {'err':>6} | "
-        f"{'ITL P99':>8} {'true':>7} | {'intake':>6} {'deliv':>6} | {'CPU s/1k ev':>11}"
+        f"{'ITL P99':>8} {'true':>7} | {'intake':>6} {'deliv':>6} {'lag':>6} | {'CPU s/1k ev':>11}"
     )
     print(head)
     print("-" * len(head))
     for r in rows:
         print(
             f"{r['c']:>5} {r['n']:>5} {r['errors']:>4} | {r['ttft_mean']:>10.2f} "
-            f"{r['ttft_true_mean']:>8.2f} {r['ttft_mean'] - r['ttft_true_mean']:>+6.2f} | "
-            f"{r['ttft_p99']:>9.2f} {r['ttft_true_p99']:>8.2f} | {r['itl_mean']:>9.3f} "
-            f"{r['itl_true_mean']:>7.3f} {r['itl_mean'] - r['itl_true_mean']:>+6.3f} | "
-            f"{r['itl_p99']:>8.3f} {r['itl_true_p99']:>7.3f} | {r['intake_mean']:>6.2f} "
-            f"{r['delivery_mean']:>6.2f} | {r['cpu_s_per_1k_events']:>11.3f}"
+            f"{r['ttft_true_mean']:>8.2f} {r['ttft_err_mean']:>+6.2f} | "
+            f"{fmt(r['ttft_p99'], '.2f'):>9} {fmt(r['ttft_true_p99'], '.2f'):>8} | "
+            f"{r['itl_mean']:>9.3f} "
+            f"{r['itl_true_mean']:>7.3f} {r['itl_err_mean']:>+6.3f} | "
+            f"{fmt(r['itl_p99'], '.3f'):>8} {fmt(r['itl_true_p99'], '.3f'):>7} | "
+            f"{r['intake_mean']:>6.2f} "
+            f"{r['delivery_mean']:>6.2f} {r['send_lag_mean']:>6.2f} | "
+            f"{r['cpu_s_per_1k_events']:>11.3f}"
         )
 
 
@@ -136,6 +193,9 @@ def main() -> None:
     parser.add_argument("--ttft-ms", type=float, default=200.0)
     parser.add_argument("--itl-ms", type=float, default=20.0)
     parser.add_argument("--layout", choices=("pinned", "shared"), default="pinned")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run every level N times; print medians"
+    )
     args = parser.parse_args()
     sim = EmbeddedSim(SimSpec(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms))
     base_url = sim.start()
@@ -143,13 +203,19 @@ def main() -> None:
         if args.layout == "pinned" and sim.pid is not None:
             os.sched_setaffinity(sim.pid, {1})
             os.sched_setaffinity(0, {0})
-        rows = []
-        for c in (int(x) for x in args.levels.split(",")):
-            requests = max(args.min_requests, c * args.requests_per_stream)
-            rows.append(run_level(base_url, c, requests, args.output_tokens))
+        runs = []
+        for repeat in range(args.repeat):
+            rows = []
+            for c in (int(x) for x in args.levels.split(",")):
+                requests = max(args.min_requests, c * args.requests_per_stream)
+                rows.append(run_level(base_url, c, requests, args.output_tokens))
+            runs.append(rows)
+            print_table(rows, args.layout, f", run {repeat + 1} of {args.repeat}")
     finally:
         sim.stop()
-    print_table(rows, args.layout)
+    if args.repeat > 1:
+        print_table(median_rows(runs), args.layout, f", medians of {args.repeat} runs")
+        print_ranges(runs, "ttft_err_mean", "TTFT mean error range")
 
 
 if __name__ == "__main__":

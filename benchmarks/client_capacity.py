@@ -9,7 +9,7 @@ client's own saturation verdict, and whether the simulator kept its schedule (P9
 written − chunk due, from its log): a late simulator is the limit, not the client.
 
     python benchmarks/client_capacity.py [--levels 1,64,256,512,1024] [--workers 1,2]
-        [--sim-cpus 1] [--client-cpus 0]
+        [--sim-cpus 1] [--client-cpus 0] [--repeat 3]   # medians of 3 runs per cell
 
 The simulator is pinned to --sim-cpus and the client (parent and workers) to --client-cpus
 (lists like 0 or 1,3 or 1-8).
@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from client_accuracy import clear_logs, sim_logs, truth_and_measured  # benchmarks/ on sys.path
+from client_accuracy import (  # benchmarks/ on sys.path
+    clear_logs,
+    fmt,
+    mean,
+    median_rows,
+    p99,
+    sim_logs,
+    truth_and_measured,
+)
 
 from llmbench.config import LoadSpec, RunSpec, SimSpec, TargetSpec, WorkloadSpec
 from llmbench.engine.loop import loop_factory
@@ -75,6 +83,10 @@ def _sim_lateness_p99_ms(logs: dict[str, dict[str, Any]]) -> float:
     return float(np.percentile(np.array(late), 99) / 1e6) if late else float("nan")
 
 
+def _err(measured: float | None, true: float | None) -> float | None:
+    return None if measured is None or true is None else measured - true
+
+
 def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> dict[str, Any]:
     requests = max(args.min_requests, c * args.requests_per_stream)
     spec = RunSpec(
@@ -91,7 +103,6 @@ def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> d
     events = sum(len(r.chunk_offsets_ns) for r in records)
     measured_events = sum(len(r.chunk_offsets_ns) for r in measured)
     span_s = (max(r.end_ns or 0 for r in measured) - min(r.sent_ns for r in measured)) / 1e9
-    stat = {"mean": np.mean, "p99": lambda a: np.percentile(a, 99)}
     return {
         "c": c,
         "workers": info["workers"]["processes"],
@@ -101,9 +112,9 @@ def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> d
         "cpu_s_per_1k_events": 1000 * info["cpu_s"] / max(events, 1),
         "parent_share": info["parent_s"] / info["cpu_s"] if info["cpu_s"] else float("nan"),
         **{
-            f"{m}_{s}_err": float(fn(values[m]) - fn(values[f"{m}_true"]))
+            f"{m}_{s}_err": _err(fn(values[m]), fn(values[f"{m}_true"]))
             for m in ("ttft", "itl")
-            for s, fn in stat.items()
+            for s, fn in (("mean", mean), ("p99", p99))
         },
         "saturated": info["client"]["saturated"],
         "lag_p99_ms": (info["client"]["loop_lag_ms"] or {}).get("p99"),
@@ -111,13 +122,20 @@ def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> d
     }
 
 
-def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+def _yes_no(saturated: bool | str) -> str:
+    """One run's verdict, or "k/N" over repeats (`median_rows`)."""
+    return saturated if isinstance(saturated, str) else ("yes" if saturated else "no")
+
+
+def print_table(rows: list[dict[str, Any]], args: argparse.Namespace, title: str = "") -> None:
     print(
-        f"\nclient capacity vs simulator truth: TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms, "
+        f"\nclient capacity vs simulator truth{title}: TTFT {args.ttft_ms:g} ms, "
+        f"ITL {args.itl_ms:g} ms, "
         f"{args.output_tokens} tokens; sim on CPUs {args.sim_cpus}, client on {args.client_cpus}"
     )
     print("err = measured − true (ms); sim late = P99 of chunk written − due (its own log)")
     print("parent: the parent process's part of the client CPU (all of it with one worker)")
+    print("P99 –: fewer than 100 values (a P99 of fewer is the top values' interpolation)")
     head = (
         f"{'c':>5} {'W':>2} {'n':>5} {'err':>4} | {'events/s':>9} {'CPU s/1k':>8} {'parent':>6} | "
         f"{'TTFT mean':>9} {'P99':>6} | {'ITL mean':>8} {'P99':>6} | {'lag P99':>7} "
@@ -131,9 +149,9 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
             f"{r['c']:>5} {r['workers']:>2} {r['n']:>5} {r['errors']:>4} | "
             f"{r['events_per_s']:>9,.0f} {r['cpu_s_per_1k_events']:>8.3f} "
             f"{r['parent_share']:>6.0%} | "
-            f"{r['ttft_mean_err']:>+9.2f} {r['ttft_p99_err']:>+6.2f} | "
-            f"{r['itl_mean_err']:>+8.3f} {r['itl_p99_err']:>+6.2f} | "
-            f"{r['lag_p99_ms'] or float('nan'):>7.2f} {'yes' if r['saturated'] else 'no':>6} | "
+            f"{r['ttft_mean_err']:>+9.2f} {fmt(r['ttft_p99_err'], '+.2f'):>6} | "
+            f"{r['itl_mean_err']:>+8.3f} {fmt(r['itl_p99_err'], '+.2f'):>6} | "
+            f"{fmt(r['lag_p99_ms'], '.2f'):>7} {_yes_no(r['saturated']):>6} | "
             f"{r['sim_late_p99_ms']:>8.2f}{sim_bound}"
         )
 
@@ -149,23 +167,35 @@ def main() -> None:
     parser.add_argument("--itl-ms", type=float, default=10.0)
     parser.add_argument("--sim-cpus", default="1")
     parser.add_argument("--client-cpus", default="0")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run every cell N times; print medians"
+    )
     args = parser.parse_args()
     sim = EmbeddedSim(SimSpec(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms))
     base_url = sim.start()
-    rows = []
+    runs = []
     try:
         if sim.pid is not None:
             os.sched_setaffinity(sim.pid, _cpus(args.sim_cpus))
         os.sched_setaffinity(0, _cpus(args.client_cpus))  # workers inherit it
         os.chdir(tempfile.mkdtemp(prefix="client-capacity-"))  # nothing written in the repo
-        for c in (int(x) for x in args.levels.split(",")):
-            for workers in (int(x) for x in args.workers.split(",")):
-                if workers <= c:
-                    rows.append(run_cell(base_url, c, workers, args))
-                    print(rows[-1], flush=True)
+        for repeat in range(args.repeat):
+            runs.append(run_cells(base_url, args))
+            print_table(runs[-1], args, f" (run {repeat + 1} of {args.repeat})")
     finally:
         sim.stop()
-    print_table(rows, args)
+    if args.repeat > 1:
+        print_table(median_rows(runs), args, f" (medians of {args.repeat} runs)")
+
+
+def run_cells(base_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for c in (int(x) for x in args.levels.split(",")):
+        for workers in (int(x) for x in args.workers.split(",")):
+            if workers <= c:
+                rows.append(run_cell(base_url, c, workers, args))
+                print(rows[-1], flush=True)
+    return rows
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ log over the same requests, and its CPU seconds per 1,000 token events (RUSAGE_C
     python benchmarks/peers.py --install            # one virtualenv per peer in benchmarks/.peers
     python benchmarks/peers.py [--layout pinned|shared|both] [--levels 1:20,64:256,256:1024]
                                [--tools llmbench,aiperf,evalscope,guidellm] [--json FILE]
+    python benchmarks/peers.py --medians run1.json run2.json run3.json   # medians of saved runs
 
 Run it with llmbench's own interpreter (llmbench runs as `python -m llmbench`). `pinned`: tools
 on CPU 0, simulator on CPU 1; `shared`: all float. Traffic stays on 127.0.0.1; every tool run has
@@ -21,6 +22,7 @@ import os
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -33,6 +35,7 @@ from urllib.request import Request, urlopen
 import numpy as np
 
 from llmbench.config import SimSpec
+from llmbench.metrics.stats import percentile_min_n, percentiles
 from llmbench.run.target import EmbeddedSim
 
 PEERS_DIR = Path(__file__).resolve().parent / ".peers"
@@ -88,7 +91,7 @@ class Row:
     cpu_s: float = 0.0
     events: int = 0
     reported: dict[str, float | None] = field(default_factory=dict)
-    truth: dict[str, float] = field(default_factory=dict)
+    truth: dict[str, float | None] = field(default_factory=dict)
     n_truth: int = 0
     note: str = ""
 
@@ -208,20 +211,16 @@ def one_file(folder: Path, name: str) -> Path:
 
 
 def read_llmbench(folder: Path) -> tuple[dict[str, float | None], set[str]]:
-    """run.json summary; P99 from the records where run.json withholds it (too few samples)."""
+    """run.json summary (its P99 is None below 100 samples); warm-up ids from the records."""
     run = json.loads((folder / "out" / "run.json").read_bytes())
     summary, client = run["summary"], run["client"]
     records = [json.loads(line) for line in (folder / "out" / "records.jsonl").open()]
     warmup = {r["request_id"] for r in records if r["warmup"]}
-    measured = [r for r in records if not r["warmup"] and r["status"] == "ok"]
-    ttft = [(r["first_token_ns"] - r["sent_ns"]) / 1e6 for r in measured]
-    itl = [g / 1e6 for r in measured for g in np.diff(r["chunk_offsets_ns"]).tolist()]
     out: dict[str, float | None] = {}
-    for metric, values in (("ttft", ttft), ("itl", itl)):
+    for metric in ("ttft", "itl"):
         stats = summary[f"{metric}_ms"]
         out[f"{metric}_mean"] = stats["mean"]
-        p99 = stats["p99"]
-        out[f"{metric}_p99"] = p99 if p99 is not None else float(np.percentile(values, 99))
+        out[f"{metric}_p99"] = stats["p99"]
     # Its own saturation watch: event-loop lag says whether the host let it read on time.
     out["loop_lag_p99"] = (client.get("loop_lag_ms") or {}).get("p99")
     return out, warmup
@@ -273,7 +272,7 @@ def clear_log(base_url: str) -> None:
     urlopen(Request(f"{base_url}/sim/log/clear", method="POST"), timeout=10).close()
 
 
-def truth(entries: list[dict[str, Any]], per_request_itl: bool) -> dict[str, float]:
+def truth(entries: list[dict[str, Any]], per_request_itl: bool) -> dict[str, float | None]:
     """TTFT = first chunk written − first byte read; ITL = gaps between chunk writes."""
     ttft = [(e["chunk_emit_ns"][0] - e["received_ns"]) / 1e6 for e in entries]
     gaps = [np.diff(e["chunk_emit_ns"]) / 1e6 for e in entries]
@@ -282,9 +281,10 @@ def truth(entries: list[dict[str, Any]], per_request_itl: bool) -> dict[str, flo
         [np.subtract(e["chunk_emit_ns"], e["chunk_deadline_ns"]) for e in entries]
     )
     return {
-        "ttft_mean": float(np.mean(ttft)), "ttft_p99": float(np.percentile(ttft, 99)),
+        # P99 None below 100 values (llmbench's gate, `stats.percentile_min_n`).
+        "ttft_mean": float(np.mean(ttft)), "ttft_p99": percentiles(ttft, (99,))["p99"],
         # The mean gap equals the mean of per-request means: every request has 63 gaps.
-        "itl_mean": float(np.mean(np.concatenate(gaps))), "itl_p99": float(np.percentile(itl, 99)),
+        "itl_mean": float(np.mean(np.concatenate(gaps))), "itl_p99": percentiles(itl, (99,))["p99"],
         "sim_late_ms": float(late.mean() / 1e6),
     }  # fmt: skip
 
@@ -363,6 +363,15 @@ def diff(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
+Stats = dict[str, float | None]
+
+
+def gated(reported: Stats, true: Stats, key: str) -> float | None:
+    """A tool's reported P99 where the truth over the same requests supports one, else None: a
+    P99 of fewer than 100 values is the top values' interpolation, whoever reports it."""
+    return reported.get(key) if true.get(key) is not None else None
+
+
 def lag_note(row: Row) -> str:
     lag = row.reported.get("loop_lag_p99")
     return "" if lag is None else f"  loop lag P99 {lag:.1f}"
@@ -371,6 +380,7 @@ def lag_note(row: Row) -> str:
 def print_table(rows: list[Row]) -> None:
     print("\nreported vs simulator truth over the same requests; times in ms")
     print("ITL*: the tool reports a per-request average (TPOT); its true P99 is taken the same way")
+    print("P99 -: fewer than 100 values (the tool's own figure withheld too)")
     head = (
         f"{'tool':<10} {'layout':<6} {'c':>4} {'n':>5} {'rc':>3} | {'TTFT':>8} {'true':>7} "
         f"{'err':>7} | {'P99':>7} {'true':>7} | {'ITL':>7} {'true':>7} {'err':>6} | "
@@ -385,12 +395,52 @@ def print_table(rows: list[Row]) -> None:
             f"{name:<10} {r.layout:<6} {r.concurrency:>4} {r.n_truth:>5} {fmt(r.rc, 'd'):>3} | "
             f"{fmt(rep.get('ttft_mean'), '.2f'):>8} {fmt(tru.get('ttft_mean'), '.2f'):>7} "
             f"{fmt(diff(rep.get('ttft_mean'), tru.get('ttft_mean')), '+.2f'):>7} | "
-            f"{fmt(rep.get('ttft_p99'), '.1f'):>7} {fmt(tru.get('ttft_p99'), '.1f'):>7} | "
+            f"{fmt(gated(rep, tru, 'ttft_p99'), '.1f'):>7} {fmt(tru.get('ttft_p99'), '.1f'):>7} | "
             f"{fmt(rep.get('itl_mean'), '.3f'):>7} {fmt(tru.get('itl_mean'), '.3f'):>7} "
             f"{fmt(diff(rep.get('itl_mean'), tru.get('itl_mean')), '+.3f'):>6} | "
-            f"{fmt(rep.get('itl_p99'), '.2f'):>6} {fmt(tru.get('itl_p99'), '.2f'):>6} | "
+            f"{fmt(gated(rep, tru, 'itl_p99'), '.2f'):>6} {fmt(tru.get('itl_p99'), '.2f'):>6} | "
             f"{fmt(tru.get('sim_late_ms'), '.3f'):>8} | {r.cpu_s:>6.1f} "
             f"{fmt(r.cpu_per_1k, '.3f'):>7}" + (f"  {r.note}" if r.note else "") + lag_note(r)
+        )
+
+
+def median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def print_medians(paths: list[Path]) -> None:
+    """Several saved runs (`--json` files) as one table: per layout, level and tool the median
+    over the runs of each figure, and every run's mean TTFT error beside it. TTFT P99 only from
+    100 requests (llmbench's gate; older files hold P99s of fewer)."""
+    cells: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for path in paths:
+        for row in json.loads(path.read_bytes()):
+            cells.setdefault((row["layout"], row["concurrency"], row["tool"]), []).append(row)
+    print(f"\nmedians of {len(paths)} runs; errors = reported − true (ms)")
+    head = (
+        f"{'layout':<6} {'c':>4} {'tool':<10} | {'TTFT err':>8} {'(each run)':<28} | "
+        f"{'P99 err':>7} | {'ITL err':>7} | {'CPU s/1k ev':>11} | {'loop lag P99':>12}"
+    )
+    print(head)
+    print("-" * len(head))
+    for (layout, c, tool), rows in sorted(cells.items()):
+        rep, tru = [r["reported"] for r in rows], [r["truth"] for r in rows]
+        ttft = [diff(a.get("ttft_mean"), b.get("ttft_mean")) for a, b in zip(rep, tru, strict=True)]
+        p99 = [
+            diff(a.get("ttft_p99"), b.get("ttft_p99"))
+            if r["n_truth"] >= percentile_min_n(99)
+            else None
+            for a, b, r in zip(rep, tru, rows, strict=True)
+        ]
+        itl = [diff(a.get("itl_mean"), b.get("itl_mean")) for a, b in zip(rep, tru, strict=True)]
+        each = " / ".join(fmt(v, "+.2f") for v in ttft)
+        name = tool + ("*" if tool in PER_REQUEST_ITL else "")
+        print(
+            f"{layout:<6} {c:>4} {name:<10} | {fmt(median(ttft), '+.2f'):>8} {each:<28} | "
+            f"{fmt(median(p99), '+.1f'):>7} | {fmt(median(itl), '+.3f'):>7} | "
+            f"{fmt(median([r['cpu_s_per_1k_events'] for r in rows]), '.3f'):>11} | "
+            f"{fmt(median([a.get('loop_lag_p99') for a in rep]), '.1f'):>12}"
         )
 
 
@@ -429,7 +479,14 @@ def main() -> None:
     parser.add_argument("--layout", choices=("pinned", "shared", "both"), default="pinned")
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--json", type=Path, help="also write the raw rows here")
+    parser.add_argument(
+        "--medians", type=Path, nargs="+", metavar="JSON",
+        help="run nothing: print the medians of runs saved with --json",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.medians:
+        print_medians(args.medians)
+        return
     tools = [t for t in args.tools.split(",") if t]
     unknown = set(tools) - set(TOOLS)
     if unknown:

@@ -6,7 +6,8 @@ Served: the twin as a process pinned to CPU 1 (`llmbench sim serve --preset clou
 fixed-time target with --itl-ms), driven from CPU 0 at rising concurrency by llmbench's client or
 by a raw socket reader that only drains bytes (`--client raw`, so the client is not the limit);
 lateness = chunk written − its deadline, from the server's own log, over the steady window (every
-stream started, none finished) and over all chunks. Goal: ≥ 20,000 events/s with P99 lateness
+stream started, none finished) and over all chunks; the server's CPU per chunk written and its
+run-queue wait (/proc/PID/schedstat over the load). Goal: ≥ 20,000 events/s with P99 lateness
 < 1 ms.
 
     python benchmarks/sim_capacity.py [--duration 3600] [--rate 20] [--levels 64,256,512]
@@ -23,6 +24,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
@@ -96,9 +98,28 @@ def load(base_url: str, drive_with: Drive, concurrency: int) -> float:
         return (time.process_time() - cpu0) / (time.perf_counter() - wall0)
 
 
-def served_level(base_url: str, drive_with: Drive, concurrency: int) -> dict[str, Any]:
+def schedstat_ns(pid: int | None) -> tuple[int, int] | None:
+    """Time the process has run on a CPU and waited on a run queue (/proc/PID/schedstat, the
+    first two fields), None off Linux."""
+    try:
+        on_cpu, waiting = Path(f"/proc/{pid}/schedstat").read_text().split()[:2]
+        return int(on_cpu), int(waiting)
+    except (OSError, ValueError):
+        return None
+
+
+def served_level(
+    base_url: str, drive_with: Drive, concurrency: int, server_pid: int | None
+) -> dict[str, Any]:
     clear_logs(base_url)
+    server_before = schedstat_ns(server_pid)
     client_cpu = load(base_url, drive_with, concurrency)
+    server_after = schedstat_ns(server_pid)
+    on_cpu_ns, queued_ns = (
+        (server_after[0] - server_before[0], server_after[1] - server_before[1])
+        if server_before is not None and server_after is not None
+        else (None, None)
+    )
     with urlopen(f"{base_url}/sim/log", timeout=30) as response:
         log = json.loads(response.read())["requests"]
     log.sort(key=lambda e: e["received_ns"])
@@ -120,6 +141,10 @@ def served_level(base_url: str, drive_with: Drive, concurrency: int) -> dict[str
         "late_max_ms": float(steady_ms.max()),
         "all_p99_ms": float(np.percentile(lateness_ms, 99)),
         "client_cpu": client_cpu,
+        # The server's CPU over the whole load (request handling included) per chunk written,
+        # and its time waiting for a CPU (other work on its core) during the load.
+        "server_us_per_event": on_cpu_ns / 1e3 / emitted.size if on_cpu_ns else float("nan"),
+        "server_queued_ms": queued_ns / 1e6 if queued_ns is not None else float("nan"),
     }
 
 
@@ -138,20 +163,21 @@ def served(
         with cpu_kept_for(1) if isolate else contextlib.nullcontext(0) as moved:
             if isolate:
                 print(f"(CPU 1 kept for the server: {moved} other tasks moved off it)")
-            return [served_level(sim.base_url, drive_with, c) for c in levels]
+            return [served_level(sim.base_url, drive_with, c, sim.pid) for c in levels]
 
 
 def table(title: str, rows: list[dict[str, Any]]) -> None:
     print(title)
     print(
         f"{'c':>5} | {'events/s':>9} | {'late P50':>8} {'P99':>7} {'max':>7} (ms, steady) "
-        f"| {'all P99':>7} | client CPU"
+        f"| {'all P99':>7} | client CPU | server µs/event | server queued ms"
     )
     for r in rows:
         print(
             f"{r['c']:>5.0f} | {r['events_per_s']:>9,.0f} | {r['late_p50_ms']:>8.3f} "
             f"{r['late_p99_ms']:>7.3f} {r['late_max_ms']:>7.2f}              "
-            f"| {r['all_p99_ms']:>7.3f} | {r['client_cpu']:>9.0%}"
+            f"| {r['all_p99_ms']:>7.3f} | {r['client_cpu']:>9.0%}  "
+            f"| {r['server_us_per_event']:>15.1f} | {r['server_queued_ms']:>16.1f}"
         )
 
 

@@ -43,7 +43,8 @@ class ErrorCategory(StrEnum):
     HTTP_4XX = "http_4xx"  # 4xx other than 429 (401, 404, 422, ...)
     HTTP_429 = "http_429"
     HTTP_5XX = "http_5xx"
-    PROTOCOL = "protocol"  # malformed SSE/JSON, stream cut before [DONE], wrong content type
+    # malformed SSE/JSON, stream cut before its finish_reason, wrong content type
+    PROTOCOL = "protocol"
     CANCELLED = "cancelled"  # stopped by the user (Ctrl-C) or the end of the run
     WORKER_LOST = "worker_lost"  # in flight in a worker process that died (killed, crashed)
 
@@ -132,6 +133,13 @@ class RequestRecord:
     attempts: int = 1
     retry_wait_ns: int = 0
     first_sent_ns: int | None = None
+    # The stream ended cleanly after its finish_reason (or a usage-only last chunk) without
+    # `data: [DONE]` (transformers serve does this): complete, and noted.
+    no_done: bool = False
+    # The first attempt went out on a pooled connection the server had already closed (no
+    # response byte came back); the request was sent again once on a fresh connection, and
+    # `first_sent_ns` is when the first attempt went out. Timings are the second attempt's.
+    reconnected: bool = False
 
     @property
     def ok(self) -> bool:

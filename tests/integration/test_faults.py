@@ -56,7 +56,7 @@ CASES = [
     ("wrong_content_type", "protocol", 0, True),
     ("malformed_sse", "protocol", 2, True),  # two good chunks, then the bad event
     ("cut_after:3", "protocol", 3, True),
-    ("missing_done", "protocol", TOKENS, True),  # every token, clean EOF, no [DONE]
+    ("missing_done", None, TOKENS, True),  # finish_reason + usage, clean EOF, no [DONE]: ok
     ("duplicate_done", None, TOKENS, True),  # the first [DONE] ends the request: ok
     ("huge_chunk:2000000", None, TOKENS, True),  # a 2 MB event decodes like any other
     ("slow_headers:150", None, TOKENS, True),
@@ -124,11 +124,14 @@ def test_slow_headers_past_the_timeout(sim: str, tmp_path: Path) -> None:
     assert all(r.headers_ns is None and not r.chunk_offsets_ns for r in records)
 
 
-def test_missing_done_keeps_usage_and_end(sim: str, tmp_path: Path) -> None:
-    _, records = run_faulted(sim, tmp_path, "missing_done")
+def test_missing_done_after_the_finish_reason_is_complete_and_noted(
+    sim: str, tmp_path: Path
+) -> None:
+    run, records = run_faulted(sim, tmp_path, "missing_done")
+    assert run["counts"]["no_done"] == 2
     for record in records:
-        assert record.error is not None
-        assert "ended before [DONE]" in record.error.message
+        assert record.ok
+        assert record.no_done
         assert record.usage_output_tokens == TOKENS
         assert e2e_ns(record) is not None
 
@@ -145,10 +148,12 @@ def test_rates_drawn_by_the_sim_match_what_the_client_counts(
     expected = {
         "http_429": injected["http_429"],
         "http_5xx": injected["http_500"],
-        "protocol": injected["cut_after:2"] + injected["missing_done"],
+        "protocol": injected["cut_after:2"],
     }
     assert run["counts"]["by_category"] == {k: v for k, v in expected.items() if v}
-    assert run["counts"]["ok"] == injected[None]
+    # A stream without [DONE] that ended after its finish_reason is complete.
+    assert run["counts"]["ok"] == injected[None] + injected["missing_done"]
+    assert run["counts"]["no_done"] == injected["missing_done"]
     assert sum(injected.values()) == len(records) == 40
     assert 0 < injected[None] < 40  # the mix really is mixed
 

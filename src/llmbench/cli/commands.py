@@ -14,7 +14,7 @@ from llmbench.cli.errors import config_error
 from llmbench.cli.sources import SpecSources
 from llmbench.clients.tokens import load_tokenizer
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
-from llmbench.config.run import Profile, parse_mix
+from llmbench.config.run import EngineName, Profile, parse_mix
 from llmbench.config.slo import parse_slo
 from llmbench.errors import ConfigError
 
@@ -57,6 +57,8 @@ FLAGS = {
     "target.connection_limit": "--connection-limit",
     "target.retry_429_attempts": "--retry-429-attempts",
     "target.retry_429_max_wait_s": "--retry-429-max-wait",
+    "target.engine": "--engine",
+    "workload.force_length": "--force-length",
 }
 
 
@@ -255,6 +257,12 @@ def run(
     retry_429_max_wait: Annotated[
         float, typer.Option(help="with --retry-429: seconds; a longer Retry-After is not retried")
     ] = 30.0,
+    engine: Annotated[
+        EngineName | None, typer.Option(help="the serving engine; default: detected when needed")
+    ] = None,
+    force_length: Annotated[
+        bool, typer.Option(help="send the engine's fields that force --output-tokens exactly")
+    ] = False,
 ) -> None:
     """Run a load against an OpenAI-compatible endpoint (default: the embedded simulator)."""
     sources = SpecSources.gather(ctx, spec, os.environ)
@@ -275,6 +283,7 @@ def run(
             "retry_429": retry_429,
             "retry_429_attempts": retry_429_attempts,
             "retry_429_max_wait_s": retry_429_max_wait,
+            "engine": engine,
         },
         "workload": {
             **_input_fields(input_tokens, profile),
@@ -285,6 +294,7 @@ def run(
             "output_tokens_stddev": output_tokens_stddev,
             "input_mix": _mix(input_mix, "--input-mix"),
             "output_mix": _mix(output_mix, "--output-mix"),
+            "force_length": force_length,
         },
         "load": {
             "profile": profile,

@@ -40,6 +40,8 @@ PARAM_PATHS: dict[str, tuple[Loc, ...]] = {
     "retry_429": (("target", "retry_429"),),
     "retry_429_attempts": (("target", "retry_429_attempts"),),
     "retry_429_max_wait": (("target", "retry_429_max_wait_s"),),
+    "engine": (("target", "engine"),),
+    "force_length": (("workload", "force_length"),),
     "input_tokens": (("workload", "input_tokens"), ("workload", "input_lengths")),
     "prefix_tokens": (("workload", "prefix_tokens"),),
     "output_tokens": (("workload", "output_tokens"),),

@@ -48,12 +48,17 @@ class RequestFault(Exception):
         message: str,
         http_status: int | None = None,
         retry_after_s: float | None = None,
+        *,
+        closed_before_answer: bool = False,
     ) -> None:
         super().__init__(message)
         self.category = category
         self.message = message
         self.http_status = http_status
         self.retry_after_s = retry_after_s  # the server's Retry-After, when it sent one
+        # The connection closed (or reset) before any response byte: on a reused pooled
+        # connection, the server had closed it before taking the request.
+        self.closed_before_answer = closed_before_answer
 
 
 def retry_after_s(value: str | None, now_s: float) -> float | None:
@@ -90,14 +95,21 @@ def check_one_authorization(base_url: str, api_key: str | None) -> None:
 
 
 def make_session(
-    *, connection_limit: int, connect_timeout_s: float, headers: dict[str, str] | None = None
+    *,
+    connection_limit: int,
+    connect_timeout_s: float,
+    headers: dict[str, str] | None = None,
+    force_close: bool = False,
 ) -> aiohttp.ClientSession:
-    """One session per client: a pool of `connection_limit` connections (0 = unlimited).
+    """One session per client: a pool of `connection_limit` connections (0 = unlimited);
+    `force_close`: a new connection for every request, none kept.
 
     No total timeout: `send` bounds each request itself, so it can tell a timeout before the
     first token from one mid-stream.
     """
-    connector = aiohttp.TCPConnector(limit=connection_limit, limit_per_host=0)
+    connector = aiohttp.TCPConnector(
+        limit=connection_limit, limit_per_host=0, force_close=force_close
+    )
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s)
     return aiohttp.ClientSession(
         connector=connector, timeout=timeout, headers=headers, trace_configs=[_WRITE_TRACE]
@@ -105,9 +117,11 @@ def make_session(
 
 
 class WriteStamp(Protocol):
-    """Passed as `trace_request_ctx`: gets the time the request's last byte was written."""
+    """Passed as `trace_request_ctx`: gets the time the request's last byte was written, and
+    whether the request went out on a connection the pool reused."""
 
     sent_ns: int
+    reused_connection: bool
 
 
 async def _on_chunk_sent(
@@ -120,11 +134,22 @@ async def _on_chunk_sent(
         stamp.sent_ns = monotonic_ns()
 
 
+async def _on_reuse(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceConnectionReuseconnParams,
+) -> None:
+    stamp = context.trace_request_ctx
+    if stamp is not None:
+        stamp.reused_connection = True
+
+
 def _write_trace() -> aiohttp.TraceConfig:
     """`sent_ns` is when the body reached the socket, not when aiohttp got the call: the pool
     wait, connection set-up and event-loop queueing in between are client lag, not TTFT."""
     trace = aiohttp.TraceConfig()
     trace.on_request_chunk_sent.append(_on_chunk_sent)
+    trace.on_connection_reuseconn.append(_on_reuse)
     trace.freeze()
     return trace
 
@@ -144,11 +169,16 @@ def fault_from_client_error(exc: aiohttp.ClientError, *, got_headers: bool) -> R
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
         return RequestFault(ErrorCategory.CONNECT, f"cannot connect: {_describe(exc)}")
     when = "mid-stream" if got_headers else "before the response headers"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return RequestFault(ErrorCategory.PROTOCOL, f"server disconnected {when}")
     if isinstance(exc, aiohttp.ClientPayloadError):
         return RequestFault(ErrorCategory.PROTOCOL, f"response body cut off: {_describe(exc)}")
-    return RequestFault(ErrorCategory.PROTOCOL, f"connection failed {when}: {_describe(exc)}")
+    closed = not got_headers and isinstance(
+        exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError
+    )
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        message = f"server disconnected {when}"
+    else:
+        message = f"connection failed {when}: {_describe(exc)}"
+    return RequestFault(ErrorCategory.PROTOCOL, message, closed_before_answer=closed)
 
 
 def _describe(exc: BaseException) -> str:

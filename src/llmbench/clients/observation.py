@@ -40,12 +40,16 @@ class Observation:
         "chunk_tokens",
         "done",
         "end_ns",
+        "ended_final",
         "finish_reason",
         "first_content_ns",
         "first_token_ns",
         "headers_ns",
         "http_status",
         "input_tokens",
+        "last_event_ns",
+        "no_done",
+        "reused_connection",
         "sent_ns",
         "texts",
         "tokenizer",
@@ -60,6 +64,12 @@ class Observation:
         self.first_content_ns: int | None = None
         self.end_ns: int | None = None
         self.done = False  # `[DONE]` (or the whole non-streaming body) arrived
+        # The last event seen carried a finish_reason or was a usage-only chunk: a clean end
+        # of stream after it is a complete answer even without `[DONE]`.
+        self.ended_final = False
+        self.last_event_ns: int | None = None
+        self.no_done = False
+        self.reused_connection = False  # set by the session's trace: the pool reused it
         self.chunk_offsets_ns = array("q")
         self.chunk_tokens = array("I")
         self.chunk_channels = array("B")
@@ -86,7 +96,18 @@ class Observation:
             raise RequestFault(
                 ErrorCategory.PROTOCOL, f"data event is not a JSON object: {clip(data)!r}"
             )
+        self.last_event_ns = arrival_ns
         self._take(obj, arrival_ns)
+
+    def on_clean_eof(self, arrival_ns: int) -> bool:
+        """The stream closed cleanly before `[DONE]`: True (and the request complete, noted
+        `no_done`) when the last event was final; else the caller reports a truncation."""
+        if not self.ended_final or self.last_event_ns is None:
+            self.end_ns = arrival_ns
+            return False
+        self.end_ns = self.last_event_ns  # the server's last message, as `[DONE]` would be
+        self.done = self.no_done = True
+        return True
 
     def on_body(self, body: bytes, arrival_ns: int) -> None:
         """A whole non-streaming response, read completely at `arrival_ns`: one chunk."""
@@ -109,9 +130,12 @@ class Observation:
             choice = choices[0]
             if isinstance(choice, dict):
                 self._take_choice(choice, arrival_ns)
+                self.ended_final = bool(choice.get("finish_reason"))
         usage = obj.get("usage")
         if usage and isinstance(usage, dict):
             self._take_usage(usage)
+            if not choices:
+                self.ended_final = True  # a usage-only chunk comes after the last token
         error = obj.get("error")
         if error:
             raise _error_event_fault(error)
@@ -185,6 +209,7 @@ class Observation:
             finish_reason=self.finish_reason,
             http_status=self.http_status,
             error=error,
+            no_done=self.no_done,
         )
 
     def _output_count(

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from time import monotonic_ns
 from types import TracebackType
 from typing import Any, Literal
@@ -66,6 +66,7 @@ class OpenAIClient:
         tokenizer: Tokenizer | None = None,
         retry_429_attempts: int = 1,
         retry_429_max_wait_s: float = 30.0,
+        force_fields: Callable[[int], dict[str, Any]] | None = None,
     ) -> None:
         check_one_authorization(base_url, api_key)
         self._url = URL(api_root(base_url) + _PATHS[endpoint])
@@ -88,7 +89,10 @@ class OpenAIClient:
         if stream:
             fixed["stream_options"] = {"include_usage": True}
         self._fixed_body = {**fixed, **(extra_body or {})}
+        # --force-length: the engine's fields for each request's max_tokens (extra_body wins)
+        self._force_fields = force_fields
         self._session: aiohttp.ClientSession | None = None
+        self._fresh: aiohttp.ClientSession | None = None  # made at the first reconnect
 
     async def __aenter__(self) -> OpenAIClient:
         self._session = make_session(
@@ -108,32 +112,47 @@ class OpenAIClient:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+        if self._fresh is not None:
+            fresh, self._fresh = self._fresh, None
+            await fresh.close()
 
     async def open_connections(self, n: int, timeout_s: float = 10.0) -> int:
-        """Opens up to `n` kept-alive connections before a load (n concurrent GET /v1/models),
-        so the first measured requests do not wait for TCP set-up; returns how many answered.
+        """Opens up to `n` kept-alive connections before a load, so the first measured
+        requests do not wait for TCP (and TLS) set-up; returns how many opened.
 
-        Any answer counts (a server without /v1/models still leaves its connection open).
+        A plain connect that sends nothing: the pool does not depend on any endpoint answering,
+        and no answer (a 500 after which the server closes) can leave a dead connection in it.
         """
         if self._session is None:
             raise RuntimeError("OpenAIClient.open_connections called outside 'async with'")
-        session, headers = self._session, {k: v for k, v in self._headers.items() if k != "Accept"}
+        connector = self._session.connector
+        if connector is None:
+            return 0
         if self._connection_limit:
             n = min(n, self._connection_limit)
-        answered = 0
+        probe = aiohttp.ClientRequest("POST", self._url, loop=asyncio.get_running_loop())
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout_s)
+        opened: list[aiohttp.connector.Connection] = []
 
         async def one() -> None:
-            nonlocal answered
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(self._models_url, headers=headers) as resp:
-                    await resp.read()
-                    answered += 1
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                opened.append(await connector.connect(probe, [], timeout))
 
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout_s), asyncio.TaskGroup() as group:
-                for _ in range(n):
-                    group.create_task(one())
-        return answered
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s), asyncio.TaskGroup() as group:
+                    for _ in range(n):
+                        group.create_task(one())
+        finally:
+            for connection in opened:  # all held until now: each connect made a new one
+                connection.release()
+        return len(opened)
+
+    def probe_request(self) -> tuple[str, dict[str, str], dict[str, Any]]:
+        """URL, headers and body of a 1-token request of this client's shape (every field it
+        sends), to learn before a run whether the server takes them."""
+        spec = RequestSpec(item_id="probe", prompt="Say hi.", max_tokens=1)
+        return str(self._url), dict(self._headers), json_loads(self._body(spec))
 
     def _body(self, spec: RequestSpec) -> bytes:
         body: dict[str, Any] = {"model": self._model}
@@ -142,6 +161,8 @@ class OpenAIClient:
         else:
             body["prompt"] = spec.prompt
         body["max_tokens"] = spec.max_tokens
+        if self._force_fields is not None:
+            body.update(self._force_fields(spec.max_tokens))
         body.update(self._fixed_body)
         return json_dumps(body)
 
@@ -149,15 +170,22 @@ class OpenAIClient:
         """Sends one request; returns its record, failed or not (never raises for a failure).
 
         With retries on (`retry_429_attempts` > 1) an HTTP 429 is sent again after its
-        Retry-After; one record holds the last attempt's timings and the retry counts.
+        Retry-After; one record holds the last attempt's timings and the retry counts. A first
+        attempt that died on a pooled connection the server had closed is sent once more on a
+        fresh connection (`reconnected`), retries on or not: not a byte of an answer came back.
         """
         if self._session is None:
             raise RuntimeError("OpenAIClient.send called outside 'async with'")  # a caller bug
         body = self._body(spec)
         headers = {**self._headers, "X-Request-Id": ctx.request_id}
-        attempts, waited_ns, first_sent_ns = 1, 0, None
+        attempts, waited_ns, first_sent_ns, reconnected = 1, 0, None, False
         while True:
-            obs, fault = await self._attempt(self._session, body, headers)
+            obs, fault, stale_sent_ns = await self._attempt_once_more_if_stale(
+                self._session, body, headers, reconnected
+            )
+            if stale_sent_ns is not None:
+                reconnected = True
+                first_sent_ns = stale_sent_ns if first_sent_ns is None else first_sent_ns
             wait_s = self._retry_wait_s(fault, attempts)
             if wait_s is None:
                 break
@@ -172,11 +200,38 @@ class OpenAIClient:
                 waited_ns += monotonic_ns() - waited_from_ns
             attempts += 1
         record = obs.record(spec, ctx, self._error(fault))
-        if attempts == 1:
+        if attempts == 1 and not reconnected:
             return record
         return dataclasses.replace(
-            record, attempts=attempts, retry_wait_ns=waited_ns, first_sent_ns=first_sent_ns
+            record,
+            attempts=attempts,
+            retry_wait_ns=waited_ns,
+            first_sent_ns=first_sent_ns,
+            reconnected=reconnected,
         )
+
+    async def _attempt_once_more_if_stale(
+        self,
+        session: aiohttp.ClientSession,
+        body: bytes,
+        headers: dict[str, str],
+        reconnected: bool,
+    ) -> tuple[Observation, RequestFault | None, int | None]:
+        """One attempt; if it died on a reused connection that the server had closed before
+        answering (and no request of this one did so before), once more on a fresh
+        connection. The third value is the stale attempt's send time, None if none."""
+        obs, fault = await self._attempt(session, body, headers)
+        if reconnected or fault is None or not fault.closed_before_answer:
+            return obs, fault, None
+        if not obs.reused_connection:
+            return obs, fault, None  # a new connection refused us: a real failure
+        if self._fresh is None:
+            self._fresh = make_session(
+                connection_limit=0, connect_timeout_s=self._connect_timeout_s, force_close=True
+            )
+        stale_sent_ns = obs.sent_ns
+        obs, fault = await self._attempt(self._fresh, body, headers)
+        return obs, fault, stale_sent_ns
 
     def _retry_wait_s(self, fault: RequestFault | None, attempts: int) -> float | None:
         """Seconds to wait before another attempt, or None: no retry (and the reason noted)."""
@@ -274,7 +329,11 @@ class OpenAIClient:
 
 
 async def _read_events(content: aiohttp.StreamReader, obs: Observation) -> None:
-    """Reads the SSE body until `[DONE]` or EOF; each read's events share its arrival time."""
+    """Reads the SSE body until `[DONE]` or EOF; each read's events share its arrival time.
+
+    A clean EOF right after a final event (finish_reason, or usage only) is a complete answer
+    without `[DONE]`; anywhere else it is a truncation (docs/reliability.md).
+    """
     decoder = SSEDecoder()
     while True:
         data = await content.readany()
@@ -287,9 +346,13 @@ async def _read_events(content: aiohttp.StreamReader, obs: Observation) -> None:
                 await _drain(content)
                 return
     decoder.finish()
-    obs.end_ns = arrival_ns
-    cut = " inside an event" if decoder.had_partial_event else ""
-    raise RequestFault(ErrorCategory.PROTOCOL, f"stream ended before [DONE]{cut}")
+    if decoder.had_partial_event:
+        obs.end_ns = arrival_ns
+        raise RequestFault(ErrorCategory.PROTOCOL, "stream ended before [DONE] inside an event")
+    if not obs.on_clean_eof(arrival_ns):
+        raise RequestFault(
+            ErrorCategory.PROTOCOL, "stream ended before [DONE] and before any finish_reason"
+        )
 
 
 async def _drain(content: aiohttp.StreamReader) -> None:
@@ -351,7 +414,9 @@ def _status_hint(status: int) -> str:
         return "check the API key"
     if status == 404:
         return "check the base URL: the server root (http://host:port) or one ending in /v1"
-    return "check the server's logs"
+    # Some servers (transformers serve) answer 500 here yet serve their model: naming it skips
+    # the list altogether.
+    return "name the model with --model (the list is then not asked for), or check the server's logs"
 
 
 def _model_ids(body: bytes, url: str, secrets: list[str]) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -25,6 +25,10 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+EngineName = Literal["vllm", "sglang", "tgi", "llamacpp", "transformers", "ollama", "openai"]
+ENGINE_NAMES: tuple[str, ...] = get_args(EngineName)
+
+
 class TargetSpec(_Spec):
     """Where to send. `base_url=None` means: start the embedded simulated server."""
 
@@ -40,6 +44,9 @@ class TargetSpec(_Spec):
     retry_429: bool = Field(False, description="resend after HTTP 429, honouring Retry-After")
     retry_429_attempts: int = Field(3, ge=2, description="attempts in all, when retry_429")
     retry_429_max_wait_s: float = Field(30.0, gt=0, description="a longer Retry-After: give up")
+    engine: EngineName | None = Field(
+        None, description="the serving engine (docs/engines.md); None: detected when needed"
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -86,6 +93,9 @@ class WorkloadSpec(_Spec):
     output_tokens_stddev: float = Field(0.0, ge=0, description="normal output lengths' sd")
     input_mix: LengthMix | None = Field(None, description="prompt lengths: (tokens, weight)s")
     output_mix: LengthMix | None = Field(None, description="output lengths: (tokens, weight)s")
+    force_length: bool = Field(
+        False, description="send the engine's fields that make it generate exactly max_tokens"
+    )
 
     @field_validator("input_mix", "output_mix", mode="before")
     @classmethod

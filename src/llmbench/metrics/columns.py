@@ -76,6 +76,8 @@ class ColumnRow:
     error_category: str | None = None  # of a failed row ("unknown" when it had no error)
     http_status: int | None = None
     attempts: int = 1
+    no_done: bool = False  # complete without `[DONE]` (RequestRecord.no_done)
+    reconnected: bool = False  # resent once after a stale pooled connection
     output_tokens: int | None = None
     output_tokens_source: CountSource | None = None
     usage_output_tokens: int | None = None
@@ -118,7 +120,8 @@ def column_row(record: RequestRecord) -> ColumnRow:
         record.request_id, False, record.ok, _ints(record, gaps),
         error_category=None if record.ok else error.category.value if error else "unknown",
         http_status=record.http_status or (error.http_status if error else None),
-        attempts=record.attempts, output_tokens=record.output_tokens,
+        attempts=record.attempts, no_done=record.no_done, reconnected=record.reconnected,
+        output_tokens=record.output_tokens,
         output_tokens_source=record.output_tokens_source,
         usage_output_tokens=record.usage_output_tokens,
         tokenizer_output_tokens=record.tokenizer_output_tokens,
@@ -168,6 +171,8 @@ class CountTally:
     by_http_status: Counter[str] = field(default_factory=Counter)
     retried: int = 0
     retry_attempts: int = 0
+    no_done: int = 0
+    reconnected: int = 0
     ok_output_tokens: int = 0
     ok_output_counted: int = 0
 
@@ -178,6 +183,8 @@ class CountTally:
             self.by_http_status[str(row.http_status)] += 1
         self.retried += row.attempts > 1
         self.retry_attempts += row.attempts - 1
+        self.no_done += row.no_done
+        self.reconnected += row.reconnected
         if row.ok and row.output_tokens is not None:
             self.ok_output_tokens += row.output_tokens
             self.ok_output_counted += 1

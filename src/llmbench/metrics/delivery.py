@@ -30,6 +30,8 @@ def _rate_per_s(times_ns: IntArray) -> float | None:
 
 
 def _lag_stats_ms(lags_ns: Sequence[int] | IntArray) -> dict[str, float | None]:
+    # The one P99 not gated by `stats.percentile_min_n`: the golden summaries (v1) hold it at
+    # any n. The terminal withholds it below 100 sends (report/load.py; docs/metrics.md).
     if len(lags_ns) == 0:
         return {"p50": None, "p99": None, "max": None}
     values = np.asarray(lags_ns, dtype=np.float64) / _NS_PER_MS

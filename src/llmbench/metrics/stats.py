@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,20 @@ def percentile_sorted(sorted_values: FloatArray, q: float) -> float:
     hi = min(lo + 1, sorted_values.size - 1)
     low, high = float(sorted_values[lo]), float(sorted_values[hi])
     return min(low + (h - lo) * (high - low), high)  # rounding must not pass the next value
+
+
+def gated_percentile(sorted_values: FloatArray, q: float) -> float | None:
+    """Pq of an ascending sample, or None where n < `percentile_min_n(q)`: the one place that
+    decides whether a sample supports a percentile (`describe`, the client watch, benchmarks)."""
+    if sorted_values.size < percentile_min_n(q):
+        return None
+    return percentile_sorted(sorted_values, q)
+
+
+def percentiles(values: npt.ArrayLike, qs: Sequence[float]) -> dict[str, float | None]:
+    """{"p50": …, "p99": …} of any sample (sorted here); each None where n does not support it."""
+    s = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    return {f"p{q:g}": gated_percentile(s, q) for q in qs}
 
 
 def order_statistic_ci_ranks(n: int, q: float, confidence: float) -> tuple[int, int] | None:
@@ -217,7 +232,7 @@ def describe(
     s = np.sort(x)
     out["min"] = float(s[0])
     for q in PERCENTILES:
-        out[f"p{q}"] = percentile_sorted(s, q) if n >= percentile_min_n(q) else None
+        out[f"p{q}"] = gated_percentile(s, q)
     out["max"] = float(s[-1])
     p5, p95 = out["p5"], out["p95"]
     out["spread_p5_p95"] = p95 - p5 if p5 is not None and p95 is not None else None

@@ -87,6 +87,10 @@ def _counts(columns: RunColumns) -> dict[str, Any]:
         # --retry-429: requests sent more than once, and the extra attempts (all HTTP 429)
         "retried": tally.retried,
         "retry_attempts": tally.retry_attempts,
+        # complete streams that closed after their finish_reason without `data: [DONE]`
+        "no_done": tally.no_done,
+        # requests resent once because the server had closed their pooled connection
+        "reconnected": tally.reconnected,
     }
 
 

@@ -1,8 +1,9 @@
 """The load generator watches itself: event-loop lag and process CPU, sampled while a run goes.
 
 A client that cannot keep up reports its own queueing as server latency. The watch records a time
-series, and `verdict` marks the run `saturated` (numbers not trustworthy) with the figures and
-what to do about it.
+series; `verdict` tells a CPU-bound client from a host that delays the client's timestamps by
+about X ms, and `judge_metrics` weighs X against each metric's median: a 2 ms delay spoils a
+5 ms TTFT, not a 2 s E2E.
 """
 
 from __future__ import annotations
@@ -17,11 +18,29 @@ from typing import Any
 
 import numpy as np
 
+from llmbench.metrics.stats import percentiles
+
 LAG_P99_LIMIT_MS = 2.0  # loop lag above this at P99: timestamps are late by about as much
 CPU_BUSY_FRACTION = 0.9  # of one core: an asyncio client is single-threaded
 CPU_BUSY_LIMIT_S = 2.0  # busy for this long in a row is saturation, not a blip
 LAG_MIN_SAMPLES = 100  # a P99 of fewer samples is one hiccup of the host, not a verdict
 LAG_MEDIAN_MIN_SAMPLES = 10  # under LAG_MIN_SAMPLES, the median decides
+# A metric whose median is not at least 1/TRUST_FRACTION times the timestamp delay is flagged:
+# its values may be off by more than this share.
+TRUST_FRACTION = 0.05
+_JUDGED = (
+    ("ttfb_ms", "TTFB"),
+    ("ttft_ms", "TTFT"),
+    ("ttfo_ms", "TTFO"),
+    ("itl_ms", "ITL"),
+    ("tpot_ms", "TPOT"),
+    ("e2e_ms", "E2E"),
+)
+_REMEDY = (
+    "spread the load over more client processes (--workers N, one per free core), "
+    "move the client to its own cores or machine, "
+    "give the target its own core (taskset), or run on a quieter host"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,35 +132,45 @@ def _lag_reason(lag: dict[str, Any], mean_cpu: float | None) -> str | None:
     return reason
 
 
+def timestamp_delay(lag: dict[str, Any] | None) -> tuple[float | None, str | None]:
+    """About how late the client's timestamps were (ms), and on what basis: the loop-lag P99
+    over enough samples, the median over fewer (a stuck loop takes few), None under 10."""
+    if lag is None or lag["n"] < LAG_MEDIAN_MIN_SAMPLES:
+        return None, None
+    if lag["n"] >= LAG_MIN_SAMPLES:
+        return float(lag["p99"]), f"event-loop lag P99 over {lag['n']} samples"
+    return float(lag["p50"]), f"event-loop lag P50 over {lag['n']} samples"
+
+
 def verdict(lag_ms: np.ndarray, cpu_fraction: np.ndarray, cpu_window_s: float) -> dict[str, Any]:
-    """`client` block of run.json: lag and CPU figures, and whether the client was saturated."""
+    """`client` block of run.json: lag and CPU figures; whether the client was CPU-bound; the
+    delay of its timestamps; and (before `judge_metrics` weighs that delay) `saturated`."""
     mean_cpu = float(cpu_fraction.mean()) if cpu_fraction.size else None
     lag = None
     reasons: list[str] = []
     if lag_ms.size:
         lag = {
             "n": int(lag_ms.size),
-            "p50": float(np.percentile(lag_ms, 50)),
-            "p99": float(np.percentile(lag_ms, 99)),
+            **percentiles(lag_ms, (50, 99)),  # P99 None below 100 samples
             "max": float(lag_ms.max()),
         }
         if reason := _lag_reason(lag, mean_cpu):
             reasons.append(reason)
     busy_s = _longest_run(cpu_fraction >= CPU_BUSY_FRACTION) * cpu_window_s
+    cpu_reasons = []
     if busy_s >= CPU_BUSY_LIMIT_S:
-        reasons.append(
+        cpu_reasons.append(
             f"client process at ≥ {CPU_BUSY_FRACTION:.0%} of a core for {busy_s:.1f} s in a row"
         )
+    delay_ms, basis = timestamp_delay(lag)
     return {
-        "saturated": bool(reasons),
-        "reasons": reasons,
-        "remedy": (
-            "spread the load over more client processes (--workers N, one per free core), "
-            "move the client to its own cores or machine, "
-            "give the target its own core (taskset), or run on a quieter host"
-        )
-        if reasons
-        else None,
+        "saturated": bool(reasons or cpu_reasons),
+        "reasons": reasons + cpu_reasons,
+        "remedy": _REMEDY if reasons or cpu_reasons else None,
+        "cpu_bound": bool(cpu_reasons),
+        "cpu_reasons": cpu_reasons,
+        "timestamp_delay_ms": delay_ms,
+        "timestamp_delay_basis": basis,
         "loop_lag_ms": lag,
         "cpu": {
             "window_s": cpu_window_s,
@@ -151,6 +180,69 @@ def verdict(lag_ms: np.ndarray, cpu_fraction: np.ndarray, cpu_window_s: float) -
             "series": [round(float(x), 3) for x in cpu_fraction],
         },
     }
+
+
+def judge_metrics(client: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """The `client` block with trust judged per metric: the timestamp delay X against each
+    metric's median. `saturated` becomes: CPU-bound, or some metric's median under X /
+    TRUST_FRACTION; `trust` holds the per-metric figures."""
+    delay_ms = client.get("timestamp_delay_ms")
+    metrics: dict[str, Any] = {}
+    for key, _ in _JUDGED:
+        stats = summary.get(key) or {}
+        median = stats.get("p50")
+        if delay_ms is None or median is None or not stats.get("n"):
+            continue
+        fraction = _error_ms(key, delay_ms, summary) / median if median > 0 else None
+        metrics[key] = {
+            "median_ms": median,
+            "delay_fraction": fraction,
+            "trustworthy": fraction is not None and fraction <= TRUST_FRACTION,
+        }
+    affected = [key for key, m in metrics.items() if not m["trustworthy"]]
+    reasons = list(client.get("cpu_reasons") or [])
+    if affected:
+        reasons.append(_delay_reason(client, metrics, affected))
+    return {
+        **client,
+        "saturated": bool(reasons),
+        "reasons": reasons,
+        "remedy": (client.get("remedy") or _REMEDY) if reasons else None,
+        "trust": {
+            "timestamp_delay_ms": delay_ms,
+            "basis": client.get("timestamp_delay_basis"),
+            "limit_fraction": TRUST_FRACTION,
+            "metrics": metrics,
+            "affected": affected,
+        },
+    }
+
+
+def _error_ms(key: str, delay_ms: float, summary: dict[str, Any]) -> float:
+    """How far a timestamp delay can move one value of the metric: the delay itself for a
+    difference of two timestamps; for TPOT, (E2E − TTFT) / (tokens − 1), that over the tokens."""
+    if key != "tpot_ms":
+        return delay_ms
+    tokens = (summary.get("output_tokens") or {}).get("p50")
+    return delay_ms / (tokens - 1) if tokens and tokens > 2 else delay_ms
+
+
+def _delay_reason(client: dict[str, Any], metrics: dict[str, Any], affected: list[str]) -> str:
+    labels = dict(_JUDGED)
+    parts = []
+    for key in affected:
+        m = metrics[key]
+        share = "all of it" if m["delay_fraction"] is None else f"{m['delay_fraction']:.0%}"
+        parts.append(f"{labels[key]} (median {m['median_ms']:.2f} ms: {share})")
+    reason = (
+        f"the host delayed the client's timestamps by about {client['timestamp_delay_ms']:.2f} ms"
+        f" ({client.get('timestamp_delay_basis')}), more than {TRUST_FRACTION:.0%} of "
+        + ", ".join(parts)
+    )
+    mean_cpu = (client.get("cpu") or {}).get("mean_fraction")
+    if mean_cpu is not None and mean_cpu < 0.5:
+        reason += f"; the client used only {mean_cpu:.0%} of a core: other processes delay it"
+    return reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +287,16 @@ def merge_reports(workers: Sequence[WorkerHealth], parent: dict[str, Any]) -> di
         for w in alive
         for reason in reports[w.worker_id]["reasons"]
     ]
+    cpu_reasons = [
+        f"worker {w.worker_id} (pid {w.pid}): {reason}"
+        for w in alive
+        for reason in reports[w.worker_id]["cpu_reasons"]
+    ]
     out.update(
         saturated=bool(reasons),
         reasons=reasons,
+        cpu_bound=bool(cpu_reasons),
+        cpu_reasons=cpu_reasons,
         remedy=(
             "use more --workers (one per free core), give the target its own cores (taskset), "
             "or run on a quieter host"

@@ -11,6 +11,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from llmbench.metrics.stats import percentile_min_n
+
 # Latency from the planned send time, shown for open-loop runs (coordinated omission).
 SCHEDULED_ROWS = (("scheduled_ttft_ms", "TTFT from plan"), ("scheduled_e2e_ms", "E2E from plan"))
 
@@ -23,12 +25,21 @@ def _rate(value: Any) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
+def _send_lag_text(lag: dict[str, Any], sends: Any) -> str:
+    """run.json's delivery block stores a P99 at any n (its golden file does); below the n a
+    P99 needs it is the top values' interpolation, so the max is shown in its place."""
+    text = f"send lag P50 {_ms(lag.get('p50'))} ms, "
+    needed = percentile_min_n(99)
+    if isinstance(sends, int) and sends < needed:
+        return text + f"P99 – ({sends} sends, a P99 needs {needed}), max {_ms(lag.get('max'))} ms"
+    return text + f"P99 {_ms(lag.get('p99'))} ms"
+
+
 def delivery_line(run: dict[str, Any]) -> Text | None:
     delivery = run.get("delivery")
     if not delivery:
         return None
-    lag = delivery.get("send_lag_ms") or {}
-    lag_text = f"send lag P50 {_ms(lag.get('p50'))} ms, P99 {_ms(lag.get('p99'))} ms"
+    lag_text = _send_lag_text(delivery.get("send_lag_ms") or {}, delivery.get("sends"))
     if delivery.get("mode") == "open_loop":
         text = (
             f"{_rate(delivery.get('achieved_rate_per_s'))} req/s sent of "

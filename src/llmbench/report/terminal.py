@@ -30,6 +30,7 @@ LEGEND = (
     "outliers: beyond Tukey 1.5/3·IQR fences (flagged, never dropped). –: not applicable or "
     "too few samples for that percentile"
 )
+LAG_NOTE_MS = 1.0  # a timestamp delay worth a note even when no metric is affected
 COLUMNS = ("n", "mean", "95% CI", "P50", "P90", "P95", "P99", "max", "P5–P95", "outliers")
 
 
@@ -103,7 +104,7 @@ def _throughput_line(run: dict[str, Any]) -> Text:
     return Text.assemble(
         ("requests ", "bold"),
         f"{_success(counts)}ok {counts.get('ok', 0)}, errors {counts.get('error', 0)} "
-        f"({errors}), warm-up {counts.get('warmup', 0)}{_retries(counts)}   ",
+        f"({errors}), warm-up {counts.get('warmup', 0)}{_retries(counts)}{_stream_ends(counts)}   ",
         ("throughput ", "bold"),
         f"{_num(summary.get('requests_per_s'), 2)} req/s, "
         f"{_num(summary.get('output_tokens_per_s'))} output tok/s "
@@ -141,6 +142,17 @@ def _retries(counts: dict[str, Any]) -> str:
     return f", retried after 429: {counts['retried']} ({counts['retry_attempts']} extra attempts)"
 
 
+def _stream_ends(counts: dict[str, Any]) -> str:
+    """Streams complete without `[DONE]`, and requests resent after a dead pooled connection:
+    both ok, both worth knowing (docs/reliability.md)."""
+    notes = ""
+    if counts.get("no_done"):
+        notes += f", ended after finish_reason without [DONE]: {counts['no_done']}"
+    if counts.get("reconnected"):
+        notes += f", resent on a fresh connection: {counts['reconnected']}"
+    return notes
+
+
 def _token_warnings(run: dict[str, Any]) -> list[Text]:
     tokens = run.get("tokens") or {}
     notes: list[Text] = []
@@ -158,8 +170,8 @@ def _token_warnings(run: dict[str, Any]) -> list[Text]:
         notes.append(
             Text(
                 f"! generated length differs from requested: {mismatch.get('n_short', 0)} short, "
-                f"{mismatch.get('n_long', 0)} long (pass --extra-body '{{\"ignore_eos\": true}}' "
-                "to a vLLM/SGLang server for fixed lengths)",
+                f"{mismatch.get('n_long', 0)} long (--force-length sends the engine's fields "
+                "for fixed lengths: docs/engines.md)",
                 style="yellow",
             )
         )
@@ -213,14 +225,67 @@ def _worker_warnings(run: dict[str, Any]) -> list[Text]:
 
 def _client_warnings(run: dict[str, Any]) -> list[Text]:
     client = run.get("client") or {}
-    if not client.get("saturated"):
-        return _worker_warnings(run)
-    lines = [
-        *_worker_warnings(run),
-        Text("! the client was saturated: these numbers are not trustworthy", style="bold red"),
-    ]
+    lines = _worker_warnings(run)
+    if "trust" in client:
+        return lines + _trust_lines(client)
+    if not client.get("saturated"):  # a run.json from before per-metric trust
+        return lines
+    lines.append(
+        Text("! the client was saturated: these numbers are not trustworthy", style="bold red")
+    )
     lines += [Text(f"  - {reason}", style="red") for reason in client.get("reasons", [])]
     lines.append(Text(f"  what to do: {client.get('remedy')}", style="red"))
+    return lines
+
+
+_LABELS = {"ttfb_ms": "TTFB", "ttft_ms": "TTFT", "ttfo_ms": "TTFO", "itl_ms": "ITL",
+           "tpot_ms": "TPOT", "e2e_ms": "E2E"}  # fmt: skip
+
+
+def _affected(key: str, metric: dict[str, Any]) -> str:
+    fraction = metric.get("delay_fraction")
+    share = "all of it" if fraction is None else f"up to {fraction:.0%} off"
+    return f"{_LABELS.get(key, key)} (median {_num(metric['median_ms'])} ms, {share})"
+
+
+def _trust_lines(client: dict[str, Any]) -> list[Text]:
+    """CPU-bound (every number suspect) apart from a host delaying the client's timestamps
+    by about X ms (only metrics whose median is not far above X are suspect)."""
+    trust = client["trust"]
+    delay, metrics = trust.get("timestamp_delay_ms"), trust.get("metrics") or {}
+    lines: list[Text] = []
+    if client.get("cpu_bound"):
+        lines.append(
+            Text("! the client was CPU-bound: these numbers are not trustworthy", style="bold red")
+        )
+        lines += [Text(f"  - {reason}", style="red") for reason in client.get("cpu_reasons", [])]
+    affected = trust.get("affected") or []
+    fine = [_LABELS.get(k, k) for k in metrics if k not in affected]
+    if affected:
+        named = ", ".join(_affected(k, metrics[k]) for k in affected)
+        lines.append(
+            Text(
+                f"! the host delayed the client's timestamps by about {_num(delay)} ms: "
+                f"{named} not trustworthy"
+                + (
+                    f"; {', '.join(fine)} trustworthy (under "
+                    f"{trust['limit_fraction']:.0%} of their medians)"
+                    if fine
+                    else ""
+                ),
+                style="bold red",
+            )
+        )
+    elif delay is not None and delay >= LAG_NOTE_MS:
+        lines.append(
+            Text(
+                f"  the host delayed the client's timestamps by about {_num(delay)} ms: under "
+                f"{trust['limit_fraction']:.0%} of every metric's median, numbers trustworthy",
+                style="dim",
+            )
+        )
+    if client.get("cpu_bound") or affected:
+        lines.append(Text(f"  what to do: {client.get('remedy')}", style="red"))
     return lines
 
 

@@ -17,14 +17,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from llmbench.clients.engines import (
+    Detection,
+    check_request_fields,
+    detect_engine,
+    force_length_fields,
+    refused_field_error,
+    sent_fields_of,
+)
 from llmbench.clients.openai import list_models
 from llmbench.clients.tokens import Tokenizer, load_tokenizer
 from llmbench.config import RunSpec
+from llmbench.config.run import ENGINE_NAMES
 from llmbench.engine.closed_loop import RunOutcome
-from llmbench.errors import DistributedError, EndpointError, StoreError
+from llmbench.errors import ConfigError, DistributedError, EndpointError, StoreError
 from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
-from llmbench.monitor.client_health import ClientWatch, merge_reports
+from llmbench.monitor.client_health import ClientWatch, judge_metrics, merge_reports
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.run.plan import LoadPlan, build_load
@@ -72,19 +81,61 @@ def target_id_of(spec: RunSpec, target: Target) -> str:
 async def _resolve_model(
     spec: RunSpec, base_url: str, api_key: str | None
 ) -> tuple[str, list[str]]:
-    try:
-        models = await list_models(
-            base_url, api_key=api_key, extra_headers=spec.target.extra_headers
-        )
-    except EndpointError:
-        if spec.target.model is None:
-            raise
-        models = []  # some servers have no /v1/models; a named model does not need it
+    """The model to send and the target's model list; a named model skips the list (some
+    servers answer GET /v1/models slowly, or with a 500, and it is not needed)."""
     if spec.target.model is not None:
-        return spec.target.model, models
+        return spec.target.model, []
+    models = await list_models(base_url, api_key=api_key, extra_headers=spec.target.extra_headers)
     if not models:
         raise EndpointError(f"{public_url(base_url)} lists no models", hint="name one with --model")
     return models[0], models
+
+
+async def _resolve_engine(spec: RunSpec, target: Target, api_key: str | None) -> dict[str, Any]:
+    """run.json's `target.engine`: the engine named by --engine, or detected when the run
+    sends engine-specific fields (--force-length, --extra-body); its forcing fields checked."""
+    if target.embedded_sim is not None:
+        return {"name": None, "source": "embedded simulator (always generates max_tokens)"}
+    name, source, evidence = spec.target.engine, "--engine", None
+    if name is None and (spec.workload.force_length or spec.target.extra_body):
+        detection = await detect_engine(
+            target.base_url, api_key=api_key, extra_headers=spec.target.extra_headers
+        )
+        name, source, evidence = detection.engine, "detected", detection.evidence
+    if spec.workload.force_length:
+        if name is None:
+            raise ConfigError(
+                f"cannot tell which engine serves {public_url(target.base_url)} ({evidence}), "
+                "so not which fields force the output length",
+                where="--force-length",
+                hint=f"name it with --engine {'|'.join(ENGINE_NAMES)} (docs/engines.md)",
+            )
+        force_length_fields(name)  # a ConfigError when this engine has none
+    return {"name": name, "source": source if name else None, "evidence": evidence}
+
+
+async def _check_request_fields(
+    spec: RunSpec, target: Target, model: str, engine: dict[str, Any], api_key: str | None
+) -> None:
+    """One short request of the run's shape before the load, when it carries engine-specific
+    fields: a server that refuses one (400/422 naming it) stops the run with one clear error
+    instead of failing every request the same way."""
+    name = engine["name"]
+    force = force_length_fields(name)(1) if name and spec.workload.force_length else {}
+    if not force and not spec.target.extra_body:
+        return
+    client = make_client(
+        spec, target.base_url, model, api_key=api_key, connection_limit=1, tokenizer=None,
+        engine=name,
+    )  # fmt: skip
+    url, headers, body = client.probe_request()
+    sent = sent_fields_of(force, spec.target.extra_body, spec.target.stream)
+    refused = await check_request_fields(
+        url, body, headers=headers, sent_fields=sent, secrets=[api_key] if api_key else []
+    )
+    if refused is not None:
+        evidence = engine.get("evidence") or "named with --engine"
+        raise refused_field_error(*refused, sent_fields=sent, detection=Detection(name, evidence))
 
 
 def _engine_info(outcome: RunOutcome) -> dict[str, Any]:
@@ -144,18 +195,22 @@ async def execute_run(
     """Runs one spec against one target, writing `output_dir`; returns the final run.json.
     `spec_source` says where the spec came from (spec file and its hash, variables, flags)."""
     model, models = await _resolve_model(spec, target.base_url, api_key)
+    engine = await _resolve_engine(spec, target, api_key)
+    if target.embedded_sim is None:
+        await _check_request_fields(spec, target, model, engine, api_key)
     tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
     load = build_load(spec)  # a bad trace fails here, before the results directory exists
     stop = stop or asyncio.Event()
     with RunWriter(output_dir) as writer:
         run = _initial_run(spec, target, output_dir, model, models, tokenizer, spec_source)
+        run["target"]["engine"] = engine
         writer.write_run(run)
         sink = RecordKeeper(writer, stop, on_record)
         records = sink.columns
         try:
             outcome, warmed, client, workers = await drive_load(
                 spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
-                target_id=run["target"]["id"], sink=sink, stop=stop,
+                target_id=run["target"]["id"], sink=sink, stop=stop, engine=engine["name"],
             )  # fmt: skip
         except DistributedError:
             _mark_failed(writer, run)
@@ -168,6 +223,7 @@ async def execute_run(
             workers=workers,
             **summarize_run(records, seed=spec.seed),
         )
+        run["client"] = judge_metrics(client, run["summary"])
         run.update(load.assess(records, run["summary"]["duration_s"]))
         _finish(writer, run)
     return run
@@ -215,6 +271,7 @@ async def drive_load(
     target_id: str,
     sink: RecordSink,
     stop: asyncio.Event,
+    engine: str | None = None,
 ) -> tuple[RunOutcome, int, dict[str, Any], dict[str, Any]]:
     """Runs the load in this process, or over worker processes (`load.workers`): the outcome,
     connections opened before it, the `client` and the `workers` blocks of run.json."""
@@ -225,7 +282,7 @@ async def drive_load(
         async with (
             make_client(
                 spec, target.base_url, model, api_key=api_key,
-                connection_limit=load.connection_limit, tokenizer=tokenizer,
+                connection_limit=load.connection_limit, tokenizer=tokenizer, engine=engine,
             ) as http,
             ClientWatch() as watch,
         ):  # fmt: skip
@@ -235,7 +292,7 @@ async def drive_load(
             info["cpu_s_load"] = time.process_time() - cpu_before_s
         return outcome, warmed, watch.report(), {**info, "processes": 1}
     tasks = [
-        WorkerTask(w, n, spec.model_dump_json(), target.base_url, model, target_id, api_key)
+        WorkerTask(w, n, spec.model_dump_json(), target.base_url, model, target_id, api_key, engine)
         for w in range(n)
     ]
     async with ClientWatch() as watch:  # the parent's own load: reading and writing records

@@ -43,6 +43,7 @@ class CannedServer:
     routes: dict[str, Reply] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
     url: str = ""
+    server_header: str | None = None  # sent as `Server` on every response when set
     _loop: asyncio.AbstractEventLoop | None = None
     _runner: web.AppRunner | None = None
     _thread: threading.Thread | None = None
@@ -75,6 +76,10 @@ class CannedServer:
         await resp.write_eof()
         return resp
 
+    async def _stamp(self, request: web.Request, response: web.StreamResponse) -> None:
+        if self.server_header is not None:
+            response.headers["Server"] = self.server_header
+
     def start(self) -> None:
         ready = threading.Event()
 
@@ -94,6 +99,7 @@ class CannedServer:
     async def _setup(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.on_response_prepare.append(self._stamp)
         self._runner = web.AppRunner(
             app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None
         )
@@ -102,6 +108,12 @@ class CannedServer:
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
+
+    def connections(self) -> int:
+        """Connections open on the server side now (accepted, not yet closed)."""
+        assert self._runner is not None
+        assert self._runner.server is not None
+        return len(self._runner.server.connections)
 
     def stop(self) -> None:
         assert self._loop is not None

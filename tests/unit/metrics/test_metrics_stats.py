@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy.stats import binom
 
 from llmbench.metrics import describe, three_sigma_view
-from llmbench.metrics.stats import order_statistic_ci_ranks, percentile_min_n
+from llmbench.metrics.stats import order_statistic_ci_ranks, percentile_min_n, percentiles
 
 
 def test_small_sample_matches_numpy() -> None:
@@ -198,3 +198,11 @@ def test_order_statistic_ranks_cover(n: int, q: int) -> None:
     else:
         assert 1 <= ranks[0] < ranks[1] <= n
         assert _coverage(n, q, ranks) >= 0.95 - 1e-9
+
+
+@pytest.mark.parametrize(("q", "n_min"), [(5, 20), (50, 1), (90, 10), (95, 20), (99, 100)])
+def test_percentiles_outside_describe_follow_the_same_gate(q: int, n_min: int) -> None:
+    x = np.random.default_rng(q).permutation(np.arange(float(n_min)))  # unsorted on purpose
+    assert percentiles(x, (q,))[f"p{q}"] == describe(x)[f"p{q}"]
+    assert percentiles(x, (q,))[f"p{q}"] is not None
+    assert percentiles(x[:-1], (q,))[f"p{q}"] is None  # one fewer (none at all for P50)

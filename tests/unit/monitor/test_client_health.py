@@ -113,3 +113,17 @@ def test_a_stuck_loop_with_few_samples_is_judged_by_its_median() -> None:
     hiccup = verdict(np.array([0.1] * 29 + [40.0]), np.array([0.5]), 0.5)
     assert hiccup["saturated"] is False
     assert not verdict(np.full(5, 250.0), np.array([0.5]), 0.5)["saturated"]  # too few
+
+
+def test_loop_lag_p99_is_none_below_the_samples_a_p99_needs() -> None:
+    # 99 samples: a P99 would be the top values' interpolation (stats.percentile_min_n(99) = 100).
+    few = verdict(np.linspace(0.1, 9.9, 99), np.array([0.5]), 0.5)["loop_lag_ms"]
+    assert few["n"] == 99
+    assert few["p99"] is None
+    assert few["p50"] == 5.0
+    enough = verdict(np.linspace(0.1, 10.0, 100), np.array([0.5]), 0.5)["loop_lag_ms"]
+    assert enough["p99"] == pytest.approx(9.901)  # rank 0.99 · 99 = 98.01: 9.9 + 0.01 · 0.1
+    worker = _raw([0.1] * 50, [0.3] * 6)  # 50 samples: the worker entry withholds its P99 too
+    merged = merge_reports([WorkerHealth(0, 1, worker)], parent={})
+    assert merged["workers"][0]["loop_lag_ms_p99"] is None
+    assert merged["loop_lag_ms"]["p99"] is None

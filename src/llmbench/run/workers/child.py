@@ -13,11 +13,13 @@ import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, cast
 
+from llmbench.clients.engines import force_length_fields
 from llmbench.clients.openai import OpenAIClient
 from llmbench.clients.tokens import Tokenizer, load_tokenizer
 from llmbench.config import RunSpec
+from llmbench.config.run import EngineName
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome, StopReason, run_closed_loop
 from llmbench.engine.loop import loop_factory
 from llmbench.engine.open_loop import PacingStats, pace_until, run_open_loop
@@ -45,6 +47,7 @@ class WorkerTask:
     model: str
     target_id: str
     api_key: str | None = None
+    engine: str | None = None  # the engine the parent resolved (flag or detected)
 
 
 def make_client(
@@ -55,9 +58,14 @@ def make_client(
     api_key: str | None,
     connection_limit: int,
     tokenizer: Tokenizer | None,
+    engine: str | None = None,
 ) -> OpenAIClient:
-    """The run's HTTP client, as the parent (one process) or each worker builds it."""
+    """The run's HTTP client, as the parent (one process) or each worker builds it; with
+    --force-length, `engine`'s fields force every request's length (None: nothing to send)."""
     target = spec.target
+    force = None
+    if spec.workload.force_length and engine is not None:
+        force = force_length_fields(cast(EngineName, engine))
     return OpenAIClient(
         base_url=base_url,
         model=model,
@@ -71,6 +79,7 @@ def make_client(
         tokenizer=tokenizer,
         retry_429_attempts=target.retry_429_attempts if target.retry_429 else 1,
         retry_429_max_wait_s=target.retry_429_max_wait_s,
+        force_fields=force,
     )
 
 
@@ -169,7 +178,7 @@ async def _work(task: WorkerTask, outbox: Outbox, reader: asyncio.StreamReader) 
     async with (
         make_client(
             spec, task.base_url, task.model, api_key=task.api_key,
-            connection_limit=share.connection_limit, tokenizer=tokenizer,
+            connection_limit=share.connection_limit, tokenizer=tokenizer, engine=task.engine,
         ) as client,
         ClientWatch() as watch,
     ):  # fmt: skip

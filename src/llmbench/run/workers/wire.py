@@ -59,7 +59,8 @@ def record_message(line: bytes, row: ColumnRow) -> tuple[Message, bytes]:
     message = {
         "t": "rec", "id": row.request_id, "warmup": row.warmup, "ok": row.ok, "ints": row.ints,
         "error": row.error_category, "http_status": row.http_status, "attempts": row.attempts,
-        "out": row.output_tokens, "source": row.output_tokens_source,
+        "no_done": row.no_done, "reconnected": row.reconnected, "out": row.output_tokens,
+        "source": row.output_tokens_source,
         "usage": row.usage_output_tokens, "tokenizer": row.tokenizer_output_tokens,
         "requested": row.requested_output_tokens, "long_gaps": row.long_gaps,
         "n": (len(line), len(row.gaps), -1 if per_token is None else len(per_token)),
@@ -77,7 +78,8 @@ def read_record(message: Message, blob: bytes, at: int) -> tuple[bytes, ColumnRo
     row = ColumnRow(
         message["id"], message["warmup"], message["ok"], tuple(message["ints"]),
         error_category=message["error"], http_status=message["http_status"],
-        attempts=message["attempts"], output_tokens=message["out"],
+        attempts=message["attempts"], no_done=message["no_done"],
+        reconnected=message["reconnected"], output_tokens=message["out"],
         output_tokens_source=None if source is None else CountSource(source),
         usage_output_tokens=message["usage"], tokenizer_output_tokens=message["tokenizer"],
         requested_output_tokens=message["requested"], gaps=blob[gaps_at:values_at],
