@@ -72,6 +72,16 @@ class RequestSpec:
     session_id: str | None = None
 
 
+def request_id(group: int, index: int) -> str:
+    """The id of the `index`-th request of an id `group` (0: one process or one shared schedule;
+    k + 1: worker k's own closed loop), unique within a run.
+
+    UUID-shaped because it is sent as X-Request-Id, and some servers refuse any other shape
+    (llama-cpp-python's answers HTTP 400); the group and the index are its last 12 hex digits.
+    """
+    return f"00000000-0000-4000-8000-{group:04x}{index:08x}"
+
+
 @dataclass(frozen=True, slots=True)
 class SendContext:
     """How the engine sends a request: identity and the planned send time."""

@@ -26,7 +26,7 @@ from llmbench.config import ClosedLoad, OpenLoad, RunSpec, WorkloadSpec, parse_l
 from llmbench.errors import DistributedError
 from llmbench.metrics.columns import ColumnRow
 from llmbench.metrics.summary import summarize_run
-from llmbench.records import RequestRecord
+from llmbench.records import RequestRecord, request_id
 from llmbench.report.terminal import run_summary
 from llmbench.run.execute import Target, execute_run
 from llmbench.run.plan import build_load
@@ -95,7 +95,7 @@ def test_open_loop_workers_keep_one_schedule_from_a_common_start(
 
     assert run.workers.processes == 2
     records = sorted(load_run(tmp_path / "run").records, key=lambda r: r.scheduled_ns)
-    assert [r.request_id for r in records] == [f"r-{i}" for i in range(30)]  # one schedule
+    assert [r.request_id for r in records] == [request_id(0, i) for i in range(30)]  # one schedule
     assert {r.worker_id for r in records} == {0, 1}
     assert all(r.worker_id == i % 2 for i, r in enumerate(records))
     plan = build_load(spec)

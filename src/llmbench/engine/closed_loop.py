@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from llmbench.engine.protocol import Client
-from llmbench.records import RequestRecord, RequestSpec, SendContext
+from llmbench.records import RequestRecord, RequestSpec, SendContext, request_id
 
 Clock = Callable[[], int]
 RecordSink = Callable[[RequestRecord], None]
@@ -167,14 +167,14 @@ async def run_closed_loop(
     sink: RecordSink,
     stop: asyncio.Event | None = None,
     clock: Clock = time.monotonic_ns,
-    run_prefix: str = "r",
+    id_group: int = 0,
     worker_id: int | None = None,
 ) -> RunOutcome:
     """Runs the warm-up phase (if any), then the measured phase; `sink` gets every record.
 
     Records carry `worker_id` when given (a worker process), else their stream's index."""
     stop = stop or asyncio.Event()
-    request_ids = (f"{run_prefix}-{n}" for n in itertools.count())
+    request_ids = (request_id(id_group, n) for n in itertools.count())
 
     async def run(max_requests: int | None, deadline_ns: int | None, warmup: bool) -> PhaseOutcome:
         phase = _Phase(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from llmbench.engine.closed_loop import Clock, PhaseOutcome, RecordSink, RunOutcome, StopReason
 from llmbench.engine.protocol import Client
-from llmbench.records import RequestSpec, SendContext
+from llmbench.records import RequestSpec, SendContext, request_id
 
 # asyncio timers fire up to ~1 ms late (the loop's clock resolution and select() timeouts), so
 # the pacer sleeps until this much before a deadline and yields in a loop for the last stretch.
@@ -83,7 +83,6 @@ async def _dispatch(
     *,
     start_ns: int,
     target_id: str,
-    run_prefix: str,
     sink: RecordSink,
     clock: Clock,
     stats: PacingStats,
@@ -103,7 +102,7 @@ async def _dispatch(
                 await slots.acquire()  # bounded: every send ends by its own request timeout
             stats.dispatch_lag_ns.append(clock() - deadline_ns)
             ctx = SendContext(
-                request_id=f"{run_prefix}-{index}",
+                request_id=request_id(0, index),  # one schedule: indices unique across workers
                 target_id=target_id,
                 worker_id=worker_id,
                 scheduled_ns=deadline_ns,
@@ -126,7 +125,6 @@ async def run_open_loop(
     sink: RecordSink,
     stop: asyncio.Event | None = None,
     clock: Clock = time.monotonic_ns,
-    run_prefix: str = "r",
     stats: PacingStats | None = None,
     start_ns: int | None = None,
     worker_id: int = 0,
@@ -141,7 +139,7 @@ async def run_open_loop(
         dispatcher = group.create_task(
             _dispatch(
                 client, items, plan, start_ns=start_ns, target_id=target_id,
-                run_prefix=run_prefix, sink=sink, clock=clock, stats=stats, worker_id=worker_id,
+                sink=sink, clock=clock, stats=stats, worker_id=worker_id,
             )
         )  # fmt: skip
         watcher = group.create_task(_cancel_on_stop(stop, dispatcher))

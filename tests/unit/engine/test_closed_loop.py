@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
@@ -10,6 +11,7 @@ from llmbench.engine.closed_loop import ClosedLoopPlan, RunOutcome, StopReason, 
 from llmbench.records import (
     ErrorCategory,
     RequestRecord,
+    request_id,
 )
 from support.fakes import SleepyClient, items
 
@@ -70,3 +72,11 @@ def test_stop_cancels_in_flight_and_keeps_their_records() -> None:
 def test_plan_needs_a_bound() -> None:
     with pytest.raises(ValueError, match="needs"):
         ClosedLoopPlan(concurrency=1)
+
+
+def test_request_ids_are_uuids_unique_across_groups() -> None:
+    # Sent as X-Request-Id: llama-cpp-python's server answers HTTP 400 to a non-UUID value.
+    ids = [request_id(group, index) for group in range(3) for index in (0, 1, 255, 2**32 - 1)]
+    assert len(set(ids)) == len(ids)
+    assert all(str(uuid.UUID(i)) == i for i in ids)
+    assert request_id(2, 10).endswith("0002" + "0000000a")

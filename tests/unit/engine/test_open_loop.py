@@ -43,7 +43,7 @@ def test_sends_at_deadlines_and_keeps_them_as_scheduled() -> None:
     assert outcome.stop_reason is StopReason.REQUESTS
     assert len(records) == 60
     assert sum(r.warmup for r in records) == 5
-    by_id = sorted(records, key=lambda r: int(r.request_id.split("-")[1]))
+    by_id = sorted(records, key=lambda r: int(r.request_id.split("-")[-1], 16))
     gaps = {b.scheduled_ns - a.scheduled_ns for a, b in itertools.pairwise(by_id)}
     assert gaps == {5_000_000}  # 200/s: deadlines exactly 5 ms apart
     lags = sorted(stats.dispatch_lag_ns)

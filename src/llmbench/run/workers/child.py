@@ -152,7 +152,7 @@ async def _run_share(
     await pace_until(start_ns, time.monotonic_ns)
     outcome = await run_closed_loop(
         client, share.items, share.closed, target_id=task.target_id, sink=sink, stop=stop,
-        run_prefix=f"r{task.worker_id}", worker_id=task.worker_id,  # ids unique across workers
+        id_group=task.worker_id + 1, worker_id=task.worker_id,  # ids unique across workers
     )  # fmt: skip
     return outcome, pacing
 
