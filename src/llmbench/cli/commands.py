@@ -59,6 +59,9 @@ FLAGS = {
     "target.retry_429_max_wait_s": "--retry-429-max-wait",
     "target.engine": "--engine",
     "workload.force_length": "--force-length",
+    "target.server_metrics_url": "--server-metrics",
+    "monitor.server_metrics_interval_s": "--server-metrics-interval",
+    "monitor.processes": "--monitors/--no-monitors",
 }
 
 
@@ -263,6 +266,19 @@ def run(
     force_length: Annotated[
         bool, typer.Option(help="send the engine's fields that force --output-tokens exactly")
     ] = False,
+    server_metrics: Annotated[
+        str | None,
+        typer.Option(
+            help="Prometheus URL scraped during the run, or 'off'; default: "
+            "<base-url root>/metrics when it answers"
+        ),
+    ] = None,
+    server_metrics_interval: Annotated[
+        float, typer.Option(help="seconds between server-metrics scrapes")
+    ] = 1.0,
+    monitors: Annotated[
+        bool, typer.Option(help="sample client, target, host and GPU CPU/memory")
+    ] = True,
 ) -> None:
     """Run a load against an OpenAI-compatible endpoint (default: the embedded simulator)."""
     sources = SpecSources.gather(ctx, spec, os.environ)
@@ -284,7 +300,9 @@ def run(
             "retry_429_attempts": retry_429_attempts,
             "retry_429_max_wait_s": retry_429_max_wait,
             "engine": engine,
+            "server_metrics_url": server_metrics,
         },
+        "monitor": {"server_metrics_interval_s": server_metrics_interval, "processes": monitors},
         "workload": {
             **_input_fields(input_tokens, profile),
             "output_tokens": output_tokens,

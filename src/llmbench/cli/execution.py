@@ -111,7 +111,7 @@ def execute(
     sim: EmbeddedSim | None = None
     if spec.target.base_url is None:
         sim = EmbeddedSim(spec.sim)
-        target = Target(sim.start(), embedded_sim=spec.sim.model_dump(mode="json"))
+        target = Target(sim.start(), embedded_sim=spec.sim.model_dump(mode="json"), pid=sim.pid)
     else:
         target = Target(spec.target.base_url)
     try:

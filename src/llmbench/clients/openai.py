@@ -416,7 +416,9 @@ def _status_hint(status: int) -> str:
         return "check the base URL: the server root (http://host:port) or one ending in /v1"
     # Some servers (transformers serve) answer 500 here yet serve their model: naming it skips
     # the list altogether.
-    return "name the model with --model (the list is then not asked for), or check the server's logs"
+    return (
+        "name the model with --model (the list is then not asked for), or check the server's logs"
+    )
 
 
 def _model_ids(body: bytes, url: str, secrets: list[str]) -> list[str]:

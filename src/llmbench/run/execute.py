@@ -37,6 +37,7 @@ from llmbench.monitor.client_health import ClientWatch, judge_metrics, merge_rep
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.run.plan import LoadPlan, build_load
+from llmbench.run.watching import RunWatch
 from llmbench.run.workers.child import WorkerTask, make_client
 from llmbench.run.workers.pool import RecordSink, run_workers
 from llmbench.run.workers.share import choose_workers, usable_cpus
@@ -47,6 +48,7 @@ from llmbench.store.results import RunWriter, record_line
 class Target:
     base_url: str
     embedded_sim: dict[str, Any] | None = None  # the simulator's settings when llmbench started it
+    pid: int | None = None  # the target's process, when llmbench started it
 
 
 def public_url(url: str) -> str:
@@ -207,14 +209,18 @@ async def execute_run(
         writer.write_run(run)
         sink = RecordKeeper(writer, stop, on_record)
         records = sink.columns
+        watch = RunWatch(spec, target.base_url, output_dir, target_pid=target.pid,
+                         headers=_auth_headers(spec, api_key))  # fmt: skip
         try:
-            outcome, warmed, client, workers = await drive_load(
-                spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
-                target_id=run["target"]["id"], sink=sink, stop=stop, engine=engine["name"],
-            )  # fmt: skip
+            async with watch:
+                outcome, warmed, client, workers = await drive_load(
+                    spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
+                    target_id=run["target"]["id"], sink=sink, stop=stop, engine=engine["name"],
+                )  # fmt: skip
         except DistributedError:
             _mark_failed(writer, run)
             raise
+        run.update(watch.blocks(_measured_window(outcome)))
         run.update(
             status="interrupted" if outcome.stop_reason.value == "interrupted" else "complete",
             finished_at=datetime.now(UTC).isoformat(),
@@ -301,6 +307,17 @@ async def drive_load(
     cpu_s = [w["cpu_s"] for w in result.info["per_worker"] if w["cpu_s"] is not None]
     info["cpu_s_load"] = sum(cpu_s)  # the workers'; the parent's own is in client.parent
     return result.outcome, result.warmed, client, {**info, **result.info}
+
+
+def _auth_headers(spec: RunSpec, api_key: str | None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return {**headers, **spec.target.extra_headers}
+
+
+def _measured_window(outcome: RunOutcome) -> tuple[int, int]:
+    """The measured phase's monotonic start and end (the whole run without a measured phase)."""
+    phase = outcome.measured or outcome.warmup
+    return (phase.started_ns, phase.ended_ns) if phase is not None else (0, 2**63 - 1)
 
 
 def _mark_failed(writer: RunWriter, run: dict[str, Any]) -> None:
