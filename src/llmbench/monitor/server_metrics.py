@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
@@ -115,7 +115,8 @@ class ServerMetricsScraper:
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.log = ScrapeLog()
-        self._series = series_path.open("ab") if series_path is not None else None
+        self._series_path = series_path
+        self._series: BinaryIO | None = None  # open between __aenter__ and __aexit__
         self._task: asyncio.Task[None] | None = None
 
     async def scrape(self) -> None:
@@ -154,6 +155,8 @@ class ServerMetricsScraper:
             await self.scrape()
 
     async def __aenter__(self) -> ServerMetricsScraper:
+        if self._series_path is not None:
+            self._series = self._series_path.open("ab")
         await self.scrape()
         self._task = asyncio.ensure_future(self._loop())  # owned: cancelled in __aexit__
         return self

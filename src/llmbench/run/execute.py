@@ -26,6 +26,7 @@ from llmbench.clients.engines import (
     sent_fields_of,
 )
 from llmbench.clients.openai import list_models
+from llmbench.clients.scrape import describe_target
 from llmbench.clients.tokens import Tokenizer, load_tokenizer
 from llmbench.config import RunSpec
 from llmbench.config.run import ENGINE_NAMES
@@ -33,6 +34,7 @@ from llmbench.engine.closed_loop import RunOutcome
 from llmbench.errors import ConfigError, DistributedError, EndpointError, StoreError
 from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
+from llmbench.monitor.cache_evidence import cache_evidence
 from llmbench.monitor.client_health import ClientWatch, judge_metrics, merge_reports
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
@@ -206,6 +208,9 @@ async def execute_run(
     with RunWriter(output_dir) as writer:
         run = _initial_run(spec, target, output_dir, model, models, tokenizer, spec_source)
         run["target"]["engine"] = engine
+        run["target"]["environment"] = await describe_target(
+            target.base_url, api_key=api_key, extra_headers=spec.target.extra_headers
+        )
         writer.write_run(run)
         sink = RecordKeeper(writer, stop, on_record)
         records = sink.columns
@@ -230,6 +235,10 @@ async def execute_run(
             **summarize_run(records, seed=spec.seed),
         )
         run["client"] = judge_metrics(client, run["summary"])
+        run["cache"] = cache_evidence(
+            records, run["server_metrics"], watch.running_series(),
+            run["clock"]["monotonic_ns_at_start"],
+        ).model_dump(mode="json")  # fmt: skip
         run.update(load.assess(records, run["summary"]["duration_s"]))
         _finish(writer, run)
     return run
