@@ -289,9 +289,77 @@ def _trust_lines(client: dict[str, Any]) -> list[Text]:
     return lines
 
 
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def _server_metrics_line(run: dict[str, Any]) -> list[Text]:
+    """Where server metrics came from (or why none) and the window's key deltas."""
+    block = run.get("server_metrics")
+    if not block:
+        return []
+    if block["status"] == "off":
+        return [Text(f"server metrics off ({block['source']}): {block['reason']}", style="dim")]
+    if block.get("engine") is None:
+        return [Text(f"server metrics {block['url']}: {block['reason']}", style="dim")]
+    who = block["engine"] + (" names, the llmbench simulator" if block.get("simulator") else "")
+    parts = [f"server metrics ({who}) {block['url']}, {block['scrapes']} scrapes"]
+    failed = sum(block.get("failures", {}).values())
+    if failed:
+        parts[0] += f" ({failed} failed)"
+    means = [
+        f"{label} {_num(h['mean'] * 1e3)} ms"
+        for key, label in (
+            ("queue_time_s", "queue"),
+            ("prefill_time_s", "prefill"),
+            ("decode_time_s", "decode"),
+        )
+        if (h := block["histograms"].get(key)) and h.get("mean") is not None
+    ]
+    if means:
+        parts.append("mean " + ", ".join(means))
+    if running := block["gauges"].get("requests_running"):
+        parts.append(f"running mean {_num(running['mean'])} max {_num(running['max'])}")
+    counters = block["counters"]
+    if block.get("prefix_cache_hit_rate") is not None:
+        usage = (run.get("cache") or {}).get("usage", {}).get("cached_token_share")
+        parts.append(f"prefix hits {_pct(block['prefix_cache_hit_rate'])} (usage {_pct(usage)})")
+    if counters.get("preemptions") is not None:
+        parts.append(f"preemptions {_num(counters['preemptions'], 0)}")
+    return [Text("; ".join(parts))]
+
+
+def _monitors_line(run: dict[str, Any]) -> list[Text]:
+    """Mean/max CPU (% of one core) of client and target, the host's, and the GPU's."""
+    block = run.get("monitors")
+    if not block:
+        return []
+    parts = []
+    for key, label in (("client", "client"), ("target", "target"), ("host", "host")):
+        cpu = (block.get(key) or {}).get("cpu_percent")
+        if cpu:
+            parts.append(f"{label} CPU {cpu['mean']:.0f}/{cpu['max']:.0f}%")
+    gpu = block.get("gpu")
+    if isinstance(gpu, list):
+        for device in gpu:
+            util = device.get("util_percent") or {}
+            parts.append(f"GPU{device['index']} {_num(util.get('mean'))}/{_num(util.get('max'))}%")
+    else:
+        parts.append("GPU none")
+    line = "monitors (mean/max) " + ", ".join(parts)
+    cold = (run.get("cache") or {}).get("cold_start") or {}
+    if cold.get("detected"):
+        line += (
+            f"; cold start: the first {cold['change_at_request']} requests' {cold['metric']} "
+            f"{_num(cold['ratio'])}x the steady median"
+        )
+    return [Text(line, style="dim")]
+
+
 def run_summary(run: dict[str, Any], warnings: list[str] | None = None) -> RenderableType:
     parts: list[RenderableType] = [run_header(run), latency_table(run), _throughput_line(run)]
     parts += _lengths_line(run)
+    parts += _server_metrics_line(run) + _monitors_line(run)
     parts += _client_warnings(run)
     parts += load_lines(run)
     parts += _token_warnings(run)

@@ -11,7 +11,7 @@ import contextlib
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from llmbench.clients.scrape import MetricsSource, default_metrics_url
 from llmbench.config import RunSpec
@@ -27,6 +27,13 @@ from llmbench.monitor.server_metrics import (
 )
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+
+
+def _without_credentials(url: str) -> str:
+    """The URL as stored and shown: user:password never reaches a results file."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 def _target_pid(base_url: str, started_pid: int | None) -> tuple[int | None, str]:
@@ -83,7 +90,8 @@ class RunWatch:
             self._metrics_off = off("--server-metrics off", "turned off")
             return
         url = setting or default_metrics_url(self.base_url)
-        self._url, self._source = url, "--server-metrics URL" if setting else "default"
+        shown = _without_credentials(url)
+        self._url, self._source = shown, "--server-metrics URL" if setting else "default"
         monitor = self.spec.monitor
         # The API key goes only to the target's own host, never to another metrics host.
         same_host = urlsplit(url).netloc == urlsplit(self.base_url).netloc
@@ -92,7 +100,7 @@ class RunWatch:
         if setting is None:  # the default: on only when it answers with metrics, now
             failure = await _probe(source, monitor.server_metrics_timeout_s)
             if failure is not None:
-                self._metrics_off = off("default", f"{url} did not answer: {failure}", url)
+                self._metrics_off = off("default", f"{shown} did not answer: {failure}", shown)
                 return
         self._scraper = await self._stack.enter_async_context(
             ServerMetricsScraper(
