@@ -67,6 +67,16 @@ def test_deltas_cover_the_window_not_the_servers_past(start_sim: StartSim, tmp_p
     client_mean_s = sum(r["end_ns"] - r["sent_ns"] for r in records) / len(records) / 1e9
     assert e2e_mean_s <= client_mean_s  # the server's part of a request is inside the client's
     assert block["gauges"]["requests_running"]["max"] <= 4
+    # The server's parts of a request lie inside the client's (2 ms: the clocks' rounding).
+    parts = run["decomposition"]["parts"]
+    server_first_ms = 1e3 * sum(
+        block["histograms"][k]["mean"] for k in ("queue_time_s", "prefill_time_s")
+    )
+    assert server_first_ms <= parts["first_token_wait"]["mean_ms"] + 2
+    assert 1e3 * block["histograms"]["decode_time_s"]["mean"] <= parts["decode"]["mean_ms"] + 2
+    assert run["decomposition"]["sum_check_max_ms"] < 1  # the parts sum to E2E per request
+    estimated = parts["queue_wait"]["mean_ms"] + parts["prefill"]["mean_ms"]
+    assert estimated == pytest.approx(parts["first_token_wait"]["mean_ms"])
 
 
 def test_hit_rate_equals_the_twins_counters(tmp_path: Path) -> None:

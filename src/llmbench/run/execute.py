@@ -36,6 +36,7 @@ from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
 from llmbench.monitor.cache_evidence import cache_evidence
 from llmbench.monitor.client_health import ClientWatch, judge_metrics, merge_reports
+from llmbench.monitor.decomposition import decompose
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.run.plan import LoadPlan, build_load
@@ -239,6 +240,7 @@ async def execute_run(
             records, run["server_metrics"], watch.running_series(),
             run["clock"]["monotonic_ns_at_start"],
         ).model_dump(mode="json")  # fmt: skip
+        run["decomposition"] = decompose(records, run["server_metrics"]).model_dump(mode="json")
         run.update(load.assess(records, run["summary"]["duration_s"]))
         _finish(writer, run)
     return run
