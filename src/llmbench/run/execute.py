@@ -209,9 +209,7 @@ async def execute_run(
     with RunWriter(output_dir) as writer:
         run = _initial_run(spec, target, output_dir, model, models, tokenizer, spec_source)
         run["target"]["engine"] = engine
-        run["target"]["environment"] = await describe_target(
-            target.base_url, api_key=api_key, extra_headers=spec.target.extra_headers
-        )
+        run["target"]["environment"] = await _target_environment(spec, target, engine, api_key)
         writer.write_run(run)
         sink = RecordKeeper(writer, stop, on_record)
         records = sink.columns
@@ -236,11 +234,7 @@ async def execute_run(
             **summarize_run(records, seed=spec.seed),
         )
         run["client"] = judge_metrics(client, run["summary"])
-        run["cache"] = cache_evidence(
-            records, run["server_metrics"], watch.running_series(),
-            run["clock"]["monotonic_ns_at_start"],
-        ).model_dump(mode="json")  # fmt: skip
-        run["decomposition"] = decompose(records, run["server_metrics"]).model_dump(mode="json")
+        _add_evidence(run, records, watch)
         run.update(load.assess(records, run["summary"]["duration_s"]))
         _finish(writer, run)
     return run
@@ -318,6 +312,29 @@ async def drive_load(
     cpu_s = [w["cpu_s"] for w in result.info["per_worker"] if w["cpu_s"] is not None]
     info["cpu_s_load"] = sum(cpu_s)  # the workers'; the parent's own is in client.parent
     return result.outcome, result.warmed, client, {**info, **result.info}
+
+
+async def _target_environment(
+    spec: RunSpec, target: Target, engine: dict[str, Any], api_key: str | None
+) -> dict[str, Any]:
+    """run.json's `target.environment`; an engine detected already is not probed twice."""
+    detected = engine.get("source") == "detected"
+    environment = await describe_target(
+        target.base_url, api_key=api_key, extra_headers=spec.target.extra_headers,
+        guess_engine=not detected,
+    )  # fmt: skip
+    if detected:
+        environment["engine_guess"] = {"engine": engine["name"], "evidence": engine["evidence"]}
+    return environment
+
+
+def _add_evidence(run: dict[str, Any], records: RunColumns, watch: RunWatch) -> None:
+    """run.json's `cache` and `decomposition` blocks, from the records and server metrics."""
+    run["cache"] = cache_evidence(
+        records, run["server_metrics"], watch.running_series(),
+        run["clock"]["monotonic_ns_at_start"],
+    ).model_dump(mode="json")  # fmt: skip
+    run["decomposition"] = decompose(records, run["server_metrics"]).model_dump(mode="json")
 
 
 def _auth_headers(spec: RunSpec, api_key: str | None) -> dict[str, str]:
