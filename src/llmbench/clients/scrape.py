@@ -94,7 +94,8 @@ async def describe_target(
                 return
 
         async with asyncio.TaskGroup() as group:
-            for path in ("/v1/models", *_INFO_PATHS):
+            # Not /v1/models: a named model must not make the run ask for it (engines.md).
+            for path in _INFO_PATHS:
                 group.create_task(get(path))
     environment: dict[str, Any] = {
         "server_headers": sorted({h["Server"] for _, h, _ in answers.values() if "Server" in h}),
