@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+from pydantic import BaseModel, ConfigDict
 
 from llmbench.clients.engines import detect_engine
 from llmbench.clients.http import api_root, json_loads, make_session
@@ -20,6 +21,17 @@ from llmbench.redaction import redact
 METRICS_BODY_LIMIT = 16 * 1024 * 1024  # a larger exposition is not a metrics page
 # vLLM /version, SGLang /get_server_info, TGI /info: each answers JSON with a "version"
 _INFO_PATHS = ("/version", "/get_server_info", "/info")
+
+
+class TargetEnvironment(BaseModel):
+    """run.json's `target.environment`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    server_headers: list[str]
+    version_headers: dict[str, str]
+    version_endpoint: dict[str, str] | None  # {path, version}
+    engine_guess: dict[str, str | None] | None = None  # {engine, evidence}
 
 
 def default_metrics_url(base_url: str) -> str:
@@ -72,7 +84,7 @@ async def describe_target(
     extra_headers: Mapping[str, str] | None = None,
     timeout_s: float = 3.0,
     guess_engine: bool = True,
-) -> dict[str, Any]:
+) -> TargetEnvironment:
     """run.json's `target.environment`: the Server and version headers of the target's
     answers, the body of a version endpoint where it has one, and the engine guessed by
     `detect_engine`. Every GET is bounded by `timeout_s`; what does not answer is absent."""
@@ -109,7 +121,7 @@ async def describe_target(
             base_url, api_key=api_key, extra_headers=extra_headers, timeout_s=timeout_s
         )
         environment["engine_guess"] = {"engine": detection.engine, "evidence": detection.evidence}
-    return dict(redact_all(environment, secrets))
+    return TargetEnvironment.model_validate(redact_all(environment, secrets))
 
 
 def _version_endpoint(

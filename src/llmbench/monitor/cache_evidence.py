@@ -21,7 +21,7 @@ COLD_RATIO_MIN = 1.2  # and the first segment's median at least this much slower
 class CacheEvidence(BaseModel):
     """run.json's `cache` block."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     usage: dict[str, Any]
     server: dict[str, Any] | None

@@ -21,7 +21,7 @@ class Decomposition(BaseModel):
     """run.json's `decomposition` block: per part, its mean and P95 (ms) over measured ok
     requests, and whether it is measured or estimated."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     requests: int
     parts: dict[str, dict[str, Any]]

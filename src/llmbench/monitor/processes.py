@@ -62,7 +62,7 @@ class _Group:
 class Monitors(BaseModel):
     """run.json's `monitors` block: mean and max per quantity, and where the series is."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     interval_s: float
     samples: int

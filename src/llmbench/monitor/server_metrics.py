@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -51,9 +52,12 @@ def parse_scrape(text: str) -> dict[str, float]:
 
 
 def totals(samples: dict[str, float]) -> dict[str, float]:
-    """Values summed over label sets (models, ranks), except `le`: `name` or `name|le`."""
+    """Values summed over label sets (models, ranks), except `le`: `name` or `name|le`.
+    NaN and infinite samples are left out: results files are strict JSON."""
     summed: dict[str, float] = {}
     for key, value in samples.items():
+        if not math.isfinite(value):
+            continue
         name, _, labels = key.partition("{")
         le = next((p[4:-1] for p in labels.rstrip("}").split(",") if p.startswith("le=")), None)
         out = f"{name}|{le}" if le is not None else name
@@ -182,7 +186,7 @@ class ServerMetricsScraper:
 class ServerMetrics(BaseModel):
     """run.json's `server_metrics` block."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     status: str  # scraped | off
     source: str  # --server-metrics URL | default <root>/metrics | --server-metrics off

@@ -324,8 +324,9 @@ async def _target_environment(
         guess_engine=not detected,
     )  # fmt: skip
     if detected:
-        environment["engine_guess"] = {"engine": engine["name"], "evidence": engine["evidence"]}
-    return environment
+        guess = {"engine": engine["name"], "evidence": engine["evidence"]}
+        environment = environment.model_copy(update={"engine_guess": guess})
+    return environment.model_dump(mode="json")
 
 
 def _add_evidence(run: dict[str, Any], records: RunColumns, watch: RunWatch) -> None:

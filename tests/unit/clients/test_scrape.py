@@ -20,15 +20,15 @@ def test_a_vllm_like_target_describes_itself(server: CannedServer) -> None:
     server.server_header = "uvicorn"
     server.route("/version", b'{"version": "0.11.0"}', content_type="application/json")
     environment = asyncio.run(describe_target(server.url + "/v1"))
-    assert environment["server_headers"] == ["uvicorn"]
-    assert environment["version_endpoint"] == {"path": "/version", "version": "0.11.0"}
-    assert environment["engine_guess"]["engine"] == "vllm"
+    assert environment.server_headers == ["uvicorn"]
+    assert environment.version_endpoint == {"path": "/version", "version": "0.11.0"}
+    assert environment.engine_guess["engine"] == "vllm"
 
 
 def test_nothing_answers_nothing_is_claimed(server: CannedServer) -> None:
     environment = asyncio.run(describe_target(server.url))
-    assert environment["version_endpoint"] is None
-    assert environment["engine_guess"]["engine"] is None
+    assert environment.version_endpoint is None
+    assert environment.engine_guess["engine"] is None
 
 
 def test_the_simulator_is_not_taken_for_vllm(server: CannedServer) -> None:
