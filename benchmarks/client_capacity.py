@@ -70,7 +70,7 @@ async def _drive(spec: RunSpec, base_url: str) -> tuple[list[RequestRecord], dic
         parent_s = time.process_time() - cpu_before_s
     records = list(iter_records(writer.directory / RECORDS_FILE, []))
     # One process: the parent did everything; else the parent's own plus each worker's.
-    cpu_s = parent_s if workers["processes"] == 1 else parent_s + workers["cpu_s_load"]
+    cpu_s = parent_s if workers.processes == 1 else parent_s + workers.cpu_s_load
     return records, {"client": client, "workers": workers, "cpu_s": cpu_s, "parent_s": parent_s}
 
 
@@ -105,7 +105,7 @@ def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> d
     span_s = (max(r.end_ns or 0 for r in measured) - min(r.sent_ns for r in measured)) / 1e9
     return {
         "c": c,
-        "workers": info["workers"]["processes"],
+        "workers": info["workers"].processes,
         "n": len(values["ttft"]),
         "errors": sum(not r.ok for r in records),
         "events_per_s": measured_events / span_s if span_s > 0 else float("nan"),
@@ -116,8 +116,8 @@ def run_cell(base_url: str, c: int, workers: int, args: argparse.Namespace) -> d
             for m in ("ttft", "itl")
             for s, fn in (("mean", mean), ("p99", p99))
         },
-        "saturated": info["client"]["saturated"],
-        "lag_p99_ms": (info["client"]["loop_lag_ms"] or {}).get("p99"),
+        "saturated": info["client"].saturated,
+        "lag_p99_ms": lag.p99 if (lag := info["client"].loop_lag_ms) else None,
         "sim_late_p99_ms": _sim_lateness_p99_ms(logs),
     }
 

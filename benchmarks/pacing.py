@@ -13,16 +13,16 @@ import argparse
 import asyncio
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from llmbench.config import RunSpec, SimSpec
 from llmbench.engine.loop import loop_factory
 from llmbench.metrics.stats import percentile_min_n
 from llmbench.run.execute import Target, execute_run
 from llmbench.run.target import EmbeddedSim
+from llmbench.store.run_schema import LagSummary, OpenLoopDelivery, RunResult
 
 
-def one_rate(base_url: str, rate: float, seconds: float, out: Path) -> dict[str, Any]:
+def one_rate(base_url: str, rate: float, seconds: float, out: Path) -> RunResult:
     spec = RunSpec.model_validate(
         {
             "load": {"profile": "constant", "rate": rate, "duration_s": seconds, "warmup": 5},
@@ -33,11 +33,11 @@ def one_rate(base_url: str, rate: float, seconds: float, out: Path) -> dict[str,
         return runner.run(execute_run(spec, Target(base_url), out))
 
 
-def lag_text(stats: dict[str, float], sends: int) -> str:
+def lag_text(stats: LagSummary, sends: int) -> str:
     """P50 / P99 / max; run.json keeps a P99 at any n, shown here only from 100 sends (the
     gate of `describe`), as a P99 of fewer is the largest values' interpolation."""
-    p99 = f"{stats['p99']:.3f}" if sends >= percentile_min_n(99) else "–"
-    return f"{stats['p50']:.3f} / {p99} / {stats['max']:.2f}"
+    p99 = f"{stats.p99:.3f}" if sends >= percentile_min_n(99) and stats.p99 is not None else "–"
+    return f"{stats.p50 or 0.0:.3f} / {p99} / {stats.max or 0.0:.2f}"
 
 
 def main() -> None:
@@ -51,12 +51,14 @@ def main() -> None:
     with EmbeddedSim(SimSpec(ttft_ms=20, itl_ms=2)) as sim, tempfile.TemporaryDirectory() as tmp:
         for rate in (float(r) for r in args.rates.split(",")):
             run = one_rate(sim.base_url, rate, args.seconds, Path(tmp) / f"r{rate:g}")
-            d = run["delivery"]
+            d = run.delivery
+            assert isinstance(d, OpenLoopDelivery)
+            assert run.validity is not None
             print(
-                f"{rate:g} | {d['sends']} | {d['achieved_rate_per_s']:.1f} | "
-                f"{lag_text(d['dispatch_lag_ms'], d['sends'])} | "
-                f"{lag_text(d['send_lag_ms'], d['sends'])} | {d['late_sends']} | "
-                f"{run['validity']['valid']}"
+                f"{rate:g} | {d.sends} | {d.achieved_rate_per_s:.1f} | "
+                f"{lag_text(d.dispatch_lag_ms, d.sends)} | "
+                f"{lag_text(d.send_lag_ms, d.sends)} | {d.late_sends} | "
+                f"{run.validity.valid}"
             )
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from llmbench.config import SimSpec
 from llmbench.metrics.stats import percentile_min_n, percentiles
 from llmbench.run.target import EmbeddedSim
+from llmbench.store.results import read_run_file
 
 PEERS_DIR = Path(__file__).resolve().parent / ".peers"
 PEER_PACKAGES = {
@@ -212,17 +213,19 @@ def one_file(folder: Path, name: str) -> Path:
 
 def read_llmbench(folder: Path) -> tuple[dict[str, float | None], set[str]]:
     """run.json summary (its P99 is None below 100 samples); warm-up ids from the records."""
-    run = json.loads((folder / "out" / "run.json").read_bytes())
-    summary, client = run["summary"], run["client"]
+    run = read_run_file(folder / "out" / "run.json")
+    summary, client = run.summary, run.client
+    if summary is None or client is None:
+        raise SystemExit(f"{folder}: the run did not finish")
     records = [json.loads(line) for line in (folder / "out" / "records.jsonl").open()]
     warmup = {r["request_id"] for r in records if r["warmup"]}
     out: dict[str, float | None] = {}
     for metric in ("ttft", "itl"):
-        stats = summary[f"{metric}_ms"]
-        out[f"{metric}_mean"] = stats["mean"]
-        out[f"{metric}_p99"] = stats["p99"]
+        stats = getattr(summary, f"{metric}_ms")
+        out[f"{metric}_mean"] = stats.mean
+        out[f"{metric}_p99"] = stats.p99
     # Its own saturation watch: event-loop lag says whether the host let it read on time.
-    out["loop_lag_p99"] = (client.get("loop_lag_ms") or {}).get("p99")
+    out["loop_lag_p99"] = client.loop_lag_ms.p99 if client.loop_lag_ms else None
     return out, warmup
 
 

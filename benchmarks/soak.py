@@ -16,7 +16,6 @@ Exit status 1 if a check fails.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import psutil
+
+from llmbench.store.results import read_run_file
 
 LLMBENCH = [sys.executable, "-m", "llmbench"]
 DEFAULT_FAULTS = (
@@ -109,21 +110,22 @@ def _warm_index(samples: list[dict[str, float]]) -> int:
 
 
 def accounting(out: Path) -> dict[str, Any]:
-    run = json.loads((out / "run.json").read_text())
+    run = read_run_file(out / "run.json")
     lines = (out / "records.jsonl").read_text().splitlines()
-    engine = run["engine"]
-    sent = sum((engine[p] or {}).get("sent", 0) for p in ("warmup", "measured"))
-    counts = run["counts"]
-    categories = counts["by_category"]
+    engine, counts, summary = run.engine, run.counts, run.summary
+    if engine is None or counts is None or summary is None:
+        raise SystemExit(f"{out}: the run did not finish")
+    sent = sum(p.sent for p in (engine.warmup, engine.measured) if p is not None)
+    categories = counts.by_category
     return {
-        "status": run["status"],
+        "status": run.status,
         "sent": sent,
         "records": len(lines),
-        "ok": counts["ok"],
+        "ok": counts.ok,
         "errors": categories,
-        "accounted": counts["ok"] + sum(categories.values()) + counts["warmup"],
-        "ttft_p50_ms": run["summary"]["ttft_ms"]["p50"],
-        "requests_per_s": run["summary"]["requests_per_s"],
+        "accounted": counts.ok + sum(categories.values()) + counts.warmup,
+        "ttft_p50_ms": summary.ttft_ms.p50,
+        "requests_per_s": summary.requests_per_s,
     }
 
 

@@ -13,12 +13,14 @@ import pytest
 from typer.testing import CliRunner
 
 from llmbench.cli.main import app
+from llmbench.config import RunSpec
 from llmbench.errors import ConfigError
 from llmbench.prediction.predict import to_records
 from llmbench.sim.twin.offline import predict
 from llmbench.sim.twin.presets import builtin, load_file, override
 from llmbench.store.results import RunWriter
 from llmbench.store.study_index import write_study_index
+from support.runs import run_with, study_of
 
 TRUTH = override(
     builtin("cloud-warm"),
@@ -36,8 +38,12 @@ def write_run(
 ) -> Path:
     out = predict(TRUTH, arrivals, input_tokens=input_tokens, output_tokens=32)
     with RunWriter(directory) as writer:
-        spec = {"load": {"concurrency": concurrency}, **spec}
-        writer.write_run({"run_id": directory.name, "spec": spec})
+        load = {"concurrency": concurrency, "requests": len(arrivals)}
+        resolved = RunSpec.model_validate({"load": load, **spec})
+        embedded = resolved.sim if resolved.target.base_url is None else None
+        run = run_with(resolved, base="running", run_id=directory.name)
+        target = run.target.model_copy(update={"embedded_sim": embedded})
+        writer.write_run(run.model_copy(update={"target": target}))
         for record in to_records(out.requests):
             writer.append(record)
     return directory
@@ -109,7 +115,7 @@ def test_runs_against_the_embedded_twin_name_it_and_study_dirs_expand(tmp_path: 
     study = tmp_path / "lengths"
     steps = [write_run(study / f"0{k}-in{n}", [0.0, 10.0], n, 1, **embedded)
              for k, n in enumerate((256, 1024, 2048))]  # fmt: skip
-    write_study_index(study, {"steps": [{"dir": step.name} for step in steps]})
+    write_study_index(study, study_of([step.name for step in steps]))
     batches = [write_run(tmp_path / f"c-{b}", [0.0] * b, 512, b, **embedded) for b in (8, 32)]
     out = tmp_path / "f.json"
     args = ["sim", "calibrate", str(study), *map(str, batches), "--out", str(out)]

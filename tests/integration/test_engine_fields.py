@@ -94,8 +94,8 @@ def test_force_length_sends_the_engines_fields(
     )
     with engine_server(tokens=8) as server:
         run = asyncio.run(execute_run(spec, Target(server.url), tmp_path / "run"))
-    assert run["counts"]["ok"] == 2
-    assert run["target"]["engine"]["name"] == engine
+    assert run.counts.ok == 2
+    assert run.target.engine.name == engine
     probe, *measured = server.bodies
     assert len(measured) == 2
     for body in measured:

@@ -72,7 +72,7 @@ def test_fault_category_and_partial_timings(
 ) -> None:
     run, records = run_faulted(sim, tmp_path, fault)
     assert len(records) == 2
-    assert run["counts"]["ok"] + run["counts"]["error"] == 2
+    assert run.counts.ok + run.counts.error == 2
     for record in records:
         assert (record.error.category.value if record.error else None) == category
         assert len(record.chunk_offsets_ns) == chunks
@@ -112,7 +112,7 @@ def test_stall_mid_stream_past_the_timeout_keeps_the_tokens_before(
     sim: str, tmp_path: Path
 ) -> None:
     run, records = run_faulted(sim, tmp_path, "stall_after:3:5000", request_timeout_s=0.6)
-    assert run["counts"]["by_category"] == {"timeout_mid_stream": 2}
+    assert run.counts.by_category == {"timeout_mid_stream": 2}
     for record in records:
         assert len(record.chunk_offsets_ns) == 3
         assert record.first_token_ns is not None
@@ -120,7 +120,7 @@ def test_stall_mid_stream_past_the_timeout_keeps_the_tokens_before(
 
 def test_slow_headers_past_the_timeout(sim: str, tmp_path: Path) -> None:
     run, records = run_faulted(sim, tmp_path, "slow_headers:5000", request_timeout_s=0.4)
-    assert run["counts"]["by_category"] == {"timeout_before_first_token": 2}
+    assert run.counts.by_category == {"timeout_before_first_token": 2}
     assert all(r.headers_ns is None and not r.chunk_offsets_ns for r in records)
 
 
@@ -128,7 +128,7 @@ def test_missing_done_after_the_finish_reason_is_complete_and_noted(
     sim: str, tmp_path: Path
 ) -> None:
     run, records = run_faulted(sim, tmp_path, "missing_done")
-    assert run["counts"]["no_done"] == 2
+    assert run.counts.no_done == 2
     for record in records:
         assert record.ok
         assert record.no_done
@@ -150,10 +150,10 @@ def test_rates_drawn_by_the_sim_match_what_the_client_counts(
         "http_5xx": injected["http_500"],
         "protocol": injected["cut_after:2"],
     }
-    assert run["counts"]["by_category"] == {k: v for k, v in expected.items() if v}
+    assert run.counts.by_category == {k: v for k, v in expected.items() if v}
     # A stream without [DONE] that ended after its finish_reason is complete.
-    assert run["counts"]["ok"] == injected[None] + injected["missing_done"]
-    assert run["counts"]["no_done"] == injected["missing_done"]
+    assert run.counts.ok == injected[None] + injected["missing_done"]
+    assert run.counts.no_done == injected["missing_done"]
     assert sum(injected.values()) == len(records) == 40
     assert 0 < injected[None] < 40  # the mix really is mixed
 
@@ -168,7 +168,7 @@ def test_retry_429_honours_retry_after_and_gives_up(sim: str, tmp_path: Path) ->
         sim, tmp_path, "http_429:1", requests=1, retry_429=True, retry_429_attempts=2
     )
     (record,) = records
-    assert run["counts"]["by_category"] == {"http_429": 1}
+    assert run.counts.by_category == {"http_429": 1}
     assert record.attempts == 2
     assert record.retry_wait_ns >= 950 * MS  # Retry-After: 1
     assert record.first_sent_ns is not None
@@ -199,7 +199,7 @@ def test_retried_requests_succeed_and_every_attempt_is_counted(
     policy = FaultPolicy(parse_fault_rates("http_429:0:0.5"), seed=3)
     sent = sum(r.attempts for r in records)
     served_429 = sum(policy.pick(seq) is not None for seq in range(1, sent + 1))
-    assert run["counts"]["ok"] == 10
+    assert run.counts.ok == 10
     assert sum(r.attempts - 1 for r in records) == served_429 > 0
     for record in records:
         if record.attempts > 1:

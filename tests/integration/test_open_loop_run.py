@@ -15,12 +15,15 @@ from typing import Any
 
 from llmbench.config import RunSpec
 from llmbench.run.execute import Target, execute_run
+from llmbench.store.results import read_run_file
+from llmbench.store.run_schema import RunResult
+from llmbench.store.study_index import load_study_index
 
 StartSim = Callable[..., str]
 FAST = {"ttft_ms": 20.0, "itl_ms": 2.0}
 
 
-def run_spec(base_url: str, out: Path, load: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def run_spec(base_url: str, out: Path, load: dict[str, Any], **extra: Any) -> RunResult:
     spec = RunSpec.model_validate(
         {"load": load, "workload": {"input_tokens": 16, "output_tokens": 8}, **extra}
     )
@@ -32,17 +35,17 @@ def test_poisson_delivers_the_planned_rate(start_sim: StartSim, tmp_path: Path) 
     run = run_spec(base_url, tmp_path / "run",
                    {"profile": "poisson", "rate": 40.0, "requests": 120, "warmup": 5},
                    slo={"ttft_ms": 1000})  # fmt: skip
-    delivery = run["delivery"]
-    assert run["counts"]["ok"] == 120
+    delivery = run.delivery
+    assert run.counts.ok == 120
     # the client sends what it planned, even with another test suite on the 2 cores
-    assert abs(delivery["achieved_rate_per_s"] / delivery["planned_rate_per_s"] - 1) < 0.1
-    assert delivery["send_lag_ms"]["p50"] < 5.0
-    assert run["validity"]["valid"], run["validity"]
-    summary = run["summary"]
+    assert abs(delivery.achieved_rate_per_s / delivery.planned_rate_per_s - 1) < 0.1
+    assert delivery.send_lag_ms.p50 < 5.0
+    assert run.validity.valid, run.validity
+    summary = run.summary
     for metric in ("ttft_ms", "e2e_ms"):
-        assert summary[f"scheduled_{metric}"]["min"] >= summary[metric]["min"]
-        assert summary[f"scheduled_{metric}"]["p50"] >= summary[metric]["p50"]
-    assert run["goodput"]["good_fraction"] == 1.0
+        assert getattr(summary, f"scheduled_{metric}").min >= getattr(summary, metric).min
+        assert getattr(summary, f"scheduled_{metric}").p50 >= getattr(summary, metric).p50
+    assert run.goodput.good_fraction == 1.0
 
 
 def test_overloaded_capped_run_is_invalid(start_sim: StartSim, tmp_path: Path) -> None:
@@ -50,11 +53,11 @@ def test_overloaded_capped_run_is_invalid(start_sim: StartSim, tmp_path: Path) -
     # each request takes ≥ 34 ms (20 + 7·2), one at a time: at most ~29/s against 100/s planned
     load = {"profile": "constant", "rate": 100.0, "requests": 30, "max_concurrency": 1}
     run = run_spec(base_url, tmp_path / "run", load)
-    assert run["counts"]["ok"] == 30
-    assert run["validity"]["valid"] is False
-    assert run["delivery"]["late_sends"] >= 20
-    assert run["delivery"]["waited_for_cap"] >= 20
-    assert run["summary"]["scheduled_ttft_ms"]["p50"] > 2 * run["summary"]["ttft_ms"]["p50"]
+    assert run.counts.ok == 30
+    assert run.validity.valid is False
+    assert run.delivery.late_sends >= 20
+    assert run.delivery.waited_for_cap >= 20
+    assert run.summary.scheduled_ttft_ms.p50 > 2 * run.summary.ttft_ms.p50
 
 
 def test_sweep_writes_step_dirs_and_index(start_sim: StartSim, tmp_path: Path) -> None:
@@ -66,13 +69,14 @@ def test_sweep_writes_step_dirs_and_index(start_sim: StartSim, tmp_path: Path) -
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    index = json.loads((out / "study.json").read_text())
-    assert index["status"] == "complete"
-    assert [row["label"][:4] for row in index["steps"]] == ["sync", "thro", "rate", "rate"]
-    for row in index["steps"]:
-        run = json.loads((out / row["dir"] / "run.json").read_text())
-        assert run["counts"]["ok"] == 8
-        assert row["ttft_p50_ms"] is not None
+    index = load_study_index(out)
+    assert index.status == "complete"
+    assert [row.label[:4] for row in index.steps] == ["sync", "thro", "rate", "rate"]
+    for row in index.steps:
+        run = read_run_file(out / row.dir / "run.json")
+        assert run.counts is not None
+        assert run.counts.ok == 8
+        assert row.ttft_p50_ms is not None
     assert "sweep study [complete]" in result.stdout
     again = subprocess.run([sys.executable, "-m", "llmbench", "report", str(out)],
                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
@@ -88,7 +92,7 @@ def test_replay_follows_the_scaled_trace(start_sim: StartSim, tmp_path: Path) ->
     trace.write_text("".join(json.dumps(r) + "\n" for r in rows))
     run = run_spec(base_url, tmp_path / "run",
                    {"profile": "replay", "trace": str(trace), "trace_time_scale": 0.5})  # fmt: skip
-    assert run["counts"]["ok"] == 10
+    assert run.counts.ok == 10
     lines = (tmp_path / "run" / "records.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     scheduled = sorted(r["scheduled_ns"] for r in records)

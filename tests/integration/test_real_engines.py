@@ -13,6 +13,7 @@ from typing import Any
 from llmbench.config import LoadSpec, RunSpec, TargetSpec, WorkloadSpec
 from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run
+from llmbench.store.run_schema import RunResult
 from support.cli import llmbench
 from support.engine_server import EngineServer, engine_server
 
@@ -21,7 +22,7 @@ MS = 1_000_000
 LATE_NS = 60 * MS
 
 
-def run(server: EngineServer, tmp_path: Path, **load: Any) -> tuple[dict[str, Any], list[Any]]:
+def run(server: EngineServer, tmp_path: Path, **load: Any) -> tuple[RunResult, list[Any]]:
     spec = RunSpec(
         target=TargetSpec(model="m"),
         workload=WorkloadSpec(input_tokens=8, output_tokens=server.behaviour.tokens),
@@ -35,9 +36,9 @@ def run(server: EngineServer, tmp_path: Path, **load: Any) -> tuple[dict[str, An
 def test_streams_without_done_after_finish_reason_are_complete(tmp_path: Path) -> None:
     with engine_server(send_done=False, ttft_s=0.03, itl_s=0.01) as server:
         result, records = run(server, tmp_path)
-    assert result["counts"]["ok"] == 8
-    assert result["counts"]["error"] == 0
-    assert result["counts"]["no_done"] == 8
+    assert result.counts.ok == 8
+    assert result.counts.error == 0
+    assert result.counts.no_done == 8
     for record in records:
         assert record.ok
         assert record.no_done
@@ -63,8 +64,8 @@ def test_streams_without_done_after_finish_reason_are_complete(tmp_path: Path) -
 def test_a_clean_close_before_the_finish_reason_is_a_truncation(tmp_path: Path) -> None:
     with engine_server(send_done=False, cut_before_finish=True) as server:
         result, records = run(server, tmp_path)
-    assert result["counts"]["by_category"] == {"protocol": 8}
-    assert result["counts"]["no_done"] == 0
+    assert result.counts.by_category == {"protocol": 8}
+    assert result.counts.no_done == 0
     for record in records:
         assert record.error is not None
         assert "before any finish_reason" in record.error.message
@@ -76,9 +77,9 @@ def test_a_failing_model_list_does_not_poison_the_pool(tmp_path: Path) -> None:
     # opened without asking any endpoint, and a named model skips the list.
     with engine_server(models_status=500, poison_after_models=True) as server:
         result, _ = run(server, tmp_path, concurrency=4, requests=8, warmup=0)
-    assert result["counts"]["error"] == 0, result["counts"]
-    assert result["counts"]["ok"] == 8
-    assert result["engine"]["connections_opened_before"] == 4
+    assert result.counts.error == 0, result.counts
+    assert result.counts.ok == 8
+    assert result.engine.connections_opened_before == 4
     assert "/v1/models" not in server.paths
 
 
@@ -86,10 +87,10 @@ def test_a_pooled_connection_closed_by_the_server_is_resent_once(tmp_path: Path)
     # Every connection serves one request and is closed when the next one arrives on it.
     with engine_server(close_reused_connections=True, ttft_s=0.002, itl_s=0.001) as server:
         result, records = run(server, tmp_path, concurrency=1, requests=4)
-    assert result["counts"]["error"] == 0, result["counts"]
+    assert result.counts.error == 0, result.counts
     # Requests 2 and 4 find the pooled connection dead; 3 gets a new one (the pool dropped the
     # dead one), so it is not resent.
-    assert result["counts"]["reconnected"] == 2
+    assert result.counts.reconnected == 2
     for record in records:
         if record.reconnected:
             assert record.first_sent_ns is not None

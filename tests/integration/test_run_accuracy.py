@@ -46,11 +46,11 @@ def test_ttft_itl_and_tokens_match_the_simulator(
     )
     run = asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))
 
-    assert run["status"] == "complete"
-    assert run["counts"]["ok"] == requests
-    assert run["counts"]["error"] == 0
-    summary = run["summary"]
-    assert summary["ttft_ms"]["n"] == requests
+    assert run.status == "complete"
+    assert run.counts.ok == requests
+    assert run.counts.error == 0
+    summary = run.summary
+    assert summary.ttft_ms.n == requests
 
     records = [r for r in load_run(tmp_path / "run").records if not r.warmup]
     assert len(records) == requests
@@ -87,9 +87,9 @@ def test_ttft_itl_and_tokens_match_the_simulator(
     # 5.1 ms under load 5-8 with 16 requests sent at once (transit up to 1.8 ms mean here).
     assert min(request_transit_ns) >= 0
     assert np.mean(request_transit_ns) < 5e6
-    assert abs(summary["ttft_ms"]["mean"] - np.mean(ttft_from_send_ns) / 1e6) < 5.0
-    assert abs(summary["itl_ms"]["mean"] - true_itl_ms) < 2.0
-    assert abs(summary["tpot_ms"]["mean"] - true_itl_ms) < 2.0
+    assert abs(summary.ttft_ms.mean - np.mean(ttft_from_send_ns) / 1e6) < 5.0
+    assert abs(summary.itl_ms.mean - true_itl_ms) < 2.0
+    assert abs(summary.tpot_ms.mean - true_itl_ms) < 2.0
     assert np.mean(lateness_ns) < 5e6  # mean delivery + parse delay under 5 ms
     # And the simulator itself kept close to its settings (loose: a sanity check of the truth).
     assert abs(true_ttft_ms - TTFT_MS) < 20.0

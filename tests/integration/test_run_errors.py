@@ -54,15 +54,15 @@ def test_each_failure_is_counted_under_its_category(
 ) -> None:
     base_url = start_sim(ttft_ms=20.0, itl_ms=5.0)
     run = run_against(base_url, tmp_path, **target)
-    assert run["status"] == "complete"
-    assert run["counts"]["ok"] == 0
-    assert run["counts"]["error"] == REQUESTS
-    assert run["counts"]["by_category"] == {category: REQUESTS}
+    assert run.status == "complete"
+    assert run.counts.ok == 0
+    assert run.counts.error == REQUESTS
+    assert run.counts.by_category == {category: REQUESTS}
     records = load_run(tmp_path / "run").records
     assert len(records) == REQUESTS
     assert all(r.error is not None and r.error.category.value == category for r in records)
     assert all(r.http_status == http_status for r in records)
-    assert run["summary"]["ttft_ms"]["n"] == 0  # latency covers ok requests only
+    assert run.summary.ttft_ms.n == 0  # latency covers ok requests only
 
 
 def test_cut_stream_keeps_the_chunks_it_received(start_sim: StartSim, tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def test_cut_stream_keeps_the_chunks_it_received(start_sim: StartSim, tmp_path: 
 def test_timeout_mid_stream(start_sim: StartSim, tmp_path: Path) -> None:
     base_url = start_sim(ttft_ms=10.0, itl_ms=300.0)
     run = run_against(base_url, tmp_path, request_timeout_s=0.5)
-    assert run["counts"]["by_category"] == {"timeout_mid_stream": REQUESTS}
+    assert run.counts.by_category == {"timeout_mid_stream": REQUESTS}
     for record in load_run(tmp_path / "run").records:
         assert 1 <= len(record.chunk_offsets_ns) <= 3  # tokens at ~10, 310 ms (+ slack)
 
@@ -85,7 +85,7 @@ def test_unreachable_url_is_a_connect_error(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     run = run_against(f"http://127.0.0.1:{port}", tmp_path, request_timeout_s=5.0)
-    assert run["counts"]["by_category"] == {"connect": REQUESTS}
+    assert run.counts.by_category == {"connect": REQUESTS}
 
 
 def test_unauthorized_and_the_key_never_reaches_disk(
@@ -95,9 +95,9 @@ def test_unauthorized_and_the_key_never_reaches_disk(
     monkeypatch.setenv("SIM_KEY", secret)
     base_url = start_sim(ttft_ms=10.0, itl_ms=1.0, extra_args=["--api-key-env", "SIM_KEY"])
     bad = run_against(base_url, tmp_path / "bad", api_key="sk-wrong-key-0123456789")
-    assert bad["counts"]["by_category"] == {"http_4xx": REQUESTS}
+    assert bad.counts.by_category == {"http_4xx": REQUESTS}
     good = run_against(base_url, tmp_path / "good", api_key=secret)
-    assert good["counts"]["ok"] == REQUESTS
+    assert good.counts.ok == REQUESTS
     for path in tmp_path.rglob("*"):
         if path.is_file():
             text = path.read_text()

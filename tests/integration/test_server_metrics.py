@@ -207,8 +207,6 @@ def test_default_is_silently_off_when_metrics_do_not_answer(
         return w.blocks((0, 1))
 
     block = asyncio.run(watch())["server_metrics"]
-    assert (block["status"], block["source"]) == ("off", "default")
-    assert (
-        block["reason"] == f"http://127.0.0.1:{bad_metrics.port}/metrics did not answer: http_404"
-    )
+    assert (block.status, block.source) == ("off", "default")
+    assert block.reason == f"http://127.0.0.1:{bad_metrics.port}/metrics did not answer: http_404"
     assert not (tmp_path / "server_metrics.jsonl").exists()

@@ -44,7 +44,7 @@ def test_served_twin_agrees_with_the_offline_prediction(tmp_path: Path) -> None:
         run = asyncio.run(execute_run(spec, Target(sim.base_url), tmp_path / "run"))
         with urlopen(f"{sim.base_url}/sim/log", timeout=5) as response:
             log = json.loads(response.read())["requests"]
-    assert run["counts"]["ok"] == 24
+    assert run.counts.ok == 24
 
     received = {entry["request_id"]: entry["received_ns"] for entry in log}
     ids = sorted(received, key=received.__getitem__)

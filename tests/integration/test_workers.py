@@ -31,7 +31,8 @@ from llmbench.report.terminal import run_summary
 from llmbench.run.execute import Target, execute_run
 from llmbench.run.plan import build_load
 from llmbench.run.workers import pool
-from llmbench.store.results import load_run, record_line
+from llmbench.store.results import load_run, read_run_file, record_line
+from llmbench.store.run_schema import RunSummaryParts
 from support.cli import sigterm_long_run
 
 StartSim = Callable[..., str]
@@ -58,21 +59,21 @@ def test_two_workers_send_every_request_once_and_measure_like_the_sim(
     )
     run = asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))
 
-    assert run["status"] == "complete"
-    assert run["workers"]["used"] == run["workers"]["processes"] == 2
-    assert run["engine"]["measured"]["sent"] == 24
+    assert run.status == "complete"
+    assert run.workers.used == run.workers.processes == 2
+    assert run.engine.measured.sent == 24
     records = load_run(tmp_path / "run").records
     assert len(records) == 28
     assert len({r.request_id for r in records}) == 28  # no duplicates
     assert sorted(int(r.item_id.removeprefix("req-")) for r in records) == list(range(28))
     assert {r.worker_id for r in records} == {0, 1}
     assert all(r.ok for r in records)
-    assert run["counts"]["ok"] == 24
+    assert run.counts.ok == 24
     # Each worker's watch is in run.json, pooled into the top-level figures.
-    entries = run["client"]["workers"]
-    assert [e["worker_id"] for e in entries] == [0, 1]
-    assert all(e["pid"] and e["pid"] != os.getpid() for e in entries)
-    assert run["client"]["loop_lag_ms"]["n"] >= 2
+    entries = run.client.workers
+    assert [e.worker_id for e in entries] == [0, 1]
+    assert all(e.pid and e.pid != os.getpid() for e in entries)
+    assert run.client.loop_lag_ms.n >= 2
     # Timings taken in the workers agree with the simulator's clock: mean TTFT within 5 ms.
     logs = sim_logs(base_url)
     measured = [(r.first_token_ns or 0) - r.sent_ns for r in records]
@@ -92,7 +93,7 @@ def test_open_loop_workers_keep_one_schedule_from_a_common_start(
     )
     run = asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))
 
-    assert run["workers"]["processes"] == 2
+    assert run.workers.processes == 2
     records = sorted(load_run(tmp_path / "run").records, key=lambda r: r.scheduled_ns)
     assert [r.request_id for r in records] == [f"r-{i}" for i in range(30)]  # one schedule
     assert {r.worker_id for r in records} == {0, 1}
@@ -102,8 +103,8 @@ def test_open_loop_workers_keep_one_schedule_from_a_common_start(
     start_ns = records[0].scheduled_ns  # offset 0: the common start itself
     # Both workers' deadlines are the common start + the one schedule's offsets, to the ns.
     assert [r.scheduled_ns - start_ns for r in records] == list(plan.open.offsets_ns)
-    assert run["delivery"]["sends"] == 30
-    assert run["delivery"]["dispatch_lag_ms"]["p50"] is not None  # merged from both workers
+    assert run.delivery.sends == 30
+    assert run.delivery.dispatch_lag_ms.p50 is not None  # merged from both workers
 
 
 async def _capture_run(spec: RunSpec, out: Path) -> dict[str, str]:
@@ -187,16 +188,18 @@ def test_worker_records_are_written_as_one_process_writes_them(
         )
         out = tmp_path / f"w{workers}"
         runs[workers] = asyncio.run(execute_run(spec, Target(base_url), out))
-        assert runs[workers]["workers"]["processes"] == workers
+        assert runs[workers].workers.processes == workers
         raw = (out / "records.jsonl").read_bytes().splitlines(keepends=True)
         lines[workers] = {orjson.loads(line)["item_id"]: line for line in raw}
         assert len(lines[workers]) == len(raw) == 14  # one line per request, no duplicates
         for line in raw:  # the one-process encoding of the very record the line holds
             assert record_line(RequestRecord.from_json_dict(orjson.loads(line))) == line
         records = load_run(out).records
-        kept = {key: runs[workers][key] for key in ("covers", "counts", "summary", "tokens")}
-        expected = summarize_run(records, seed=spec.seed)
-        assert kept == {key: expected[key] for key in kept}
+        kept = {
+            key: getattr(runs[workers], key) for key in ("covers", "counts", "summary", "tokens")
+        }
+        expected = RunSummaryParts.model_validate(summarize_run(records, seed=spec.seed))
+        assert kept == {key: getattr(expected, key) for key in kept}
     assert lines[1].keys() == lines[2].keys()
     for item, line in lines[2].items():
         one, two = orjson.loads(lines[1][item]), orjson.loads(line)
@@ -229,20 +232,20 @@ def test_a_killed_worker_leaves_its_in_flight_requests_as_errors(
 
     run = asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run", on_record=on_record))
 
-    assert run["status"] == "complete"  # the run finished with the other worker
-    lost = next(w for w in run["workers"]["per_worker"] if w["pid"] == killed[0])
-    assert lost["lost"] is True
-    assert lost["exit_code"] == -signal.SIGKILL
+    assert run.status == "complete"  # the run finished with the other worker
+    lost = next(w for w in run.workers.per_worker if w.pid == killed[0])
+    assert lost.lost is True
+    assert lost.exit_code == -signal.SIGKILL
     records = load_run(tmp_path / "run").records
     by_id = {r.request_id: r for r in records}
     assert len(by_id) == len(records)
     lost_records = [r for r in records if r.error and r.error.category.value == "worker_lost"]
     assert 1 <= len(lost_records) <= 2  # its two streams: whatever was in flight at the kill
-    assert lost["lost_in_flight"] == len(lost_records)
-    assert {r.worker_id for r in lost_records} == {lost["worker_id"]}
+    assert lost.lost_in_flight == len(lost_records)
+    assert {r.worker_id for r in lost_records} == {lost.worker_id}
     assert all(r.sent_ns > 0 and "in flight" in r.error.message for r in lost_records)  # type: ignore[union-attr]
-    assert run["counts"]["by_category"] == {"worker_lost": len(lost_records)}
-    survivor = [r for r in records if r.worker_id != lost["worker_id"]]
+    assert run.counts.by_category == {"worker_lost": len(lost_records)}
+    survivor = [r for r in records if r.worker_id != lost.worker_id]
     assert len(survivor) == 20  # its whole share
     assert all(r.ok for r in survivor)
     # Nothing lost silently: every request the server saw has its record.
@@ -250,7 +253,7 @@ def test_a_killed_worker_leaves_its_in_flight_requests_as_errors(
     console = Console(record=True, width=200)
     console.print(run_summary(run))
     text = console.export_text()
-    assert f"worker {lost['worker_id']} (pid {killed[0]}) died (exit code -9)" in text
+    assert f"worker {lost.worker_id} (pid {killed[0]}) died (exit code -9)" in text
     assert "worker_lost" in text
 
 
@@ -259,10 +262,10 @@ def test_sigterm_with_workers_keeps_every_finished_record(tmp_path: Path) -> Non
     run, lines = sigterm_long_run(tmp_path, extra=["--workers", "2"])
     assert {line["worker_id"] for line in lines} == {0, 1}
     assert len({line["request_id"] for line in lines}) == len(lines)
-    for worker in run["workers"]["per_worker"]:
-        assert worker["lost"] is False
-        assert worker["exit_code"] == 0
-        assert not psutil.pid_exists(worker["pid"])  # no orphans
+    for worker in run.workers.per_worker:
+        assert worker.lost is False
+        assert worker.exit_code == 0
+        assert not psutil.pid_exists(worker.pid)  # no orphans
 
 
 @pytest.mark.slow
@@ -276,7 +279,6 @@ def test_workers_not_ready_in_time_fail_the_run_clearly(
         asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))
     assert failure.value.hint is not None
     assert "--workers" in failure.value.hint
-    run = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert run["status"] == "failed"
+    assert read_run_file(tmp_path / "run" / "run.json").status == "failed"
     assert not worker_processes()  # told to stop, reaped
     assert (tmp_path / "run" / "records.jsonl").read_text() == ""  # nothing was sent

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from llmbench.store.results import read_run_file
+from llmbench.store.run_schema import RunResult
+
 LLMBENCH = [sys.executable, "-m", "llmbench"]
 # A run far longer than any test: the tests stop it from outside.
 LONG_RUN = ["run", "--requests", "100000", "--concurrency", "4", "--sim-ttft-ms", "20",
@@ -49,7 +52,7 @@ def wait_for_records(out: Path, n: int, timeout_s: float = 30) -> None:
 
 def sigterm_long_run(
     tmp_path: Path, extra: list[str] | None = None, after_records: int = 8
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[RunResult, list[dict[str, Any]]]:
     """Starts the long run, SIGTERMs it once `after_records` records are on disk, checks it
     stopped cleanly (exit 0, no traceback, status interrupted, only `cancelled` errors, every
     record counted) and returns its run.json and complete record lines."""
@@ -66,11 +69,12 @@ def sigterm_long_run(
     stderr = (tmp_path / "stderr").read_text()
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
-    run: dict[str, Any] = json.loads((out / "run.json").read_text())
-    assert run["status"] == "interrupted"
+    run = read_run_file(out / "run.json")
+    assert run.status == "interrupted"
     text = (out / "records.jsonl").read_text()
     lines = [json.loads(line) for line in text.split("\n")[:-1]]  # a torn last line: dropped
     assert len(lines) >= after_records
-    assert run["counts"]["ok"] + run["counts"]["error"] == len(lines)
-    assert set(run["counts"]["by_category"]) <= {"cancelled"}
+    assert run.counts is not None
+    assert run.counts.ok + run.counts.error == len(lines)
+    assert set(run.counts.by_category) <= {"cancelled"}
     return run, lines

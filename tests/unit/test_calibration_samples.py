@@ -15,6 +15,7 @@ from llmbench.prediction.calibrate import run_samples
 from llmbench.prediction.validate import Comparison, by_load_level
 from llmbench.records import ErrorCategory, RequestError, RequestRecord, Status
 from llmbench.store.results import LoadedRun
+from support.runs import run_with
 
 MS = 1_000_000
 
@@ -35,8 +36,8 @@ def record(index: int, ttft_ms: int, gaps_ms: list[int], **fields: Any) -> Reque
 def loaded(
     records: list[RequestRecord], workload: dict[str, Any] | None = None, **load: Any
 ) -> LoadedRun:
-    spec = {"load": {"profile": "concurrency", **load}, "workload": workload or {}}
-    return LoadedRun(Path("run"), {"spec": spec}, records)
+    spec = {"load": {"profile": "concurrency", "requests": 10, **load}, "workload": workload or {}}
+    return LoadedRun(Path("run"), run_with(spec), records)
 
 
 def test_warmup_and_failed_requests_are_no_samples_and_cached_tokens_come_off() -> None:

@@ -21,6 +21,7 @@ from llmbench.records import RequestSpec
 from llmbench.run.plan import build_load
 from llmbench.run.workers.share import worker_share
 from llmbench.workload.lengths import Lengths
+from support.runs import golden_run, run_with
 
 N = 4000
 
@@ -137,9 +138,13 @@ def test_the_terminal_summary_shows_drawn_lengths_only_when_they_vary() -> None:
 
     def rendered(workload: dict[str, object]) -> str:
         console = Console(width=200, record=True, file=io.StringIO())
+        base = golden_run("closed")
+        assert base.summary is not None
         stats = {"mean": 326.4, "p50": 128.0, "min": 128.0, "max": 4096.0}
-        run = {"spec": {"workload": workload}, "summary": {"input_tokens": stats}}
-        console.print(run_summary(run))
+        inputs = base.summary.input_tokens.model_copy(update=stats)
+        summary = base.summary.model_copy(update={"input_tokens": inputs})
+        spec = {"workload": workload, "load": {"requests": 10}}
+        console.print(run_summary(run_with(spec, summary=summary)))
         return console.export_text()
 
     assert "range 128–4,096" in rendered({"input_mix": [[128, 0.9], [4096, 0.1]]})

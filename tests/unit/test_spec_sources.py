@@ -65,10 +65,10 @@ def test_the_file_gives_the_spec(tmp_path: Path, ran: list[tuple[Any, ...]]) -> 
     assert (spec.target.request_timeout_s, spec.workload.output_tokens) == (30, 8)
     assert spec.workload.input_tokens == 128  # not in the file: the default
     source = ran[-1][3]
-    assert source["file"] == str(tmp_path / "run.yaml")
-    assert len(source["file_sha256"]) == 64
-    assert source["flags"] == []
-    assert source["environment"] == []
+    assert source.file == str(tmp_path / "run.yaml")
+    assert len(source.file_sha256) == 64
+    assert source.flags == []
+    assert source.environment == []
 
 
 def test_typed_flags_override_the_file_and_default_flags_do_not(
@@ -82,7 +82,7 @@ def test_typed_flags_override_the_file_and_default_flags_do_not(
     assert (spec.seed, spec.workload.seed) == (5, 5)
     assert spec.workload.output_tokens == 8
     assert spec.sim.ttft_ms == 5
-    assert ran[-1][3]["flags"] == ["--concurrency", "--header", "--request-timeout", "--seed"]
+    assert ran[-1][3].flags == ["--concurrency", "--header", "--request-timeout", "--seed"]
 
 
 def test_environment_sits_between_file_and_flags(
@@ -94,7 +94,7 @@ def test_environment_sits_between_file_and_flags(
     monkeypatch.setenv("LLMBENCH_SOMETHING_ELSE", "ignored")  # not a spec field: other uses
     spec = _spec(tmp_path, ran, "--output-tokens", "20")
     assert (spec.load.concurrency, spec.workload.output_tokens, spec.seed) == (6, 20, 9)
-    assert ran[-1][3]["environment"] == [
+    assert ran[-1][3].environment == [
         "LLMBENCH_LOAD__CONCURRENCY", "LLMBENCH_SEED", "LLMBENCH_WORKLOAD__OUTPUT_TOKENS",
     ]  # fmt: skip
 
@@ -117,7 +117,7 @@ def test_without_a_file_or_environment_the_flags_give_the_same_spec_as_before(
         {"load": {"profile": "poisson", "rate": 4, "requests": 100},
          "workload": {"seed": 3}, "seed": 3}
     )  # fmt: skip
-    assert ran[-1][3]["file"] is None
+    assert ran[-1][3].file is None
 
 
 def test_a_concurrency_list_flag_replaces_the_files_single_value(

@@ -11,7 +11,6 @@ import resource
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
@@ -20,11 +19,13 @@ from llmbench.config import RunSpec
 from llmbench.engine.loop import loop_factory
 from llmbench.metrics.summary import summarize_run, three_sigma
 from llmbench.report.load import load_lines, study_summary
-from llmbench.report.terminal import run_summary, three_sigma_table
+from llmbench.report.terminal import RunView, run_summary, three_sigma_table
 from llmbench.run.execute import Target, default_run_id, execute_run
 from llmbench.run.target import EmbeddedSim
 from llmbench.store.results import load_run_columns
+from llmbench.store.run_schema import RunResult, RunSummaryParts, SpecSource
 from llmbench.store.study_index import STUDY_FILE, load_study_index
+from llmbench.store.study_schema import StudyIndex
 from llmbench.study.runner import is_study, run_study
 
 # Piped output (files, CI logs) gets room for the full tables instead of rich's default 80.
@@ -37,8 +38,8 @@ async def _run_async(
     target: Target,
     output_dir: Path,
     api_key: str | None,
-    spec_source: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    spec_source: SpecSource | None = None,
+) -> RunResult:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -71,14 +72,14 @@ async def _study_async(
     target: Target,
     parent: Path,
     api_key: str | None,
-    spec_source: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    spec_source: SpecSource | None = None,
+) -> StudyIndex:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    async def run_step(step: RunSpec, directory: Path) -> dict[str, Any]:
+    async def run_step(step: RunSpec, directory: Path) -> RunResult:
         load = step.load
         total = None if load.requests is None else load.requests + load.warmup
         stderr.print(f"step {directory.name}: {load.profile}", highlight=False)
@@ -103,15 +104,15 @@ def execute(
     spec: RunSpec,
     output_dir: Path | None,
     api_key: str | None,
-    spec_source: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    spec_source: SpecSource | None = None,
+) -> RunResult | StudyIndex:
     """Starts the embedded target when no URL is given, runs, and prints the summary.
     `spec_source` (spec file, its hash, the variables and flags used) goes into run.json."""
     _prepare_process()
     sim: EmbeddedSim | None = None
     if spec.target.base_url is None:
         sim = EmbeddedSim(spec.sim)
-        target = Target(sim.start(), embedded_sim=spec.sim.model_dump(mode="json"), pid=sim.pid)
+        target = Target(sim.start(), embedded_sim=spec.sim, pid=sim.pid)
     else:
         target = Target(spec.target.base_url)
     try:
@@ -139,14 +140,16 @@ def show_report(directory: Path, view: str) -> None:
         stdout.print(study_summary(load_study_index(directory), str(directory)))
         return
     loaded = load_run_columns(directory)  # streamed: memory flat in the number of records
-    run = dict(loaded.run)
-    if "summary" not in run:
-        run.update(summarize_run(loaded.columns, seed=run.get("spec", {}).get("seed", 0)))
-        run["status"] = "incomplete"
+    run = loaded.run
+    shown = RunView(run, None, "incomplete") if run is None else RunView.of(run)
+    if shown.parts is None:
+        seed = run.spec.seed if run is not None else 0
+        parts = RunSummaryParts.model_validate(summarize_run(loaded.columns, seed=seed))
+        shown = RunView(run, parts, "incomplete")
         loaded.warnings.append(
             "no summary in run.json (killed, or still running): recomputed from records.jsonl"
         )
     if view == "3sigma":
         stdout.print(three_sigma_table(three_sigma(loaded.columns, seed=0)))
         return
-    stdout.print(run_summary(run, loaded.warnings))
+    stdout.print(run_summary(shown, loaded.warnings))

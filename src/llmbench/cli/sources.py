@@ -24,6 +24,7 @@ from llmbench.config.specfile import (
     read_spec_file,
 )
 from llmbench.errors import ConfigError
+from llmbench.store.run_schema import SpecSource
 
 ENV_PREFIX = "LLMBENCH_"
 # `run` parameter → the spec fields it sets (seed seeds the workload and the statistics).
@@ -219,14 +220,14 @@ class SpecSources:
             return self.document.where(loc)
         return "spec"
 
-    def provenance(self) -> dict[str, Any]:
+    def provenance(self) -> SpecSource:
         """What run.json keeps about the sources (never values: the resolved spec has them)."""
-        return {
-            "file": None if self.document is None else self.document.name,
-            "file_sha256": None if self.document is None else self.document.sha256,
-            "environment": sorted(self.environment),
-            "flags": sorted(_flag(p) for p in self.passed - NOT_SPEC_PARAMS),
-        }
+        return SpecSource(
+            file=None if self.document is None else self.document.name,
+            file_sha256=None if self.document is None else self.document.sha256,
+            environment=sorted(self.environment),
+            flags=sorted(_flag(p) for p in self.passed - NOT_SPEC_PARAMS),
+        )
 
 
 def _flag(param: str) -> str:

@@ -6,33 +6,10 @@ because run-to-run variance usually dominates the within-run variance.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scipy import stats as scipy_stats
-
-# (label, path into run.json) of the statistics compared across runs and steps.
-HEADLINE = (
-    ("requests_per_s", ("summary", "requests_per_s")),
-    ("output_tokens_per_s", ("summary", "output_tokens_per_s")),
-    ("ttft_p50_ms", ("summary", "ttft_ms", "p50")),
-    ("ttft_p99_ms", ("summary", "ttft_ms", "p99")),
-    ("itl_p50_ms", ("summary", "itl_ms", "p50")),
-    ("itl_p99_ms", ("summary", "itl_ms", "p99")),
-    ("e2e_p50_ms", ("summary", "e2e_ms", "p50")),
-    ("e2e_p99_ms", ("summary", "e2e_ms", "p99")),
-)
-
-
-def headline(run: dict[str, Any]) -> dict[str, float | None]:
-    """The HEADLINE values of one run.json (None where the run has none)."""
-    out: dict[str, float | None] = {}
-    for label, path in HEADLINE:
-        value: Any = run
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-        out[label] = float(value) if isinstance(value, int | float) else None
-    return out
 
 
 def across(values: Sequence[float], confidence: float = 0.95) -> dict[str, Any]:
@@ -54,9 +31,8 @@ def across(values: Sequence[float], confidence: float = 0.95) -> dict[str, Any]:
     }
 
 
-def across_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """`across` of every HEADLINE statistic over the runs that have it."""
-    rows = [headline(run) for run in runs]
-    return {
-        label: across([v for row in rows if (v := row[label]) is not None]) for label, _ in HEADLINE
-    }
+def across_runs(
+    rows: Sequence[Mapping[str, float | None]], labels: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """`across` of each labelled statistic over the runs (rows) that have it."""
+    return {label: across([v for row in rows if (v := row[label]) is not None]) for label in labels}

@@ -163,10 +163,10 @@ def tukey_outliers(
     if q1_q3 is None:
         return {
             "fence_1_5": None,
-            "fence_3": None,
             "n_beyond_1_5": None,
-            "n_beyond_3": None,
             "indices_beyond_1_5": None,
+            "fence_3": None,
+            "n_beyond_3": None,
             "indices_beyond_3": None,
         }
     q1, q3 = q1_q3

@@ -15,12 +15,13 @@ import numpy as np
 
 import llmbench
 from llmbench.errors import ConfigError
-from llmbench.prediction.validate import by_load_level, compare, varied_lengths
+from llmbench.prediction.validate import by_load_level, compare, measured_run, varied_lengths
 from llmbench.records import RequestRecord
 from llmbench.sim.twin import presets as sim_presets
 from llmbench.sim.twin.calibrate import Fit, ItlSample, Shape, TtftSample, fit
 from llmbench.sim.twin.params import Preset
 from llmbench.store.results import LoadedRun, load_run
+from llmbench.store.run_schema import RunResult
 from llmbench.store.study_index import STUDY_FILE, load_study_index
 
 _CLOSED_LOOP = ("synchronous", "concurrency")
@@ -45,7 +46,7 @@ def expand(directories: list[Path]) -> list[Path]:
     for directory in directories:
         if (directory / STUDY_FILE).exists():
             index = load_study_index(directory)
-            out += [directory / str(step["dir"]) for step in index.get("steps", [])]
+            out += [directory / step.dir for step in index.steps]
         else:
             out.append(directory)
     return out
@@ -55,12 +56,10 @@ def _measured(records: list[RequestRecord]) -> list[RequestRecord]:
     return [r for r in records if r.ok and not r.warmup and r.first_token_ns is not None]
 
 
-def _closed_loop_concurrency(run: dict[str, Any]) -> int | None:
+def _closed_loop_concurrency(run: RunResult) -> int | None:
     """Streams of a closed-loop run (decode batch size); None for open-loop runs."""
-    load = (run.get("spec") or {}).get("load") or {}
-    if load.get("profile", "concurrency") not in _CLOSED_LOOP:
-        return None
-    return int(load.get("concurrency") or 1)
+    load = run.spec.load
+    return load.concurrency if load.profile in _CLOSED_LOOP else None
 
 
 def run_samples(loaded: LoadedRun) -> tuple[list[TtftSample], list[ItlSample]]:
@@ -68,7 +67,8 @@ def run_samples(loaded: LoadedRun) -> tuple[list[TtftSample], list[ItlSample]]:
     run's decode sample (streams, mean context, median inter-token gap) for a closed loop of
     fixed lengths. A run of varied lengths gives no decode sample: its batches mix contexts
     that the equal-context decode model would read as a byte rate (docs/simulator.md)."""
-    concurrency = _closed_loop_concurrency(loaded.run)
+    run = measured_run(loaded)
+    concurrency = _closed_loop_concurrency(run)
     records = _measured(loaded.records)
     if concurrency is None or not records:
         return [], []
@@ -83,7 +83,7 @@ def run_samples(loaded: LoadedRun) -> tuple[list[TtftSample], list[ItlSample]]:
             for r in records
             if r.input_tokens
         ]
-    if varied_lengths(loaded.run):
+    if varied_lengths(run):
         return ttft, []
     gaps = [np.diff(np.frombuffer(r.chunk_offsets_ns, dtype=np.int64)) for r in records]
     pooled = np.concatenate(gaps)
@@ -94,50 +94,55 @@ def run_samples(loaded: LoadedRun) -> tuple[list[TtftSample], list[ItlSample]]:
 
 
 def _source(loaded: LoadedRun) -> dict[str, Any]:
-    run = loaded.run
-    spec = run.get("spec") or {}
-    target = run.get("target") or {}
-    environment = run.get("environment") or {}
-    host = environment.get("host") or {}
+    run = measured_run(loaded)
+    spec, target, host = run.spec, run.target, run.environment.host
+    workload = spec.workload.model_dump(mode="json")
     return {
         "dir": str(loaded.directory),
-        "run_id": run.get("run_id"),
-        "target": {k: target.get(k) for k in ("id", "base_url", "model")},
-        "load": {k: (spec.get("load") or {}).get(k) for k in ("profile", "concurrency", "rate")},
-        "workload": {
-            k: (spec.get("workload") or {}).get(k)
-            for k in _WORKLOAD_KEYS
-            if k in _FIXED_KEYS or (spec.get("workload") or {}).get(k)
+        "run_id": run.run_id,
+        "target": {"id": target.id, "base_url": target.base_url, "model": target.model},
+        "load": {
+            "profile": spec.load.profile,
+            "concurrency": spec.load.concurrency,
+            "rate": spec.load.rate,
         },
-        "sim_preset": (spec.get("sim") or {}).get("preset"),
+        "workload": {k: workload[k] for k in _WORKLOAD_KEYS if k in _FIXED_KEYS or workload[k]},
+        "sim_preset": spec.sim.preset,
         "requests_ok": sum(1 for r in loaded.records if r.ok and not r.warmup),
-        "requests_per_s": (run.get("summary") or {}).get("requests_per_s"),
-        "llmbench": (environment.get("llmbench") or {}).get("version"),
-        "client_host": {k: host.get(k) for k in ("hostname", "cpu_model", "cpu_logical")},
+        "requests_per_s": _requests_per_s(run),
+        "llmbench": run.environment.llmbench.version,
+        "client_host": {
+            "hostname": host.hostname,
+            "cpu_model": host.cpu_model,
+            "cpu_logical": host.cpu_logical,
+        },
     }
 
 
-def _embedded_preset(run: dict[str, Any]) -> str | None:
+def _requests_per_s(run: RunResult) -> float | None:
+    return run.summary.requests_per_s if run.summary is not None else None
+
+
+def _embedded_preset(run: RunResult) -> str | None:
     """The twin preset of a run against the embedded simulator (`run --sim-preset`)."""
-    embedded = (run.get("target") or {}).get("embedded_sim")
-    spec = run.get("spec") or {}
-    if embedded is None and (spec.get("target") or {}).get("base_url"):
+    embedded = run.target.embedded_sim
+    if embedded is None and run.spec.target.base_url:
         return None
-    preset = (embedded or spec.get("sim") or {}).get("preset")
-    return str(preset) if preset else None
+    return (embedded or run.spec.sim).preset or None
 
 
 def _engine(runs: list[LoadedRun], flags: Provenance) -> dict[str, Any]:
     """Flags first; else what the runs say (the embedded twin names its preset)."""
-    presets = sorted({p for r in runs if (p := _embedded_preset(r.run))})
+    measured = [measured_run(r) for r in runs]
+    presets = sorted({p for run in measured if (p := _embedded_preset(run))})
     name = flags.engine_name or (f"llmbench-sim twin ({', '.join(presets)})" if presets else None)
-    models = sorted({str(m) for r in runs if (m := (r.run.get("target") or {}).get("model"))})
+    models = sorted({run.target.model for run in measured if run.target.model})
     return {"name": name, "version": flags.engine_version, "gpu": flags.gpu, "models": models}
 
 
 def capacity_of(runs: list[LoadedRun]) -> float | None:
     """Measured capacity: the highest throughput among the runs (the top of the sweep)."""
-    rates = [r for x in runs if (r := (x.run.get("summary") or {}).get("requests_per_s"))]
+    rates = [r for x in runs if (r := _requests_per_s(measured_run(x)))]
     return max(rates) if rates else None
 
 
@@ -172,7 +177,7 @@ def calibrate(
     fit_rows = [compare(result.preset, r, capacity) for r in runs]
     validation = [compare(result.preset, r, capacity) for r in checks]
     document = _document(base, result, runs, provenance or Provenance(), capacity)
-    if varied := sum(varied_lengths(r.run) for r in runs):
+    if varied := sum(varied_lengths(measured_run(r)) for r in runs):
         document["fitted"]["notes"].append(
             f"{varied} calibration run(s) of varied lengths: no decode sample taken from them"
         )

@@ -27,11 +27,12 @@ from llmbench.records import (
     RequestRecord,
     Status,
 )
-from llmbench.report.terminal import run_summary
+from llmbench.report.terminal import RunView, run_summary
 from llmbench.sim.twin import presets as sim_presets
 from llmbench.sim.twin.offline import Prediction, RequestTiming, Routing, poisson_arrivals, predict
 from llmbench.sim.twin.params import Preset
 from llmbench.sim.twin.sessions import SessionLoad, predict_sessions
+from llmbench.store.run_schema import RunSummaryParts
 
 TARGET_ID = "sim-predict"
 
@@ -314,4 +315,11 @@ def _pct(value: float | None) -> str:
 
 
 def render(run: dict[str, Any]) -> Any:
-    return run_summary(run)
+    """The prediction as a run's summary (it is shaped like one, but is no results file)."""
+    target, load = run["target"], run["spec"]["load"]
+    detail = (
+        f"  target {target['id']} {target['base_url']} model {target['model']} "
+        f"({target['endpoint']})  load {load['profile']} c={load['concurrency']}"
+    )
+    parts = RunSummaryParts.model_validate({k: run[k] for k in RunSummaryParts.model_fields})
+    return run_summary(RunView(None, parts, run["status"], run["run_id"], detail))

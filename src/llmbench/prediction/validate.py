@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from llmbench.errors import ConfigError
 from llmbench.metrics.summary import summarize_run
 from llmbench.prediction.predict import to_records
 from llmbench.records import RequestRecord
 from llmbench.sim.twin.params import Preset
 from llmbench.sim.twin.replay import replay_arrivals, replay_closed_loop
 from llmbench.store.results import LoadedRun
+from llmbench.store.run_schema import Distribution, RunResult, RunSummary
 
 METRICS = ("ttft_ms", "itl_ms", "e2e_ms")
 STATISTICS = ("mean", "p95")
@@ -47,12 +49,27 @@ class Comparison:
         }
 
 
-def _statistics(summary: dict[str, Any]) -> dict[str, float | None]:
+def measured_run(loaded: LoadedRun) -> RunResult:
+    """The run.json of a run to calibrate or validate on: its spec says what load it was."""
+    if loaded.run is None:
+        raise ConfigError(
+            f"{loaded.directory} has no run.json: its load is unknown",
+            where="RUN_DIR",
+            hint="calibrate and validate on runs that started cleanly",
+        )
+    return loaded.run
+
+
+def _summary(records: list[RequestRecord], seed: int) -> RunSummary:
+    return RunSummary.model_validate(summarize_run(records, seed=seed)["summary"])
+
+
+def _statistics(summary: RunSummary | None) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for metric in METRICS:
-        described = summary.get(metric) or {}
+        described: Distribution | None = getattr(summary, metric) if summary else None
         for stat in STATISTICS:
-            out[f"{metric}.{stat}"] = described.get(stat)
+            out[f"{metric}.{stat}"] = getattr(described, stat) if described else None
     return out
 
 
@@ -77,7 +94,7 @@ def _send_spacing_s(records: list[RequestRecord], streams: int) -> float:
     return float(np.median(gaps)) if gaps else 0.0
 
 
-def replay(preset: Preset, loaded: LoadedRun, seed: int = 0) -> dict[str, Any]:
+def replay(preset: Preset, loaded: LoadedRun, seed: int = 0) -> RunSummary | None:
     """The summary the preset predicts for this run, statistics over the measured ok requests
     (as in the run's own summary). A closed loop is simulated as one (same streams, requests,
     client think time and time between the client's sends); any other run is replayed at its
@@ -86,16 +103,15 @@ def replay(preset: Preset, loaded: LoadedRun, seed: int = 0) -> dict[str, Any]:
     is not asked to guess it."""
     records = sorted(loaded.records, key=lambda r: r.sent_ns)
     if not records:
-        return {}
-    spec = loaded.run.get("spec") or {}
-    workload, load = spec.get("workload") or {}, spec.get("load") or {}
-    output_tokens = int(workload.get("output_tokens") or max(r.output_tokens or 1 for r in records))
-    planned = int(workload.get("input_tokens") or records[0].input_tokens or 1)
+        return None
+    spec = measured_run(loaded).spec
+    workload, load = spec.workload, spec.load
+    output_tokens, planned = workload.output_tokens, workload.input_tokens
     prompts = [max(1, (r.input_tokens or planned) - (r.cached_tokens or 0)) for r in records]
     # Each request's own max_tokens (drawn when output lengths vary; the twin honours it).
     outputs = [r.requested_output_tokens or output_tokens for r in records]
-    if load.get("profile", "concurrency") in ("synchronous", "concurrency"):
-        streams = int(load.get("concurrency") or 1)
+    if load.profile in ("synchronous", "concurrency"):
+        streams = load.concurrency
         timings = replay_closed_loop(
             preset, streams=streams, prompts=prompts, output_tokens=outputs,
             think_s=_think_s(records), seed=seed,
@@ -108,13 +124,14 @@ def replay(preset: Preset, loaded: LoadedRun, seed: int = 0) -> dict[str, Any]:
             preset, arrivals, prompts=prompts, output_tokens=outputs, seed=seed
         ).requests
     kept = [t for t, r in zip(timings, records, strict=True) if r.ok and not r.warmup]
-    return dict(summarize_run(to_records(kept), seed=seed)["summary"])
+    return _summary(to_records(kept), seed)
 
 
 def compare(
     preset: Preset, loaded: LoadedRun, capacity_per_s: float | None, seed: int = 0
 ) -> Comparison:
-    measured_summary = summarize_run(loaded.records, seed=seed)["summary"]
+    run = measured_run(loaded)
+    measured_summary = _summary(loaded.records, seed)
     measured = _statistics(measured_summary)
     predicted = _statistics(replay(preset, loaded, seed))
     errors: dict[str, float | None] = {}
@@ -123,19 +140,17 @@ def compare(
         errors[key] = None if not value or guess is None else guess / value - 1.0
     # The load level: an open loop's planned rate (its achieved rate is lowered by the drain
     # of the last requests), else the throughput a closed loop reached.
-    planned = ((loaded.run.get("spec") or {}).get("load") or {}).get("rate")
-    rate = planned or measured_summary.get("requests_per_s")
+    rate = run.spec.load.rate or measured_summary.requests_per_s
     fraction = rate / capacity_per_s if rate and capacity_per_s else None
-    n = int((measured_summary.get("ttft_ms") or {}).get("n") or 0)
-    mixed = varied_lengths(loaded.run)
+    n = measured_summary.ttft_ms.n
+    mixed = varied_lengths(run)
     return Comparison(str(loaded.directory), fraction, n, measured, predicted, errors, mixed)
 
 
-def varied_lengths(run: dict[str, Any]) -> bool:
+def varied_lengths(run: RunResult) -> bool:
     """The run drew per-request prompt or output lengths (a mix or a stddev)."""
-    workload = (run.get("spec") or {}).get("workload") or {}
-    keys = ("input_tokens_stddev", "output_tokens_stddev", "input_mix", "output_mix")
-    return any(workload.get(key) for key in keys)
+    w = run.spec.workload
+    return bool(w.input_tokens_stddev or w.output_tokens_stddev or w.input_mix or w.output_mix)
 
 
 def nearest_level(fraction: float, levels: tuple[float, ...]) -> float:

@@ -12,55 +12,57 @@ from rich.table import Table
 from rich.text import Text
 
 from llmbench.metrics.stats import percentile_min_n
+from llmbench.store.run_schema import LagSummary, OpenLoopDelivery, RunResult
+from llmbench.store.study_schema import AcrossRuns, StudyIndex
 
 # Latency from the planned send time, shown for open-loop runs (coordinated omission).
 SCHEDULED_ROWS = (("scheduled_ttft_ms", "TTFT from plan"), ("scheduled_e2e_ms", "E2E from plan"))
 
 
-def _ms(value: Any) -> str:
+def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def _rate(value: Any) -> str:
+def _rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def _send_lag_text(lag: dict[str, Any], sends: Any) -> str:
+def _send_lag_text(lag: LagSummary, sends: int) -> str:
     """run.json's delivery block stores a P99 at any n (its golden file does); below the n a
     P99 needs it is the top values' interpolation, so the max is shown in its place."""
-    text = f"send lag P50 {_ms(lag.get('p50'))} ms, "
+    text = f"send lag P50 {_ms(lag.p50)} ms, "
     needed = percentile_min_n(99)
-    if isinstance(sends, int) and sends < needed:
-        return text + f"P99 – ({sends} sends, a P99 needs {needed}), max {_ms(lag.get('max'))} ms"
-    return text + f"P99 {_ms(lag.get('p99'))} ms"
+    if sends < needed:
+        return text + f"P99 – ({sends} sends, a P99 needs {needed}), max {_ms(lag.max)} ms"
+    return text + f"P99 {_ms(lag.p99)} ms"
 
 
-def delivery_line(run: dict[str, Any]) -> Text | None:
-    delivery = run.get("delivery")
-    if not delivery:
+def delivery_line(run: RunResult) -> Text | None:
+    delivery = run.delivery
+    if delivery is None:
         return None
-    lag_text = _send_lag_text(delivery.get("send_lag_ms") or {}, delivery.get("sends"))
-    if delivery.get("mode") == "open_loop":
+    lag_text = _send_lag_text(delivery.send_lag_ms, delivery.sends)
+    if isinstance(delivery, OpenLoopDelivery):
         text = (
-            f"{_rate(delivery.get('achieved_rate_per_s'))} req/s sent of "
-            f"{_rate(delivery.get('planned_rate_per_s'))} planned "
-            f"(requested {_rate(delivery.get('requested_rate_per_s'))}), {lag_text}, "
-            f"late {delivery.get('late_sends')}, waited for --max-concurrency "
-            f"{delivery.get('waited_for_cap')}"
+            f"{_rate(delivery.achieved_rate_per_s)} req/s sent of "
+            f"{_rate(delivery.planned_rate_per_s)} planned "
+            f"(requested {_rate(delivery.requested_rate_per_s)}), {lag_text}, "
+            f"late {delivery.late_sends}, waited for --max-concurrency "
+            f"{delivery.waited_for_cap}"
         )
     else:
         text = (
-            f"mean concurrency {_rate(delivery.get('mean_concurrency'))} of "
-            f"{delivery.get('requested_concurrency') or 'a ramp'}, {lag_text}"
+            f"mean concurrency {_rate(delivery.mean_concurrency)} of "
+            f"{delivery.requested_concurrency or 'a ramp'}, {lag_text}"
         )
     return Text.assemble(("delivered ", "bold"), text)
 
 
-def validity_warning(run: dict[str, Any]) -> Text | None:
-    validity = run.get("validity")
-    if not validity or validity.get("valid", True):
+def validity_warning(run: RunResult) -> Text | None:
+    validity = run.validity
+    if validity is None or validity.valid:
         return None
-    reasons = "; ".join(validity.get("reasons") or [])
+    reasons = "; ".join(validity.reasons)
     return Text(
         f"!!! INVALID RUN: the client did not deliver the requested load ({reasons}). These "
         "numbers do not describe the load you asked for. Lower the rate, raise "
@@ -69,23 +71,23 @@ def validity_warning(run: dict[str, Any]) -> Text | None:
     )
 
 
-def goodput_line(run: dict[str, Any]) -> Text | None:
-    goodput = run.get("goodput")
-    if not goodput:
+def goodput_line(run: RunResult) -> Text | None:
+    goodput = run.goodput
+    if goodput is None:
         return None
-    objectives = ", ".join(f"{k} ≤ {v:g}" for k, v in goodput["objectives_ms"].items())
-    fraction = goodput.get("good_fraction")
-    met = "met" if goodput.get("met") else "NOT met"
+    objectives = ", ".join(f"{k} ≤ {v:g}" for k, v in goodput.objectives_ms.items())
+    fraction = goodput.good_fraction
+    met = "met" if goodput.met else "NOT met"
     return Text.assemble(
         ("goodput ", "bold"),
-        f"{_rate(goodput.get('goodput_per_s'))} good req/s, "
+        f"{_rate(goodput.goodput_per_s)} good req/s, "
         f"{'–' if fraction is None else f'{fraction:.1%}'} of requests meet {objectives} "
-        f"(latency from {goodput.get('latency_from')}); attainment "
-        f"{goodput.get('attainment_target'):.0%} {met}",
+        f"(latency from {goodput.latency_from}); attainment "
+        f"{goodput.attainment_target:.0%} {met}",
     )
 
 
-def load_lines(run: dict[str, Any]) -> list[RenderableType]:
+def load_lines(run: RunResult) -> list[RenderableType]:
     lines = (delivery_line(run), goodput_line(run), validity_warning(run))
     return [line for line in lines if line is not None]
 
@@ -117,48 +119,48 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _across_table(across: dict[str, Any]) -> Table:
+def _across_table(across: AcrossRuns) -> Table:
     table = Table(title="Across repeats: mean, CV and 95% t-interval of each run's value",
                   title_justify="left")  # fmt: skip
     for column in ("statistic", "n", "mean", "CV", "95% CI"):
         table.add_column(column, justify="left" if column == "statistic" else "right")
-    for name, stats in across.items():
-        ci = stats.get("mean_ci")
-        cv = stats.get("cv")
+    for name in AcrossRuns.model_fields:
+        stats = getattr(across, name)
+        ci, cv = stats.mean_ci, stats.cv
         table.add_row(
             name,
-            str(stats.get("n")),
-            _cell(stats.get("mean")),
+            str(stats.n),
+            _cell(stats.mean),
             "–" if cv is None else f"{cv:.1%}",
             "–" if not ci else f"{_cell(ci[0])}–{_cell(ci[1])}",
         )
     return table
 
 
-def study_summary(index: dict[str, Any], directory: str) -> RenderableType:
+def study_summary(index: StudyIndex, directory: str) -> RenderableType:
     """The steps of a study (latency in ms), then search, sweep or repeat details."""
-    title = Text(f"{index.get('study')} study [{index.get('status')}]: {directory}")
+    title = Text(f"{index.study} study [{index.status}]: {directory}")
     table = Table(title=title, title_justify="left")
     for _, label in _STEP_COLUMNS:
         table.add_column(label, justify="left" if label == "label" else "right", no_wrap=True)
-    for row in index.get("steps", []):
-        table.add_row(*(_cell(row.get(key)) for key, _ in _STEP_COLUMNS))
+    for row in index.steps:
+        table.add_row(*(_cell(getattr(row, key)) for key, _ in _STEP_COLUMNS))
     parts: list[RenderableType] = [table]
-    if search := index.get("search"):
-        best = search.get("best")
+    if search := index.search:
+        best = search.best
         parts.append(
             Text.assemble(
                 ("slo-search ", "bold"),
-                f"highest {search['over']} meeting the objectives at "
-                f"{search.get('attainment', 0):.0%}: "
+                f"highest {search.over} meeting the objectives at "
+                f"{search.attainment or 0:.0%}: "
                 + ("none of those tried" if best is None else f"{best:g}"),
             )
         )
-    if index.get("note"):
-        parts.append(Text(f"! {index['note']}", style="yellow"))
-    if across := index.get("across_runs"):
+    if index.note:
+        parts.append(Text(f"! {index.note}", style="yellow"))
+    if across := index.across_runs:
         parts.append(_across_table(across))
-    invalid = [row["label"] for row in index.get("steps", []) if row.get("valid") is False]
+    invalid = [row.label for row in index.steps if row.valid is False]
     if invalid:
         parts.append(
             Text(f"!!! INVALID steps (load not delivered): {', '.join(invalid)}", style="bold red")

@@ -4,6 +4,7 @@ exactly what the run showed). Returns rich renderables; the CLI prints them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -11,6 +12,17 @@ from rich.table import Table
 from rich.text import Text
 
 from llmbench.report.load import SCHEDULED_ROWS, load_lines
+from llmbench.store.run_schema import (
+    ClientHealth,
+    Counts,
+    Distribution,
+    MetricTrust,
+    OpenLoopDelivery,
+    RunResult,
+    RunSummaryParts,
+    Tokens,
+    Trust,
+)
 
 # (summary key, label): latency rows in the order a reader asks about them.
 LATENCY_ROWS = (
@@ -45,25 +57,48 @@ def _num(value: Any, digits: int | None = None) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _row(label: str, stats: dict[str, Any]) -> list[str]:
-    ci = stats.get("mean_ci")
-    outliers = stats.get("outliers") or {}
-    mild, extreme = outliers.get("n_beyond_1_5"), outliers.get("n_beyond_3")
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """What the summary shows: run.json (None when it is missing) and the statistics, from
+    run.json or recomputed from the records of a run that died before writing them."""
+
+    run: RunResult | None
+    parts: RunSummaryParts | None
+    status: str
+    label: str = "?"  # without run.json: the header's run name, then what follows the status
+    detail: str = ""
+
+    @classmethod
+    def of(cls, run: RunResult) -> RunView:
+        return cls(run, _stored_parts(run), run.status)
+
+
+def _stored_parts(run: RunResult) -> RunSummaryParts | None:
+    blocks = {name: value for name, value in run if name in RunSummaryParts.model_fields}
+    if any(block is None for block in blocks.values()):
+        return None
+    return RunSummaryParts(**blocks)
+
+
+def _row(label: str, stats: Distribution) -> list[str]:
+    ci = stats.mean_ci
+    outliers = stats.outliers
+    mild = outliers.n_beyond_1_5 if outliers else None
+    extreme = outliers.n_beyond_3 if outliers else None
     return [
         label,
-        _num(stats.get("n")),
-        _num(stats.get("mean")),
+        _num(stats.n),
+        _num(stats.mean),
         f"{_num(ci[0])}–{_num(ci[1])}" if ci else "–",
-        *(_num(stats.get(k)) for k in ("p50", "p90", "p95", "p99", "max")),
-        _num(stats.get("spread_p5_p95")),
+        *(_num(v) for v in (stats.p50, stats.p90, stats.p95, stats.p99, stats.max)),
+        _num(stats.spread_p5_p95),
         "–" if mild is None else f"{mild} / {extreme}",
     ]
 
 
-def latency_table(run: dict[str, Any]) -> Table:
-    summary = run.get("summary", {})
+def latency_table(view: RunView) -> Table:
     table = Table(
-        title=f"Latency (ms) over {_coverage(run)}",
+        title=f"Latency (ms) over {_coverage(view.parts)}",
         caption=LEGEND,
         caption_justify="left",
         title_justify="left",
@@ -71,62 +106,63 @@ def latency_table(run: dict[str, Any]) -> Table:
     table.add_column("metric", style="bold", no_wrap=True)
     for column in COLUMNS:
         table.add_column(column, justify="right", no_wrap=True)
-    open_loop = (run.get("delivery") or {}).get("mode") == "open_loop"
+    if view.parts is None:
+        return table
+    open_loop = view.run is not None and isinstance(view.run.delivery, OpenLoopDelivery)
+    summary = view.parts.summary
     for key, label in LATENCY_ROWS + (SCHEDULED_ROWS if open_loop else ()):
-        stats = summary.get(key)
-        if stats and stats.get("n"):
+        stats: Distribution = getattr(summary, key)
+        if stats.n:
             table.add_row(*_row(label, stats))
     return table
 
 
-def _coverage(run: dict[str, Any]) -> str:
+def _coverage(parts: RunSummaryParts | None) -> str:
     """Which requests the latency rows describe, with the ones they leave out counted."""
-    covers = str(run.get("covers", {}).get("latency_stats_over", "ok requests"))
-    counts = run.get("counts")
-    if not counts:
-        return covers
-    left_out = f"{counts.get('error', 0)} failed"
-    if counts.get("warmup"):
-        left_out += f", {counts['warmup']} warm-up"
-    return f"{counts.get('ok', 0)} {covers} (not in them: {left_out})"
+    if parts is None:
+        return "ok requests"
+    counts = parts.counts
+    left_out = f"{counts.error} failed"
+    if counts.warmup:
+        left_out += f", {counts.warmup} warm-up"
+    return f"{counts.ok} {parts.covers.latency_stats_over} (not in them: {left_out})"
 
 
-def _success(counts: dict[str, Any]) -> str:
-    total = counts.get("ok", 0) + counts.get("error", 0)
-    return f"success {100 * counts.get('ok', 0) / total:.1f}%, " if total else ""
+def _success(counts: Counts) -> str:
+    total = counts.ok + counts.error
+    return f"success {100 * counts.ok / total:.1f}%, " if total else ""
 
 
-def _throughput_line(run: dict[str, Any]) -> Text:
-    summary = run.get("summary", {})
-    counts = run.get("counts", {})
-    by_category = counts.get("by_category") or {}
-    errors = ", ".join(f"{k} {v}" for k, v in sorted(by_category.items())) or "none"
+def _throughput_line(parts: RunSummaryParts) -> Text:
+    summary, counts = parts.summary, parts.counts
+    errors = ", ".join(f"{k} {v}" for k, v in sorted(counts.by_category.items())) or "none"
     return Text.assemble(
         ("requests ", "bold"),
-        f"{_success(counts)}ok {counts.get('ok', 0)}, errors {counts.get('error', 0)} "
-        f"({errors}), warm-up {counts.get('warmup', 0)}{_retries(counts)}{_stream_ends(counts)}   ",
+        f"{_success(counts)}ok {counts.ok}, errors {counts.error} "
+        f"({errors}), warm-up {counts.warmup}{_retries(counts)}{_stream_ends(counts)}   ",
         ("throughput ", "bold"),
-        f"{_num(summary.get('requests_per_s'), 2)} req/s, "
-        f"{_num(summary.get('output_tokens_per_s'))} output tok/s "
-        f"over {_num(summary.get('duration_s'), 2)} s",
+        f"{_num(summary.requests_per_s, 2)} req/s, "
+        f"{_num(summary.output_tokens_per_s)} output tok/s "
+        f"over {_num(summary.duration_s, 2)} s",
     )
 
 
 _VARIED = ("input_tokens_stddev", "output_tokens_stddev", "input_mix", "output_mix")
 
 
-def _lengths_line(run: dict[str, Any]) -> list[Text]:
+def _lengths_line(view: RunView) -> list[Text]:
     """Per-request lengths as drawn: latency pools them, so the spread is shown beside it."""
-    workload = (run.get("spec") or {}).get("workload") or {}
-    if not any(workload.get(key) for key in _VARIED):
+    if view.run is None or view.parts is None:
         return []
-    summary = run.get("summary") or {}
+    workload = view.run.spec.workload
+    if not any(getattr(workload, key) for key in _VARIED):
+        return []
+    summary = view.parts.summary
     parts = []
-    for side in ("input", "output"):
-        stats = summary.get(f"{side}_tokens") or {}
+    for stats, side in ((summary.input_tokens, "input"), (summary.output_tokens, "output")):
         parts.append(
-            f"{side} mean {_num(stats.get('mean'), 1)}, P50 {_num(stats.get('p50'), 0)}, "
-            f"range {_num(stats.get('min'), 0)}–{_num(stats.get('max'), 0)}"
+            f"{side} mean {_num(stats.mean, 1)}, P50 {_num(stats.p50, 0)}, "
+            f"range {_num(stats.min, 0)}–{_num(stats.max, 0)}"
         )
     return [
         Text.assemble(
@@ -136,86 +172,87 @@ def _lengths_line(run: dict[str, Any]) -> list[Text]:
     ]
 
 
-def _retries(counts: dict[str, Any]) -> str:
-    if not counts.get("retried"):
+def _retries(counts: Counts) -> str:
+    if not counts.retried:
         return ""
-    return f", retried after 429: {counts['retried']} ({counts['retry_attempts']} extra attempts)"
+    return f", retried after 429: {counts.retried} ({counts.retry_attempts} extra attempts)"
 
 
-def _stream_ends(counts: dict[str, Any]) -> str:
+def _stream_ends(counts: Counts) -> str:
     """Streams complete without `[DONE]`, and requests resent after a dead pooled connection:
     both ok, both worth knowing (docs/reliability.md)."""
     notes = ""
-    if counts.get("no_done"):
-        notes += f", ended after finish_reason without [DONE]: {counts['no_done']}"
-    if counts.get("reconnected"):
-        notes += f", resent on a fresh connection: {counts['reconnected']}"
+    if counts.no_done:
+        notes += f", ended after finish_reason without [DONE]: {counts.no_done}"
+    if counts.reconnected:
+        notes += f", resent on a fresh connection: {counts.reconnected}"
     return notes
 
 
-def _token_warnings(run: dict[str, Any]) -> list[Text]:
-    tokens = run.get("tokens") or {}
+def _token_warnings(tokens: Tokens) -> list[Text]:
     notes: list[Text] = []
-    if tokens.get("chunk_count_fallback"):
+    if tokens.chunk_count_fallback:
         notes.append(
             Text(
-                f"! {tokens['chunk_count_fallback']} requests counted output tokens from chunks "
+                f"! {tokens.chunk_count_fallback} requests counted output tokens from chunks "
                 "(no server usage, no tokenizer): token metrics are approximate; "
                 "use --tokenizer or a server that reports usage",
                 style="yellow",
             )
         )
-    mismatch = tokens.get("requested_vs_generated") or {}
-    if mismatch.get("n_short") or mismatch.get("n_long"):
+    mismatch = tokens.requested_vs_generated
+    if mismatch.n_short or mismatch.n_long:
         notes.append(
             Text(
-                f"! generated length differs from requested: {mismatch.get('n_short', 0)} short, "
-                f"{mismatch.get('n_long', 0)} long (--force-length sends the engine's fields "
+                f"! generated length differs from requested: {mismatch.n_short} short, "
+                f"{mismatch.n_long} long (--force-length sends the engine's fields "
                 "for fixed lengths: docs/engines.md)",
                 style="yellow",
             )
         )
-    usage_tok = tokens.get("usage_vs_tokenizer") or {}
-    if usage_tok.get("n_different"):
+    usage_tok = tokens.usage_vs_tokenizer
+    if usage_tok.n_different:
         notes.append(
             Text(
-                f"! server usage and client tokenizer disagree on {usage_tok['n_different']} of "
-                f"{usage_tok['n_compared']} requests (max |diff| {usage_tok.get('max_abs_diff')})",
+                f"! server usage and client tokenizer disagree on {usage_tok.n_different} of "
+                f"{usage_tok.n_compared} requests (max |diff| {usage_tok.max_abs_diff})",
                 style="yellow",
             )
         )
     return notes
 
 
-def run_header(run: dict[str, Any]) -> Text:
-    target = run.get("target", {})
-    load = run.get("spec", {}).get("load", {})
-    status = run.get("status", "unknown")
-    style = "green" if status == "complete" else "yellow"
+def run_header(view: RunView) -> Text:
+    style = "green" if view.status == "complete" else "yellow"
+    run = view.run
+    if run is None:
+        return Text.assemble(("run ", "bold"), f"{view.label}  ", (f"[{view.status}]", style),
+                             view.detail)  # fmt: skip
+    target, load = run.target, run.spec.load
     return Text.assemble(
         ("run ", "bold"),
-        f"{run.get('run_id', '?')}  ",
-        (f"[{status}]", style),
-        f"  target {target.get('id')} {target.get('base_url')} model {target.get('model')} "
-        f"({target.get('endpoint')})  load {load.get('profile')} "
-        + (f"rate={load['rate']:g}/s" if load.get("rate") else f"c={load.get('concurrency')}")
+        f"{run.run_id}  ",
+        (f"[{view.status}]", style),
+        f"  target {target.id} {target.base_url} model {target.model} "
+        f"({target.endpoint})  load {load.profile} "
+        + (f"rate={load.rate:g}/s" if load.rate else f"c={load.concurrency}")
         + (f"  workers {processes}" if (processes := _processes(run)) > 1 else ""),
     )
 
 
-def _processes(run: dict[str, Any]) -> int:
-    return int((run.get("workers") or {}).get("processes") or 1)
+def _processes(run: RunResult) -> int:
+    return run.workers.processes if run.workers is not None else 1
 
 
-def _worker_warnings(run: dict[str, Any]) -> list[Text]:
+def _worker_warnings(run: RunResult) -> list[Text]:
     """A worker process that died: its in-flight requests were counted, its share not sent."""
     lines = []
-    for worker in (run.get("workers") or {}).get("per_worker", []):
-        if worker.get("lost"):
+    for worker in (run.workers.per_worker if run.workers else None) or []:
+        if worker.lost:
             lines.append(
                 Text(
-                    f"! worker {worker['worker_id']} (pid {worker['pid']}) died (exit code "
-                    f"{worker['exit_code']}): {worker['lost_in_flight']} in-flight requests "
+                    f"! worker {worker.worker_id} (pid {worker.pid}) died (exit code "
+                    f"{worker.exit_code}): {worker.lost_in_flight} in-flight requests "
                     "counted as worker_lost errors; the rest of its share was not sent",
                     style="bold red",
                 )
@@ -223,18 +260,20 @@ def _worker_warnings(run: dict[str, Any]) -> list[Text]:
     return lines
 
 
-def _client_warnings(run: dict[str, Any]) -> list[Text]:
-    client = run.get("client") or {}
+def _client_warnings(run: RunResult | None) -> list[Text]:
+    if run is None or run.client is None:
+        return []
+    client = run.client
     lines = _worker_warnings(run)
-    if "trust" in client:
-        return lines + _trust_lines(client)
-    if not client.get("saturated"):  # a run.json from before per-metric trust
+    if client.trust is not None:
+        return lines + _trust_lines(client, client.trust)
+    if not client.saturated:  # a run.json from before per-metric trust
         return lines
     lines.append(
         Text("! the client was saturated: these numbers are not trustworthy", style="bold red")
     )
-    lines += [Text(f"  - {reason}", style="red") for reason in client.get("reasons", [])]
-    lines.append(Text(f"  what to do: {client.get('remedy')}", style="red"))
+    lines += [Text(f"  - {reason}", style="red") for reason in client.reasons]
+    lines.append(Text(f"  what to do: {client.remedy}", style="red"))
     return lines
 
 
@@ -242,24 +281,23 @@ _LABELS = {"ttfb_ms": "TTFB", "ttft_ms": "TTFT", "ttfo_ms": "TTFO", "itl_ms": "I
            "tpot_ms": "TPOT", "e2e_ms": "E2E"}  # fmt: skip
 
 
-def _affected(key: str, metric: dict[str, Any]) -> str:
-    fraction = metric.get("delay_fraction")
+def _affected(key: str, metric: MetricTrust) -> str:
+    fraction = metric.delay_fraction
     share = "all of it" if fraction is None else f"up to {fraction:.0%} off"
-    return f"{_LABELS.get(key, key)} (median {_num(metric['median_ms'])} ms, {share})"
+    return f"{_LABELS.get(key, key)} (median {_num(metric.median_ms)} ms, {share})"
 
 
-def _trust_lines(client: dict[str, Any]) -> list[Text]:
+def _trust_lines(client: ClientHealth, trust: Trust) -> list[Text]:
     """CPU-bound (every number suspect) apart from a host delaying the client's timestamps
     by about X ms (only metrics whose median is not far above X are suspect)."""
-    trust = client["trust"]
-    delay, metrics = trust.get("timestamp_delay_ms"), trust.get("metrics") or {}
+    delay, metrics = trust.timestamp_delay_ms, trust.metrics
     lines: list[Text] = []
-    if client.get("cpu_bound"):
+    if client.cpu_bound:
         lines.append(
             Text("! the client was CPU-bound: these numbers are not trustworthy", style="bold red")
         )
-        lines += [Text(f"  - {reason}", style="red") for reason in client.get("cpu_reasons", [])]
-    affected = trust.get("affected") or []
+        lines += [Text(f"  - {reason}", style="red") for reason in client.cpu_reasons or []]
+    affected = trust.affected
     fine = [_LABELS.get(k, k) for k in metrics if k not in affected]
     if affected:
         named = ", ".join(_affected(k, metrics[k]) for k in affected)
@@ -269,7 +307,7 @@ def _trust_lines(client: dict[str, Any]) -> list[Text]:
                 f"{named} not trustworthy"
                 + (
                     f"; {', '.join(fine)} trustworthy (under "
-                    f"{trust['limit_fraction']:.0%} of their medians)"
+                    f"{trust.limit_fraction:.0%} of their medians)"
                     if fine
                     else ""
                 ),
@@ -280,12 +318,12 @@ def _trust_lines(client: dict[str, Any]) -> list[Text]:
         lines.append(
             Text(
                 f"  the host delayed the client's timestamps by about {_num(delay)} ms: under "
-                f"{trust['limit_fraction']:.0%} of every metric's median, numbers trustworthy",
+                f"{trust.limit_fraction:.0%} of every metric's median, numbers trustworthy",
                 style="dim",
             )
         )
-    if client.get("cpu_bound") or affected:
-        lines.append(Text(f"  what to do: {client.get('remedy')}", style="red"))
+    if client.cpu_bound or affected:
+        lines.append(Text(f"  what to do: {client.remedy}", style="red"))
     return lines
 
 
@@ -293,18 +331,18 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.0f}%"
 
 
-def _server_metrics_line(run: dict[str, Any]) -> list[Text]:
+def _server_metrics_line(run: RunResult | None) -> list[Text]:
     """Where server metrics came from (or why none) and the window's key deltas."""
-    block = run.get("server_metrics")
-    if not block:
+    block = run.server_metrics if run is not None else None
+    if block is None:
         return []
-    if block["status"] == "off":
-        return [Text(f"server metrics off ({block['source']}): {block['reason']}", style="dim")]
-    if block.get("engine") is None:
-        return [Text(f"server metrics {block['url']}: {block['reason']}", style="dim")]
-    who = block["engine"] + (" names, the llmbench simulator" if block.get("simulator") else "")
-    parts = [f"server metrics ({who}) {block['url']}, {block['scrapes']} scrapes"]
-    failed = sum(block.get("failures", {}).values())
+    if block.status == "off":
+        return [Text(f"server metrics off ({block.source}): {block.reason}", style="dim")]
+    if block.engine is None:
+        return [Text(f"server metrics {block.url}: {block.reason}", style="dim")]
+    who = block.engine + (" names, the llmbench simulator" if block.simulator else "")
+    parts = [f"server metrics ({who}) {block.url}, {block.scrapes} scrapes"]
+    failed = sum(block.failures.values())
     if failed:
         parts[0] += f" ({failed} failed)"
     means = [
@@ -314,32 +352,32 @@ def _server_metrics_line(run: dict[str, Any]) -> list[Text]:
             ("prefill_time_s", "prefill"),
             ("decode_time_s", "decode"),
         )
-        if (h := block["histograms"].get(key)) and h.get("mean") is not None
+        if (h := block.histograms.get(key)) and h.get("mean") is not None
     ]
     if means:
         parts.append("mean " + ", ".join(means))
-    if running := block["gauges"].get("requests_running"):
+    if running := block.gauges.get("requests_running"):
         parts.append(f"running mean {_num(running['mean'])} max {_num(running['max'])}")
-    counters = block["counters"]
-    if block.get("prefix_cache_hit_rate") is not None:
-        usage = (run.get("cache") or {}).get("usage", {}).get("cached_token_share")
-        parts.append(f"prefix hits {_pct(block['prefix_cache_hit_rate'])} (usage {_pct(usage)})")
+    counters = block.counters
+    if block.prefix_cache_hit_rate is not None:
+        usage = run.cache.usage.get("cached_token_share") if run and run.cache else None
+        parts.append(f"prefix hits {_pct(block.prefix_cache_hit_rate)} (usage {_pct(usage)})")
     if counters.get("preemptions") is not None:
         parts.append(f"preemptions {_num(counters['preemptions'], 0)}")
     return [Text("; ".join(parts))]
 
 
-def _monitors_line(run: dict[str, Any]) -> list[Text]:
+def _monitors_line(run: RunResult | None) -> list[Text]:
     """Mean/max CPU (% of one core) of client and target, the host's, and the GPU's."""
-    block = run.get("monitors")
-    if not block:
+    block = run.monitors if run is not None else None
+    if block is None:
         return []
     parts = []
-    for key, label in (("client", "client"), ("target", "target"), ("host", "host")):
-        cpu = (block.get(key) or {}).get("cpu_percent")
+    for label, stats in (("client", block.client), ("target", block.target), ("host", block.host)):
+        cpu = (stats or {}).get("cpu_percent")
         if cpu:
             parts.append(f"{label} CPU {cpu['mean']:.0f}/{cpu['max']:.0f}%")
-    gpu = block.get("gpu")
+    gpu = block.gpu
     if isinstance(gpu, list):
         for device in gpu:
             util = device.get("util_percent") or {}
@@ -347,7 +385,7 @@ def _monitors_line(run: dict[str, Any]) -> list[Text]:
     else:
         parts.append("GPU none")
     line = "monitors (mean/max) " + ", ".join(parts)
-    cold = (run.get("cache") or {}).get("cold_start") or {}
+    cold = run.cache.cold_start if run is not None and run.cache is not None else {}
     if cold.get("detected"):
         line += (
             f"; cold start: the first {cold['change_at_request']} requests' {cold['metric']} "
@@ -356,13 +394,17 @@ def _monitors_line(run: dict[str, Any]) -> list[Text]:
     return [Text(line, style="dim")]
 
 
-def run_summary(run: dict[str, Any], warnings: list[str] | None = None) -> RenderableType:
-    parts: list[RenderableType] = [run_header(run), latency_table(run), _throughput_line(run)]
-    parts += _lengths_line(run)
-    parts += _server_metrics_line(run) + _monitors_line(run)
-    parts += _client_warnings(run)
-    parts += load_lines(run)
-    parts += _token_warnings(run)
+def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) -> RenderableType:
+    if isinstance(view, RunResult):
+        view = RunView.of(view)
+    parts: list[RenderableType] = [run_header(view), latency_table(view)]
+    if view.parts is not None:
+        parts.append(_throughput_line(view.parts))
+    parts += _lengths_line(view)
+    parts += _server_metrics_line(view.run) + _monitors_line(view.run)
+    parts += _client_warnings(view.run)
+    parts += load_lines(view.run) if view.run is not None else []
+    parts += _token_warnings(view.parts.tokens) if view.parts is not None else []
     parts += [Text(f"! {w}", style="yellow") for w in warnings or []]
     return Group(*parts)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -26,11 +27,11 @@ from llmbench.clients.engines import (
     sent_fields_of,
 )
 from llmbench.clients.openai import list_models
-from llmbench.clients.scrape import describe_target
+from llmbench.clients.scrape import TargetEnvironment, describe_target
 from llmbench.clients.tokens import Tokenizer, load_tokenizer
-from llmbench.config import RunSpec
+from llmbench.config import RunSpec, SimSpec
 from llmbench.config.run import ENGINE_NAMES
-from llmbench.engine.closed_loop import RunOutcome
+from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome
 from llmbench.errors import ConfigError, DistributedError, EndpointError, StoreError
 from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
@@ -45,12 +46,25 @@ from llmbench.run.workers.child import WorkerTask, make_client
 from llmbench.run.workers.pool import RecordSink, run_workers
 from llmbench.run.workers.share import choose_workers, usable_cpus
 from llmbench.store.results import RunWriter, record_line
+from llmbench.store.run_schema import (
+    ClientHealth,
+    Clock,
+    EngineInfo,
+    Environment,
+    Phase,
+    RunResult,
+    RunSummaryParts,
+    SpecSource,
+    TargetEngine,
+    TargetInfo,
+    WorkersInfo,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     base_url: str
-    embedded_sim: dict[str, Any] | None = None  # the simulator's settings when llmbench started it
+    embedded_sim: SimSpec | None = None  # the simulator's settings when llmbench started it
     pid: int | None = None  # the target's process, when llmbench started it
 
 
@@ -62,17 +76,19 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _public_spec(spec: RunSpec) -> dict[str, Any]:
-    """The spec as stored: its URL without credentials."""
+def public_spec(spec: RunSpec) -> RunSpec:
+    """The spec as stored: every field (validated from its full dump, so each one is written),
+    its URL without credentials."""
     dumped = spec.model_dump(mode="json")
     if spec.target.base_url is not None:
         dumped["target"]["base_url"] = public_url(spec.target.base_url)
-    return dumped
+    return RunSpec.model_validate(dumped)
 
 
 def default_run_id(spec: RunSpec, target: Target) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    name = spec.name or ("sim" if target.embedded_sim else urlsplit(target.base_url).hostname)
+    embedded = target.embedded_sim is not None
+    name = spec.name or ("sim" if embedded else urlsplit(target.base_url).hostname)
     return f"{stamp}-{name}-{secrets.token_hex(2)}"
 
 
@@ -80,7 +96,7 @@ def target_id_of(spec: RunSpec, target: Target) -> str:
     if spec.name:
         return spec.name
     url = public_url(target.base_url)  # no user:password in an id that every record carries
-    return "sim" if target.embedded_sim else (urlsplit(url).netloc or url)
+    return "sim" if target.embedded_sim is not None else (urlsplit(url).netloc or url)
 
 
 async def _resolve_model(
@@ -96,11 +112,11 @@ async def _resolve_model(
     return models[0], models
 
 
-async def _resolve_engine(spec: RunSpec, target: Target, api_key: str | None) -> dict[str, Any]:
+async def _resolve_engine(spec: RunSpec, target: Target, api_key: str | None) -> TargetEngine:
     """run.json's `target.engine`: the engine named by --engine, or detected when the run
     sends engine-specific fields (--force-length, --extra-body); its forcing fields checked."""
     if target.embedded_sim is not None:
-        return {"name": None, "source": "embedded simulator (always generates max_tokens)"}
+        return TargetEngine(name=None, source="embedded simulator (always generates max_tokens)")
     name, source, evidence = spec.target.engine, "--engine", None
     if name is None and (spec.workload.force_length or spec.target.extra_body):
         detection = await detect_engine(
@@ -116,16 +132,16 @@ async def _resolve_engine(spec: RunSpec, target: Target, api_key: str | None) ->
                 hint=f"name it with --engine {'|'.join(ENGINE_NAMES)} (docs/engines.md)",
             )
         force_length_fields(name)  # a ConfigError when this engine has none
-    return {"name": name, "source": source if name else None, "evidence": evidence}
+    return TargetEngine(name=name, source=source if name else None, evidence=evidence)
 
 
 async def _check_request_fields(
-    spec: RunSpec, target: Target, model: str, engine: dict[str, Any], api_key: str | None
+    spec: RunSpec, target: Target, model: str, engine: TargetEngine, api_key: str | None
 ) -> None:
     """One short request of the run's shape before the load, when it carries engine-specific
     fields: a server that refuses one (400/422 naming it) stops the run with one clear error
     instead of failing every request the same way."""
-    name = engine["name"]
+    name = engine.name
     force = force_length_fields(name)(1) if name and spec.workload.force_length else {}
     if not force and not spec.target.extra_body:
         return
@@ -139,25 +155,29 @@ async def _check_request_fields(
         url, body, headers=headers, sent_fields=sent, secrets=[api_key] if api_key else []
     )
     if refused is not None:
-        evidence = engine.get("evidence") or "named with --engine"
+        evidence = engine.evidence or "named with --engine"
         raise refused_field_error(*refused, sent_fields=sent, detection=Detection(name, evidence))
 
 
-def _engine_info(outcome: RunOutcome) -> dict[str, Any]:
-    def phase(p: Any) -> dict[str, Any] | None:
+def _engine_info(outcome: RunOutcome, warmed: int) -> EngineInfo:
+    def phase(p: PhaseOutcome | None) -> Phase | None:
         if p is None:
             return None
-        return {
-            "sent": p.sent,
-            "duration_s": (p.ended_ns - p.started_ns) / 1e9,
-            "stop_reason": p.stop_reason.value,
-        }
+        duration_s = (p.ended_ns - p.started_ns) / 1e9
+        return Phase(sent=p.sent, duration_s=duration_s, stop_reason=p.stop_reason)
 
-    return {
-        "stop_reason": outcome.stop_reason.value,
-        "warmup": phase(outcome.warmup),
-        "measured": phase(outcome.measured),
-    }
+    return EngineInfo(
+        stop_reason=outcome.stop_reason,
+        warmup=phase(outcome.warmup),
+        measured=phase(outcome.measured),
+        connections_opened_before=warmed,
+    )
+
+
+def _judged_client(client: ClientHealth, parts: RunSummaryParts) -> ClientHealth:
+    """The client block with its timestamps' delay weighed against each metric's median."""
+    judged = judge_metrics(client.model_dump(mode="json"), parts.summary.model_dump(mode="json"))
+    return ClientHealth.model_validate(judged)
 
 
 class RecordKeeper:
@@ -195,8 +215,8 @@ async def execute_run(
     api_key: str | None = None,
     stop: asyncio.Event | None = None,
     on_record: Callable[[ColumnRow], None] | None = None,
-    spec_source: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    spec_source: SpecSource | None = None,
+) -> RunResult:
     """Runs one spec against one target, writing `output_dir`; returns the final run.json.
     `spec_source` says where the spec came from (spec file and its hash, variables, flags)."""
     model, models = await _resolve_model(spec, target.base_url, api_key)
@@ -208,8 +228,9 @@ async def execute_run(
     stop = stop or asyncio.Event()
     with RunWriter(output_dir) as writer:
         run = _initial_run(spec, target, output_dir, model, models, tokenizer, spec_source)
-        run["target"]["engine"] = engine
-        run["target"]["environment"] = await _target_environment(spec, target, engine, api_key)
+        environment = await _target_environment(spec, target, engine, api_key)
+        info = run.target.model_copy(update={"engine": engine, "environment": environment})
+        run = run.model_copy(update={"target": info})
         writer.write_run(run)
         sink = RecordKeeper(writer, stop, on_record)
         records = sink.columns
@@ -219,23 +240,31 @@ async def execute_run(
             async with watch:
                 outcome, warmed, client, workers = await drive_load(
                     spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
-                    target_id=run["target"]["id"], sink=sink, stop=stop, engine=engine["name"],
+                    target_id=run.target.id, sink=sink, stop=stop, engine=engine.name,
                 )  # fmt: skip
         except DistributedError:
             _mark_failed(writer, run)
             raise
-        run.update(watch.blocks(_measured_window(outcome)))
-        run.update(
-            status="interrupted" if outcome.stop_reason.value == "interrupted" else "complete",
-            finished_at=datetime.now(UTC).isoformat(),
-            engine={**_engine_info(outcome), "connections_opened_before": warmed},
-            client=client,
-            workers=workers,
-            **summarize_run(records, seed=spec.seed),
+        watched = watch.blocks(_measured_window(outcome))
+        parts = RunSummaryParts.model_validate(summarize_run(records, seed=spec.seed))
+        judged = load.assess(records, parts.summary.duration_s)
+        # The judged blocks that were given: `goodput` only with objectives.
+        judgement = {name: value for name, value in judged if name in judged.model_fields_set}
+        interrupted = outcome.stop_reason.value == "interrupted"
+        run = run.model_copy(
+            update={
+                "status": "interrupted" if interrupted else "complete",
+                "finished_at": datetime.now(UTC).isoformat(),
+                "engine": _engine_info(outcome, warmed),
+                "client": client,
+                "workers": workers,
+                **dict(parts),
+                **judgement,
+                **watched,
+                **_evidence(records, watched, watch, run.clock.monotonic_ns_at_start),
+            }
         )
-        run["client"] = judge_metrics(client, run["summary"])
-        _add_evidence(run, records, watch)
-        run.update(load.assess(records, run["summary"]["duration_s"]))
+        run = run.model_copy(update={"client": _judged_client(client, parts)})
         _finish(writer, run)
     return run
 
@@ -247,28 +276,28 @@ def _initial_run(
     model: str,
     models: list[str],
     tokenizer: Tokenizer | None,
-    spec_source: dict[str, Any] | None,
-) -> dict[str, Any]:
+    spec_source: SpecSource | None,
+) -> RunResult:
     """run.json as written before the load: what runs against what, status `running`."""
-    return {
-        "run_id": output_dir.name,
-        "status": "running",
-        "started_at": datetime.now(UTC).isoformat(),
-        "clock": {"monotonic_ns_at_start": time.monotonic_ns()},
-        "spec": _public_spec(spec),
-        "spec_hash": spec.spec_hash(),
-        "spec_source": spec_source,
-        "environment": capture_environment(),
-        "target": {
-            "id": target_id_of(spec, target),
-            "base_url": public_url(target.base_url),
-            "endpoint": spec.target.endpoint,
-            "model": model,
-            "models": models,
-            "embedded_sim": target.embedded_sim,
-            "tokenizer": tokenizer.name if tokenizer else None,
-        },
-    }
+    return RunResult(
+        run_id=output_dir.name,
+        status="running",
+        started_at=datetime.now(UTC).isoformat(),
+        clock=Clock(monotonic_ns_at_start=time.monotonic_ns()),
+        spec=public_spec(spec),
+        spec_hash=spec.spec_hash(),
+        spec_source=spec_source,
+        environment=Environment.model_validate(capture_environment()),
+        target=TargetInfo(
+            id=target_id_of(spec, target),
+            base_url=public_url(target.base_url),
+            endpoint=spec.target.endpoint,
+            model=model,
+            models=models,
+            embedded_sim=target.embedded_sim,
+            tokenizer=tokenizer.name if tokenizer else None,
+        ),
+    )
 
 
 async def drive_load(
@@ -283,7 +312,7 @@ async def drive_load(
     sink: RecordSink,
     stop: asyncio.Event,
     engine: str | None = None,
-) -> tuple[RunOutcome, int, dict[str, Any], dict[str, Any]]:
+) -> tuple[RunOutcome, int, ClientHealth, WorkersInfo]:
     """Runs the load in this process, or over worker processes (`load.workers`): the outcome,
     connections opened before it, the `client` and the `workers` blocks of run.json."""
     cpus = usable_cpus(local_target=target.embedded_sim is not None)
@@ -301,41 +330,45 @@ async def drive_load(
             cpu_before_s = time.process_time()
             outcome = await load.run(http, target_id=target_id, sink=sink, stop=stop)
             info["cpu_s_load"] = time.process_time() - cpu_before_s
-        return outcome, warmed, watch.report(), {**info, "processes": 1}
+        report = ClientHealth.model_validate(watch.report())
+        return outcome, warmed, report, WorkersInfo.model_validate({**info, "processes": 1})
     tasks = [
         WorkerTask(w, n, spec.model_dump_json(), target.base_url, model, target_id, api_key, engine)
         for w in range(n)
     ]
     async with ClientWatch() as watch:  # the parent's own load: reading and writing records
         result = await run_workers(tasks, sink=sink, stop=stop, pacing=load.pacing)
-    client = merge_reports(result.health, parent=watch.report())
-    cpu_s = [w["cpu_s"] for w in result.info["per_worker"] if w["cpu_s"] is not None]
-    info["cpu_s_load"] = sum(cpu_s)  # the workers'; the parent's own is in client.parent
-    return result.outcome, result.warmed, client, {**info, **result.info}
+    client = ClientHealth.model_validate(merge_reports(result.health, parent=watch.report()))
+    workers = WorkersInfo.model_validate({**info, "cpu_s_load": 0.0, **result.info})
+    cpu_s = math.fsum(w.cpu_s for w in workers.per_worker or () if w.cpu_s is not None)
+    # the workers' CPU; the parent's own is in client.parent
+    return result.outcome, result.warmed, client, workers.model_copy(update={"cpu_s_load": cpu_s})
 
 
 async def _target_environment(
-    spec: RunSpec, target: Target, engine: dict[str, Any], api_key: str | None
-) -> dict[str, Any]:
+    spec: RunSpec, target: Target, engine: TargetEngine, api_key: str | None
+) -> TargetEnvironment:
     """run.json's `target.environment`; an engine detected already is not probed twice."""
-    detected = engine.get("source") == "detected"
+    detected = engine.source == "detected"
     environment = await describe_target(
         target.base_url, api_key=api_key, extra_headers=spec.target.extra_headers,
         guess_engine=not detected,
     )  # fmt: skip
     if detected:
-        guess = {"engine": engine["name"], "evidence": engine["evidence"]}
+        guess = {"engine": engine.name, "evidence": engine.evidence}
         environment = environment.model_copy(update={"engine_guess": guess})
-    return environment.model_dump(mode="json")
+    return environment
 
 
-def _add_evidence(run: dict[str, Any], records: RunColumns, watch: RunWatch) -> None:
+def _evidence(
+    records: RunColumns, watched: dict[str, Any], watch: RunWatch, origin_ns: int
+) -> dict[str, Any]:
     """run.json's `cache` and `decomposition` blocks, from the records and server metrics."""
-    run["cache"] = cache_evidence(
-        records, run["server_metrics"], watch.running_series(),
-        run["clock"]["monotonic_ns_at_start"],
-    ).model_dump(mode="json")  # fmt: skip
-    run["decomposition"] = decompose(records, run["server_metrics"]).model_dump(mode="json")
+    metrics = watched["server_metrics"].model_dump(mode="json")
+    return {
+        "cache": cache_evidence(records, metrics, watch.running_series(), origin_ns),
+        "decomposition": decompose(records, metrics),
+    }
 
 
 def _auth_headers(spec: RunSpec, api_key: str | None) -> dict[str, str]:
@@ -349,13 +382,12 @@ def _measured_window(outcome: RunOutcome) -> tuple[int, int]:
     return (phase.started_ns, phase.ended_ns) if phase is not None else (0, 2**63 - 1)
 
 
-def _mark_failed(writer: RunWriter, run: dict[str, Any]) -> None:
-    run["status"] = "failed"
+def _mark_failed(writer: RunWriter, run: RunResult) -> None:
     with contextlib.suppress(StoreError):  # the same full disk may refuse run.json too
-        writer.write_run(run)
+        writer.write_run(run.model_copy(update={"status": "failed"}))
 
 
-def _finish(writer: RunWriter, run: dict[str, Any]) -> None:
+def _finish(writer: RunWriter, run: RunResult) -> None:
     """Writes the final run.json; after a failed record write, marks the run failed and raises."""
     if writer.failure is None:
         writer.write_run(run)

@@ -11,7 +11,6 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from llmbench.config import LoadSpec, RunSpec, WorkloadSpec
 from llmbench.engine.closed_loop import ClosedLoopPlan, RecordSink, RunOutcome, run_closed_loop
@@ -29,6 +28,7 @@ from llmbench.metrics.columns import RunColumns
 from llmbench.metrics.delivery import closed_loop_delivery, open_loop_delivery
 from llmbench.metrics.slo import goodput
 from llmbench.records import RequestRecord, RequestSpec
+from llmbench.store.run_schema import LoadOutcome
 from llmbench.workload.lengths import Lengths
 from llmbench.workload.synthetic import synthetic_requests
 from llmbench.workload.trace import load_trace, trace_requests
@@ -98,7 +98,7 @@ class LoadPlan:
 
     def assess(
         self, records: Sequence[RequestRecord] | RunColumns, duration_s: float | None
-    ) -> dict[str, Any]:
+    ) -> LoadOutcome:
         """run.json blocks: `delivery`, `validity` and (with objectives) `goodput`."""
         load = self.spec.load
         if self.open is not None:
@@ -117,7 +117,7 @@ class LoadPlan:
             out["goodput"] = goodput(
                 records, self.spec.slo, duration_s=duration_s, from_scheduled=self.open is not None
             )
-        return out
+        return LoadOutcome.model_validate(out)
 
 
 def length_distributions(workload: WorkloadSpec) -> tuple[Lengths, Lengths]:

@@ -120,6 +120,7 @@ class RunWatch:
         await self._stack.__aexit__(exc_type, exc, tb)
 
     def blocks(self, window_ns: tuple[int, int]) -> dict[str, Any]:
+        """{"server_metrics": ServerMetrics, "monitors": Monitors | None}."""
         if self._scraper is not None:
             assert self._url is not None
             metrics = summarize(self._scraper, source=self._source, url=self._url,
@@ -128,10 +129,7 @@ class RunWatch:
             assert self._metrics_off is not None
             metrics = self._metrics_off
         monitors = self._processes.summary(self._pid_source) if self._processes else None
-        return {
-            "server_metrics": metrics.model_dump(mode="json"),
-            "monitors": monitors.model_dump(mode="json") if monitors else None,
-        }
+        return {"server_metrics": metrics, "monitors": monitors}
 
     def running_series(self) -> list[tuple[int, float]]:
         """(t_ns, requests running) per good scrape: the server's batch size over time."""

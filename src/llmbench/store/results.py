@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import orjson
 
-from llmbench.errors import SchemaVersionError, StoreError
+from llmbench.errors import StoreError
 from llmbench.metrics.columns import RunColumns
 from llmbench.records import RequestRecord
+from llmbench.store.codec import read_json, run_from_json, write_atomic
+from llmbench.store.run_schema import RunResult
 
-SCHEMA_VERSION = 1
 RUN_FILE = "run.json"
 RECORDS_FILE = "records.jsonl"
 
@@ -28,17 +28,6 @@ def record_line(record: RequestRecord) -> bytes:
     """The record's records.jsonl line, newline included: the one encoding, wherever it is made."""
     # orjson: ~5x faster than json, and this runs on an event loop once per request.
     return orjson.dumps(record.to_json_dict(), option=orjson.OPT_APPEND_NEWLINE)
-
-
-def _write_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Writes JSON through a temporary file and a rename: a reader never sees half a run.json."""
-    tmp = path.with_suffix(".json.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, allow_nan=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
 
 
 class RunWriter:
@@ -62,10 +51,10 @@ class RunWriter:
         self.n_written = 0
         self.failure: StoreError | None = None  # set by the first append that could not write
 
-    def write_run(self, run: dict[str, Any]) -> None:
+    def write_run(self, run: RunResult) -> None:
         """Writes (or rewrites) run.json; called at start with status 'running' and at the end."""
         try:
-            _write_atomic(self.directory / RUN_FILE, {"schema_version": SCHEMA_VERSION, **run})
+            write_atomic(self.directory / RUN_FILE, run)
         except OSError as exc:
             raise StoreError(f"cannot write {self.directory / RUN_FILE}: {exc}") from exc
 
@@ -113,7 +102,7 @@ class RunWriter:
 @dataclass(slots=True)
 class LoadedRun:
     directory: Path
-    run: dict[str, Any]
+    run: RunResult | None  # None: no run.json (the run did not start cleanly)
     records: list[RequestRecord]
     warnings: list[str] = field(default_factory=list)
 
@@ -123,7 +112,7 @@ class LoadedColumns:
     """A results directory read for its statistics: run.json and the records as columns."""
 
     directory: Path
-    run: dict[str, Any]
+    run: RunResult | None
     columns: RunColumns
     warnings: list[str] = field(default_factory=list)
 
@@ -162,24 +151,19 @@ def _parse_line(path: Path, number: int, line: str, warnings: list[str]) -> Requ
         ) from exc
 
 
-def _read_run_json(directory: Path, warnings: list[str]) -> dict[str, Any]:
+def _read_run_json(directory: Path, warnings: list[str]) -> RunResult | None:
     if not directory.is_dir():
         raise StoreError(f"{directory} is not a results directory", hint="pass the run's folder")
     run_path = directory / RUN_FILE
     if not run_path.exists():
         warnings.append(f"{run_path} is missing: the run did not start cleanly")
-        return {}
-    try:
-        run: dict[str, Any] = json.loads(run_path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise StoreError(f"{run_path}: not valid JSON ({exc})") from exc
-    version = run.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"{run_path}: schema_version {version!r}; this llmbench reads {SCHEMA_VERSION}",
-            hint="use the llmbench version that wrote it",
-        )
-    return run
+        return None
+    return read_run_file(run_path)
+
+
+def read_run_file(path: Path) -> RunResult:
+    """One run.json of any schema version, as the current model."""
+    return run_from_json(read_json(path), str(path))
 
 
 def load_run(directory: Path) -> LoadedRun:

@@ -5,28 +5,20 @@ what it finished.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 from llmbench.errors import StoreError
-from llmbench.store.results import SCHEMA_VERSION
+from llmbench.store.codec import read_json, study_from_json, write_atomic
+from llmbench.store.study_schema import StudyIndex
 
 STUDY_FILE = "study.json"
 
 
-def write_study_index(directory: Path, index: dict[str, Any]) -> None:
+def write_study_index(directory: Path, index: StudyIndex) -> None:
     """Writes study.json atomically (temporary file, then rename)."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / (STUDY_FILE + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            json.dump({"schema_version": SCHEMA_VERSION, **index}, f, indent=2, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(directory / STUDY_FILE)
+        write_atomic(directory / STUDY_FILE, index)
     except OSError as exc:
         raise StoreError(
             f"cannot write {directory / STUDY_FILE}: {exc.strerror or exc}",
@@ -34,9 +26,9 @@ def write_study_index(directory: Path, index: dict[str, Any]) -> None:
         ) from exc
 
 
-def load_study_index(directory: Path) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads((directory / STUDY_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{directory} is not a study directory: {exc}") from exc
-    return data
+def load_study_index(directory: Path) -> StudyIndex:
+    """study.json of any schema version, as the current model."""
+    path = directory / STUDY_FILE
+    if not path.is_file():
+        raise StoreError(f"{directory} is not a study directory: no {STUDY_FILE}")
+    return study_from_json(read_json(path), str(path))

@@ -13,12 +13,22 @@ from typing import Any
 
 from llmbench.config import RunSpec
 from llmbench.config.run import STUDY_PROFILES
-from llmbench.metrics.repeats import across_runs, headline
+from llmbench.metrics.repeats import across_runs
+from llmbench.run.execute import public_spec
+from llmbench.store.run_schema import OpenLoopDelivery, RunResult
 from llmbench.store.study_index import write_study_index
+from llmbench.store.study_schema import (
+    AcrossRuns,
+    Headline,
+    SearchInfo,
+    StudyIndex,
+    StudyStep,
+    SweepInfo,
+)
 from llmbench.study.search import Probe, Verdict, classify, slo_search, sweep_rates
 
 # Runs one spec into a fresh run directory and returns its run.json.
-StepRunner = Callable[[RunSpec, Path], Awaitable[dict[str, Any]]]
+StepRunner = Callable[[RunSpec, Path], Awaitable[RunResult]]
 
 
 def is_study(spec: RunSpec) -> bool:
@@ -45,13 +55,22 @@ def _with_prompt_set(spec: RunSpec, step_index: int) -> RunSpec:
     return spec.model_copy(update={"workload": workload})
 
 
-def verdict_of(run: dict[str, Any]) -> Verdict:
+def verdict_of(run: RunResult) -> Verdict:
+    delivery = run.delivery
     return classify(
-        met=bool((run.get("goodput") or {}).get("met")),
-        valid=bool((run.get("validity") or {}).get("valid")),
-        latency_growth=(run.get("delivery") or {}).get("latency_growth"),
-        error_rate=(run.get("summary") or {}).get("error_rate"),
+        met=run.goodput is not None and run.goodput.met,
+        valid=run.validity is not None and run.validity.valid,
+        latency_growth=delivery.latency_growth if isinstance(delivery, OpenLoopDelivery) else None,
+        error_rate=run.summary.error_rate if run.summary is not None else None,
     )
+
+
+def _good_fraction(run: RunResult) -> float | None:
+    return run.goodput.good_fraction if run.goodput is not None else None
+
+
+def _requests_per_s(run: RunResult) -> float | None:
+    return run.summary.requests_per_s if run.summary is not None else None
 
 
 class _Study:
@@ -61,16 +80,20 @@ class _Study:
         self, spec: RunSpec, parent: Path, run_step: StepRunner, stop: asyncio.Event
     ) -> None:
         self.spec, self.parent, self.run_step, self.stop = spec, parent, run_step, stop
-        self.runs: list[dict[str, Any]] = []
-        self.index: dict[str, Any] = {
-            "study": spec.load.profile if spec.load.repeat == 1 else "repeat",
-            "status": "running",
-            "spec": spec.model_dump(mode="json"),
-            "spec_hash": spec.spec_hash(),
-            "steps": [],
-        }
+        self.runs: list[RunResult] = []
+        self.index = StudyIndex(
+            study=spec.load.profile if spec.load.repeat == 1 else "repeat",
+            status="running",
+            spec=public_spec(spec),
+            spec_hash=spec.spec_hash(),
+            steps=[],
+        )
 
-    async def step(self, label: str, spec: RunSpec) -> dict[str, Any]:
+    def record(self, **blocks: Any) -> None:
+        """Sets blocks of the index (steps, sweep, search, note, across_runs, status)."""
+        self.index = self.index.model_copy(update=blocks)
+
+    async def step(self, label: str, spec: RunSpec) -> RunResult:
         if self.runs and self.spec.load.cooldown_s > 0:
             with contextlib.suppress(TimeoutError):  # the cooldown is the wait's own timeout
                 await asyncio.wait_for(self.stop.wait(), self.spec.load.cooldown_s)
@@ -79,22 +102,22 @@ class _Study:
         run = await self.run_step(spec, directory)
         self.runs.append(run)
         load = spec.load
-        row: dict[str, Any] = {
-            "step": len(self.runs),
-            "label": label,
-            "dir": directory.name,
-            "profile": load.profile,
-            "rate": load.rate,
-            "concurrency": None if load.open_loop else load.concurrency,
-            "input_tokens": spec.workload.input_tokens,
-            "status": run.get("status"),
-            "valid": (run.get("validity") or {}).get("valid"),
-            "good_fraction": (run.get("goodput") or {}).get("good_fraction"),
-            **headline(run),
-        }
-        if spec.slo is not None:
-            row["verdict"] = verdict_of(run).value
-        self.index["steps"].append(row)
+        verdict = {} if spec.slo is None else {"verdict": verdict_of(run).value}
+        row = StudyStep(
+            step=len(self.runs),
+            label=label,
+            dir=directory.name,
+            profile=load.profile,
+            rate=load.rate,
+            concurrency=None if load.open_loop else load.concurrency,
+            input_tokens=spec.workload.input_tokens,
+            status=run.status,
+            valid=run.validity.valid if run.validity is not None else None,
+            good_fraction=_good_fraction(run),
+            **Headline.of(run).model_dump(),
+            **verdict,
+        )
+        self.record(steps=[*self.index.steps, row])
         write_study_index(self.parent, self.index)
         return run
 
@@ -112,14 +135,13 @@ async def _sweep(study: _Study) -> None:
     top = await study.step(
         "throughput", step_spec(study.spec, profile="concurrency", concurrency=load.concurrency)
     )
-    sync_rate = (sync.get("summary") or {}).get("requests_per_s")
-    max_rate = (top.get("summary") or {}).get("requests_per_s")
+    sync_rate, max_rate = _requests_per_s(sync), _requests_per_s(top)
     try:
         rates = sweep_rates(sync_rate or 0.0, max_rate or 0.0, load.sweep_rates)
     except ValueError as exc:
-        study.index["note"] = str(exc)
+        study.record(note=str(exc))
         return
-    study.index["sweep"] = {"synchronous_per_s": sync_rate, "max_per_s": max_rate, "rates": rates}
+    study.record(sweep=SweepInfo(synchronous_per_s=sync_rate, max_per_s=max_rate, rates=rates))
     for rate in rates:
         if study.stopped:
             return
@@ -163,20 +185,17 @@ async def _search(study: _Study) -> None:
         if study.stopped:
             return Probe(value, Verdict.OVERLOADED)  # no more runs: ends the search quickly
         run = await study.step(label, spec)
-        return Probe(
-            value,
-            verdict_of(run),
-            (run.get("goodput") or {}).get("good_fraction"),
-        )
+        return Probe(value, verdict_of(run), _good_fraction(run))
 
     start = load.rate if by_rate and load.rate else (1.0 if by_rate else load.concurrency)
     result = await slo_search(probe, start=start, integer=not by_rate)
-    study.index["search"] = {
-        "over": load.search,
-        "best": result.best,
-        "attainment": study.spec.slo.attainment if study.spec.slo else None,
-        "probes": [[p.value, p.verdict.value, p.good_fraction] for p in result.probes],
-    }
+    search = SearchInfo(
+        over=load.search,
+        best=result.best,
+        attainment=study.spec.slo.attainment if study.spec.slo else None,
+        probes=[(p.value, p.verdict.value, p.good_fraction) for p in result.probes],
+    )
+    study.record(search=search)
 
 
 async def _repeat(study: _Study) -> None:
@@ -184,7 +203,10 @@ async def _repeat(study: _Study) -> None:
         if study.stopped:
             return
         await study.step(f"repeat-{k + 1}", step_spec(study.spec, **_single(study.spec)))
-    study.index["across_runs"] = across_runs(study.runs)
+    rows = [Headline.of(run).model_dump() for run in study.runs]
+    study.record(
+        across_runs=AcrossRuns.model_validate(across_runs(rows, tuple(Headline.model_fields)))
+    )
 
 
 def _single(spec: RunSpec) -> dict[str, Any]:
@@ -195,7 +217,7 @@ def _single(spec: RunSpec) -> dict[str, Any]:
 
 async def run_study(
     spec: RunSpec, parent: Path, run_step: StepRunner, *, stop: asyncio.Event | None = None
-) -> dict[str, Any]:
+) -> StudyIndex:
     """Runs every step of a study into `parent/NN-label/` and returns the final index."""
     study = _Study(spec, parent, run_step, stop or asyncio.Event())
     steps = {
@@ -205,6 +227,6 @@ async def run_study(
         "slo-search": _search,
     }
     await steps.get(spec.load.profile, _repeat)(study)
-    study.index["status"] = "interrupted" if study.stopped else "complete"
+    study.record(status="interrupted" if study.stopped else "complete")
     write_study_index(parent, study.index)
     return study.index

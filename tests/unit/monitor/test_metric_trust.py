@@ -11,6 +11,8 @@ from rich.console import Console
 
 from llmbench.monitor.client_health import judge_metrics, verdict
 from llmbench.report.terminal import run_summary
+from llmbench.store.run_schema import ClientHealth
+from support.runs import run_with
 
 
 def stats(median_ms: float) -> dict[str, float | int]:
@@ -73,8 +75,8 @@ def test_too_few_lag_samples_judge_nothing() -> None:
 
 
 def test_the_terminal_line_names_the_affected_metric_and_by_how_much() -> None:
-    run = {"run_id": "r", "status": "complete", "summary": SUMMARY,
-           "client": judge_metrics(HOST_DELAYED, SUMMARY)}  # fmt: skip
+    client = ClientHealth.model_validate(judge_metrics(HOST_DELAYED, SUMMARY))
+    run = run_with(client=client)
     console = Console(width=400, record=True, file=io.StringIO())
     console.print(run_summary(run))
     text = console.export_text()

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from llmbench.report.load import delivery_line
+from llmbench.store.run_schema import ClosedLoopDelivery, LagSummary
+from support.runs import golden_run
 
 LAG = {"p50": 0.4, "p99": 19.77, "max": 19.92}
 
 
 def _line(sends: int) -> str:
-    run: dict[str, Any] = {
-        "delivery": {
-            "mode": "closed_loop",
-            "requested_concurrency": 4,
-            "mean_concurrency": 3.9,
-            "send_lag_ms": LAG,
-            "sends": sends,
-        }
-    }
-    line = delivery_line(run)
+    delivery = ClosedLoopDelivery(
+        mode="closed_loop",
+        requested_concurrency=4,
+        mean_concurrency=3.9,
+        send_lag_ms=LagSummary(**LAG),
+        sends=sends,
+    )
+    line = delivery_line(golden_run("closed").model_copy(update={"delivery": delivery}))
     assert line is not None
     return line.plain
 

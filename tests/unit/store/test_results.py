@@ -17,7 +17,9 @@ from llmbench.records import (
     RequestRecord,
     Status,
 )
-from llmbench.store.results import RECORDS_FILE, RUN_FILE, RunWriter, load_run
+from llmbench.store.results import RECORDS_FILE, RUN_FILE, RunWriter, load_run, read_run_file
+
+RUNNING = Path(__file__).parents[2] / "golden" / "results-v1" / "running" / RUN_FILE
 
 
 def record(n: int, *, ok: bool = True) -> RequestRecord:
@@ -42,13 +44,15 @@ def record(n: int, *, ok: bool = True) -> RequestRecord:
 
 
 def test_round_trip(tmp_path: Path) -> None:
+    started = read_run_file(RUNNING)
     with RunWriter(tmp_path / "run") as writer:
-        writer.write_run({"status": "running"})
+        writer.write_run(started)
         writer.append(record(0))
         writer.append(record(1, ok=False))
     loaded = load_run(tmp_path / "run")
     assert loaded.warnings == []
-    assert loaded.run["schema_version"] == 1
+    assert loaded.run == started
+    assert json.loads((tmp_path / "run" / RUN_FILE).read_text())["schema_version"] == 1
     assert loaded.records == [record(0), record(1, ok=False)]
 
 

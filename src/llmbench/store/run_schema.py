@@ -1,0 +1,427 @@
+"""The typed model of run.json (schema_version 1): what a run wrote about itself.
+
+Every block is a frozen model that forbids unknown keys, so a file that does not match is an
+error naming the field, never a silent `None`. A field with a default is one that some files
+lack (run.json written at start has no summary; `goodput` needs objectives; `workers` and
+`parent` need worker processes); the store writes only the fields that were set, so a file
+written, read and written again is the same bytes. The JSON Schema in docs/ is generated from
+these models (`python -m llmbench.store.schema`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+    model_serializer,
+)
+
+from llmbench.clients.scrape import TargetEnvironment
+from llmbench.config import RunSpec, SimSpec, ValiditySpec
+from llmbench.config.run import EngineName
+from llmbench.engine.closed_loop import StopReason
+from llmbench.monitor.cache_evidence import CacheEvidence
+from llmbench.monitor.decomposition import Decomposition
+from llmbench.monitor.processes import Monitors
+from llmbench.monitor.server_metrics import ServerMetrics
+
+RunStatus = Literal["running", "complete", "interrupted", "failed"]
+
+
+class Block(BaseModel):
+    """A part of a results file: frozen, no unknown keys, strict JSON (no inf/nan)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_serializer(mode="wrap")
+    def _present_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A field with a default is a key some files lack, written only when it was given
+        (a `goodput` of None is no key at all, as before). Required fields are always written."""
+        data: dict[str, Any] = handler(self)
+        for name, info in type(self).model_fields.items():
+            if not info.is_required() and name not in self.model_fields_set:
+                data.pop(name, None)
+        return data
+
+
+def stored_spec(spec: RunSpec) -> dict[str, Any]:
+    """The stored spec with the fields it was given: a spec read from an older file keeps the
+    keys it had (a spec field added since reads as its default and is not written back), a spec
+    a run resolved has them all (`run.execute.public_spec` validates its full dump)."""
+    return spec.model_dump(mode="json", exclude_unset=True)
+
+
+class TukeyOutliers(Block):
+    """Tukey fences (k = 1.5 and 3): flags, never drops; all None below 4 values."""
+
+    fence_1_5: tuple[float, float] | None
+    n_beyond_1_5: int | None
+    indices_beyond_1_5: list[int] | None = Field(description="into the metric's sample")
+    fence_3: tuple[float, float] | None
+    n_beyond_3: int | None
+    indices_beyond_3: list[int] | None
+
+
+class Distribution(Block):
+    """One metric's sample described (docs/metrics.md); None: too few samples or empty."""
+
+    n: int = Field(ge=0)
+    confidence: float
+    mean: float | None
+    std: float | None = Field(description="ddof = 1")
+    min: float | None
+    p5: float | None
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+    spread_p5_p95: float | None
+    spread_min_max: float | None
+    mean_ci: tuple[float, float] | None = Field(description="percentile bootstrap")
+    p95_ci: tuple[float, float] | None = Field(description="order statistics, distribution-free")
+    p99_ci: tuple[float, float] | None
+    outliers: TukeyOutliers | None
+
+
+class RunSummary(Block):
+    """One distribution per metric, then the run-level scalars."""
+
+    ttfb_ms: Distribution
+    ttft_ms: Distribution
+    ttfo_ms: Distribution
+    itl_ms: Distribution
+    itl_per_token_ms: Distribution
+    tpot_ms: Distribution
+    ntpot_ms: Distribution
+    e2e_ms: Distribution
+    tokens_per_chunk: Distribution
+    request_output_tokens_per_s: Distribution
+    client_lag_ms: Distribution
+    scheduled_ttft_ms: Distribution
+    scheduled_e2e_ms: Distribution
+    input_tokens: Distribution
+    output_tokens: Distribution
+    output_tokens_per_s: float | None
+    requests_per_s: float | None
+    duration_s: float | None
+    error_rate: float | None
+
+
+class Covers(Block):
+    records: int
+    warmup: int
+    measured: int
+    ok: int
+    latency_stats_over: str
+
+
+class Counts(Block):
+    ok: int
+    error: int
+    warmup: int
+    by_category: dict[str, int]
+    by_http_status: dict[str, int]
+    retried: int = Field(description="requests sent more than once (--retry-429)")
+    retry_attempts: int = Field(description="the extra attempts, all answered 429")
+    # Absent from files written before them:
+    no_done: int | None = Field(None, description="ok streams closed without [DONE]")
+    reconnected: int | None = Field(None, description="resent once on a fresh connection")
+
+
+class UsageVsTokenizer(Block):
+    n_compared: int
+    n_different: int
+    mean_abs_diff: float | None
+    max_abs_diff: int | None
+
+
+class RequestedVsGenerated(Block):
+    n_compared: int
+    n_short: int
+    n_long: int
+    mean_diff: float | None
+
+
+class Tokens(Block):
+    """Where output counts came from, and how the sources agreed."""
+
+    source_counts: dict[str, int]
+    chunk_count_fallback: int
+    usage_vs_tokenizer: UsageVsTokenizer
+    requested_vs_generated: RequestedVsGenerated
+
+
+class OutlierEntry(Block):
+    n_beyond_1_5: int | None
+    n_beyond_3: int | None
+    request_ids_beyond_3: list[str]
+
+
+class RunOutliers(Block):
+    ttft_ms: OutlierEntry
+    tpot_ms: OutlierEntry
+    e2e_ms: OutlierEntry
+
+
+class LagSummary(Block):
+    p50: float | None
+    p99: float | None
+    max: float | None
+
+
+class OpenLoopDelivery(Block):
+    mode: Literal["open_loop"]
+    latency_growth: float | None
+    requested_rate_per_s: float | None
+    planned_rate_per_s: float | None
+    achieved_rate_per_s: float | None
+    send_lag_ms: LagSummary
+    dispatch_lag_ms: LagSummary
+    late_sends: int
+    waited_for_cap: int
+    sends: int
+
+
+class ClosedLoopDelivery(Block):
+    mode: Literal["closed_loop"]
+    requested_concurrency: int | None = Field(description="None: a ramp, not checked")
+    mean_concurrency: float | None
+    send_lag_ms: LagSummary
+    sends: int
+
+
+Delivery = Annotated[OpenLoopDelivery | ClosedLoopDelivery, Field(discriminator="mode")]
+
+
+class Validity(Block):
+    valid: bool
+    reasons: list[str]
+    thresholds: ValiditySpec
+
+
+class Goodput(Block):
+    objectives_ms: dict[str, float]
+    latency_from: Literal["scheduled", "sent"]
+    attainment_target: float
+    measured: int
+    good: int
+    good_fraction: float | None
+    goodput_per_s: float | None
+    missed_by_objective: dict[str, int]
+    met: bool
+
+
+class LoadOutcome(Block):
+    """What `LoadPlan.assess` judges: the delivered load and (with objectives) goodput."""
+
+    delivery: Delivery
+    validity: Validity
+    goodput: Goodput | None = None
+
+
+class Phase(Block):
+    sent: int
+    duration_s: float
+    stop_reason: StopReason
+
+
+class EngineInfo(Block):
+    stop_reason: StopReason
+    warmup: Phase | None
+    measured: Phase | None
+    connections_opened_before: int
+
+
+class LoopLag(Block):
+    n: int
+    p50: float | None
+    p99: float | None = Field(description="None below 100 samples (files before: any n)")
+    max: float
+
+
+class CpuUse(Block):
+    window_s: float
+    mean_fraction: float | None
+    max_fraction: float | None
+    busy_s_longest: float
+    series: list[float]
+    worker_id: int | None = Field(None, description="worker processes: the busiest one")
+
+
+class WorkerHealthEntry(Block):
+    worker_id: int
+    pid: int | None
+    lost: bool
+    saturated: bool
+    reasons: list[str]
+    loop_lag_ms_p99: float | None
+    cpu_mean_fraction: float | None
+    cpu_max_fraction: float | None
+
+
+class MetricTrust(Block):
+    median_ms: float
+    delay_fraction: float | None = Field(description="timestamp delay / median")
+    trustworthy: bool
+
+
+class Trust(Block):
+    """The client's timestamp delay weighed against each metric's median."""
+
+    timestamp_delay_ms: float | None
+    basis: str | None
+    limit_fraction: float
+    metrics: dict[str, MetricTrust]
+    affected: list[str]
+
+
+class ClientHealth(Block):
+    """The load generator's own health; `workers` and `parent` with worker processes only.
+    The CPU and timestamp-delay fields and `trust` are absent from files written before them."""
+
+    saturated: bool
+    reasons: list[str]
+    remedy: str | None
+    cpu_bound: bool | None = None
+    cpu_reasons: list[str] | None = None
+    timestamp_delay_ms: float | None = None
+    timestamp_delay_basis: str | None = None
+    loop_lag_ms: LoopLag | None
+    cpu: CpuUse
+    workers: list[WorkerHealthEntry] | None = None
+    parent: ClientHealth | None = None
+    trust: Trust | None = None
+
+
+class WorkerProcess(Block):
+    worker_id: int
+    pid: int | None
+    exit_code: int | None
+    lost: bool
+    lost_in_flight: int
+    connections_opened_before: int
+    cpu_s: float | None
+
+
+class WorkersInfo(Block):
+    requested: int | None
+    used: int
+    usable_cpus: int
+    cpu_s_load: float
+    processes: int
+    start: Literal["spawn"] | None = None
+    per_worker: list[WorkerProcess] | None = None
+
+
+class LlmbenchVersion(Block):
+    version: str
+    git_sha: str | None
+
+
+class Host(Block):
+    hostname: str
+    os: str
+    cpu_model: str | None
+    cpu_logical: int | None
+    cpu_physical: int | None
+    cpu_affinity: list[int] | None
+    memory_total_bytes: int
+
+
+class PythonInfo(Block):
+    version: str
+    implementation: str
+    executable: str
+
+
+class Environment(Block):
+    """Named facts only: never environment variables."""
+
+    captured_at: str
+    llmbench: LlmbenchVersion
+    host: Host
+    python: PythonInfo
+    packages: dict[str, str | None]
+
+
+class TargetEngine(Block):
+    """The serving engine: named by --engine, detected, or the embedded simulator."""
+
+    name: EngineName | None
+    source: str | None
+    evidence: str | None = None
+
+
+class TargetInfo(Block):
+    id: str
+    base_url: str = Field(description="without user:password")
+    endpoint: Literal["chat", "completions"]
+    model: str
+    models: list[str]
+    embedded_sim: SimSpec | None
+    tokenizer: str | None
+    engine: TargetEngine | None = Field(None, description="absent from files before it")
+    environment: TargetEnvironment | None = Field(None, description="absent from files before it")
+
+
+class SpecSource(Block):
+    file: str | None
+    file_sha256: str | None
+    environment: list[str]
+    flags: list[str]
+
+
+class Clock(Block):
+    monotonic_ns_at_start: int
+
+
+class RunSummaryParts(Block):
+    """What `summarize_run` computes from the records."""
+
+    covers: Covers
+    counts: Counts
+    summary: RunSummary
+    tokens: Tokens
+    outliers: RunOutliers
+
+
+class RunResult(Block):
+    """run.json. Written at start (status `running`, up to `target`) and at the end."""
+
+    schema_version: Literal[1] = 1  # the store writes it first, whatever was set
+    run_id: str
+    status: RunStatus
+    started_at: str = Field(description="ISO 8601 UTC")
+    clock: Clock
+    spec: RunSpec
+    spec_hash: str
+    spec_source: SpecSource | None
+    environment: Environment
+    target: TargetInfo
+    finished_at: str | None = None
+    engine: EngineInfo | None = None
+    client: ClientHealth | None = None
+    workers: WorkersInfo | None = None
+    covers: Covers | None = None
+    counts: Counts | None = None
+    summary: RunSummary | None = None
+    tokens: Tokens | None = None
+    outliers: RunOutliers | None = None
+    delivery: Delivery | None = None
+    validity: Validity | None = None
+    goodput: Goodput | None = None
+    # What the target was doing (issue 13); absent from files before them.
+    server_metrics: ServerMetrics | None = None
+    monitors: Monitors | None = None
+    cache: CacheEvidence | None = None
+    decomposition: Decomposition | None = None
+
+    @field_serializer("spec")
+    def _spec(self, spec: RunSpec) -> dict[str, Any]:
+        return stored_spec(spec)
