@@ -52,8 +52,17 @@ def test_a_new_run_json_has_the_keys_and_order_of_the_v1_files(
     # Differ by design: the embedded simulator's settings and engine (this run is given a URL)
     # and the spec's sources (null: this run is not started from the command line).
     unset = (".target.embedded_sim.", ".target.engine.", ".spec_source.")
-    kept = [p for p in key_paths(written) if not p.startswith(unset)]
+    # Optional keys added since b2a60c3 (issue 13: what the target was doing), in their places:
+    # after `target.engine`, the spec's monitor settings, and the blocks after `goodput`.
+    added = (".target.environment", ".spec.target.server_metrics_url", ".spec.monitor",
+             ".server_metrics", ".monitors", ".cache", ".decomposition")  # fmt: skip
+    kept = [p for p in key_paths(written) if not p.startswith(unset + added)]
     assert kept == [p for p in key_paths(golden) if not p.startswith(unset)]
+    new_keys = [p for p in key_paths(written) if p.startswith(added)]
+    assert {p.split(".")[1] for p in new_keys if p.count(".") == 1} == {
+        "server_metrics", "monitors", "cache", "decomposition"
+    }  # fmt: skip
+    assert list(written)[-4:] == ["server_metrics", "monitors", "cache", "decomposition"]
     assert read_run_file(out / "run.json") == run
 
 
