@@ -54,11 +54,16 @@ def test_a_new_run_json_has_the_keys_and_order_of_the_earlier_files(
     # (an upgraded one keeps the fields the old spec had; a new one has every field, in the
     # model's order: checked below).
     unset = (".target.embedded_sim.", ".target.engine.", ".spec_source.", ".spec.")
-    # Keys added since those files were written (optional in the model: older files lack them).
-    added = (".delivery.retries", ".client.loop_lag_ms.min", ".client.loop_lag_ms.early")
+    # Optional keys added since those files were written (older files lack them), in their
+    # places: signed loop lag, --retry-429's delivery block, and what the target was doing
+    # (after `target.engine`, and the blocks after `goodput`).
+    added = (".delivery.retries", ".client.loop_lag_ms.min", ".client.loop_lag_ms.early",
+             ".target.environment", ".server_metrics", ".monitors", ".cache",
+             ".decomposition")  # fmt: skip
     kept = [p for p in key_paths(written) if not p.startswith(unset + added)]
     assert kept == [p for p in key_paths(golden) if not p.startswith(unset)]
     assert key_paths(written["spec"]) == key_paths(spec.model_dump(mode="json"))
+    assert list(written)[-4:] == ["server_metrics", "monitors", "cache", "decomposition"]
     assert read_run_file(out / "run.json") == run
 
 

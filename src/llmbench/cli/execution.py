@@ -112,7 +112,7 @@ def execute(
     sim: EmbeddedSim | None = None
     if spec.target.base_url is None:
         sim = EmbeddedSim(spec.sim)
-        target = Target(sim.start(), embedded_sim=spec.sim)
+        target = Target(sim.start(), embedded_sim=spec.sim, pid=sim.pid)
     else:
         target = Target(spec.target.base_url)
     try:

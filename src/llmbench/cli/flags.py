@@ -64,6 +64,12 @@ RUN_FLAGS = (
     Flag("--engine", "target.engine", "the serving engine; default: detected when needed"),
     Flag("--force-length", "workload.force_length",
          "send the engine's fields that force --output-tokens exactly", switch=True),
+    Flag("--server-metrics", "target.server_metrics_url",
+         "Prometheus URL scraped during the run, or 'off'; default: <base-url root>/metrics "
+         "when it answers"),
+    Flag("--server-metrics-interval", "monitor.server_metrics_interval_s"),
+    Flag("--no-monitors", "monitor.processes",
+         "do not sample client, target, host and GPU CPU/memory", switch=False),
     Flag("--profile", "load.kind", "load profile: picks load.kind and the study (spec-files.md)",
          metavar="[" + "|".join(PROFILES) + "]"),
     Flag("--concurrency", "load.concurrency", "parallel streams; concurrency-sweep: 1,2,4,..."),

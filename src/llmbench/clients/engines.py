@@ -152,6 +152,8 @@ async def detect_engine(
         async with asyncio.TaskGroup() as group:
             for path in paths:
                 group.create_task(get(path))
+    if "llmbench_sim_" in texts.get("/metrics", ""):  # it exposes vLLM's names, is not vLLM
+        return Detection(None, "the llmbench simulator (metric names llmbench_sim_*)")
     for path, test, engine, evidence in _PROBES:
         if path in texts and test(texts[path]):
             return Detection(engine, evidence)

@@ -70,12 +70,34 @@ class TargetSpec(_Spec):
         None, description="the serving engine (docs/engines.md); None: detected when needed"
     )
 
+    server_metrics_url: str | None = Field(
+        None,
+        description="Prometheus endpoint scraped during the run; 'off'; None: <root>/metrics "
+        "when it answers",
+    )
+
     @field_validator("base_url")
     @classmethod
     def _check_url(cls, url: str | None) -> str | None:
         if url is not None and not url.startswith(("http://", "https://")):
             raise ValueError(f"{url!r} must start with http:// or https://")
         return url
+
+    @field_validator("server_metrics_url")
+    @classmethod
+    def _check_metrics_url(cls, url: str | None) -> str | None:
+        if url is not None and url != "off" and not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} must be 'off' or start with http:// or https://")
+        return url
+
+
+class MonitorSpec(_Spec):
+    """What is watched beside the requests: server metrics, processes, host and GPUs."""
+
+    server_metrics_interval_s: float = Field(1.0, gt=0, description="seconds between scrapes")
+    server_metrics_timeout_s: float = Field(1.0, gt=0, description="a scrape gives up after")
+    processes: bool = Field(True, description="sample client, target, host and GPU")
+    sample_interval_s: float = Field(1.0, gt=0, description="seconds between process samples")
 
 
 LengthMix = tuple[tuple[int, float], ...]
@@ -169,6 +191,7 @@ class RunSpec(_Spec):
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
     load: LoadSpec = Field(default_factory=lambda: ClosedLoad(requests=100))
     sim: SimSpec = Field(default_factory=SimSpec)
+    monitor: MonitorSpec = Field(default_factory=MonitorSpec)
     slo: SloSpec | None = None
     tokenizer: str | None = Field(None, description="count output tokens: whitespace | hf:PATH")
     seed: int = Field(0, ge=INT64_MIN, le=INT64_MAX, description="seeds the statistics (bootstrap)")
@@ -211,7 +234,10 @@ class RunSpec(_Spec):
 
     def spec_hash(self) -> str:
         """Stable hash of the resolved spec: runs with equal hashes ran the same workload."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        # What is watched does not change the workload: monitor settings stay out of the hash.
+        dumped = self.model_dump(mode="json", exclude={"monitor": True})
+        dumped["target"].pop("server_metrics_url", None)
+        canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

@@ -329,6 +329,73 @@ def _trust_lines(client: ClientHealth, trust: Trust) -> list[Text]:
     return lines
 
 
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def _server_metrics_line(run: RunResult | None) -> list[Text]:
+    """Where server metrics came from (or why none) and the window's key deltas."""
+    block = run.server_metrics if run is not None else None
+    if block is None:
+        return []
+    if block.status == "off":
+        return [Text(f"server metrics off ({block.source}): {block.reason}", style="dim")]
+    if block.engine is None:
+        return [Text(f"server metrics {block.url}: {block.reason}", style="dim")]
+    who = block.engine + (" names, the llmbench simulator" if block.simulator else "")
+    parts = [f"server metrics ({who}) {block.url}, {block.scrapes} scrapes"]
+    failed = sum(block.failures.values())
+    if failed:
+        parts[0] += f" ({failed} failed)"
+    means = [
+        f"{label} {_num(h['mean'] * 1e3)} ms"
+        for key, label in (
+            ("queue_time_s", "queue"),
+            ("prefill_time_s", "prefill"),
+            ("decode_time_s", "decode"),
+        )
+        if (h := block.histograms.get(key)) and h.get("mean") is not None
+    ]
+    if means:
+        parts.append("mean " + ", ".join(means))
+    if running := block.gauges.get("requests_running"):
+        parts.append(f"running mean {_num(running['mean'])} max {_num(running['max'])}")
+    counters = block.counters
+    if block.prefix_cache_hit_rate is not None:
+        usage = run.cache.usage.get("cached_token_share") if run and run.cache else None
+        parts.append(f"prefix hits {_pct(block.prefix_cache_hit_rate)} (usage {_pct(usage)})")
+    if counters.get("preemptions") is not None:
+        parts.append(f"preemptions {_num(counters['preemptions'], 0)}")
+    return [Text("; ".join(parts))]
+
+
+def _monitors_line(run: RunResult | None) -> list[Text]:
+    """Mean/max CPU (% of one core) of client and target, the host's, and the GPU's."""
+    block = run.monitors if run is not None else None
+    if block is None:
+        return []
+    parts = []
+    for label, stats in (("client", block.client), ("target", block.target), ("host", block.host)):
+        cpu = (stats or {}).get("cpu_percent")
+        if cpu:
+            parts.append(f"{label} CPU {cpu['mean']:.0f}/{cpu['max']:.0f}%")
+    gpu = block.gpu
+    if isinstance(gpu, list):
+        for device in gpu:
+            util = device.get("util_percent") or {}
+            parts.append(f"GPU{device['index']} {_num(util.get('mean'))}/{_num(util.get('max'))}%")
+    else:
+        parts.append("GPU none")
+    line = "monitors (mean/max) " + ", ".join(parts)
+    cold = run.cache.cold_start if run is not None and run.cache is not None else {}
+    if cold.get("detected"):
+        line += (
+            f"; cold start: the first {cold['change_at_request']} requests' {cold['metric']} "
+            f"{_num(cold['ratio'])}x the steady median"
+        )
+    return [Text(line, style="dim")]
+
+
 def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) -> RenderableType:
     if isinstance(view, RunResult):
         view = RunView.of(view)
@@ -336,6 +403,7 @@ def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) ->
     if view.parts is not None:
         parts.append(_throughput_line(view.parts))
     parts += _lengths_line(view)
+    parts += _server_metrics_line(view.run) + _monitors_line(view.run)
     parts += _client_warnings(view.run)
     parts += load_lines(view.run) if view.run is not None else []
     parts += _token_warnings(view.parts.tokens) if view.parts is not None else []

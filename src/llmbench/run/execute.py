@@ -27,6 +27,7 @@ from llmbench.clients.engines import (
     sent_fields_of,
 )
 from llmbench.clients.openai import list_models
+from llmbench.clients.scrape import TargetEnvironment, describe_target
 from llmbench.clients.tokens import Tokenizer, load_tokenizer
 from llmbench.config import RunSpec, SimSpec
 from llmbench.config.run import ENGINE_NAMES
@@ -34,10 +35,13 @@ from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome
 from llmbench.errors import ConfigError, DistributedError, EndpointError, StoreError
 from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
+from llmbench.monitor.cache_evidence import cache_evidence
 from llmbench.monitor.client_health import ClientWatch, judge_metrics, merge_reports
+from llmbench.monitor.decomposition import decompose
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.run.plan import LoadPlan, build_load
+from llmbench.run.watching import RunWatch
 from llmbench.run.workers.child import WorkerTask, make_client
 from llmbench.run.workers.pool import RecordSink, run_workers
 from llmbench.run.workers.share import choose_workers, usable_cpus
@@ -61,6 +65,7 @@ from llmbench.store.run_schema import (
 class Target:
     base_url: str
     embedded_sim: SimSpec | None = None  # the simulator's settings when llmbench started it
+    pid: int | None = None  # the target's process, when llmbench started it
 
 
 def public_url(url: str) -> str:
@@ -223,18 +228,24 @@ async def execute_run(
     stop = stop or asyncio.Event()
     with RunWriter(output_dir) as writer:
         run = _initial_run(spec, target, output_dir, model, models, tokenizer, spec_source)
-        run = run.model_copy(update={"target": run.target.model_copy(update={"engine": engine})})
+        environment = await _target_environment(spec, target, engine, api_key)
+        info = run.target.model_copy(update={"engine": engine, "environment": environment})
+        run = run.model_copy(update={"target": info})
         writer.write_run(run)
         sink = RecordKeeper(writer, stop, on_record)
         records = sink.columns
+        watch = RunWatch(spec, target.base_url, output_dir, target_pid=target.pid,
+                         headers=_auth_headers(spec, api_key))  # fmt: skip
         try:
-            outcome, warmed, client, workers = await drive_load(
-                spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
-                target_id=run.target.id, sink=sink, stop=stop, engine=engine.name,
-            )  # fmt: skip
+            async with watch:
+                outcome, warmed, client, workers = await drive_load(
+                    spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
+                    target_id=run.target.id, sink=sink, stop=stop, engine=engine.name,
+                )  # fmt: skip
         except DistributedError:
             _mark_failed(writer, run)
             raise
+        watched = watch.blocks(_measured_window(outcome))
         parts = RunSummaryParts.model_validate(summarize_run(records, seed=spec.seed))
         judged = load.assess(records, parts.summary.duration_s)
         # The judged blocks that were given: `goodput` only with objectives.
@@ -249,6 +260,8 @@ async def execute_run(
                 "workers": workers,
                 **dict(parts),
                 **judgement,
+                **watched,
+                **_evidence(records, watched, watch, run.clock.monotonic_ns_at_start),
             }
         )
         run = run.model_copy(update={"client": _judged_client(client, parts)})
@@ -330,6 +343,43 @@ async def drive_load(
     cpu_s = math.fsum(w.cpu_s for w in workers.per_worker or () if w.cpu_s is not None)
     # the workers' CPU; the parent's own is in client.parent
     return result.outcome, result.warmed, client, workers.model_copy(update={"cpu_s_load": cpu_s})
+
+
+async def _target_environment(
+    spec: RunSpec, target: Target, engine: TargetEngine, api_key: str | None
+) -> TargetEnvironment:
+    """run.json's `target.environment`; an engine detected already is not probed twice."""
+    detected = engine.source == "detected"
+    environment = await describe_target(
+        target.base_url, api_key=api_key, extra_headers=spec.target.extra_headers,
+        guess_engine=not detected,
+    )  # fmt: skip
+    if detected:
+        guess = {"engine": engine.name, "evidence": engine.evidence}
+        environment = environment.model_copy(update={"engine_guess": guess})
+    return environment
+
+
+def _evidence(
+    records: RunColumns, watched: dict[str, Any], watch: RunWatch, origin_ns: int
+) -> dict[str, Any]:
+    """run.json's `cache` and `decomposition` blocks, from the records and server metrics."""
+    metrics = watched["server_metrics"].model_dump(mode="json")
+    return {
+        "cache": cache_evidence(records, metrics, watch.running_series(), origin_ns),
+        "decomposition": decompose(records, metrics),
+    }
+
+
+def _auth_headers(spec: RunSpec, api_key: str | None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return {**headers, **spec.target.extra_headers}
+
+
+def _measured_window(outcome: RunOutcome) -> tuple[int, int]:
+    """The measured phase's monotonic start and end (the whole run without a measured phase)."""
+    phase = outcome.measured or outcome.warmup
+    return (phase.started_ns, phase.ended_ns) if phase is not None else (0, 2**63 - 1)
 
 
 def _mark_failed(writer: RunWriter, run: RunResult) -> None:

@@ -21,9 +21,14 @@ from pydantic import (
     model_serializer,
 )
 
+from llmbench.clients.scrape import TargetEnvironment
 from llmbench.config import RunSpec, SimSpec, ValiditySpec
 from llmbench.config.run import EngineName
 from llmbench.engine.closed_loop import StopReason
+from llmbench.monitor.cache_evidence import CacheEvidence
+from llmbench.monitor.decomposition import Decomposition
+from llmbench.monitor.processes import Monitors
+from llmbench.monitor.server_metrics import ServerMetrics
 
 RunStatus = Literal["running", "complete", "interrupted", "failed"]
 
@@ -375,6 +380,7 @@ class TargetInfo(Block):
     embedded_sim: SimSpec | None
     tokenizer: str | None
     engine: TargetEngine | None = Field(None, description="absent from files before it")
+    environment: TargetEnvironment | None = Field(None, description="absent from files before it")
 
 
 class SpecSource(Block):
@@ -423,6 +429,11 @@ class RunResult(Block):
     delivery: Delivery | None = None
     validity: Validity | None = None
     goodput: Goodput | None = None
+    # What the target was doing (issue 13); absent from files before them.
+    server_metrics: ServerMetrics | None = None
+    monitors: Monitors | None = None
+    cache: CacheEvidence | None = None
+    decomposition: Decomposition | None = None
 
     @field_serializer("spec")
     def _spec(self, spec: RunSpec) -> dict[str, Any]:

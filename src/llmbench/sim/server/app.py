@@ -29,6 +29,7 @@ from llmbench.sim.server.emit import (
     last_deadline,
     tail,
 )
+from llmbench.sim.server.exposition import prometheus_text
 from llmbench.sim.server.faults import (
     FAULT_HEADER,
     Fault,
@@ -49,7 +50,7 @@ from llmbench.sim.server.protocol import (
     parse_request,
 )
 from llmbench.sim.server.schedule import chunk_deadlines_ns, request_rng, token_deadlines_ns
-from llmbench.sim.server.served import TwinRunner, TwinStream, prometheus_text
+from llmbench.sim.server.served import TwinRunner, TwinStream
 from llmbench.sim.twin.engine import AdmissionError
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -342,7 +343,8 @@ class _Simulator:
         """Prometheus text: the twin's queue, batch, KV usage and prefix hit rate."""
         values = self.twin.metrics() if self.twin is not None else {}
         values["llmbench_sim_requests_total"] = self._seq
-        return web.Response(text=prometheus_text(values), content_type="text/plain")
+        histograms = self.twin.histograms if self.twin is not None else None
+        return web.Response(text=prometheus_text(values, histograms), content_type="text/plain")
 
     async def log_clear(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"cleared": self.log.clear()})

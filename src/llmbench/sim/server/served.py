@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from llmbench.sim.server.clock import DeadlineWaiter
+from llmbench.sim.server.exposition import Histogram
 from llmbench.sim.twin.engine import Engine
 from llmbench.sim.twin.params import Preset
 from llmbench.sim.twin.sequence import Seq
@@ -110,6 +111,9 @@ class TwinRunner:
         self._waiter = waiter
         self._due: list[tuple[TwinStream, bool]] = []  # tokens of the step being run
         self._planned_s = -math.inf  # start of the last step planned
+        self.finished = 0
+        self.histograms = {name: Histogram() for name in _HISTOGRAMS}
+        self.engine.on_finish = self._observe
 
     def seconds(self, t_ns: int) -> float:
         return (t_ns - self.origin_ns) / NS_PER_S
@@ -179,25 +183,51 @@ class TwinRunner:
                 for stream, last in due:
                     stream.push(end_ns, last)
 
+    def _observe(self, seq: Seq) -> None:
+        """A finished request's phases, as vLLM's per-request histograms time them: queue from
+        eligible (after the request overhead) to first scheduled, prefill from then to the
+        first token, decode from the first token to the last, TTFT and e2e from arrival."""
+        if seq.admitted_s is None or seq.end_s is None or not seq.token_steps:
+            return
+        first_s = self.engine.step_end_s[seq.token_steps[0].start]
+        self.finished += 1
+        for name, value in (
+            ("vllm:request_queue_time_seconds", seq.admitted_s - seq.eligible_s),
+            ("vllm:request_prefill_time_seconds", first_s - seq.admitted_s),
+            ("vllm:request_decode_time_seconds", seq.end_s - first_s),
+            ("vllm:time_to_first_token_seconds", first_s - seq.arrival_s),
+            ("vllm:e2e_request_latency_seconds", seq.end_s - seq.arrival_s),
+        ):
+            self.histograms[name].observe(value)
+
     def metrics(self) -> dict[str, float]:
-        """The gauges and counters `GET /metrics` exposes."""
+        """The gauges and counters `GET /metrics` exposes: the simulator's own names, then
+        vLLM's for the same facts (prefix-cache counts in tokens, as vLLM counts them)."""
         engine = self.engine
         pool = engine.pool
+        usage = pool.used / pool.capacity if pool.capacity else 0.0
         return {
             "llmbench_sim_queue_length": engine.queued,
             "llmbench_sim_running": len(engine.running),
-            "llmbench_sim_kv_usage": pool.used / pool.capacity if pool.capacity else 0.0,
+            "llmbench_sim_kv_usage": usage,
             "llmbench_sim_prefix_hit_rate": pool.hit_rate,
             "llmbench_sim_steps_total": engine.step_index,
             "llmbench_sim_preemptions_total": engine.preemptions,
             "llmbench_sim_cold_starts_total": engine.cold_starts,
+            "vllm:num_requests_running": len(engine.running),
+            "vllm:num_requests_waiting": engine.queued,
+            "vllm:kv_cache_usage_perc": usage,
+            "vllm:prefix_cache_queries_total": pool.queried_blocks * engine.block,
+            "vllm:prefix_cache_hits_total": pool.hit_blocks * engine.block,
+            "vllm:num_preemptions_total": engine.preemptions,
+            "vllm:request_success_total": self.finished,
         }
 
 
-def prometheus_text(values: dict[str, float]) -> str:
-    """Prometheus text exposition format, version 0.0.4."""
-    lines: list[str] = []
-    for name, value in values.items():
-        kind = "counter" if name.endswith("_total") else "gauge"
-        lines += [f"# TYPE {name} {kind}", f"{name} {value}"]
-    return "\n".join(lines) + "\n"
+_HISTOGRAMS = (
+    "vllm:request_queue_time_seconds",
+    "vllm:request_prefill_time_seconds",
+    "vllm:request_decode_time_seconds",
+    "vllm:time_to_first_token_seconds",
+    "vllm:e2e_request_latency_seconds",
+)
