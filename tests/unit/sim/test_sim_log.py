@@ -15,6 +15,7 @@ _KEYS = {
     "stream",
     "received_ns",
     "body_ns",
+    "engine_arrival_ns",
     "headers_ns",
     "chunk_deadline_ns",
     "chunk_emit_ns",
