@@ -135,12 +135,21 @@ def _lag_reason(lag: dict[str, Any], mean_cpu: float | None) -> str | None:
 
 def timestamp_delay(lag: dict[str, Any] | None) -> tuple[float | None, str | None]:
     """About how late the client's timestamps were (ms), and on what basis: the loop-lag P99
-    over enough samples, the median over fewer (a stuck loop takes few), None under 10."""
+    over enough samples, the median over fewer (a stuck loop takes few), None under 10; less
+    the sampler's own timer rounding. Its timers fire up to a rounding step early or late
+    (uvloop rounds them to whole milliseconds), and a read timestamp is taken when the socket
+    wakes the loop, not by a timer: the earliest wake-up measures that step (none when no
+    timer fired early)."""
     if lag is None or lag["n"] < LAG_MEDIAN_MIN_SAMPLES:
         return None, None
     if lag["n"] >= LAG_MIN_SAMPLES:
-        return float(lag["p99"]), f"event-loop lag P99 over {lag['n']} samples"
-    return float(lag["p50"]), f"event-loop lag P50 over {lag['n']} samples"
+        late, basis = float(lag["p99"]), f"event-loop lag P99 over {lag['n']} samples"
+    else:
+        late, basis = float(lag["p50"]), f"event-loop lag P50 over {lag['n']} samples"
+    rounding = max(0.0, -float(lag["min"])) if lag.get("min") is not None else 0.0
+    if rounding:
+        basis += f", less {rounding:.2f} ms of timer rounding (its earliest wake-up)"
+    return max(0.0, late - rounding), basis
 
 
 def verdict(lag_ms: np.ndarray, cpu_fraction: np.ndarray, cpu_window_s: float) -> dict[str, Any]:

@@ -86,3 +86,19 @@ def test_the_terminal_line_names_the_affected_metric_and_by_how_much() -> None:
     ) in text
     assert "saturated" not in text
     assert "CPU-bound" not in text
+
+
+def test_the_samplers_timer_rounding_is_not_counted_as_timestamp_delay() -> None:
+    # uvloop rounds timers to whole ms: on an idle host the 10 ms sampler wakes up to ~1 ms
+    # early or late, while a read timestamp (taken when the socket wakes the loop) is not
+    # rounded. 200 samples spread over [-1, +1] ms: no delay left once the rounding is taken off.
+    idle = verdict(np.linspace(-1.0, 1.0, 200), np.zeros(0), 0.5)
+    assert idle["timestamp_delay_ms"] == pytest.approx(0.0, abs=0.02)
+    assert "timer rounding" in idle["timestamp_delay_basis"]
+    # A host that delays the loop: P99 near 5 ms, the same 1 ms rounding step: about 4 ms.
+    busy = verdict(np.concatenate([np.linspace(-1.0, 1.0, 190), np.full(10, 5.0)]),
+                   np.zeros(0), 0.5)  # fmt: skip
+    assert busy["timestamp_delay_ms"] == pytest.approx(4.0, abs=0.05)
+    # No early wake-up (a precise timer): nothing is taken off.
+    precise = verdict(np.concatenate([np.zeros(190), np.full(10, 3.0)]), np.zeros(0), 0.5)
+    assert precise["timestamp_delay_ms"] == pytest.approx(3.0)
