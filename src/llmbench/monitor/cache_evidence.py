@@ -9,45 +9,98 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from llmbench.metrics.columns import RunColumns
+from llmbench.monitor.server_metrics import ServerMetrics
 
 COLD_MIN_REQUESTS = 20  # fewer: no verdict, one slow request would be a "cold start"
 COLD_T_MIN = 4.0  # Welch t of log latency, first segment vs the rest
 COLD_RATIO_MIN = 1.2  # and the first segment's median at least this much slower
 
 
-class CacheEvidence(BaseModel):
-    """run.json's `cache` block."""
-
+class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    usage: dict[str, Any]
-    server: dict[str, Any] | None
+
+class UsageCache(_Frozen):
+    """Cached prompt tokens as the responses' usage reports them."""
+
+    requests_reporting: int
+    requests: int
+    cached_tokens: int
+    input_tokens: int
+    cached_token_share: float | None
+    requests_with_hits: int
+
+
+class ServerCache(_Frozen):
+    """The server's prefix-cache counters over the window."""
+
+    hit_rate: float | None
+    hits: float | None
+    queries: float | None
+
+
+class BatchSize(_Frozen):
+    """The server's running-requests gauge: mean, max and the series (s from the origin)."""
+
+    source: str
+    mean: float
+    max: float
+    series: list[tuple[float, float]]
+
+
+class ColdStart(_Frozen):
+    """The cold-start detector's verdict: `reason` without one (too few requests), the change
+    point's numbers with one."""
+
+    metric: str
+    requests: int
+    method: str
+    detected: bool | None
+    reason: str | None = None
+    change_at_request: int | None = None
+    first_median_ms: float | None = None
+    steady_median_ms: float | None = None
+    ratio: float | None = None
+    welch_t: float | None = None  # None given: both segments constant
+
+    @model_serializer(mode="wrap")
+    def _present_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The keys the detector gave: a verdict has either `reason` or the change point's."""
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
+
+
+class CacheEvidence(_Frozen):
+    """run.json's `cache` block."""
+
+    usage: UsageCache
+    server: ServerCache | None
     disagreement: float | None  # server hit rate − usage cached-token share
-    batch_size: dict[str, Any] | None
-    cold_start: dict[str, Any]
+    batch_size: BatchSize | None
+    cold_start: ColdStart
 
 
-def usage_cache(columns: RunColumns) -> dict[str, Any]:
+def usage_cache(columns: RunColumns) -> UsageCache:
     """Cached prompt tokens as the responses' usage reports them, over measured ok requests."""
     ok = columns.ok_mask
     cached = columns.floats("cached_tokens")[ok]
     inputs = columns.floats("input_tokens")[ok]
     known = ~np.isnan(cached) & ~np.isnan(inputs)
     total_in = float(inputs[known].sum())
-    return {
-        "requests_reporting": int(known.sum()),
-        "requests": int(ok.sum()),
-        "cached_tokens": int(cached[known].sum()),
-        "input_tokens": int(total_in),
-        "cached_token_share": float(cached[known].sum()) / total_in if total_in else None,
-        "requests_with_hits": int((cached[known] > 0).sum()),
-    }
+    return UsageCache(
+        requests_reporting=int(known.sum()),
+        requests=int(ok.sum()),
+        cached_tokens=int(cached[known].sum()),
+        input_tokens=int(total_in),
+        cached_token_share=float(cached[known].sum()) / total_in if total_in else None,
+        requests_with_hits=int((cached[known] > 0).sum()),
+    )
 
 
-def cold_start(columns: RunColumns) -> dict[str, Any]:
+def cold_start(columns: RunColumns) -> ColdStart:
     """One change point in the mean of log TTFT (E2E without streaming) over measured ok
     requests in send order: the split minimizing the two segments' squared error. A cold start
     is reported when the first segment is at most half the run, its log mean is higher with a
@@ -64,21 +117,21 @@ def cold_start(columns: RunColumns) -> dict[str, Any]:
     method = "one least-squares change point in mean log latency"
     base: dict[str, Any] = {"metric": metric, "requests": int(values.size), "method": method}
     if values.size < COLD_MIN_REQUESTS:
-        return {**base, "detected": None, "reason": f"fewer than {COLD_MIN_REQUESTS} requests"}
+        return ColdStart(**base, detected=None, reason=f"fewer than {COLD_MIN_REQUESTS} requests")
     k = _change_point(np.log(values), min_size=max(3, values.size // 20))
     first, rest = values[:k], values[k:]
     t = _welch_t(np.log(first), np.log(rest))
     ratio = float(np.median(first) / np.median(rest))
     detected = bool(k <= values.size // 2 and t >= COLD_T_MIN and ratio >= COLD_RATIO_MIN)
-    return {
+    return ColdStart(
         **base,
-        "detected": detected,
-        "change_at_request": int(k),
-        "first_median_ms": float(np.median(first)) / 1e6,
-        "steady_median_ms": float(np.median(rest)) / 1e6,
-        "ratio": ratio,
-        "welch_t": t if np.isfinite(t) else None,  # None: both segments constant
-    }
+        detected=detected,
+        change_at_request=int(k),
+        first_median_ms=float(np.median(first)) / 1e6,
+        steady_median_ms=float(np.median(rest)) / 1e6,
+        ratio=ratio,
+        welch_t=t if np.isfinite(t) else None,  # None: both segments constant
+    )
 
 
 def _change_point(x: np.ndarray[Any, Any], min_size: int) -> int:
@@ -102,29 +155,29 @@ def _welch_t(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:
 
 def cache_evidence(
     columns: RunColumns,
-    server_metrics: dict[str, Any],
+    server_metrics: ServerMetrics,
     running: list[tuple[int, float]],
     clock_origin_ns: int,
 ) -> CacheEvidence:
     """The `cache` block from the run's columns, its `server_metrics` block and the server's
     running-requests series (t_ns, value)."""
     usage = usage_cache(columns)
-    rate = server_metrics.get("prefix_cache_hit_rate")
+    rate = server_metrics.prefix_cache_hit_rate
     server = None
-    if "prefix_cache_hits" in server_metrics.get("counters", {}):
-        counters = server_metrics["counters"]
-        server = {"hit_rate": rate, "hits": counters.get("prefix_cache_hits"),
-                  "queries": counters.get("prefix_cache_queries")}  # fmt: skip
-    share = usage["cached_token_share"]
+    counters = server_metrics.counters  # a map by counter name
+    if "prefix_cache_hits" in counters:
+        server = ServerCache(hit_rate=rate, hits=counters.get("prefix_cache_hits"),
+                             queries=counters.get("prefix_cache_queries"))  # fmt: skip
+    share = usage.cached_token_share
     batch = None
     if running:
         values = [v for _, v in running]
-        batch = {
-            "source": "server metrics: requests running",
-            "mean": sum(values) / len(values),
-            "max": max(values),
-            "series": [[round((t - clock_origin_ns) / 1e9, 3), v] for t, v in running],
-        }
+        batch = BatchSize(
+            source="server metrics: requests running",
+            mean=sum(values) / len(values),
+            max=max(values),
+            series=[(round((t - clock_origin_ns) / 1e9, 3), v) for t, v in running],
+        )
     return CacheEvidence(
         usage=usage,
         server=server,

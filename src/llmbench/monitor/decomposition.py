@@ -13,8 +13,20 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from llmbench.metrics.columns import RunColumns
+from llmbench.monitor.server_metrics import ServerMetrics
 
 MS = 1e6
+
+
+class PartStats(BaseModel):
+    """One part's basis (measured or estimated, and how), mean and P95 (ms), and count."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    basis: str
+    mean_ms: float | None
+    p95_ms: float | None
+    n: int
 
 
 class Decomposition(BaseModel):
@@ -24,32 +36,32 @@ class Decomposition(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     requests: int
-    parts: dict[str, dict[str, Any]]
+    parts: dict[str, PartStats]
     sum_check_max_ms: float | None  # max over requests of |Σ parts − E2E|
     split_source: str | None  # where the queue/prefill ratio came from, or why none
 
 
-def _stats(values: np.ndarray[Any, Any], basis: str) -> dict[str, Any]:
+def _stats(values: np.ndarray[Any, Any], basis: str) -> PartStats:
     values = values[~np.isnan(values)]
     if not values.size:
-        return {"basis": basis, "mean_ms": None, "p95_ms": None, "n": 0}
-    return {"basis": basis, "mean_ms": float(values.mean()) / MS,
-            "p95_ms": float(np.percentile(values, 95)) / MS, "n": int(values.size)}  # fmt: skip
+        return PartStats(basis=basis, mean_ms=None, p95_ms=None, n=0)
+    return PartStats(basis=basis, mean_ms=float(values.mean()) / MS,
+                     p95_ms=float(np.percentile(values, 95)) / MS, n=int(values.size))  # fmt: skip
 
 
-def _queue_share(server_metrics: dict[str, Any]) -> tuple[float | None, str]:
-    histograms = server_metrics.get("histograms") or {}
+def _queue_share(server_metrics: ServerMetrics) -> tuple[float | None, str]:
+    histograms = server_metrics.histograms  # a map by histogram name
     queue, prefill = histograms.get("queue_time_s"), histograms.get("prefill_time_s")
-    if not queue or not prefill or queue.get("mean") is None or prefill.get("mean") is None:
+    if queue is None or prefill is None or queue.mean is None or prefill.mean is None:
         return None, "no server queue and prefill histograms: first-token wait not split"
-    total = queue["mean"] + prefill["mean"]
+    total = queue.mean + prefill.mean
     if total <= 0:
         return None, "server queue and prefill means are zero"
-    source = f"{server_metrics.get('engine')} histograms over the run's window"
-    return queue["mean"] / total, source
+    source = f"{server_metrics.engine} histograms over the run's window"
+    return queue.mean / total, source
 
 
-def decompose(columns: RunColumns, server_metrics: dict[str, Any]) -> Decomposition:
+def decompose(columns: RunColumns, server_metrics: ServerMetrics) -> Decomposition:
     """The parts of each measured ok request's E2E (streaming: TTFB + first-token wait +
     decode; without a first token: TTFB + the rest), summarized."""
     ok = columns.ok_mask

@@ -7,7 +7,37 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+
 _FIELDS = ("util_percent", "memory_used_bytes", "power_w", "sm_clock_mhz", "memory_clock_mhz")
+
+
+class GpuReading(BaseModel):
+    """One reading's mean and max over the samples that had it (max as NVML gave it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    mean: float
+    max: int | float
+
+
+class GpuDevice(BaseModel):
+    """run.json's `monitors.gpu` entry for one device: a reading it never gave is no key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    index: int
+    name: str | None
+    util_percent: GpuReading | None = None
+    memory_used_bytes: GpuReading | None = None
+    power_w: GpuReading | None = None
+    sm_clock_mhz: GpuReading | None = None
+    memory_clock_mhz: GpuReading | None = None
+
+    @model_serializer(mode="wrap")
+    def _present_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
 
 
 class GpuReader:
@@ -36,17 +66,18 @@ class GpuReader:
             out.append(row)
         return out
 
-    def summary(self, samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def summary(self, samples: list[dict[str, Any]]) -> list[GpuDevice]:
         """Per device: its name and the mean and max of each reading."""
         out = []
         for index, handle in enumerate(self.devices):
             rows = [s["gpu"][index] for s in samples if s.get("gpu")]
-            stats: dict[str, Any] = {"index": index, "name": self._name(handle)}
+            readings: dict[str, GpuReading] = {}
             for key in _FIELDS:
                 values = [r[key] for r in rows if r[key] is not None]
                 if values:
-                    stats[key] = {"mean": sum(values) / len(values), "max": max(values)}
-            out.append(stats)
+                    readings[key] = GpuReading(mean=sum(values) / len(values), max=max(values))
+            device = {"index": index, "name": self._name(handle), **readings}
+            out.append(GpuDevice.model_validate(device))  # readings it lacks: no key
         return out
 
     def _name(self, handle: Any) -> str | None:

@@ -17,7 +17,7 @@ import orjson
 import psutil
 from pydantic import BaseModel, ConfigDict
 
-from llmbench.monitor.gpu import GpuReader, open_gpus
+from llmbench.monitor.gpu import GpuDevice, GpuReader, open_gpus
 
 SERIES_FILE = "monitors.jsonl"
 
@@ -59,6 +59,15 @@ class _Group:
         return {"cpu_percent": cpu, "rss_bytes": rss, "processes": alive} if alive else None
 
 
+class MeanMax(BaseModel):
+    """A quantity's mean and max over the samples that had it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    mean: float
+    max: float
+
+
 class Monitors(BaseModel):
     """run.json's `monitors` block: mean and max per quantity, and where the series is."""
 
@@ -69,10 +78,10 @@ class Monitors(BaseModel):
     file: str = SERIES_FILE
     target_pid: int | None
     target_pid_source: str  # "started by llmbench" | "listens on port N" | "not local" | ...
-    client: dict[str, dict[str, float]]
-    target: dict[str, dict[str, float]] | None
-    host: dict[str, dict[str, float]]
-    gpu: list[dict[str, Any]] | str  # per device; "none" without a GPU or NVML
+    client: dict[str, MeanMax]  # by quantity: cpu_percent, rss_bytes, processes
+    target: dict[str, MeanMax] | None
+    host: dict[str, MeanMax]  # cpu_percent, memory_used_bytes
+    gpu: list[GpuDevice] | str  # per device; "none" without a GPU or NVML
     gpu_reason: str | None = None
 
 
@@ -166,11 +175,11 @@ def _descendants(pid: int | None) -> set[int]:
         return set()
 
 
-def _stats(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+def _stats(rows: list[dict[str, float]]) -> dict[str, MeanMax]:
     """Mean and max of each quantity over the samples that have it."""
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, MeanMax] = {}
     for key in rows[0] if rows else ():
         values = [r[key] for r in rows if r.get(key) is not None]
         if values:
-            out[key] = {"mean": sum(values) / len(values), "max": max(values)}
+            out[key] = MeanMax(mean=sum(values) / len(values), max=max(values))
     return out

@@ -183,10 +183,38 @@ class ServerMetricsScraper:
                 self._series.close()
 
 
-class ServerMetrics(BaseModel):
-    """run.json's `server_metrics` block."""
-
+class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class ScrapeWindow(_Frozen):
+    """The scrapes the deltas are taken between (monotonic ns), and the measured window."""
+
+    start_ns: int
+    end_ns: int
+    measured_ns: list[int]
+    scrapes: int
+
+
+class GaugeStats(_Frozen):
+    """A gauge's mean and max over the window's scrapes that had it."""
+
+    mean: float
+    max: float
+    samples: float  # a count, written as a float as before (the block was float-typed)
+
+
+class HistogramDelta(_Frozen):
+    """A histogram's count, sum and buckets (`le` as text, cumulative) over the window."""
+
+    count: float
+    sum: float
+    mean: float | None
+    buckets: list[tuple[str, float]]
+
+
+class ServerMetrics(_Frozen):
+    """run.json's `server_metrics` block."""
 
     status: str  # scraped | off
     source: str  # --server-metrics URL | default <root>/metrics | --server-metrics off
@@ -199,10 +227,10 @@ class ServerMetrics(BaseModel):
     scrapes: int = 0
     failures: dict[str, int] = {}
     file: str | None = None
-    window: dict[str, Any] | None = None
-    gauges: dict[str, dict[str, float]] = {}
+    window: ScrapeWindow | None = None
+    gauges: dict[str, GaugeStats] = {}
     counters: dict[str, float | None] = {}
-    histograms: dict[str, dict[str, Any]] = {}
+    histograms: dict[str, HistogramDelta] = {}
     prefix_cache_hit_rate: float | None = None
 
 
@@ -237,12 +265,12 @@ def summarize(
     return ServerMetrics(
         status="scraped",
         engine=log.name_map.engine,
-        window={
-            "start_ns": first.t_ns,
-            "end_ns": last.t_ns,
-            "measured_ns": list(window_ns),
-            "scrapes": len(inside),
-        },
+        window=ScrapeWindow(
+            start_ns=first.t_ns,
+            end_ns=last.t_ns,
+            measured_ns=list(window_ns),
+            scrapes=len(inside),
+        ),
         gauges=_gauges(log.name_map, inside),
         counters=counters,
         histograms={
@@ -269,19 +297,20 @@ def _delta(a: float | None, b: float | None) -> float | None:
     return b - a
 
 
-def _gauges(name_map: NameMap, scrapes: list[_Scrape]) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
+def _gauges(name_map: NameMap, scrapes: list[_Scrape]) -> dict[str, GaugeStats]:
+    out: dict[str, GaugeStats] = {}
     for k in name_map.gauges:
         values = [s.mapped[k] for s in scrapes if k in s.mapped]
         if values:
-            out[k] = {"mean": sum(values) / len(values), "max": max(values), "samples": len(values)}
+            mean = sum(values) / len(values)
+            out[k] = GaugeStats(mean=mean, max=max(values), samples=len(values))
     return out
 
 
-def _histogram_delta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+def _histogram_delta(a: dict[str, Any], b: dict[str, Any]) -> HistogramDelta:
     count = b["count"] - a["count"]
     total = b["sum"] - a["sum"]
     before = dict(a["buckets"])
-    buckets = [[le, n - before.get(le, 0.0)] for le, n in b["buckets"]]
-    return {"count": count, "sum": total, "mean": total / count if count > 0 else None,
-            "buckets": buckets}  # fmt: skip
+    buckets = [(le, n - before.get(le, 0.0)) for le, n in b["buckets"]]
+    return HistogramDelta(count=count, sum=total, mean=total / count if count > 0 else None,
+                          buckets=buckets)  # fmt: skip

@@ -348,21 +348,21 @@ def _server_metrics_line(run: RunResult | None) -> list[Text]:
     if failed:
         parts[0] += f" ({failed} failed)"
     means = [
-        f"{label} {_num(h['mean'] * 1e3)} ms"
+        f"{label} {_num(h.mean * 1e3)} ms"
         for key, label in (
             ("queue_time_s", "queue"),
             ("prefill_time_s", "prefill"),
             ("decode_time_s", "decode"),
         )
-        if (h := block.histograms.get(key)) and h.get("mean") is not None
+        if (h := block.histograms.get(key)) is not None and h.mean is not None
     ]
     if means:
         parts.append("mean " + ", ".join(means))
     if running := block.gauges.get("requests_running"):
-        parts.append(f"running mean {_num(running['mean'])} max {_num(running['max'])}")
+        parts.append(f"running mean {_num(running.mean)} max {_num(running.max)}")
     counters = block.counters
     if block.prefix_cache_hit_rate is not None:
-        usage = run.cache.usage.get("cached_token_share") if run and run.cache else None
+        usage = run.cache.usage.cached_token_share if run and run.cache else None
         parts.append(f"prefix hits {_pct(block.prefix_cache_hit_rate)} (usage {_pct(usage)})")
     if counters.get("preemptions") is not None:
         parts.append(f"preemptions {_num(counters['preemptions'], 0)}")
@@ -378,20 +378,21 @@ def _monitors_line(run: RunResult | None) -> list[Text]:
     for label, stats in (("client", block.client), ("target", block.target), ("host", block.host)):
         cpu = (stats or {}).get("cpu_percent")
         if cpu:
-            parts.append(f"{label} CPU {cpu['mean']:.0f}/{cpu['max']:.0f}%")
+            parts.append(f"{label} CPU {cpu.mean:.0f}/{cpu.max:.0f}%")
     gpu = block.gpu
     if isinstance(gpu, list):
         for device in gpu:
-            util = device.get("util_percent") or {}
-            parts.append(f"GPU{device['index']} {_num(util.get('mean'))}/{_num(util.get('max'))}%")
+            util = device.util_percent
+            mean, peak = (util.mean, util.max) if util is not None else (None, None)
+            parts.append(f"GPU{device.index} {_num(mean)}/{_num(peak)}%")
     else:
         parts.append("GPU none")
     line = "monitors (mean/max) " + ", ".join(parts)
-    cold = run.cache.cold_start if run is not None and run.cache is not None else {}
-    if cold.get("detected"):
+    cold = run.cache.cold_start if run is not None and run.cache is not None else None
+    if cold is not None and cold.detected:
         line += (
-            f"; cold start: the first {cold['change_at_request']} requests' {cold['metric']} "
-            f"{_num(cold['ratio'])}x the steady median"
+            f"; cold start: the first {cold.change_at_request} requests' {cold.metric} "
+            f"{_num(cold.ratio)}x the steady median"
         )
     return [Text(line, style="dim")]
 

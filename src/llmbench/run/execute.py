@@ -364,7 +364,7 @@ def _evidence(
     records: RunColumns, watched: dict[str, Any], watch: RunWatch, origin_ns: int
 ) -> dict[str, Any]:
     """run.json's `cache` and `decomposition` blocks, from the records and server metrics."""
-    metrics = watched["server_metrics"].model_dump(mode="json")
+    metrics = watched["server_metrics"]
     return {
         "cache": cache_evidence(records, metrics, watch.running_series(), origin_ns),
         "decomposition": decompose(records, metrics),

@@ -12,6 +12,7 @@ from llmbench.metrics.columns import RunColumns
 from llmbench.monitor.cache_evidence import cache_evidence, cold_start
 from llmbench.monitor.gpu import GpuReader
 from llmbench.monitor.processes import ProcessMonitor
+from llmbench.monitor.server_metrics import ServerMetrics
 from llmbench.records import RequestRecord, Status
 
 
@@ -38,31 +39,33 @@ def test_finds_the_end_of_a_slow_start() -> None:
     rng = random.Random(1)
     ttfts = [rng.uniform(400, 500) for _ in range(7)] + [rng.uniform(40, 60) for _ in range(60)]
     verdict = cold_start(_columns(ttfts))
-    assert verdict["detected"] is True
-    assert verdict["change_at_request"] == 7
-    assert verdict["ratio"] > 5
+    assert verdict.detected is True
+    assert verdict.change_at_request == 7
+    assert verdict.ratio > 5
 
 
 def test_no_slow_start_no_detection() -> None:
     rng = random.Random(2)
     verdict = cold_start(_columns([rng.uniform(40, 60) for _ in range(60)]))
-    assert verdict["detected"] is False
+    assert verdict.detected is False
 
 
 def test_too_few_requests_no_verdict() -> None:
     verdict = cold_start(_columns([500, 50, 50, 50]))
-    assert verdict["detected"] is None
+    assert verdict.detected is None
 
 
 def test_usage_share_and_disagreement_with_the_server() -> None:
     columns = _columns([50.0] * 30, cached=25)
-    server = {"counters": {"prefix_cache_hits": 900, "prefix_cache_queries": 3000},
-              "prefix_cache_hit_rate": 0.3}  # fmt: skip
+    counters = {"prefix_cache_hits": 900.0, "prefix_cache_queries": 3000.0}
+    server = ServerMetrics(
+        status="scraped", source="test", prefix_cache_hit_rate=0.3, counters=counters
+    )
     evidence = cache_evidence(columns, server, [(10, 2.0), (20, 4.0)], clock_origin_ns=0)
-    assert evidence.usage["cached_token_share"] == pytest.approx(0.25)
+    assert evidence.usage.cached_token_share == pytest.approx(0.25)
     assert evidence.disagreement == pytest.approx(0.05)
     assert evidence.batch_size is not None
-    assert evidence.batch_size["max"] == 4.0
+    assert evidence.batch_size.max == 4.0
 
 
 def test_without_a_gpu_the_block_is_none() -> None:
@@ -73,4 +76,4 @@ def test_without_a_gpu_the_block_is_none() -> None:
     assert block.gpu == "none"
     assert block.gpu_reason == "no NVIDIA driver or GPU (test)"
     assert block.samples >= 1
-    assert block.client["rss_bytes"]["max"] > 0
+    assert block.client["rss_bytes"].max > 0

@@ -13,6 +13,7 @@ import pytest
 
 from llmbench.monitor.metric_maps import choose_map
 from llmbench.monitor.server_metrics import (
+    GaugeStats,
     ScrapeFailure,
     ServerMetricsScraper,
     mapped_values,
@@ -102,8 +103,8 @@ def test_deltas_over_the_window_not_totals(tmp_path: Path) -> None:
     assert block.engine == "vllm"
     assert block.counters["prefix_cache_hits"] == 60
     assert block.counters["prefix_cache_queries"] == 0  # constant in the fixture
-    assert block.histograms["e2e_s"]["count"] == 60
-    assert block.gauges["requests_running"] == {"mean": 10 / 3, "max": 6, "samples": 3}
+    assert block.histograms["e2e_s"].count == 60
+    assert block.gauges["requests_running"] == GaugeStats(mean=10 / 3, max=6, samples=3)
     lines = (tmp_path / "s.jsonl").read_text().splitlines()
     assert len(lines) == 4
     assert json.loads(lines[0])["samples"]["vllm:prefix_cache_hits_total"] == 100
@@ -136,7 +137,7 @@ def test_failures_are_counted_not_raised() -> None:
     block = summarize(scraper, source="default", url="u", window_ns=(0, 2**62))
     assert block.scrapes == 4
     assert block.failures == {"unparsable": 3}
-    assert block.gauges["requests_running"]["max"] == 1
+    assert block.gauges["requests_running"].max == 1
 
 
 def test_a_hanging_fetch_times_out() -> None:
