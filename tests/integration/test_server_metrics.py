@@ -79,6 +79,25 @@ def test_deltas_cover_the_window_not_the_servers_past(start_sim: StartSim, tmp_p
     assert estimated == pytest.approx(parts["first_token_wait"]["mean_ms"])
 
 
+def test_the_fixed_timing_simulator_reports_what_it_received(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    base_url = start_sim(ttft_ms=20.0, itl_ms=2.0)
+    run = _run(tmp_path / "run", "--base-url", base_url, "--requests", "20", "--warmup", "0",
+               "--concurrency", "2", "--output-tokens", "8",
+               "--server-metrics-interval", "0.2")  # fmt: skip
+    block = run["server_metrics"]
+    assert (block["status"], block["engine"], block["simulator"]) == (
+        "scraped", "llmbench-sim", True
+    )  # fmt: skip
+    window = block["window"]
+    in_window = [
+        e for e in _sim_log(base_url) if window["start_ns"] <= e["received_ns"] <= window["end_ns"]
+    ]
+    assert len(in_window) == 20
+    assert block["counters"]["requests_received"] == len(in_window)
+
+
 def test_hit_rate_equals_the_twins_counters(tmp_path: Path) -> None:
     run = _run(tmp_path, "--sim-preset", "cloud-warm", "--requests", "12", "--concurrency", "2",
                *PREFIX_RUN)  # fmt: skip

@@ -101,8 +101,17 @@ TGI = NameMap(
     },
 )
 
-MAPS: tuple[NameMap, ...] = (VLLM, SGLANG, TGI)
 SIM_MARKER = "llmbench_sim_"  # the simulator exposes vLLM's names beside its own
+# The fixed-timing simulator has no engine to report on: only what it received. (Its twin
+# presets expose vLLM's names too, and the vLLM map, first, takes those.)
+SIMULATOR = NameMap(
+    "llmbench-sim",
+    "llmbench simulator",
+    SIM_MARKER,
+    counters={"requests_received": ("llmbench_sim_requests_total",)},
+)
+
+MAPS: tuple[NameMap, ...] = (VLLM, SGLANG, TGI, SIMULATOR)
 
 
 def choose_map(names: set[str]) -> NameMap | None:

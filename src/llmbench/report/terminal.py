@@ -343,7 +343,11 @@ def _server_metrics_line(run: RunResult | None) -> list[Text]:
     if block.engine is None:
         return [Text(f"server metrics {block.url}: {block.reason}", style="dim")]
     who = block.engine + (" names, the llmbench simulator" if block.simulator else "")
+    if block.engine == "llmbench-sim":  # the fixed-timing simulator: only what it received
+        who = "the llmbench simulator"
     parts = [f"server metrics ({who}) {block.url}, {block.scrapes} scrapes"]
+    if (received := block.counters.get("requests_received")) is not None:
+        parts.append(f"it received {_num(received, 0)} requests in the measured window")
     failed = sum(block.failures.values())
     if failed:
         parts[0] += f" ({failed} failed)"
