@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -110,7 +110,12 @@ class ScrapeLog:
 class ServerMetricsScraper:
     """`async with ServerMetricsScraper(fetch, ...)`: one scrape on entry, one every
     `interval_s`, one on exit; each bounded by `timeout_s`, so a hanging endpoint costs the
-    run at most one timeout at each end and never fails it."""
+    run at most one timeout at each end and never fails it.
+
+    During the run a scrape only fetches the text and appends it, as it came, to a raw file
+    (memory without a series path): parsing a real engine's page (hundreds of lines, ~9 µs
+    each in prometheus-client's pure-Python parser) would block the event loop that stamps
+    the requests' timestamps for milliseconds. The texts are parsed on exit, after the load."""
 
     def __init__(
         self, fetch: Fetch, *, interval_s: float, timeout_s: float, series_path: Path | None
@@ -120,21 +125,70 @@ class ServerMetricsScraper:
         self.timeout_s = timeout_s
         self.log = ScrapeLog()
         self._series_path = series_path
-        self._series: BinaryIO | None = None  # open between __aenter__ and __aexit__
+        self._raw: BinaryIO | None = None  # open between __aenter__ and __aexit__
+        self._kept: list[tuple[int, str]] = []  # the texts, when there is no series file
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def _raw_path(self) -> Path | None:
+        path = self._series_path
+        return None if path is None else path.with_name(path.name + ".raw")
 
     async def scrape(self) -> None:
         t_ns = time.monotonic_ns()
         try:
             async with asyncio.timeout(self.timeout_s):
                 text = await self._fetch()
-            samples = parse_scrape(text)
         except TimeoutError:
             self._failed(t_ns, "timeout")
             return
         except ScrapeFailure as failure:
             self._failed(t_ns, failure.kind)
             return
+        if self._raw is not None:
+            self._raw.write(orjson.dumps({"t_ns": t_ns, "text": text}) + b"\n")
+        else:
+            self._kept.append((t_ns, text))
+
+    def _failed(self, t_ns: int, kind: str) -> None:
+        self.log.failures[kind] = self.log.failures.get(kind, 0) + 1
+        if self._raw is not None:
+            self._raw.write(orjson.dumps({"t_ns": t_ns, "error": kind}) + b"\n")
+
+    def _ingest(self) -> None:
+        """Parses the texts kept during the run into the log and the series file (every
+        sample of each scrape, or its failure), in scrape order."""
+        series = None if self._series_path is None else self._series_path.open("ab")
+        try:
+            for t_ns, text, error in self._kept_scrapes():
+                line: dict[str, Any] = {"t_ns": t_ns}
+                if error is None:
+                    try:
+                        line["samples"] = self._take(t_ns, text)
+                    except ScrapeFailure as failure:
+                        self.log.failures[failure.kind] = self.log.failures.get(failure.kind, 0) + 1
+                        line["error"] = failure.kind
+                else:
+                    line["error"] = error
+                if series is not None:
+                    series.write(orjson.dumps(line) + b"\n")
+        finally:
+            if series is not None:
+                series.close()
+
+    def _kept_scrapes(self) -> Iterator[tuple[int, str, str | None]]:
+        raw_path = self._raw_path
+        if raw_path is None:
+            yield from ((t_ns, text, None) for t_ns, text in self._kept)
+            return
+        with raw_path.open("rb") as raw:
+            for line in raw:
+                entry = orjson.loads(line)
+                yield entry["t_ns"], entry.get("text", ""), entry.get("error")
+        raw_path.unlink()
+
+    def _take(self, t_ns: int, text: str) -> dict[str, float]:
+        samples = parse_scrape(text)
         values = totals(samples)
         log = self.log
         if log.name_map is None and not log.good:
@@ -143,15 +197,7 @@ class ServerMetricsScraper:
         log.names_seen = max(log.names_seen, len(samples))
         mapped = mapped_values(log.name_map, values) if log.name_map else {}
         log.good.append(_Scrape(t_ns, mapped))
-        self._write({"t_ns": t_ns, "samples": samples})
-
-    def _failed(self, t_ns: int, kind: str) -> None:
-        self.log.failures[kind] = self.log.failures.get(kind, 0) + 1
-        self._write({"t_ns": t_ns, "error": kind})
-
-    def _write(self, line: dict[str, Any]) -> None:
-        if self._series is not None:
-            self._series.write(orjson.dumps(line) + b"\n")
+        return samples
 
     async def _loop(self) -> None:
         while True:
@@ -159,8 +205,8 @@ class ServerMetricsScraper:
             await self.scrape()
 
     async def __aenter__(self) -> ServerMetricsScraper:
-        if self._series_path is not None:
-            self._series = self._series_path.open("ab")
+        if (raw_path := self._raw_path) is not None:
+            self._raw = raw_path.open("wb")
         await self.scrape()
         self._task = asyncio.ensure_future(self._loop())  # owned: cancelled in __aexit__
         return self
@@ -179,8 +225,10 @@ class ServerMetricsScraper:
             if exc is None:
                 await self.scrape()  # the end of the window
         finally:
-            if self._series is not None:
-                self._series.close()
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = None
+            self._ingest()  # after the load: the parsing cost is off the measured loop
 
 
 class _Frozen(BaseModel):

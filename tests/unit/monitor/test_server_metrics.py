@@ -148,3 +148,34 @@ def test_a_hanging_fetch_times_out() -> None:
     scraper = ServerMetricsScraper(hang, interval_s=60, timeout_s=0.05, series_path=None)
     asyncio.run(scraper.scrape())
     assert scraper.log.failures == {"timeout": 1}
+
+
+def test_scrapes_are_parsed_after_the_load_not_in_its_event_loop(tmp_path: Path) -> None:
+    """During the run a scrape only keeps the text (raw file beside the series); parsing
+    (milliseconds for a real engine's page) waits for the exit, after the load."""
+    series = tmp_path / "s.jsonl"
+    seen_inside: list[tuple[int, int, bool]] = []
+    texts = iter(["garbage", *_texts([1, 2], [0, 0])])
+
+    async def fetch() -> str:
+        text = next(texts)
+        return "this is { not prometheus" if text == "garbage" else text
+
+    scraper = ServerMetricsScraper(fetch, interval_s=60, timeout_s=1, series_path=series)
+
+    async def main() -> None:
+        async with scraper:
+            await scraper.scrape()
+            log = scraper.log
+            raw = series.with_name(series.name + ".raw")
+            seen_inside.append((len(log.good), len(log.failures), raw.exists()))
+
+    asyncio.run(main())
+    assert seen_inside == [(0, 0, True)]  # nothing parsed yet; the texts in the raw file
+    assert scraper.log.failures == {"unparsable": 1}
+    assert len(scraper.log.good) == 2
+    assert not series.with_name(series.name + ".raw").exists()
+    lines = [json.loads(line) for line in series.read_text().splitlines()]
+    assert [("error" in line, "samples" in line) for line in lines] == [
+        (True, False), (False, True), (False, True)
+    ]  # fmt: skip
