@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterator
 
 from llmbench.records import RequestSpec
+from llmbench.workload.exact import TokenCodec, fit_to_tokens
 from llmbench.workload.lengths import Lengths
 
 # Common short English words: most BPE tokenizers also map each to about one token.
@@ -39,11 +40,14 @@ def synthetic_requests(
     prompt_set: int = 0,
     inputs: Lengths | None = None,
     outputs: Lengths | None = None,
+    exact: TokenCodec | None = None,
 ) -> Iterator[RequestSpec]:
     """An endless stream of prompts, distinct after their first `prefix_tokens` words (the same
     in every prompt of this seed); item ids are `{prefix}-{index}`. Each `prompt_set` of a seed
     is another stream (set 0 keeps the bytes it always had). `inputs` / `outputs`: per-request
-    lengths (default: `input_tokens` / `output_tokens` each), drawn in stream order."""
+    lengths (default: `input_tokens` / `output_tokens` each), drawn in stream order. `exact`:
+    each prompt is cut or extended (more words of the same stream) to exactly its length in
+    that tokenizer's tokens; without it a prompt is that many words."""
     inputs = inputs or Lengths(input_tokens)
     outputs = outputs or Lengths(output_tokens)
     # Drawn lengths are clipped to the prefix (`Lengths.floor`); a fixed one must hold it.
@@ -63,9 +67,12 @@ def synthetic_requests(
         # The shared prefix is part of every prompt: a shorter draw is raised to it.
         length = max(length, prefix_tokens)
         distinct = synthetic_prompt(rng, length - prefix_tokens)
+        prompt = f"{shared} {distinct}" if shared and distinct else shared or distinct
+        if exact is not None:
+            prompt = fit_to_tokens(exact, prompt, length, lambda k: synthetic_prompt(rng, k))
         yield RequestSpec(
             item_id=f"{prefix}-{index}",
-            prompt=f"{shared} {distinct}" if shared and distinct else shared or distinct,
+            prompt=prompt,
             max_tokens=max_tokens,
             input_tokens=length,
         )
