@@ -244,6 +244,9 @@ class RunSpec(_Spec):
         # What is watched does not change the workload: monitor settings stay out of the hash.
         dumped = self.model_dump(mode="json", exclude={"monitor": True})
         dumped["target"].pop("server_metrics_url", None)
+        # Word prompts hash as they did before exact lengths existed: earlier runs stay comparable.
+        if not dumped["workload"].get("exact_tokens"):
+            dumped["workload"].pop("exact_tokens", None)
         canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

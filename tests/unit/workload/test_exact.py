@@ -79,3 +79,14 @@ def test_bad_tokenizer_path_is_one_clear_config_error(tmp_path: Path, make: str)
     message = str(caught.value)
     assert "\n" not in message
     assert str(tmp_path) in message
+
+
+def test_the_option_changes_the_spec_hash_only_when_set() -> None:
+    from llmbench.config import RunSpec
+
+    plain = RunSpec.model_validate({})
+    exact = RunSpec.model_validate({"workload": {"exact_tokens": True}})
+    assert plain.spec_hash() != exact.spec_hash()
+    # Off, the field is left out of the hash: specs hash as before it existed.
+    off = RunSpec.model_validate({"workload": {"exact_tokens": False}})
+    assert off.spec_hash() == plain.spec_hash()
