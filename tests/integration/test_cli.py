@@ -174,6 +174,10 @@ def test_exact_prompts_under_a_local_bpe_tokenizer(tmp_path: Path) -> None:
     assert prompts["lengths"] == "exact"
     assert prompts["chat_template"] == "measured"
     assert prompts["chat_template_tokens"] >= 4
+    # The terminal wraps at 140 columns: a long tmp path may move the tail to the next line.
+    assert "prompts: exact lengths under hf:" in result.stdout
+    words = " ".join(result.stdout.split())
+    assert f"chat template adds {prompts['chat_template_tokens']} tokens" in words
 
 
 def test_whitespace_prompts_are_flagged_approximate_off_the_simulator() -> None:
