@@ -90,3 +90,14 @@ def test_the_option_changes_the_spec_hash_only_when_set() -> None:
     # Off, the field is left out of the hash: specs hash as before it existed.
     off = RunSpec.model_validate({"workload": {"exact_tokens": False}})
     assert off.spec_hash() == plain.spec_hash()
+
+
+def test_a_shared_prefix_stays_the_first_words_of_every_exact_prompt(bpe: HFTokenizer) -> None:
+    items = synthetic_requests(input_tokens=200, output_tokens=4, seed=2, prefix_tokens=20)
+    words = [item.prompt.split()[:20] for item in itertools.islice(items, 3)]
+    exact = synthetic_requests(
+        input_tokens=200, output_tokens=4, seed=2, prefix_tokens=20, exact=bpe
+    )
+    prompts = [item.prompt for item in itertools.islice(exact, 3)]
+    assert [p.split()[:20] for p in prompts] == words
+    assert [bpe.count(p) for p in prompts] == [200, 200, 200]
