@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from llmbench.errors import WorkloadError
+
 # Each retry moves the cut by the miss; in practice one or two suffice.
 _MAX_TRIES = 32
 
@@ -36,7 +38,8 @@ def fit_to_tokens(codec: TokenCodec, text: str, tokens: int, more: Callable[[int
         if got == tokens:
             return candidate
         cut = max(1, cut + tokens - got)
-    raise ValueError(
-        f"could not make a prompt of exactly {tokens} tokens under {codec.name} "
-        f"in {_MAX_TRIES} tries"
+    raise WorkloadError(
+        f"--exact-tokens: no prompt of exactly {tokens} tokens under {codec.name} "
+        f"after {_MAX_TRIES} cuts",
+        hint="try another --seed or --input-tokens, or drop --exact-tokens",
     )

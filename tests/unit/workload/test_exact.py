@@ -101,3 +101,22 @@ def test_a_shared_prefix_stays_the_first_words_of_every_exact_prompt(bpe: HFToke
     prompts = [item.prompt for item in itertools.islice(exact, 3)]
     assert [p.split()[:20] for p in prompts] == words
     assert [bpe.count(p) for p in prompts] == [200, 200, 200]
+
+
+def test_a_tokenizer_that_never_lands_on_n_is_a_workload_error() -> None:
+    from llmbench.errors import WorkloadError
+    from llmbench.workload.exact import fit_to_tokens
+
+    class Doubling:
+        """Every decoded id re-encodes to two: no text has an odd count."""
+
+        name = "doubling"
+
+        def ids(self, text: str) -> list[int]:
+            return [0] * (2 * len(text.split()))
+
+        def decode(self, ids: list[int]) -> str:
+            return " ".join(["w"] * len(ids))
+
+    with pytest.raises(WorkloadError, match="exactly 3 tokens under doubling"):
+        fit_to_tokens(Doubling(), "a b c", 3, lambda k: " ".join(["x"] * k))
