@@ -30,6 +30,16 @@ def synthetic_prompt(rng: random.Random, words: int) -> str:
     return " ".join(rng.choices(_VOCABULARY, k=words))
 
 
+def _shared_prefix(seed: int, tokens: int, exact: TokenCodec | None) -> str:
+    """Its own generator: a prefix leaves the distinct words' draws as they were without one.
+    Under `exact`, K tokens rather than K words (a word can be several tokens)."""
+    rng = random.Random(f"prefix/{seed}")
+    shared = synthetic_prompt(rng, tokens)
+    if exact is None or not shared:
+        return shared
+    return fit_to_tokens(exact, shared, tokens, lambda k: synthetic_prompt(rng, k))
+
+
 def synthetic_requests(
     *,
     input_tokens: int,
@@ -61,8 +71,7 @@ def synthetic_requests(
     # Lengths from generators of their own: fixed lengths leave the words' draws unchanged.
     input_lengths = inputs.draws(random.Random(f"input-lengths/{key}"))
     output_lengths = outputs.draws(random.Random(f"output-lengths/{key}/{outputs.tag()}"))
-    # Its own generator: a prefix leaves the distinct words' draws as they were without one.
-    shared = synthetic_prompt(random.Random(f"prefix/{seed}"), prefix_tokens)
+    shared = _shared_prefix(seed, prefix_tokens, exact)
     for index, (length, max_tokens) in enumerate(zip(input_lengths, output_lengths, strict=True)):
         # The shared prefix is part of every prompt: a shorter draw is raised to it.
         length = max(length, prefix_tokens)
