@@ -155,3 +155,38 @@ def test_bad_twin_preset_is_one_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert "exited with code 2" in result.stderr
     assert "unknown preset 'nope'" in result.stderr
+
+
+def test_exact_prompts_under_a_local_bpe_tokenizer(tmp_path: Path) -> None:
+    from support.bpe import CHAT_TEMPLATE, train_bpe
+
+    folder = train_bpe(tmp_path / "tok", chat_template=CHAT_TEMPLATE)
+    out = tmp_path / "run"
+    result = llmbench("run", "--requests", "4", "--concurrency", "2", *FAST_SIM,
+                      "--input-tokens", "48", "--tokenizer", f"hf:{folder}", "--exact-tokens",
+                      "--output-dir", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "complete"
+    assert run["counts"]["ok"] == 4
+    prompts = run["target"]["prompts"]
+    assert prompts["tokenizer"] == f"hf:{folder}"
+    assert prompts["lengths"] == "exact"
+    assert prompts["chat_template"] == "measured"
+    assert prompts["chat_template_tokens"] >= 4
+    # The terminal wraps at 140 columns: a long tmp path may move the tail to the next line.
+    assert "prompts: exact lengths under hf:" in result.stdout
+    words = " ".join(result.stdout.split())
+    assert f"chat template adds {prompts['chat_template_tokens']} tokens" in words
+
+
+def test_whitespace_prompts_are_flagged_approximate_off_the_simulator() -> None:
+    from llmbench.config import RunSpec
+    from llmbench.run.plan import prompt_tokens
+
+    spec = RunSpec.model_validate({})
+    off_sim = prompt_tokens(spec, None, simulated=False)
+    assert (off_sim.tokenizer, off_sim.lengths) == ("whitespace", "approximate")
+    assert off_sim.chat_template_tokens is None
+    assert off_sim.chat_template.startswith("no chat template")
+    assert prompt_tokens(spec, None, simulated=True).lengths == "exact"

@@ -55,10 +55,10 @@ def test_a_new_run_json_has_the_keys_and_order_of_the_earlier_files(
     # model's order: checked below).
     unset = (".target.embedded_sim.", ".target.engine.", ".spec_source.", ".spec.")
     # Optional keys added since those files were written (older files lack them), in their
-    # places: signed loop lag, --retry-429's delivery block, and what the target was doing
-    # (after `target.engine`, and the blocks after `goodput`).
+    # places: signed loop lag, --retry-429's delivery block, what the target was doing and
+    # what made the prompts (after `target.engine`, and the blocks after `goodput`).
     added = (".delivery.retries", ".client.loop_lag_ms.min", ".client.loop_lag_ms.early",
-             ".target.environment", ".server_metrics", ".monitors", ".cache",
+             ".target.environment", ".target.prompts", ".server_metrics", ".monitors", ".cache",
              ".decomposition")  # fmt: skip
     kept = [p for p in key_paths(written) if not p.startswith(unset + added)]
     assert kept == [p for p in key_paths(golden) if not p.startswith(unset)]

@@ -64,6 +64,8 @@ RUN_FLAGS = (
     Flag("--engine", "target.engine", "the serving engine; default: detected when needed"),
     Flag("--force-length", "workload.force_length",
          "send the engine's fields that force --output-tokens exactly", switch=True),
+    Flag("--exact-tokens", "workload.exact_tokens",
+         "cut each prompt to exactly --input-tokens under --tokenizer hf:PATH", switch=True),
     Flag("--server-metrics", "target.server_metrics_url",
          "Prometheus URL scraped during the run, or 'off'; default: <base-url root>/metrics "
          "when it answers"),

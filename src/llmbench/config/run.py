@@ -147,6 +147,9 @@ class WorkloadSpec(_Spec):
     force_length: bool = Field(
         False, description="send the engine's fields that make it generate exactly max_tokens"
     )
+    exact_tokens: bool = Field(
+        False, description="cut each prompt to exactly its length in --tokenizer's tokens"
+    )
 
     @field_validator("input_mix", "output_mix", mode="before")
     @classmethod
@@ -193,7 +196,11 @@ class RunSpec(_Spec):
     sim: SimSpec = Field(default_factory=SimSpec)
     monitor: MonitorSpec = Field(default_factory=MonitorSpec)
     slo: SloSpec | None = None
-    tokenizer: str | None = Field(None, description="count output tokens: whitespace | hf:PATH")
+    tokenizer: str | None = Field(
+        None,
+        description="count output tokens (and with workload.exact_tokens, cut prompts): "
+        "whitespace | hf:PATH",
+    )
     seed: int = Field(0, ge=INT64_MIN, le=INT64_MAX, description="seeds the statistics (bootstrap)")
     # Last: its checks read the load, workload and objectives validated before it.
     study: StudySpec | None = Field(None, description="several runs made of the load")
@@ -237,6 +244,9 @@ class RunSpec(_Spec):
         # What is watched does not change the workload: monitor settings stay out of the hash.
         dumped = self.model_dump(mode="json", exclude={"monitor": True})
         dumped["target"].pop("server_metrics_url", None)
+        # Word prompts hash as they did before exact lengths existed: earlier runs stay comparable.
+        if not dumped["workload"].get("exact_tokens"):
+            dumped["workload"].pop("exact_tokens", None)
         canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -401,6 +401,26 @@ def _monitors_line(run: RunResult | None) -> list[Text]:
     return [Text(line, style="dim")]
 
 
+def _prompts_line(run: RunResult | None) -> list[Text]:
+    """Only when a tokenizer other than whitespace is involved: word prompts to the simulator
+    need no note, and the plain runs' output stays as it was."""
+    prompts = run.target.prompts if run is not None else None
+    if prompts is None or (
+        prompts.tokenizer == "whitespace" and prompts.chat_template_tokens is None
+    ):
+        return []
+    template = (
+        f"chat template adds {prompts.chat_template_tokens} tokens"
+        if prompts.chat_template_tokens is not None
+        else prompts.chat_template
+    )
+    return [
+        Text(
+            f"prompts: {prompts.lengths} lengths under {prompts.tokenizer}; {template}", style="dim"
+        )
+    ]
+
+
 def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) -> RenderableType:
     if isinstance(view, RunResult):
         view = RunView.of(view)
@@ -410,6 +430,7 @@ def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) ->
     parts += _lengths_line(view)
     parts += _server_metrics_line(view.run) + _monitors_line(view.run)
     parts += _client_warnings(view.run)
+    parts += _prompts_line(view.run)
     parts += load_lines(view.run) if view.run is not None else []
     parts += _token_warnings(view.parts.tokens) if view.parts is not None else []
     parts += [Text(f"! {w}", style="yellow") for w in warnings or []]

@@ -40,7 +40,7 @@ from llmbench.monitor.client_health import ClientWatch, judge_metrics, merge_rep
 from llmbench.monitor.decomposition import decompose
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
-from llmbench.run.plan import LoadPlan, build_load
+from llmbench.run.plan import LoadPlan, build_load, prompt_tokens
 from llmbench.run.watching import RunWatch
 from llmbench.run.workers.child import WorkerTask, make_client
 from llmbench.run.workers.pool import RecordSink, run_workers
@@ -296,6 +296,7 @@ def _initial_run(
             models=models,
             embedded_sim=target.embedded_sim,
             tokenizer=tokenizer.name if tokenizer else None,
+            prompts=prompt_tokens(spec, tokenizer, simulated=target.embedded_sim is not None),
         ),
     )
 

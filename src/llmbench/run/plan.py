@@ -6,12 +6,19 @@ goodput). Schedules are seeded from the workload seed, so repeats send the same 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from llmbench.clients.tokens import (
+    HFTokenizer,
+    Tokenizer,
+    chat_template_overhead,
+    load_tokenizer,
+)
 from llmbench.config import (
     ClosedLoad,
     OpenLoad,
@@ -36,7 +43,7 @@ from llmbench.metrics.columns import RunColumns
 from llmbench.metrics.delivery import closed_loop_delivery, open_loop_delivery
 from llmbench.metrics.slo import goodput
 from llmbench.records import RequestRecord, RequestSpec
-from llmbench.store.run_schema import LoadOutcome
+from llmbench.store.run_schema import LoadOutcome, PromptTokens
 from llmbench.workload.lengths import Lengths
 from llmbench.workload.synthetic import synthetic_requests
 from llmbench.workload.trace import load_trace, trace_requests
@@ -133,6 +140,43 @@ def length_distributions(workload: WorkloadSpec) -> tuple[Lengths, Lengths]:
     return inputs, outputs
 
 
+@functools.lru_cache(maxsize=4)
+def prompt_codec(tokenizer: str | None, exact: bool) -> HFTokenizer | None:
+    """The tokenizer that cuts prompts to exact lengths: `hf:PATH` with `exact_tokens` only
+    (a whitespace prompt of N words is already N whitespace tokens). Loaded once per path."""
+    if not exact or tokenizer is None:
+        return None
+    loaded = load_tokenizer(tokenizer)
+    return loaded if isinstance(loaded, HFTokenizer) else None
+
+
+def prompt_tokens(spec: RunSpec, tokenizer: Tokenizer | None, *, simulated: bool) -> PromptTokens:
+    """What run.json says of the prompts' lengths: exact only when cut under an `hf:PATH`
+    tokenizer, or N words for a target that counts words (the simulator)."""
+    replay = isinstance(spec.load, ReplayLoad)
+    codec = None if replay else prompt_codec(spec.tokenizer, spec.workload.exact_tokens)
+    if codec is not None:
+        name, exact, basis = codec.name, True, "each prompt cut to exactly N of its tokens"
+    elif simulated:
+        name, exact, basis = "whitespace", True, "N words: the simulator counts one token a word"
+    else:
+        name, exact = "whitespace", False
+        basis = "N words: exact only for a server that counts whitespace-separated words"
+    if spec.target.endpoint != "chat":
+        overhead, how = None, "no chat template: the completions endpoint sends the raw prompt"
+    elif tokenizer is None or not isinstance(tokenizer, HFTokenizer):
+        overhead, how = None, "no chat template: no hf:PATH tokenizer to read one from"
+    else:
+        overhead, how = chat_template_overhead(tokenizer)
+    return PromptTokens(
+        tokenizer=name,
+        lengths="exact" if exact else "approximate",
+        basis=basis,
+        chat_template_tokens=overhead,
+        chat_template=how,
+    )
+
+
 def build_load(spec: RunSpec) -> LoadPlan:
     """The plan of one single-step profile (sweeps and searches build one per step)."""
     load, seed = spec.load, spec.workload.seed
@@ -152,6 +196,7 @@ def build_load(spec: RunSpec) -> LoadPlan:
         prompt_set=spec.workload.prompt_set,
         inputs=inputs,
         outputs=outputs,
+        exact=prompt_codec(spec.tokenizer, spec.workload.exact_tokens),
     )
     if isinstance(load, OpenLoad | RampLoad) and is_open_loop(load):
         offsets = _rate_offsets(load, seed)

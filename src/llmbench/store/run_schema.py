@@ -371,6 +371,19 @@ class TargetEngine(Block):
     evidence: str | None = None
 
 
+class PromptTokens(Block):
+    """Which tokenizer made the prompts, whether their lengths are exact for this target, and
+    the chat template's overhead (docs/spec-files.md, exact-length prompts)."""
+
+    tokenizer: str = Field(description="whitespace (N words) or hf:PATH (cut to N of its tokens)")
+    lengths: Literal["exact", "approximate"]
+    basis: str = Field(description="why the lengths are exact or approximate")
+    chat_template_tokens: int | None = Field(
+        description="tokens the chat template adds to a one-user-message chat; null: not measured"
+    )
+    chat_template: str = Field(description="'measured', 'no chat template', or why not measured")
+
+
 class TargetInfo(Block):
     id: str
     base_url: str = Field(description="without user:password")
@@ -381,6 +394,7 @@ class TargetInfo(Block):
     tokenizer: str | None
     engine: TargetEngine | None = Field(None, description="absent from files before it")
     environment: TargetEnvironment | None = Field(None, description="absent from files before it")
+    prompts: PromptTokens | None = Field(None, description="absent from files before it")
 
 
 class SpecSource(Block):

@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterator
 
 from llmbench.records import RequestSpec
+from llmbench.workload.exact import TokenCodec, fit_to_tokens
 from llmbench.workload.lengths import Lengths
 
 # Common short English words: most BPE tokenizers also map each to about one token.
@@ -29,6 +30,16 @@ def synthetic_prompt(rng: random.Random, words: int) -> str:
     return " ".join(rng.choices(_VOCABULARY, k=words))
 
 
+def _shared_prefix(seed: int, tokens: int, exact: TokenCodec | None) -> str:
+    """Its own generator: a prefix leaves the distinct words' draws as they were without one.
+    Under `exact`, K tokens rather than K words (a word can be several tokens)."""
+    rng = random.Random(f"prefix/{seed}")
+    shared = synthetic_prompt(rng, tokens)
+    if exact is None or not shared:
+        return shared
+    return fit_to_tokens(exact, shared, tokens, lambda k: synthetic_prompt(rng, k))
+
+
 def synthetic_requests(
     *,
     input_tokens: int,
@@ -39,11 +50,14 @@ def synthetic_requests(
     prompt_set: int = 0,
     inputs: Lengths | None = None,
     outputs: Lengths | None = None,
+    exact: TokenCodec | None = None,
 ) -> Iterator[RequestSpec]:
     """An endless stream of prompts, distinct after their first `prefix_tokens` words (the same
     in every prompt of this seed); item ids are `{prefix}-{index}`. Each `prompt_set` of a seed
     is another stream (set 0 keeps the bytes it always had). `inputs` / `outputs`: per-request
-    lengths (default: `input_tokens` / `output_tokens` each), drawn in stream order."""
+    lengths (default: `input_tokens` / `output_tokens` each), drawn in stream order. `exact`:
+    each prompt is cut or extended (more words of the same stream) to exactly its length in
+    that tokenizer's tokens; without it a prompt is that many words."""
     inputs = inputs or Lengths(input_tokens)
     outputs = outputs or Lengths(output_tokens)
     # Drawn lengths are clipped to the prefix (`Lengths.floor`); a fixed one must hold it.
@@ -57,15 +71,17 @@ def synthetic_requests(
     # Lengths from generators of their own: fixed lengths leave the words' draws unchanged.
     input_lengths = inputs.draws(random.Random(f"input-lengths/{key}"))
     output_lengths = outputs.draws(random.Random(f"output-lengths/{key}/{outputs.tag()}"))
-    # Its own generator: a prefix leaves the distinct words' draws as they were without one.
-    shared = synthetic_prompt(random.Random(f"prefix/{seed}"), prefix_tokens)
+    shared = _shared_prefix(seed, prefix_tokens, exact)
     for index, (length, max_tokens) in enumerate(zip(input_lengths, output_lengths, strict=True)):
         # The shared prefix is part of every prompt: a shorter draw is raised to it.
         length = max(length, prefix_tokens)
         distinct = synthetic_prompt(rng, length - prefix_tokens)
+        prompt = f"{shared} {distinct}" if shared and distinct else shared or distinct
+        if exact is not None:
+            prompt = fit_to_tokens(exact, prompt, length, lambda k: synthetic_prompt(rng, k))
         yield RequestSpec(
             item_id=f"{prefix}-{index}",
-            prompt=f"{shared} {distinct}" if shared and distinct else shared or distinct,
+            prompt=prompt,
             max_tokens=max_tokens,
             input_tokens=length,
         )
