@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from support.threaded_app import ThreadedApp
 
 
 @dataclass
@@ -48,9 +49,7 @@ class EngineServer:
     # connection's transport is freed, and a new connection then looked like a used one.
     _poisoned: weakref.WeakSet[asyncio.BaseTransport] = field(default_factory=weakref.WeakSet)
     _served: weakref.WeakSet[asyncio.BaseTransport] = field(default_factory=weakref.WeakSet)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _runner: web.AppRunner | None = None
-    _thread: threading.Thread | None = None
+    _serving: ThreadedApp = field(default_factory=ThreadedApp)
 
     async def _models(self, request: web.Request) -> web.Response:
         self.paths.append(request.path)
@@ -120,41 +119,16 @@ class EngineServer:
         await resp.write(b"data: " + json.dumps(event).encode() + b"\n\n")
 
     def start(self) -> None:
-        ready = threading.Event()
+        self.url = self._serving.start(self._app)
 
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            loop.run_until_complete(self._setup())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, daemon=True)
-        self._thread.start()
-        assert ready.wait(5)
-
-    async def _setup(self) -> None:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
-        self._runner = web.AppRunner(
-            app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        return app
 
     def stop(self) -> None:
-        assert self._loop is not None
-        assert self._runner is not None
-        assert self._thread is not None
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+        self._serving.stop()
 
 
 @contextmanager

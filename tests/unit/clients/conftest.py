@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 from multidict import CIMultiDict
+
+from support.threaded_app import ThreadedApp
 
 
 @dataclass
@@ -44,9 +45,7 @@ class CannedServer:
     requests: list[Seen] = field(default_factory=list)
     url: str = ""
     server_header: str | None = None  # sent as `Server` on every response when set
-    _loop: asyncio.AbstractEventLoop | None = None
-    _runner: web.AppRunner | None = None
-    _thread: threading.Thread | None = None
+    _serving: ThreadedApp = field(default_factory=ThreadedApp)
 
     def route(self, path: str, *parts: bytes | float, **reply: Any) -> None:
         """Answers `path` with `parts` (bytes written, floats slept); `reply` sets Reply fields."""
@@ -81,47 +80,23 @@ class CannedServer:
             response.headers["Server"] = self.server_header
 
     def start(self) -> None:
-        ready = threading.Event()
+        self.url = self._serving.start(self._app)
 
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            loop.run_until_complete(self._setup())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, daemon=True)
-        self._thread.start()
-        assert ready.wait(5)
-
-    async def _setup(self) -> None:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         app.on_response_prepare.append(self._stamp)
-        self._runner = web.AppRunner(
-            app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        return app
 
     def connections(self) -> int:
         """Connections open on the server side now (accepted, not yet closed)."""
-        assert self._runner is not None
-        assert self._runner.server is not None
-        return len(self._runner.server.connections)
+        runner = self._serving.runner
+        assert runner is not None
+        assert runner.server is not None
+        return len(runner.server.connections)
 
     def stop(self) -> None:
-        assert self._loop is not None
-        assert self._runner is not None
-        assert self._thread is not None
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+        self._serving.stop()
 
 
 @pytest.fixture
