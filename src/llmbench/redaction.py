@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
 _KEY_SHAPED = re.compile(r"\b((?:sk|pk|rk|key|api)[-_])[A-Za-z0-9_\-]{8,}", re.IGNORECASE)
@@ -29,3 +30,12 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
     text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + "@", text)  # user:password@
     return _KEY_SHAPED.sub(lambda m: m.group(1) + MASK, text)
+
+
+def public_url(url: str) -> str:
+    """The URL as stored and shown: scheme, host, port and path; no user:password (and no
+    query or fragment, where a token could ride)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

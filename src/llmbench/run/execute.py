@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from llmbench.clients.engines import (
     Detection,
@@ -40,6 +40,7 @@ from llmbench.monitor.client_health import ClientWatch, judge_metrics, merge_rep
 from llmbench.monitor.decomposition import decompose
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
+from llmbench.redaction import public_url
 from llmbench.run.plan import LoadPlan, build_load, prompt_tokens
 from llmbench.run.watching import RunWatch
 from llmbench.run.workers.child import WorkerTask, make_client
@@ -66,14 +67,6 @@ class Target:
     base_url: str
     embedded_sim: SimSpec | None = None  # the simulator's settings when llmbench started it
     pid: int | None = None  # the target's process, when llmbench started it
-
-
-def public_url(url: str) -> str:
-    """The URL without user:password, which must never reach a results file."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def public_spec(spec: RunSpec) -> RunSpec:

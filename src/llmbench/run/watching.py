@@ -11,7 +11,7 @@ import contextlib
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from llmbench.clients.scrape import MetricsSource, default_metrics_url
 from llmbench.config import RunSpec
@@ -25,15 +25,9 @@ from llmbench.monitor.server_metrics import (
     parse_scrape,
     summarize,
 )
+from llmbench.redaction import public_url
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
-
-
-def _without_credentials(url: str) -> str:
-    """The URL as stored and shown: user:password never reaches a results file."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 def _target_pid(base_url: str, started_pid: int | None) -> tuple[int | None, str]:
@@ -90,7 +84,7 @@ class RunWatch:
             self._metrics_off = off("--server-metrics off", "turned off")
             return
         url = setting or default_metrics_url(self.base_url)
-        shown = _without_credentials(url)
+        shown = public_url(url)
         self._url, self._source = shown, "--server-metrics URL" if setting else "default"
         monitor = self.spec.monitor
         # The API key goes only to the target's own host, never to another metrics host.
