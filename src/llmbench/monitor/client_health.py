@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from llmbench.metrics.stats import percentiles
+from llmbench.metrics.stats import percentile_min_n, percentiles
 
 LAG_P99_LIMIT_MS = 2.0  # loop lag above this at P99: timestamps are late by about as much
 CPU_BUSY_FRACTION = 0.9  # of one core: an asyncio client is single-threaded
 CPU_BUSY_LIMIT_S = 2.0  # busy for this long in a row is saturation, not a blip
-LAG_MIN_SAMPLES = 100  # a P99 of fewer samples is one hiccup of the host, not a verdict
+# The stats gate for a P99: of fewer samples it is one hiccup of the host, not a verdict.
+LAG_MIN_SAMPLES = percentile_min_n(99)
 LAG_MEDIAN_MIN_SAMPLES = 10  # under LAG_MIN_SAMPLES, the median decides
 # A metric whose median is not at least 1/TRUST_FRACTION times the timestamp delay is flagged:
 # its values may be off by more than this share.
