@@ -130,7 +130,7 @@ async def _on_chunk_sent(
     context: SimpleNamespace,
     params: aiohttp.TraceRequestChunkSentParams,
 ) -> None:
-    stamp = context.trace_request_ctx
+    stamp: WriteStamp | None = context.trace_request_ctx
     if stamp is not None:
         stamp.sent_ns = monotonic_ns()
 
@@ -140,7 +140,7 @@ async def _on_reuse(
     context: SimpleNamespace,
     params: aiohttp.TraceConnectionReuseconnParams,
 ) -> None:
-    stamp = context.trace_request_ctx
+    stamp: WriteStamp | None = context.trace_request_ctx
     if stamp is not None:
         stamp.reused_connection = True
 

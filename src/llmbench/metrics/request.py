@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -71,14 +70,6 @@ def chunk_offsets(record: RequestRecord) -> IntArray:
 def itl_gaps_ns(record: RequestRecord) -> IntArray:
     """ITL gaps: differences of consecutive token-bearing chunk arrivals (n_chunks − 1 values)."""
     return np.diff(chunk_offsets(record))
-
-
-def _raw_token_counts(record: RequestRecord) -> npt.NDArray[np.unsignedinteger[Any]]:
-    """The client's per-chunk token counts (a view), or ones when they are missing."""
-    tokens = record.chunk_tokens
-    if len(tokens) != len(record.chunk_offsets_ns):
-        return np.ones(len(record.chunk_offsets_ns), dtype=np.uint32)
-    return np.frombuffer(tokens, dtype=np.dtype(f"u{tokens.itemsize}"))
 
 
 def chunk_token_counts(record: RequestRecord) -> FloatArray:
