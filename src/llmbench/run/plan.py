@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import math
 import random
 from collections.abc import Iterator, Sequence
@@ -188,7 +189,8 @@ def build_load(spec: RunSpec) -> LoadPlan:
         plan = OpenLoopPlan(offsets, load.max_concurrency, load.warmup)
         return LoadPlan(spec, trace_requests(entries[: len(offsets)], seed=seed), open=plan)
     inputs, outputs = length_distributions(spec.workload)
-    items = synthetic_requests(
+    exact = prompt_codec(spec.tokenizer, spec.workload.exact_tokens)
+    items: Iterator[RequestSpec] = synthetic_requests(
         input_tokens=spec.workload.input_tokens,
         output_tokens=spec.workload.output_tokens,
         seed=seed,
@@ -196,8 +198,13 @@ def build_load(spec: RunSpec) -> LoadPlan:
         prompt_set=spec.workload.prompt_set,
         inputs=inputs,
         outputs=outputs,
-        exact=prompt_codec(spec.tokenizer, spec.workload.exact_tokens),
+        exact=exact,
     )
+    if exact is not None and load.total_requests is not None:
+        # Cut every prompt now, before the load: a cut is tokenizer work (~2 ms a 1,000-token
+        # prompt), which inside the load would run in the event loop that stamps the times.
+        # A run bounded only by its duration cuts them as it sends (seen in its send lag).
+        items = iter(list(itertools.islice(items, load.total_requests)))
     if isinstance(load, OpenLoad | RampLoad) and is_open_loop(load):
         offsets = _rate_offsets(load, seed)
         return LoadPlan(spec, items, open=OpenLoopPlan(offsets, load.max_concurrency, load.warmup))

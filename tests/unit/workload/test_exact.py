@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from llmbench.clients.tokens import HFTokenizer, chat_template_overhead, load_tokenizer
+from llmbench.config import RunSpec
 from llmbench.errors import ConfigError
+from llmbench.run.plan import build_load
 from llmbench.workload.lengths import Lengths
 from llmbench.workload.synthetic import synthetic_requests
 from support.bpe import CHAT_TEMPLATE, train_bpe
@@ -127,3 +129,34 @@ def test_a_tokenizer_that_never_lands_on_n_is_a_workload_error() -> None:
 
     with pytest.raises(WorkloadError, match="exactly 3 tokens under doubling"):
         fit_to_tokens(Doubling(), "a b c", 3, lambda k: " ".join(["x"] * k))
+
+
+def test_a_run_bounded_by_requests_cuts_its_prompts_before_the_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tokenizer work is done while the plan is built, none while the load takes items:
+    inside the load it would run in the event loop that stamps the requests' times."""
+    path = train_bpe(tmp_path)
+    calls: list[str] = []
+    original = HFTokenizer.ids
+
+    def counted(self: HFTokenizer, text: str) -> list[int]:
+        calls.append(text)
+        return original(self, text)
+
+    monkeypatch.setattr(HFTokenizer, "ids", counted)
+    spec = RunSpec.model_validate(
+        {
+            "tokenizer": f"hf:{path}",
+            "workload": {"input_tokens": 32, "output_tokens": 4, "exact_tokens": True},
+            "load": {"kind": "closed", "concurrency": 2, "requests": 6, "warmup": 2},
+        }
+    )
+    plan = build_load(spec)
+    built = len(calls)
+    assert built > 0
+    items = list(plan.items)
+    assert len(items) == 8  # requests + warm-up, all cut already
+    assert len(calls) == built
+    bpe = HFTokenizer(path)
+    assert all(bpe.count(item.prompt) == 32 for item in items)
