@@ -69,7 +69,12 @@ class RequestSpec:
     max_tokens: int
     input_tokens: int | None = None
     messages: tuple[dict[str, Any], ...] | None = None
+    # Where the request belongs in an agent workload: a session (or agent-loop task) and its turn
+    # (step) index from 0, or a DAG task and its step id. None for independent requests.
     session_id: str | None = None
+    turn: int | None = None
+    task_id: str | None = None
+    step_id: str | None = None
 
 
 def request_id(group: int, index: int) -> str:
@@ -110,6 +115,9 @@ class RequestRecord:
     scheduled_ns: int
     sent_ns: int
     session_id: str | None = None
+    turn: int | None = None
+    task_id: str | None = None
+    step_id: str | None = None
     warmup: bool = False
     headers_ns: int | None = None
     first_token_ns: int | None = None

@@ -97,6 +97,7 @@ class _Announcing:
                 "t": "sent", "id": ctx.request_id, "item": spec.item_id,
                 "scheduled_ns": ctx.scheduled_ns, "sent_ns": time.monotonic_ns(),
                 "warmup": ctx.warmup, "session": spec.session_id,
+                "turn": spec.turn, "task": spec.task_id, "step": spec.step_id,
                 "input_tokens": spec.input_tokens, "max_tokens": spec.max_tokens,
             }
         )  # fmt: skip
