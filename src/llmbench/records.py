@@ -190,3 +190,17 @@ class RequestRecord:
                 ErrorCategory(err["category"]), err["message"], err.get("http_status")
             )
         return cls(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A record with the reply's text, for workloads whose next request depends on it
+    (sessions, agent loops, DAG steps). `chunk_texts` is aligned with the record's
+    `chunk_offsets_ns`: the text of each token-bearing chunk. The text is not stored."""
+
+    record: RequestRecord
+    chunk_texts: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunk_texts)

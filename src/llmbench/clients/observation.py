@@ -30,7 +30,8 @@ _TOOL_CALL = int(Channel.TOOL_CALL)
 class Observation:
     """Timestamps, token-bearing chunks and usage of one request, filled in as bytes arrive.
 
-    Per chunk it appends three ints to arrays; text is kept only when a tokenizer needs it.
+    Per chunk it appends three ints to arrays; text is kept only when a tokenizer needs it or
+    the caller asked for the reply (`keep_text`: agent workloads build the next prompt from it).
     """
 
     __slots__ = (
@@ -56,7 +57,7 @@ class Observation:
         "usage_output_tokens",
     )
 
-    def __init__(self, tokenizer: Tokenizer | None, sent_ns: int) -> None:
+    def __init__(self, tokenizer: Tokenizer | None, sent_ns: int, keep_text: bool = False) -> None:
         self.tokenizer = tokenizer
         self.sent_ns = sent_ns
         self.headers_ns: int | None = None
@@ -73,7 +74,7 @@ class Observation:
         self.chunk_offsets_ns = array("q")
         self.chunk_tokens = array("I")
         self.chunk_channels = array("B")
-        self.texts: list[str] | None = [] if tokenizer is not None else None
+        self.texts: list[str] | None = [] if tokenizer is not None or keep_text else None
         self.usage_output_tokens: int | None = None
         self.input_tokens: int | None = None
         self.cached_tokens: int | None = None
@@ -154,10 +155,11 @@ class Observation:
             self.first_content_ns = arrival_ns
         self.chunk_offsets_ns.append(arrival_ns - self.sent_ns)
         self.chunk_channels.append(channel)
-        if self.texts is None or self.tokenizer is None:
+        if self.texts is not None:
+            self.texts.append(text)
+        if self.tokenizer is None:
             self.chunk_tokens.append(1)
         else:
-            self.texts.append(text)
             self.chunk_tokens.append(self.tokenizer.count(text))
 
     def _take_usage(self, usage: dict[str, Any]) -> None:

@@ -36,7 +36,14 @@ from llmbench.clients.observation import Observation
 from llmbench.clients.sse import SSEDecoder
 from llmbench.clients.tokens import Tokenizer
 from llmbench.errors import EndpointError
-from llmbench.records import ErrorCategory, RequestError, RequestRecord, RequestSpec, SendContext
+from llmbench.records import (
+    ErrorCategory,
+    Reply,
+    RequestError,
+    RequestRecord,
+    RequestSpec,
+    SendContext,
+)
 from llmbench.redaction import redact
 
 _DRAIN_AFTER_DONE_S = 0.25  # reading to EOF after [DONE] lets the connection be reused
@@ -167,7 +174,20 @@ class OpenAIClient:
         return json_dumps(body)
 
     async def send(self, spec: RequestSpec, ctx: SendContext) -> RequestRecord:
-        """Sends one request; returns its record, failed or not (never raises for a failure).
+        """Sends one request; returns its record, failed or not (never raises for a failure)."""
+        record, _ = await self._send(spec, ctx, keep_text=False)
+        return record
+
+    async def converse(self, spec: RequestSpec, ctx: SendContext) -> Reply:
+        """As `send`, with the reply's text (per token-bearing chunk; what was received of a
+        failed request)."""
+        record, obs = await self._send(spec, ctx, keep_text=True)
+        return Reply(record, tuple(obs.texts or ()))
+
+    async def _send(
+        self, spec: RequestSpec, ctx: SendContext, *, keep_text: bool
+    ) -> tuple[RequestRecord, Observation]:
+        """The record of one request and the observation of its last attempt.
 
         With retries on (`retry_429_attempts` > 1) an HTTP 429 is sent again after its
         Retry-After; one record holds the last attempt's timings and the retry counts. A first
@@ -181,7 +201,7 @@ class OpenAIClient:
         attempts, waited_ns, first_sent_ns, reconnected = 1, 0, None, False
         while True:
             obs, fault, stale_sent_ns = await self._attempt_once_more_if_stale(
-                self._session, body, headers, reconnected
+                self._session, body, headers, reconnected, keep_text
             )
             if stale_sent_ns is not None:
                 reconnected = True
@@ -201,14 +221,15 @@ class OpenAIClient:
             attempts += 1
         record = obs.record(spec, ctx, self._error(fault))
         if attempts == 1 and not reconnected:
-            return record
-        return dataclasses.replace(
+            return record, obs
+        retried = dataclasses.replace(
             record,
             attempts=attempts,
             retry_wait_ns=waited_ns,
             first_sent_ns=first_sent_ns,
             reconnected=reconnected,
         )
+        return retried, obs
 
     async def _attempt_once_more_if_stale(
         self,
@@ -216,11 +237,12 @@ class OpenAIClient:
         body: bytes,
         headers: dict[str, str],
         reconnected: bool,
+        keep_text: bool,
     ) -> tuple[Observation, RequestFault | None, int | None]:
         """One attempt; if it died on a reused connection that the server had closed before
         answering (and no request of this one did so before), once more on a fresh
         connection. The third value is the stale attempt's send time, None if none."""
-        obs, fault = await self._attempt(session, body, headers)
+        obs, fault = await self._attempt(session, body, headers, keep_text)
         if reconnected or fault is None or not fault.closed_before_answer:
             return obs, fault, None
         if not obs.reused_connection:
@@ -230,7 +252,7 @@ class OpenAIClient:
                 connection_limit=0, connect_timeout_s=self._connect_timeout_s, force_close=True
             )
         stale_sent_ns = obs.sent_ns
-        obs, fault = await self._attempt(self._fresh, body, headers)
+        obs, fault = await self._attempt(self._fresh, body, headers, keep_text)
         return obs, fault, stale_sent_ns
 
     def _retry_wait_s(self, fault: RequestFault | None, attempts: int) -> float | None:
@@ -251,10 +273,14 @@ class OpenAIClient:
         return wait_s
 
     async def _attempt(
-        self, session: aiohttp.ClientSession, body: bytes, headers: dict[str, str]
+        self,
+        session: aiohttp.ClientSession,
+        body: bytes,
+        headers: dict[str, str],
+        keep_text: bool = False,
     ) -> tuple[Observation, RequestFault | None]:
         """One HTTP exchange: what it showed and how it failed (None: it did not)."""
-        obs = Observation(self._tokenizer, monotonic_ns())
+        obs = Observation(self._tokenizer, monotonic_ns(), keep_text)
         fault: RequestFault | None = None
         deadline = asyncio.timeout(self._request_timeout_s)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from llmbench.records import RequestRecord, RequestSpec, SendContext
+from llmbench.records import Reply, RequestRecord, RequestSpec, SendContext
 
 
 class Client(Protocol):
@@ -16,3 +16,9 @@ class Client(Protocol):
     """
 
     async def send(self, spec: RequestSpec, ctx: SendContext) -> RequestRecord: ...
+
+
+class Conversant(Client, Protocol):
+    """A client that can also return the reply's text (agent workloads)."""
+
+    async def converse(self, spec: RequestSpec, ctx: SendContext) -> Reply: ...
