@@ -31,7 +31,7 @@ from llmbench.config import (
 )
 from llmbench.engine.closed_loop import ClosedLoopPlan, RecordSink, RunOutcome, run_closed_loop
 from llmbench.engine.open_loop import OpenLoopPlan, PacingStats, run_open_loop
-from llmbench.engine.protocol import Client
+from llmbench.engine.protocol import AgentDriver, Conversant
 from llmbench.engine.schedules import (
     Offsets,
     constant_offsets,
@@ -68,12 +68,13 @@ def _rate_offsets(load: OpenLoad | RampLoad, seed: int) -> Offsets:
 
 @dataclass
 class LoadPlan:
-    """One run's load, ready to run: exactly one of `closed` / `open` is set."""
+    """One run's load, ready to run: exactly one of `closed` / `open` / `agent` is set."""
 
     spec: RunSpec
     items: Iterator[RequestSpec]
     closed: ClosedLoopPlan | None = None
     open: OpenLoopPlan | None = None
+    agent: AgentDriver | None = None  # an agent workload drives the client itself
     pacing: PacingStats = field(default_factory=PacingStats)
 
     @property
@@ -83,6 +84,8 @@ class LoadPlan:
             return self.spec.target.connection_limit
         if self.closed is not None:
             return self.closed.concurrency
+        if self.agent is not None:
+            return self.agent.concurrency
         assert self.open is not None
         return self.open.max_concurrency or 0
 
@@ -91,6 +94,8 @@ class LoadPlan:
         """Connections to open before the load: one per stream, or per expected in-flight send."""
         if self.closed is not None:
             return self.closed.concurrency
+        if self.agent is not None:
+            return self.agent.concurrency
         assert self.open is not None
         if self.open.max_concurrency:
             return self.open.max_concurrency
@@ -98,8 +103,10 @@ class LoadPlan:
         return max(1, min(64, math.ceil(rate))) if rate else 8
 
     async def run(
-        self, client: Client, *, target_id: str, sink: RecordSink, stop: asyncio.Event | None
+        self, client: Conversant, *, target_id: str, sink: RecordSink, stop: asyncio.Event | None
     ) -> RunOutcome:
+        if self.agent is not None:
+            return await self.agent.run(client, target_id=target_id, sink=sink, stop=stop)
         if self.open is not None:
             return await run_open_loop(
                 client, self.items, self.open, target_id=target_id, sink=sink, stop=stop,
@@ -123,7 +130,7 @@ class LoadPlan:
                 dispatch_lag_ns=self.pacing.dispatch_lag_ns,
                 validity=load.validity,
             )
-        else:
+        else:  # closed loops and agent workloads: each waits for its replies
             requested = load.concurrency if isinstance(load, ClosedLoad) else None
             out = closed_loop_delivery(records, concurrency=requested, validity=load.validity)
         if self.spec.slo is not None:

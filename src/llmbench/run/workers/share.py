@@ -30,7 +30,10 @@ def usable_cpus(*, local_target: bool) -> int:
 
 
 def _parallelism(load: LoadPlan) -> int:
-    """The most workers the load can use: one stream, cap slot or scheduled send each."""
+    """The most workers the load can use: one stream, cap slot or scheduled send each; an
+    agent workload runs in one process (its requests depend on each other's replies)."""
+    if load.agent is not None:
+        return 1
     if load.closed is not None:
         return load.closed.concurrency
     assert load.open is not None
@@ -38,6 +41,8 @@ def _parallelism(load: LoadPlan) -> int:
 
 
 def _needed(load: LoadPlan) -> int:
+    if load.agent is not None:
+        return 1
     if load.closed is not None:
         return math.ceil(load.closed.concurrency / STREAMS_PER_WORKER)
     assert load.open is not None
