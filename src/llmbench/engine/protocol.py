@@ -10,6 +10,7 @@ from llmbench.records import Reply, RequestRecord, RequestSpec, SendContext
 
 if TYPE_CHECKING:
     from llmbench.engine.closed_loop import RunOutcome
+    from llmbench.tasks import TaskRecord
 
 
 class Client(Protocol):
@@ -34,8 +35,9 @@ class AgentDriver(Protocol):
     the replies before it, so it drives the client itself instead of taking a list of items.
 
     `concurrency` is the most requests it can have in flight (sizes the connection pool); `run`
-    gives `sink` every record (warm-up ones marked), honours `stop` like the closed loop (cancel
-    in-flight requests, keep their records) and says why it stopped.
+    gives `sink` every request record and `task_sink` every task record (warm-up ones marked),
+    honours `stop` like the closed loop (cancel in-flight requests, keep their records) and says
+    why it stopped.
     """
 
     @property
@@ -47,5 +49,6 @@ class AgentDriver(Protocol):
         *,
         target_id: str,
         sink: Callable[[RequestRecord], None],
+        task_sink: Callable[[TaskRecord], None],
         stop: asyncio.Event | None,
     ) -> RunOutcome: ...

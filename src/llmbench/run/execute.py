@@ -41,7 +41,7 @@ from llmbench.monitor.decomposition import decompose
 from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.redaction import public_url
-from llmbench.run.plan import LoadPlan, build_load, prompt_tokens
+from llmbench.run.plan import LoadPlan, TaskSink, build_load, prompt_tokens
 from llmbench.run.watching import RunWatch
 from llmbench.run.workers.child import WorkerTask, make_client
 from llmbench.run.workers.pool import RecordSink, run_workers
@@ -60,6 +60,7 @@ from llmbench.store.run_schema import (
     TargetInfo,
     WorkersInfo,
 )
+from llmbench.tasks import TaskRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +186,18 @@ class RecordKeeper:
     ) -> None:
         self.writer = writer
         self.columns = RunColumns()
+        self.tasks: list[TaskRecord] = []
         self._stop = stop
         self._on_record = on_record
 
     def __call__(self, record: RequestRecord) -> None:
         self.encoded(record_line(record), column_row(record))
+
+    def task(self, task: TaskRecord) -> None:
+        """A finished agent task: appended to tasks.jsonl and kept for the summary."""
+        if not self.writer.append_task(task):
+            self._stop.set()
+        self.tasks.append(task)
 
     def encoded(self, line: bytes, row: ColumnRow) -> None:
         """A record as its line and its row, made here or in a worker process."""
@@ -234,6 +242,7 @@ async def execute_run(
                 outcome, warmed, client, workers = await drive_load(
                     spec, target, load, model=model, api_key=api_key, tokenizer=tokenizer,
                     target_id=run.target.id, sink=sink, stop=stop, engine=engine.name,
+                    task_sink=sink.task,
                 )  # fmt: skip
         except DistributedError:
             _mark_failed(writer, run)
@@ -306,6 +315,7 @@ async def drive_load(
     sink: RecordSink,
     stop: asyncio.Event,
     engine: str | None = None,
+    task_sink: TaskSink | None = None,
 ) -> tuple[RunOutcome, int, ClientHealth, WorkersInfo]:
     """Runs the load in this process, or over worker processes (`load.workers`): the outcome,
     connections opened before it, the `client` and the `workers` blocks of run.json."""
@@ -322,7 +332,9 @@ async def drive_load(
         ):  # fmt: skip
             warmed = await http.open_connections(load.warm_connections)
             cpu_before_s = time.process_time()
-            outcome = await load.run(http, target_id=target_id, sink=sink, stop=stop)
+            outcome = await load.run(
+                http, target_id=target_id, sink=sink, stop=stop, task_sink=task_sink
+            )
             info["cpu_s_load"] = time.process_time() - cpu_before_s
         report = ClientHealth.model_validate(watch.report())
         return outcome, warmed, report, WorkersInfo.model_validate({**info, "processes": 1})

@@ -10,7 +10,7 @@ import functools
 import itertools
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +45,7 @@ from llmbench.metrics.delivery import closed_loop_delivery, open_loop_delivery
 from llmbench.metrics.slo import goodput
 from llmbench.records import RequestRecord, RequestSpec
 from llmbench.store.run_schema import LoadOutcome, PromptTokens
+from llmbench.tasks import TaskRecord
 from llmbench.workload.lengths import Lengths
 from llmbench.workload.synthetic import synthetic_requests
 from llmbench.workload.trace import load_trace, trace_requests
@@ -64,6 +65,9 @@ def _rate_offsets(load: OpenLoad | RampLoad, seed: int) -> Offsets:
         max_requests=total,
         duration_s=load.duration_s,
     )
+
+
+TaskSink = Callable[[TaskRecord], None]
 
 
 @dataclass
@@ -103,10 +107,19 @@ class LoadPlan:
         return max(1, min(64, math.ceil(rate))) if rate else 8
 
     async def run(
-        self, client: Conversant, *, target_id: str, sink: RecordSink, stop: asyncio.Event | None
+        self,
+        client: Conversant,
+        *,
+        target_id: str,
+        sink: RecordSink,
+        stop: asyncio.Event | None,
+        task_sink: TaskSink | None = None,
     ) -> RunOutcome:
         if self.agent is not None:
-            return await self.agent.run(client, target_id=target_id, sink=sink, stop=stop)
+            assert task_sink is not None, "an agent workload needs a sink for its task records"
+            return await self.agent.run(
+                client, target_id=target_id, sink=sink, task_sink=task_sink, stop=stop
+            )
         if self.open is not None:
             return await run_open_loop(
                 client, self.items, self.open, target_id=target_id, sink=sink, stop=stop,

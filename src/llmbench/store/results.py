@@ -1,6 +1,7 @@
-"""A results directory: `run.json` (spec, environment, target, summary) and `records.jsonl`
-(one line per finished request, appended and flushed as it finishes), so a run stopped at any
-moment, even by `kill -9`, leaves every finished record readable.
+"""A results directory: `run.json` (spec, environment, target, summary), `records.jsonl`
+(one line per finished request, appended and flushed as it finishes) and, for agent tasks,
+`tasks.jsonl` (one line per finished task, the same way), so a run stopped at any moment, even
+by `kill -9`, leaves every finished record readable.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from llmbench.metrics.columns import RunColumns
 from llmbench.records import RequestRecord
 from llmbench.store.codec import read_json, run_from_json, write_atomic
 from llmbench.store.run_schema import RunResult
+from llmbench.tasks import TaskRecord
 
 RUN_FILE = "run.json"
 RECORDS_FILE = "records.jsonl"
+TASKS_FILE = "tasks.jsonl"
 
 
 def record_line(record: RequestRecord) -> bytes:
@@ -50,6 +53,7 @@ class RunWriter:
             ) from exc
         self.n_written = 0
         self.failure: StoreError | None = None  # set by the first append that could not write
+        self._tasks: IO[bytes] | None = None  # tasks.jsonl, opened at the first task
 
     def write_run(self, run: RunResult) -> None:
         """Writes (or rewrites) run.json; called at start with status 'running' and at the end."""
@@ -86,7 +90,29 @@ class RunWriter:
         self.n_written += 1
         return True
 
+    def append_task(self, task: TaskRecord) -> bool:
+        """One tasks.jsonl line per finished task, flushed at once; False (and `failure` set)
+        when it could not be written, as `append_line`."""
+        if self.failure is not None:
+            return False
+        path = self.directory / TASKS_FILE
+        try:
+            if self._tasks is None:
+                self._tasks = path.open("ab")
+            self._tasks.write(task.model_dump_json().encode() + b"\n")
+            self._tasks.flush()
+        except OSError as exc:
+            self.failure = StoreError(
+                f"cannot append to {path}: {exc.strerror or exc}; the run stopped",
+                hint="free disk space and run again",
+            )
+            return False
+        return True
+
     def close(self) -> None:
+        if self._tasks is not None:
+            with contextlib.suppress(OSError):
+                self._tasks.close()
         # After a failed write the buffer still holds the rest of that line: closing retries
         # the write and fails again, which `failure` already reports.
         with contextlib.suppress(OSError):
@@ -105,6 +131,7 @@ class LoadedRun:
     run: RunResult | None  # None: no run.json (the run did not start cleanly)
     records: list[RequestRecord]
     warnings: list[str] = field(default_factory=list)
+    tasks: list[TaskRecord] = field(default_factory=list)  # agent tasks (tasks.jsonl)
 
 
 @dataclass(slots=True)
@@ -151,6 +178,27 @@ def _parse_line(path: Path, number: int, line: str, warnings: list[str]) -> Requ
         ) from exc
 
 
+def iter_tasks(path: Path, warnings: list[str]) -> Iterator[TaskRecord]:
+    """The task records of a tasks.jsonl (none when the file is absent: not a task run); a torn
+    last line is skipped with a warning, as in records.jsonl."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8", newline="\n") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield TaskRecord.model_validate_json(line)
+            except ValueError as exc:
+                if not line.endswith("\n"):
+                    warnings.append(f"{path}:{number}: torn last line ignored (run was killed)")
+                    continue
+                raise StoreError(
+                    f"{path}:{number}: unreadable task record ({exc.__class__.__name__})",
+                    hint="the file was edited or corrupted; restore it or remove that line",
+                ) from exc
+
+
 def _read_run_json(directory: Path, warnings: list[str]) -> RunResult | None:
     if not directory.is_dir():
         raise StoreError(f"{directory} is not a results directory", hint="pass the run's folder")
@@ -171,7 +219,8 @@ def load_run(directory: Path) -> LoadedRun:
     warnings: list[str] = []
     run = _read_run_json(directory, warnings)
     records = list(iter_records(directory / RECORDS_FILE, warnings))
-    return LoadedRun(directory, run, records, warnings)
+    tasks = list(iter_tasks(directory / TASKS_FILE, warnings))
+    return LoadedRun(directory, run, records, warnings, tasks)
 
 
 def load_run_columns(directory: Path) -> LoadedColumns:
