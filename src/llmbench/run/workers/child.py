@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, cast
 
+from llmbench.clients.anthropic import AnthropicClient
 from llmbench.clients.engines import force_length_fields
 from llmbench.clients.openai import OpenAIClient
 from llmbench.clients.tokens import Tokenizer, load_tokenizer
@@ -51,9 +52,9 @@ class WorkerTask:
 
 
 # The target kinds this build can drive, each by its own client (docs/agent-services.md).
-IMPLEMENTED_KINDS = ("openai",)
+IMPLEMENTED_KINDS = ("openai", "anthropic")
 
-RunClient = OpenAIClient
+RunClient = OpenAIClient  # AnthropicClient is one (the same machinery, its own protocol)
 
 
 def check_target_kind(spec: RunSpec) -> None:
@@ -82,6 +83,15 @@ def make_client(
     it; with --force-length, `engine`'s fields force every request's length (None: nothing)."""
     check_target_kind(spec)
     target = spec.target
+    retries = target.retry_429_attempts if target.retry_429 else 1
+    if target.kind == "anthropic":
+        return AnthropicClient(
+            base_url=base_url, model=model, api_key=api_key, extra_headers=target.extra_headers,
+            extra_body=target.extra_body, stream=target.stream,
+            request_timeout_s=target.request_timeout_s, connection_limit=connection_limit,
+            tokenizer=tokenizer, retry_429_attempts=retries,
+            retry_429_max_wait_s=target.retry_429_max_wait_s,
+        )  # fmt: skip
     force = None
     if spec.workload.force_length and engine is not None:
         force = force_length_fields(cast(EngineName, engine))
@@ -96,7 +106,7 @@ def make_client(
         request_timeout_s=target.request_timeout_s,
         connection_limit=connection_limit,
         tokenizer=tokenizer,
-        retry_429_attempts=target.retry_429_attempts if target.retry_429 else 1,
+        retry_429_attempts=retries,
         retry_429_max_wait_s=target.retry_429_max_wait_s,
         force_fields=force,
     )
