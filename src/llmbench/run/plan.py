@@ -44,6 +44,7 @@ from llmbench.metrics.columns import RunColumns
 from llmbench.metrics.delivery import closed_loop_delivery, open_loop_delivery
 from llmbench.metrics.slo import goodput
 from llmbench.records import RequestRecord, RequestSpec
+from llmbench.run.task_protocol import task_submissions
 from llmbench.store.run_schema import LoadOutcome, PromptTokens
 from llmbench.tasks import TaskRecord
 from llmbench.workload.lengths import Lengths
@@ -225,6 +226,8 @@ def build_load(spec: RunSpec) -> LoadPlan:
         # prompt), which inside the load would run in the event loop that stamps the times.
         # A run bounded only by its duration cuts them as it sends (seen in its send lag).
         items = iter(list(itertools.islice(items, load.total_requests)))
+    if spec.target.kind == "a2a":  # a task protocol: tasks paced by the load, no requests
+        return LoadPlan(spec, iter(()), agent=task_submissions(spec, items))
     if isinstance(load, OpenLoad | RampLoad) and is_open_loop(load):
         offsets = _rate_offsets(load, seed)
         return LoadPlan(spec, items, open=OpenLoopPlan(offsets, load.max_concurrency, load.warmup))

@@ -34,3 +34,19 @@ def test_a_kind_not_built_yet_is_one_clear_error_naming_the_ones_that_are(kind: 
 def test_an_unknown_kind_is_refused_with_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="openai"):
         RunSpec.model_validate({"target": {"kind": "grpc"}})
+
+
+def test_an_a2a_target_takes_a_closed_load_only() -> None:
+    from llmbench.run.plan import build_load
+
+    closed = RunSpec.model_validate(
+        {"target": {"kind": "a2a"}, "load": {"concurrency": 3, "requests": 5}}
+    )
+    plan = build_load(closed)
+    assert plan.agent is not None
+    assert plan.agent.concurrency == 3
+    open_load = RunSpec.model_validate(
+        {"target": {"kind": "a2a"}, "load": {"kind": "open", "rate": 2, "requests": 4}}
+    )
+    with pytest.raises(ConfigError, match="closed load"):
+        build_load(open_load)
