@@ -161,3 +161,25 @@ def test_a_wrong_key_is_an_http_4xx_that_never_quotes_the_key(
     assert task.error.http_status == 401
     assert wrong not in task.model_dump_json()
     assert asyncio.run(_one(base_url, api_key=KEY)).ok
+
+
+def test_a_task_followed_by_polling_ends_within_one_poll_of_the_log(fast_sim: str) -> None:
+    interval_s = 0.02
+    spec = RequestSpec(item_id="t", prompt="plan a trip", max_tokens=TOKENS)
+
+    async def run() -> TaskRecord:
+        async with A2AClient(
+            base_url=fast_sim, stream=False, blocking=False, poll_interval_s=interval_s
+        ) as client:
+            return await client.run_task(spec, SendContext("req-poll", "sim", 0, 0))
+
+    task = asyncio.run(run())
+    assert task.status is TaskStatus.OK
+    assert task.polls >= 1
+    assert [e.via for e in task.events] == ["response"] + ["poll"] * task.polls
+    assert task.provider_task_id is not None
+    truth = a2a_log(fast_sim, task.provider_task_id)
+    assert task.ended_ns is not None
+    # seen by the first poll after the end: within one interval (plus the poll's round trip)
+    late_ns = task.ended_ns - truth["done_ns"]
+    assert 0 <= late_ns < interval_s * 1e9 + AGREEMENT_NS

@@ -172,6 +172,7 @@ class A2AClient:
         connect_timeout_s: float = 10.0,
         connection_limit: int = 0,
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+        blocking: bool = True,
     ) -> None:
         self._root = api_root(base_url)
         self._secrets = [api_key] if api_key else []
@@ -183,6 +184,7 @@ class A2AClient:
         self._connect_timeout_s = connect_timeout_s
         self._connection_limit = connection_limit
         self._poll_interval_s = poll_interval_s
+        self._blocking = blocking  # message/send: answer when the task stops (else: poll)
         self._session: aiohttp.ClientSession | None = None
         self.card: dict[str, Any] = {}
         self._url = URL(self._root)
@@ -262,7 +264,7 @@ class A2AClient:
         }  # fmt: skip
         params: dict[str, Any] = {"message": message}
         if method == "message/send":
-            params["configuration"] = {"blocking": True}
+            params["configuration"] = {"blocking": self._blocking}
         return _rpc(ctx.request_id, method, params)
 
     async def _follow_stream(self, session: aiohttp.ClientSession, watch: TaskWatch) -> None:
