@@ -50,3 +50,19 @@ def test_an_a2a_target_takes_a_closed_load_only() -> None:
     )
     with pytest.raises(ConfigError, match="closed load"):
         build_load(open_load)
+
+
+@pytest.mark.parametrize(
+    ("settings", "flag"),
+    [
+        ({"workload": {"force_length": True}}, "--force-length"),
+        ({"target": {"kind": "anthropic", "endpoint": "completions"}}, "--endpoint"),
+    ],
+)
+def test_openai_only_settings_are_refused_for_another_kind(
+    settings: dict[str, dict[str, object]], flag: str
+) -> None:
+    data = {"target": {"kind": "anthropic"}, **settings}
+    with pytest.raises(ConfigError) as caught:
+        check_target_kind(RunSpec.model_validate(data))
+    assert flag in (caught.value.where or "")

@@ -70,6 +70,20 @@ def check_target_kind(spec: RunSpec) -> None:
             hint=f"use one of: {', '.join(IMPLEMENTED_KINDS)} "
             f"(the kinds defined: {', '.join(TARGET_KINDS)})",
         )
+    if kind == "openai":
+        return
+    if spec.workload.force_length:  # nothing to send: say so rather than ignore the flag
+        raise ConfigError(
+            f"--force-length sends a serving engine's fields; a {kind} target has none",
+            where="workload.force_length (--force-length)",
+            hint="drop --force-length (docs/agent-services.md)",
+        )
+    if spec.target.endpoint != "chat":
+        raise ConfigError(
+            f"--endpoint {spec.target.endpoint} is an OpenAI endpoint; a {kind} target has its own",
+            where="target.endpoint (--endpoint)",
+            hint="drop --endpoint",
+        )
 
 
 def make_client(
