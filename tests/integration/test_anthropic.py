@@ -29,6 +29,7 @@ from llmbench.records import (
 from llmbench.run.execute import Target, execute_run
 from llmbench.run.target import EmbeddedSim
 from llmbench.store.results import load_run
+from support.cli import llmbench
 
 StartSim = Callable[..., str]
 KEY_VARIABLE = "LLMBENCH_TEST_ANTHROPIC_KEY"
@@ -210,3 +211,26 @@ def test_cache_reads_of_the_twins_prefix_cache_are_the_records_cached_tokens(
     assert second.input_tokens == 4099
     assert second.cached_tokens is not None
     assert second.cached_tokens >= 4096 - 64
+
+
+def test_the_command_reads_the_kinds_own_key_variable_and_writes_it_nowhere(
+    start_sim: StartSim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The simulator accepts only ANTHROPIC_API_KEY's value in x-api-key; OPENAI_API_KEY holds
+    # another: every request succeeds only if the anthropic kind read its own variable.
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-not-this-one")
+    base_url = start_sim(ttft_ms=5, itl_ms=1, extra_args=["--api-key-env", "ANTHROPIC_API_KEY"])
+    out = tmp_path / "run"
+    result = llmbench(
+        "run", "--target-kind", "anthropic", "--base-url", base_url, "--model", "llmbench-sim",
+        "--requests", "3", "--concurrency", "1", "--output-tokens", "4", "--output-dir", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    counts = load_run(out).run.counts
+    assert counts is not None
+    assert (counts.ok, counts.error) == (3, 0)
+    assert KEY not in result.stdout + result.stderr
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert KEY not in path.read_text(errors="replace"), path
