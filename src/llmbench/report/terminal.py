@@ -231,12 +231,14 @@ def run_header(view: RunView) -> Text:
                              view.detail)  # fmt: skip
     target, load = run.target, run.spec.load
     rate = getattr(load, "rate", None)
+    kind = run.spec.target.kind
+    protocol = target.endpoint if kind == "openai" else kind  # anthropic, a2a, ...
     return Text.assemble(
         ("run ", "bold"),
         f"{run.run_id}  ",
         (f"[{view.status}]", style),
         f"  target {target.id} {target.base_url} model {target.model} "
-        f"({target.endpoint})  load {profile_name(load.model_dump(mode='json'))} "
+        f"({protocol})  load {profile_name(load.model_dump(mode='json'))} "
         + (f"rate={rate:g}/s" if rate else f"c={getattr(load, 'concurrency', None)}")
         + (f"  workers {processes}" if (processes := _processes(run)) > 1 else ""),
     )
