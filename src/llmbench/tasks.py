@@ -50,6 +50,9 @@ class TaskStep(_Frozen):
     request_id: str | None = None
     depends_on: tuple[str, ...] = ()
     error: str | None = None
+    # a model step: its request's TTFT and E2E (from the request record), for per-step statistics
+    ttft_ns: int | None = None
+    e2e_ns: int | None = None
 
 
 class TaskEvent(_Frozen):

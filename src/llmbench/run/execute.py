@@ -35,6 +35,7 @@ from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome
 from llmbench.errors import ConfigError, DistributedError, EndpointError, StoreError
 from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
+from llmbench.metrics.tasks import summarize_tasks
 from llmbench.monitor.cache_evidence import cache_evidence
 from llmbench.monitor.client_health import ClientWatch, judge_metrics, merge_reports
 from llmbench.monitor.decomposition import decompose
@@ -60,6 +61,7 @@ from llmbench.store.run_schema import (
     TargetInfo,
     WorkersInfo,
 )
+from llmbench.store.task_schema import TaskSummary
 from llmbench.tasks import TaskRecord
 
 
@@ -264,11 +266,17 @@ async def execute_run(
                 **judgement,
                 **watched,
                 **_evidence(records, watched, watch, run.clock.monotonic_ns_at_start),
+                **_task_block(sink.tasks, spec.seed),
             }
         )
         run = run.model_copy(update={"client": _judged_client(client, parts)})
         _finish(writer, run)
     return run
+
+
+def _task_block(tasks: list[TaskRecord], seed: int) -> dict[str, TaskSummary]:
+    """run.json's `tasks` block, for a run whose driver produced task records (else no key)."""
+    return {"tasks": TaskSummary.model_validate(summarize_tasks(tasks, seed=seed))} if tasks else {}
 
 
 def _initial_run(
