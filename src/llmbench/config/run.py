@@ -247,6 +247,8 @@ class RunSpec(_Spec):
         # Word prompts hash as they did before exact lengths existed: earlier runs stay comparable.
         if not dumped["workload"].get("exact_tokens"):
             dumped["workload"].pop("exact_tokens", None)
+        if dumped.get("sim", {}).get("task_options") is None:  # the task face's: same reason
+            dumped.get("sim", {}).pop("task_options", None)
         canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
