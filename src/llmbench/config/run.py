@@ -37,6 +37,7 @@ from llmbench.config.load import (
 )
 from llmbench.config.load import Spec as _Spec
 from llmbench.config.slo import SloSpec
+from llmbench.config.task_api import TaskApiSettings
 from llmbench.config.upgrade import is_v1_load, upgrade_load_v1, upgrade_spec_v1
 from llmbench.sim.server.settings import SimSettings as SimSpec  # the one definition
 
@@ -195,6 +196,7 @@ class RunSpec(_Spec):
     load: LoadSpec = Field(default_factory=lambda: ClosedLoad(requests=100))
     sim: SimSpec = Field(default_factory=SimSpec)
     monitor: MonitorSpec = Field(default_factory=MonitorSpec)
+    task_api: TaskApiSettings = Field(default_factory=TaskApiSettings)
     slo: SloSpec | None = None
     tokenizer: str | None = Field(
         None,
@@ -249,6 +251,8 @@ class RunSpec(_Spec):
             dumped["workload"].pop("exact_tokens", None)
         if dumped.get("sim", {}).get("task_options") is None:  # the task face's: same reason
             dumped.get("sim", {}).pop("task_options", None)
+        if self.task_api == TaskApiSettings():  # agent-service settings: same reason
+            dumped.pop("task_api", None)
         canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -130,9 +130,9 @@ class TaskFace:
         if options.accept_ms:
             await asyncio.sleep(options.accept_ms / 1000)
         response = _envelope(200, task.detail())
+        task.accepted_ns = time.monotonic_ns()  # as the answer goes out (a client can't be earlier)
         await response.prepare(request)
         await response.write_eof()
-        task.accepted_ns = time.monotonic_ns()
         self._webhook(task, "task_created", {"task_detail": task.detail()})
         task.runner = asyncio.get_running_loop().create_task(self._run(task))
         return response
@@ -261,6 +261,7 @@ class TaskFace:
         return web.json_response({"tasks": [t.log() for t in self.tasks.values()]})
 
     async def lifetime(self, app: web.Application) -> Any:
+        self.deliverer.open()
         yield
         for task in self.tasks.values():
             if task.runner is not None:

@@ -98,10 +98,15 @@ class Deliverer:
                 if attempt < _RETRIES:
                     await asyncio.sleep(_RETRY_DELAY_S * (attempt + 1))
 
+    def open(self) -> None:
+        """The HTTP client, made when the server starts (not inside the first delivery)."""
+        timeout = aiohttp.ClientTimeout(total=_TIMEOUT_S)
+        self._session = aiohttp.ClientSession(timeout=timeout)
+
     async def _post(self, delivery: Delivery, body: bytes) -> int:
         if self._session is None:
-            timeout = aiohttp.ClientTimeout(total=_TIMEOUT_S)
-            self._session = aiohttp.ClientSession(timeout=timeout)
+            self.open()
+        assert self._session is not None
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
