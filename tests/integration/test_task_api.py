@@ -8,13 +8,15 @@ import itertools
 import json
 import socket
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.integration.conftest import StartSim
 
-from llmbench.clients.taskapi_spec import MANUS
+from llmbench.clients.taskapi_spec import MANUS, TaskApiSpec, load_task_api_spec
 from llmbench.config.task_api import TaskApiSettings
+from llmbench.errors import ConfigError
 from llmbench.run.taskapi import Pacing, TaskApiDriver
 from llmbench.tasks import TaskRecord, TaskStatus
 
@@ -35,11 +37,15 @@ def sim_log(base: str, provider_id: str) -> dict[str, Any]:
 
 
 def run_tasks(
-    base: str, settings: TaskApiSettings, pacing: Pacing, api_key: str | None = None
+    base: str,
+    settings: TaskApiSettings,
+    pacing: Pacing,
+    api_key: str | None = None,
+    spec: TaskApiSpec = MANUS,
 ) -> list[TaskRecord]:
     records: list[TaskRecord] = []
     prompts = itertools.cycle(["plan a short trip", "summarize the news"])
-    driver = TaskApiDriver(base, MANUS, settings, pacing, prompts, api_key)
+    driver = TaskApiDriver(base, spec, settings, pacing, prompts, api_key)
 
     async def main() -> None:
         await driver.run(
@@ -187,3 +193,32 @@ def test_a_wrong_key_is_an_error_record_without_the_key(
         assert record.error.raw_body
         assert "unauthenticated" in record.error.raw_body
         assert secret not in record.model_dump_json()
+
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "task-api.yaml"
+
+
+def test_the_generic_adapter_drives_the_task_face_from_yaml_alone(start_sim: StartSim) -> None:
+    base = start_sim(ttft_ms=20, itl_ms=5, task_options="steps:2,tokens:4,tool_ms:10,wait:1")
+    spec = load_task_api_spec(EXAMPLE)
+    settings = TaskApiSettings(poll_interval_ms=30, answer_after_ms=50, task_timeout_s=10)
+    records = run_tasks(base, settings, Pacing(tasks=2), spec=spec)
+    assert [r.status for r in records] == [TaskStatus.OK] * 2
+    for record in records:
+        assert record.provider_task_id is not None
+        truth = sim_log(base, record.provider_task_id)
+        assert truth["status"] == "stopped"
+        assert record.ended_ns is not None
+        assert 0 <= record.ended_ns - truth["stopped_ns"] <= 30 * 1.1 * MS + POLL_SLACK_NS
+        assert record.waiting_ns > 0  # answered by task.sendMessage after 50 ms
+        assert len([e for e in record.events if e.kind == "assistant_message"]) == 2
+
+
+def test_a_bad_task_api_file_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("id_path: task_id", "id_path: 3\nid_pth: x"))
+    with pytest.raises(ConfigError) as caught:
+        load_task_api_spec(bad)
+    message = str(caught.value)
+    assert "bad.yaml:" in message
+    assert "id_pth" in message

@@ -161,12 +161,18 @@ class TaskApiClient:
         return str(task_id)
 
     async def poll(self, task_id: str) -> Poll:
-        """One look: the event list (when the spec has one) and the status (from the status
-        endpoint, else the last event that carried one)."""
+        """One look: the status (from the status endpoint, else the last event that carried
+        one) and the event list (when the spec has one)."""
         values = {"task_id": task_id}
         sent_ns = time.monotonic_ns()
         events: tuple[Event, ...] = ()
         status = None
+        polled = None
+        # The status first: the events listed after it hold all that led to it.
+        if self.spec.status is not None:
+            data = await self.call(self.spec.status.call, values)
+            found = dig(data, self.spec.status.field)
+            polled = str(found) if found is not None else None
         if self.spec.events is not None:
             data = await self.call(self.spec.events.call, values)
             listed = dig(data, self.spec.events.list_path)
@@ -177,10 +183,7 @@ class TaskApiClient:
                 )  # fmt: skip
             events = tuple(self._event(item) for item in listed if isinstance(item, dict))
             status = next((e.status for e in reversed(events) if e.status), None)
-        if self.spec.status is not None:
-            data = await self.call(self.spec.status.call, values)
-            found = dig(data, self.spec.status.field)
-            status = str(found) if found is not None else None
+        status = polled if self.spec.status is not None else status
         return Poll(sent_ns, time.monotonic_ns(), events, status)
 
     def _event(self, item: dict[str, Any]) -> Event:

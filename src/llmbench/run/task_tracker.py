@@ -44,6 +44,7 @@ class TaskTracker:
     polls_throttled: int = 0
     throttled_ns: int = 0
     last_status: str | None = None
+    polled_status: str | None = None  # the status endpoint's last answer
     waiting_since_ns: int | None = None
     waiting_ns: int = 0
     final: str | None = None

@@ -248,7 +248,10 @@ class TaskApiDriver:
             failures = 0
             for event in poll.events:
                 tracker.observe(event, poll.answered_ns, "poll", looked_ns)
-            if self.spec.events is None and poll.status is not None:
+            # a status endpoint's answer counts when it changes (the events' own are above)
+            changed = poll.status is not None and poll.status != tracker.polled_status
+            if self.spec.status is not None and changed:
+                tracker.polled_status = poll.status
                 tracker.status(poll.status, poll.answered_ns, "poll", looked_ns)
             looked_ns = poll.sent_ns
             if not tracker.done.is_set():
