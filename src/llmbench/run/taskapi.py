@@ -249,10 +249,10 @@ class TaskApiDriver:
             for event in poll.events:
                 tracker.observe(event, poll.answered_ns, "poll", looked_ns)
             # a status endpoint's answer counts when it changes (the events' own are above)
-            changed = poll.status is not None and poll.status != tracker.polled_status
-            if self.spec.status is not None and changed:
-                tracker.polled_status = poll.status
-                tracker.status(poll.status, poll.answered_ns, "poll", looked_ns)
+            status = poll.status
+            if self.spec.status is not None and status and status != tracker.polled_status:
+                tracker.polled_status = status
+                tracker.status(status, poll.answered_ns, "poll", looked_ns)
             looked_ns = poll.sent_ns
             if not tracker.done.is_set():
                 await self._sleep_or_done(tracker, self._interval_s())
