@@ -5,7 +5,9 @@ Warm-up tasks are counted and excluded from everything else. Completion-time sta
 **ok** measured tasks; a task cut at its timeout is a censored observation (its completion is
 only known to exceed the time it ran): it is counted, its elapsed time kept in
 `task_elapsed_ms` (every measured task that ended, at its end), never dropped and never mixed
-into `task_completion_ms` as if it had finished.
+into `task_completion_ms` as if it had finished. Tasks at an agent service add time to accept,
+to the first event and message, completion corrected for the polling bound, agent time net of
+waiting for a human, events and polls per task (`summarize_service`).
 """
 
 from __future__ import annotations
@@ -130,6 +132,90 @@ def _censoring(measured: Sequence[TaskRecord]) -> dict[str, Any]:
     }
 
 
+# ---- agent-service tasks: created at a service, followed by polling or webhooks ----
+
+FIRST_MESSAGE_KINDS = frozenset({"assistant_message"})
+POLL_BOUND_NOTE = (
+    "a task end seen by polling happened after the previous poll was sent: it is known to "
+    "within one poll interval; task_completion_ms is its upper bound (the raw value), "
+    "task_completion_corrected_ms the middle of that interval. Webhook-seen ends are exact to "
+    "the delivery."
+)
+
+
+def _since_submit(tasks: Sequence[TaskRecord], at: Any) -> list[float]:
+    out = []
+    for task in tasks:
+        value = at(task)
+        if value is not None:
+            out.append((value - task.submitted_ns) / _NS_PER_MS)
+    return out
+
+
+def _first_event_ns(task: TaskRecord) -> int | None:
+    return min((e.arrived_ns for e in task.events), default=None)
+
+
+def _first_message_ns(task: TaskRecord) -> int | None:
+    arrived = (e.arrived_ns for e in task.events if e.kind in FIRST_MESSAGE_KINDS)
+    return min(arrived, default=None)
+
+
+def _polling(measured: Sequence[TaskRecord], ok: Sequence[TaskRecord]) -> dict[str, Any]:
+    bounds = [
+        (t.ended_ns - t.ended_not_before_ns) / _NS_PER_MS
+        for t in ok
+        if t.ended_ns is not None and t.ended_not_before_ns is not None
+    ]
+    both = [
+        (t.ended_poll_ns - t.ended_webhook_ns) / _NS_PER_MS
+        for t in ok
+        if t.ended_poll_ns is not None and t.ended_webhook_ns is not None
+    ]
+    intervals = {t.poll_interval_ms for t in measured if t.poll_interval_ms is not None}
+    return {
+        "poll_interval_ms": max(intervals) if intervals else None,
+        "ended_by_poll": sum(t.ended_via == "poll" for t in ok),
+        "ended_by_webhook": sum(t.ended_via == "webhook" for t in ok),
+        "max_bound_ms": max(bounds) if bounds else None,
+        "polls": sum(t.polls for t in measured),
+        "polls_throttled": sum(t.polls_throttled for t in measured),
+        "throttled_wait_ms": sum(t.throttled_ns for t in measured) / _NS_PER_MS,
+        "note": POLL_BOUND_NOTE,
+        "poll_minus_webhook_ms": both,
+    }
+
+
+def summarize_service(tasks: Sequence[TaskRecord], *, seed: int = 0) -> dict[str, Any]:
+    """The agent-service keys of the `tasks` block; empty when no task went to a service."""
+    measured = [t for t in tasks if not t.warmup]
+    if not any(t.accepted_ns is not None or t.provider_task_id for t in measured):
+        return {}
+    ok = [t for t in measured if t.ok]
+    corrected = [t.completion_corrected_ns for t in ok]
+    agent = [t.completion_ns - t.waiting_ns for t in ok if t.completion_ns is not None]
+    polling = _polling(measured, ok)
+    differences = polling.pop("poll_minus_webhook_ms")
+    return {
+        "task_accept_ms": describe(_since_submit(measured, lambda t: t.accepted_ns), seed=seed),
+        "task_first_event_ms": describe(_since_submit(ok, _first_event_ns), seed=seed),
+        "task_first_message_ms": describe(_since_submit(ok, _first_message_ns), seed=seed),
+        "task_completion_corrected_ms": describe(
+            [c / _NS_PER_MS for c in corrected if c is not None], seed=seed
+        ),
+        "service": {
+            "agent_time_ms": describe([a / _NS_PER_MS for a in agent], seed=seed),
+            "waiting_ms": describe(
+                [t.waiting_ns / _NS_PER_MS for t in ok if t.waiting_ns], seed=seed
+            ),
+            "events_per_task": describe([float(len(t.events)) for t in ok], seed=seed),
+            "polls_per_task": describe([float(t.polls) for t in ok], seed=seed),
+            "poll_minus_webhook_ms": describe(differences, seed=seed),
+            "polling": polling,
+        },
+    }
+
+
 def summarize_tasks(tasks: Sequence[TaskRecord], *, seed: int = 0) -> dict[str, Any]:
     """JSON-ready `tasks` block of run.json (`store.task_schema.TaskSummary`)."""
     measured = [task for task in tasks if not task.warmup]
@@ -159,4 +245,5 @@ def summarize_tasks(tasks: Sequence[TaskRecord], *, seed: int = 0) -> dict[str, 
         **_rates(measured),
         "steps": steps,
         "steps_listed": {"listed": len(steps), "total": n_keys},
+        **summarize_service(tasks, seed=seed),
     }

@@ -55,6 +55,30 @@ class StepsListed(Block):
     total: int
 
 
+class PollingSummary(Block):
+    """How agent-service tasks were followed, and the bound polling puts on their ends."""
+
+    poll_interval_ms: float | None
+    ended_by_poll: int
+    ended_by_webhook: int
+    max_bound_ms: float | None = Field(description="widest (poll-seen end − previous poll sent)")
+    polls: int
+    polls_throttled: int = Field(description="polls answered 429")
+    throttled_wait_ms: float = Field(description="time spent honouring their Retry-After")
+    note: str
+
+
+class ServiceSummary(Block):
+    agent_time_ms: Distribution = Field(description="completion − waiting for a human, ok tasks")
+    waiting_ms: Distribution = Field(description="waiting for a human, tasks that waited")
+    events_per_task: Distribution
+    polls_per_task: Distribution
+    poll_minus_webhook_ms: Distribution = Field(
+        description="polling and webhooks together: the poll's sighting of the end − the webhook's"
+    )
+    polling: PollingSummary
+
+
 class TaskSummary(Block):
     """Task completion, critical path vs the sum of step times, tasks/s, per-step statistics."""
 
@@ -69,3 +93,15 @@ class TaskSummary(Block):
     duration_s: float | None
     steps: dict[str, StepSummary]
     steps_listed: StepsListed
+    # agent services only (absent for DAG tasks and agent loops)
+    task_accept_ms: Distribution | None = Field(None, description="create answered − submitted")
+    task_first_event_ms: Distribution | None = Field(
+        None, description="first event arrived − submitted, ok tasks"
+    )
+    task_first_message_ms: Distribution | None = Field(
+        None, description="first assistant message arrived − submitted, ok tasks"
+    )
+    task_completion_corrected_ms: Distribution | None = Field(
+        None, description="ok tasks; a poll-seen end moved to the middle of its poll interval"
+    )
+    service: ServiceSummary | None = None
