@@ -148,6 +148,9 @@ class RequestRecord:
     # response byte came back); the request was sent again once on a fresh connection, and
     # `first_sent_ns` is when the first attempt went out. Timings are the second attempt's.
     reconnected: bool = False
+    # Prompt tokens the server wrote to its prompt cache (Anthropic cache_creation_input_tokens;
+    # reads are `cached_tokens`); None where the protocol does not say.
+    cache_write_tokens: int | None = None
 
     @property
     def ok(self) -> bool:

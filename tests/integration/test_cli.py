@@ -27,6 +27,7 @@ FAST_SIM = ["--sim-ttft-ms", "20", "--sim-itl-ms", "2", "--output-tokens", "16"]
         (["run", "--tokenizer", "bogus"], "--tokenizer"),
         (["report", "/nonexistent/dir"], "not a results directory"),
         (["run", "--no-such-flag"], "No such option"),
+        (["run", "--target-kind", "grpc"], "--target-kind"),
     ],
 )
 def test_bad_input_is_one_clear_line(args: list[str], expected: str) -> None:

@@ -13,6 +13,7 @@ import typer
 from llmbench.cli.flags import FLAG_OF_PATH, output_dir_param, with_run_flags
 from llmbench.cli.sources import SpecSources
 from llmbench.config import ClosedLoad, RunSpec, WorkloadSpec
+from llmbench.config.run import DEFAULT_KEY_ENV
 from llmbench.errors import ConfigError
 
 # Commands import the machinery (aiohttp, numpy, scipy, rich) only when they run, so that
@@ -21,9 +22,14 @@ from llmbench.errors import ConfigError
 _FIELD = re.compile(r"(?<!--set )\b((?:target|workload|load|study|sim|slo)\.[a-z_]+)\b(?! \(--)")
 
 
-def _api_key(env_name: str | None, where: str = "--api-key-env") -> str | None:
-    """The key from the named variable; the default variable may be absent (local servers)."""
-    name = env_name or "OPENAI_API_KEY"
+def _api_key(
+    env_name: str | None, where: str = "--api-key-env", default: str | None = "OPENAI_API_KEY"
+) -> str | None:
+    """The key from the named variable; the default variable (the target kind's) may be absent
+    (local servers)."""
+    name = env_name or default
+    if name is None:
+        return None
     key = os.environ.get(name)
     if env_name and not key:
         raise ConfigError(
@@ -95,11 +101,14 @@ def run(
 
         load_tokenizer(resolved.tokenizer)
     from llmbench.cli.execution import execute
+    from llmbench.run.workers.child import check_target_kind
 
+    check_target_kind(resolved)  # before the embedded simulator starts
     named = "api_key_env" in sources.passed or sources.base_value(("target", "api_key_env"), None)
     key_env = resolved.target.api_key_env if named else None  # a named variable must be set
     where = sources.where(("target", "api_key_env"))
-    execute(resolved, output_dir, _api_key(key_env, where), sources.provenance())
+    default = DEFAULT_KEY_ENV.get(resolved.target.kind)
+    execute(resolved, output_dir, _api_key(key_env, where, default), sources.provenance())
 
 
 def demo(

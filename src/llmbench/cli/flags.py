@@ -48,6 +48,7 @@ class Flag:
 
 RUN_FLAGS = (
     Flag("--base-url", "target.base_url", "OpenAI-compatible server; default: the simulator"),
+    Flag("--target-kind", "target.kind"),
     Flag("--model", "target.model"),
     Flag("--api-key-env", "target.api_key_env"),
     Flag("--endpoint", "target.endpoint"),

@@ -34,7 +34,11 @@ class Observation:
     the caller asked for the reply (`keep_text`: agent workloads build the next prompt from it).
     """
 
+    END_MARK = "[DONE]"  # what ends a complete stream, and what marks its last event
+    FINAL_MARK = "finish_reason"
+
     __slots__ = (
+        "cache_write_tokens",
         "cached_tokens",
         "chunk_channels",
         "chunk_offsets_ns",
@@ -78,6 +82,7 @@ class Observation:
         self.usage_output_tokens: int | None = None
         self.input_tokens: int | None = None
         self.cached_tokens: int | None = None
+        self.cache_write_tokens: int | None = None  # prompt tokens written to a cache (Anthropic)
         self.finish_reason: str | None = None
         self.http_status: int | None = None
 
@@ -146,9 +151,11 @@ class Observation:
         if reason:
             self.finish_reason = str(reason)
         piece = _token_piece(choice)
-        if piece is None:
-            return
-        channel, text = piece
+        if piece is not None:
+            self.on_piece(*piece, arrival_ns)
+
+    def on_piece(self, channel: int, text: str, arrival_ns: int) -> None:
+        """One token-bearing chunk on `channel` (the same accounting for every protocol)."""
         if self.first_token_ns is None:
             self.first_token_ns = arrival_ns
         if channel == _CONTENT and self.first_content_ns is None:
@@ -206,6 +213,7 @@ class Observation:
             chunk_channels=self.chunk_channels,
             input_tokens=self.input_tokens if self.input_tokens is not None else spec.input_tokens,
             cached_tokens=self.cached_tokens,
+            cache_write_tokens=self.cache_write_tokens,
             output_tokens=output,
             output_tokens_source=source,
             usage_output_tokens=self.usage_output_tokens,

@@ -280,7 +280,7 @@ class OpenAIClient:
         keep_text: bool = False,
     ) -> tuple[Observation, RequestFault | None]:
         """One HTTP exchange: what it showed and how it failed (None: it did not)."""
-        obs = Observation(self._tokenizer, monotonic_ns(), keep_text)
+        obs = self._observation(keep_text)
         fault: RequestFault | None = None
         deadline = asyncio.timeout(self._request_timeout_s)
         try:
@@ -299,6 +299,10 @@ class OpenAIClient:
             if not obs.done:
                 fault = RequestFault(ErrorCategory.CANCELLED, "cancelled while in flight")
         return obs, fault
+
+    def _observation(self, keep_text: bool) -> Observation:
+        """What one attempt saw, in this protocol's format (a subclass's own events)."""
+        return Observation(self._tokenizer, monotonic_ns(), keep_text)
 
     async def _exchange(
         self, session: aiohttp.ClientSession, body: bytes, headers: dict[str, str], obs: Observation
@@ -374,10 +378,13 @@ async def _read_events(content: aiohttp.StreamReader, obs: Observation) -> None:
     decoder.finish()
     if decoder.had_partial_event:
         obs.end_ns = arrival_ns
-        raise RequestFault(ErrorCategory.PROTOCOL, "stream ended before [DONE] inside an event")
+        raise RequestFault(
+            ErrorCategory.PROTOCOL, f"stream ended before {obs.END_MARK} inside an event"
+        )
     if not obs.on_clean_eof(arrival_ns):
         raise RequestFault(
-            ErrorCategory.PROTOCOL, "stream ended before [DONE] and before any finish_reason"
+            ErrorCategory.PROTOCOL,
+            f"stream ended before {obs.END_MARK} and before any {obs.FINAL_MARK}",
         )
 
 

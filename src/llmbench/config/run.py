@@ -46,15 +46,33 @@ __all__ = ["LoadSpec", "SimSpec", "StudySpec", "ValiditySpec", "parse_load", "up
 
 EngineName = Literal["vllm", "sglang", "tgi", "llamacpp", "transformers", "ollama", "openai"]
 ENGINE_NAMES: tuple[str, ...] = get_args(EngineName)
+# What speaks at the base URL (docs/agent-services.md): a token stream (openai, anthropic) or a
+# task protocol (a2a, manus, task-api). Only `openai` has the model list and engine probes.
+TargetKind = Literal["openai", "anthropic", "a2a", "manus", "task-api"]
+TARGET_KINDS: tuple[str, ...] = get_args(TargetKind)
+# The variable a kind's key is read from unless `api_key_env` names another one.
+DEFAULT_KEY_ENV: dict[str, str] = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "a2a": "A2A_API_KEY",
+    "manus": "MANUS_API_KEY",
+}
 
 
 class TargetSpec(_Spec):
     """Where to send. `base_url=None` means: start the embedded simulated server."""
 
+    kind: TargetKind = Field(
+        "openai", description="the target's protocol: " + " | ".join(TARGET_KINDS)
+    )
     base_url: str | None = None
     model: str | None = Field(None, description="default: the first model of /v1/models")
     endpoint: Literal["chat", "completions"] = "chat"
-    api_key_env: str = Field("OPENAI_API_KEY", description="name of the variable holding the key")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY",
+        description="name of the variable holding the key; unset: the kind's (ANTHROPIC_API_KEY "
+        "for anthropic, ...)",
+    )
     extra_headers: dict[str, str] = Field(default_factory=dict)
     extra_body: dict[str, Any] = Field(default_factory=dict)
     stream: bool = True
@@ -246,6 +264,9 @@ class RunSpec(_Spec):
         # What is watched does not change the workload: monitor settings stay out of the hash.
         dumped = self.model_dump(mode="json", exclude={"monitor": True})
         dumped["target"].pop("server_metrics_url", None)
+        # OpenAI-compatible targets hash as they did before other kinds existed.
+        if dumped["target"].get("kind") == "openai":
+            dumped["target"].pop("kind", None)
         # Word prompts hash as they did before exact lengths existed: earlier runs stay comparable.
         if not dumped["workload"].get("exact_tokens"):
             dumped["workload"].pop("exact_tokens", None)

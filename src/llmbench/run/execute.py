@@ -44,7 +44,7 @@ from llmbench.records import RequestRecord
 from llmbench.redaction import public_url
 from llmbench.run.plan import LoadPlan, TaskSink, build_load, prompt_tokens
 from llmbench.run.watching import RunWatch
-from llmbench.run.workers.child import WorkerTask, make_client
+from llmbench.run.workers.child import WorkerTask, check_target_kind, make_client
 from llmbench.run.workers.pool import RecordSink, run_workers
 from llmbench.run.workers.share import choose_workers, usable_cpus
 from llmbench.store.results import RunWriter, record_line
@@ -93,6 +93,26 @@ def target_id_of(spec: RunSpec, target: Target) -> str:
         return spec.name
     url = public_url(target.base_url)  # no user:password in an id that every record carries
     return "sim" if target.embedded_sim is not None else (urlsplit(url).netloc or url)
+
+
+async def _resolve_target(
+    spec: RunSpec, target: Target, api_key: str | None
+) -> tuple[str, list[str], TargetEngine]:
+    """The model to send, the model list and the engine. Only an OpenAI-compatible target is
+    asked for its models, probed for its engine and sent a probe of the run's request fields;
+    another kind (`target.kind`) sends the model named, or the embedded simulator's."""
+    check_target_kind(spec)
+    kind = spec.target.kind
+    if kind != "openai":
+        model = spec.target.model or (target.embedded_sim.model if target.embedded_sim else None)
+        if model is None:
+            raise ConfigError(f"a {kind} target needs the model (or agent) named", where="--model")
+        return model, [], TargetEngine(name=None, source=f"not probed: a {kind} target")
+    model, models = await _resolve_model(spec, target.base_url, api_key)
+    engine = await _resolve_engine(spec, target, api_key)
+    if target.embedded_sim is None:
+        await _check_request_fields(spec, target, model, engine, api_key)
+    return model, models, engine
 
 
 async def _resolve_model(
@@ -222,10 +242,7 @@ async def execute_run(
 ) -> RunResult:
     """Runs one spec against one target, writing `output_dir`; returns the final run.json.
     `spec_source` says where the spec came from (spec file and its hash, variables, flags)."""
-    model, models = await _resolve_model(spec, target.base_url, api_key)
-    engine = await _resolve_engine(spec, target, api_key)
-    if target.embedded_sim is None:
-        await _check_request_fields(spec, target, model, engine, api_key)
+    model, models, engine = await _resolve_target(spec, target, api_key)
     tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
     load = build_load(spec)  # a bad trace fails here, before the results directory exists
     stop = stop or asyncio.Event()
@@ -362,7 +379,10 @@ async def drive_load(
 async def _target_environment(
     spec: RunSpec, target: Target, engine: TargetEngine, api_key: str | None
 ) -> TargetEnvironment:
-    """run.json's `target.environment`; an engine detected already is not probed twice."""
+    """run.json's `target.environment`; an engine detected already is not probed twice, and
+    only an OpenAI-compatible target is probed at all (its key goes as a bearer token)."""
+    if spec.target.kind != "openai":
+        return TargetEnvironment(server_headers=[], version_headers={}, version_endpoint=None)
     detected = engine.source == "detected"
     environment = await describe_target(
         target.base_url, api_key=api_key, extra_headers=spec.target.extra_headers,
@@ -386,7 +406,10 @@ def _evidence(
 
 
 def _auth_headers(spec: RunSpec, api_key: str | None) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    """Headers of the metrics scrape: the key as a bearer token for an OpenAI-compatible
+    target only (another kind's key is for its own API, not /metrics)."""
+    bearer = api_key and spec.target.kind == "openai"
+    headers = {"Authorization": f"Bearer {api_key}"} if bearer else {}
     return {**headers, **spec.target.extra_headers}
 
 

@@ -22,6 +22,7 @@ _KEYS = {
     "chunk_tokens",
     "done_ns",
     "prompt_tokens",
+    "thinking_tokens",
     "completion_tokens",
     "status",
     "fault",

@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, cast
 
+from llmbench.clients.anthropic import AnthropicClient
 from llmbench.clients.engines import force_length_fields
 from llmbench.clients.openai import OpenAIClient
 from llmbench.clients.tokens import Tokenizer, load_tokenizer
 from llmbench.config import RunSpec
-from llmbench.config.run import EngineName
+from llmbench.config.run import TARGET_KINDS, EngineName
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome, StopReason, run_closed_loop
 from llmbench.engine.loop import loop_factory
 from llmbench.engine.open_loop import PacingStats, pace_until, run_open_loop
-from llmbench.errors import LlmbenchError
+from llmbench.errors import ConfigError, LlmbenchError
 from llmbench.metrics.columns import column_row
 from llmbench.monitor.client_health import ClientWatch
 from llmbench.records import RequestRecord, RequestSpec, SendContext
@@ -50,6 +51,24 @@ class WorkerTask:
     engine: str | None = None  # the engine the parent resolved (flag or detected)
 
 
+# The target kinds this build can drive, each by its own client (docs/agent-services.md).
+IMPLEMENTED_KINDS = ("openai", "anthropic")
+
+RunClient = OpenAIClient  # AnthropicClient is one (the same machinery, its own protocol)
+
+
+def check_target_kind(spec: RunSpec) -> None:
+    """A ConfigError naming the kinds that work, for a kind this build cannot drive yet."""
+    kind = spec.target.kind
+    if kind not in IMPLEMENTED_KINDS:
+        raise ConfigError(
+            f"target kind {kind!r} is not implemented in this build",
+            where="target.kind (--target-kind)",
+            hint=f"use one of: {', '.join(IMPLEMENTED_KINDS)} "
+            f"(the kinds defined: {', '.join(TARGET_KINDS)})",
+        )
+
+
 def make_client(
     spec: RunSpec,
     base_url: str,
@@ -59,10 +78,20 @@ def make_client(
     connection_limit: int,
     tokenizer: Tokenizer | None,
     engine: str | None = None,
-) -> OpenAIClient:
-    """The run's HTTP client, as the parent (one process) or each worker builds it; with
-    --force-length, `engine`'s fields force every request's length (None: nothing to send)."""
+) -> RunClient:
+    """The run's client for its target kind, as the parent (one process) or each worker builds
+    it; with --force-length, `engine`'s fields force every request's length (None: nothing)."""
+    check_target_kind(spec)
     target = spec.target
+    retries = target.retry_429_attempts if target.retry_429 else 1
+    if target.kind == "anthropic":
+        return AnthropicClient(
+            base_url=base_url, model=model, api_key=api_key, extra_headers=target.extra_headers,
+            extra_body=target.extra_body, stream=target.stream,
+            request_timeout_s=target.request_timeout_s, connection_limit=connection_limit,
+            tokenizer=tokenizer, retry_429_attempts=retries,
+            retry_429_max_wait_s=target.retry_429_max_wait_s,
+        )  # fmt: skip
     force = None
     if spec.workload.force_length and engine is not None:
         force = force_length_fields(cast(EngineName, engine))
@@ -77,7 +106,7 @@ def make_client(
         request_timeout_s=target.request_timeout_s,
         connection_limit=connection_limit,
         tokenizer=tokenizer,
-        retry_429_attempts=target.retry_429_attempts if target.retry_429 else 1,
+        retry_429_attempts=retries,
         retry_429_max_wait_s=target.retry_429_max_wait_s,
         force_fields=force,
     )

@@ -41,6 +41,8 @@ from llmbench.sim.server.faults import (
     parse_fault,
 )
 from llmbench.sim.server.log import EmissionLog, RequestLog
+from llmbench.sim.server.messages import MessagesEncoder, parse_messages_request
+from llmbench.sim.server.messages import error_body as messages_error_body
 from llmbench.sim.server.protocol import (
     ApiError,
     GenerationRequest,
@@ -56,6 +58,7 @@ from llmbench.sim.server.taskface import TaskFace
 from llmbench.sim.twin.engine import AdmissionError
 
 REQUEST_ID_HEADER = "X-Request-Id"
+MESSAGES_PATH = "/v1/messages"
 _JSON = "application/json"
 _ARRIVAL_NS = web.RequestKey("arrival_ns", int)  # 0: unknown (no stamping protocol in front)
 _MALFORMED_CHUNKS = 2  # good token chunks sent before the malformed event
@@ -120,7 +123,10 @@ class _Simulator:
     def authorized(self, request: web.Request) -> bool:
         if self.config.api_key is None:
             return True
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if request.path == MESSAGES_PATH:  # Anthropic's header
+            scheme, token = "bearer", request.headers.get("x-api-key", "")
+        else:
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         presented = token.strip().encode("utf-8", "surrogateescape")
         expected = self.config.api_key.encode("utf-8", "surrogateescape")
         # Constant-time comparison; neither value ever goes into a response or the log.
@@ -131,6 +137,9 @@ class _Simulator:
 
     async def completions(self, request: web.Request) -> web.StreamResponse:
         return await self._generate(request, "completions")
+
+    async def messages(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, "messages")
 
     async def _generate(self, request: web.Request, kind: Kind) -> web.StreamResponse:
         received_ns = request.get(_ARRIVAL_NS) or time.monotonic_ns()
@@ -146,12 +155,13 @@ class _Simulator:
             # Reads after a body's first stamped its connection again; the next request's
             # arrival is the next byte after this body (clients here do not pipeline).
             self.arrivals.take(request.transport)
-            gen = parse_request(raw, kind, self.config.model, self.config.max_tokens_limit)
+            gen = _parse(raw, kind, self.config.model, self.config.max_tokens_limit)
         except FaultError as exc:
             return await self._refuse(request, entry, ApiError(400, str(exc), param=FAULT_HEADER))
         except ApiError as exc:
             return await self._refuse(request, entry, exc)
         entry.stream, entry.prompt_tokens = gen.stream, gen.prompt_tokens
+        entry.thinking_tokens = gen.thinking_tokens
         if fault is not None and fault.status is not None:
             message, type_, code = _STATUS_FAULTS[fault.status]
             if fault.echo_auth:  # a careless server quoting the caller's key back
@@ -176,7 +186,7 @@ class _Simulator:
             if fault is not None and fault.stall_after_chunks is not None:
                 plan.stall_after_chunks = fault.stall_after_chunks
                 plan.stall_ns = fault.stall_after_ns
-        encoder = ResponseEncoder(kind, _response_id(kind), int(time.time()), self.config.model)
+        encoder = _encoder(gen, self.config.model)
         if fault is not None and fault.huge_chunk_bytes:
             encoder = HugeChunkEncoder(encoder, fault.huge_chunk_bytes)
         if fault is not None and fault.headers_delay_ns:
@@ -204,7 +214,10 @@ class _Simulator:
     async def _refuse(
         self, request: web.Request, entry: RequestLog, error: ApiError, retry_after_s: int = 1
     ) -> web.StreamResponse:
-        response = _json_response(error.status, error.body(), entry.request_id)
+        body = error.body()
+        if entry.endpoint == MESSAGES_PATH:
+            body = messages_error_body(error.status, error.message)
+        response = _json_response(error.status, body, entry.request_id)
         if error.status == 429:
             response.headers["Retry-After"] = str(retry_after_s)
         entry.status, entry.outcome = error.status, "error"
@@ -242,13 +255,14 @@ class _Simulator:
         response.content_type = "text/event-stream"
         cut_after = fault.cut_after_chunks if fault else None
         malformed = fault is not None and fault.malformed_sse
+        error_event = fault is not None and fault.error_event
         twin = plan if isinstance(plan, TwinStream) else None
         try:
             await response.prepare(request)
             # The role chunk carries no token; completions send bare headers right away.
-            await response.write(encoder.role_event() if gen.kind == "chat" else b"")
+            await response.write(encoder.role_event() if gen.kind != "completions" else b"")
             entry.headers_ns, entry.status = time.monotonic_ns(), 200
-            limit = _MALFORMED_CHUNKS if malformed else cut_after
+            limit = _MALFORMED_CHUNKS if malformed or error_event else cut_after
             self.waiter.run_due()
             transport = request.transport
             chunked = response.headers.get(hdrs.TRANSFER_ENCODING) == "chunked"
@@ -272,7 +286,8 @@ class _Simulator:
                 entry.outcome, entry.done_ns = "cut", time.monotonic_ns()
                 return response
             # One write for the tail: each write is a syscall and a wake-up of the client.
-            await response.write(done_tail(tail(gen, encoder, malformed, twin), fault))
+            end = tail(gen, encoder, malformed, twin, error_event)
+            await response.write(done_tail(end, fault))
             entry.outcome = "complete"
         except ConnectionError:
             entry.outcome = "client_closed"
@@ -369,13 +384,28 @@ class _Simulator:
 _SIMULATOR = web.AppKey("simulator", _Simulator)
 
 
+def _unauthorized_body(path: str) -> bytes:
+    if path == MESSAGES_PATH:
+        return messages_error_body(401, "invalid x-api-key")
+    message = "invalid or missing API key (expected 'Authorization: Bearer <key>')"
+    return error_body(message, "invalid_request_error", code="invalid_api_key")
+
+
 def _request_id(request: web.Request) -> str:
     return request.headers.get(REQUEST_ID_HEADER) or f"sim-{uuid.uuid4().hex}"
 
 
-def _response_id(kind: Kind) -> str:
-    prefix = "chatcmpl-" if kind == "chat" else "cmpl-"
-    return prefix + uuid.uuid4().hex[:24]
+def _parse(raw: bytes, kind: Kind, model: str, max_tokens_limit: int) -> GenerationRequest:
+    if kind == "messages":
+        return parse_messages_request(raw, model, max_tokens_limit)
+    return parse_request(raw, kind, model, max_tokens_limit)
+
+
+def _encoder(gen: GenerationRequest, model: str) -> ResponseEncoder:
+    if gen.kind == "messages":
+        return MessagesEncoder("msg_" + uuid.uuid4().hex[:24], model, gen)
+    prefix = "chatcmpl-" if gen.kind == "chat" else "cmpl-"
+    return ResponseEncoder(gen.kind, prefix + uuid.uuid4().hex[:24], int(time.time()), model)
 
 
 def _middleware(sim: _Simulator) -> Middleware:
@@ -387,8 +417,7 @@ def _middleware(sim: _Simulator) -> Middleware:
         request_id = _request_id(request)
         try:
             if request.path.startswith("/v1/") and not sim.authorized(request):
-                message = "invalid or missing API key (expected 'Authorization: Bearer <key>')"
-                body = error_body(message, "invalid_request_error", code="invalid_api_key")
+                body = _unauthorized_body(request.path)
                 return _json_response(401, body, request_id)
             response = await handler(request)
         except web.HTTPException as exc:  # unknown path, wrong method, ...: JSON, not HTML
@@ -415,6 +444,7 @@ def build_app(config: SimConfig) -> web.Application:
     app.router.add_get("/v1/models", sim.models)
     app.router.add_post("/v1/chat/completions", sim.chat)
     app.router.add_post("/v1/completions", sim.completions)
+    app.router.add_post(MESSAGES_PATH, sim.messages)
     app.router.add_get("/sim/log", sim.log_all)
     app.router.add_post("/sim/log/clear", sim.log_clear)
     app.router.add_get("/sim/log/{request_id}", sim.log_one)

@@ -237,11 +237,14 @@ async def last_deadline(plan: Plan, cut_after: int | None, default_ns: int) -> i
 
 
 def tail(
-    gen: GenerationRequest, encoder: ResponseEncoder, malformed: bool, twin: TwinStream | None
+    gen: GenerationRequest,
+    encoder: ResponseEncoder,
+    malformed: bool,
+    twin: TwinStream | None,
+    error_event: bool = False,
 ) -> bytes:
     if malformed:
         return MALFORMED_EVENT + DONE_EVENT
-    if gen.include_usage:
-        cached = twin.cached_tokens if twin is not None else None
-        return encoder.usage_event(gen.prompt_tokens, gen.max_tokens, cached) + DONE_EVENT
-    return DONE_EVENT
+    if error_event:
+        return encoder.error_event()
+    return encoder.tail(gen, twin.cached_tokens if twin is not None else None)

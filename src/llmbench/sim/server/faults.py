@@ -10,12 +10,14 @@ import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from llmbench.sim.server.protocol import DONE_EVENT, ResponseEncoder
+from llmbench.sim.server.protocol import DONE_EVENT, GenerationRequest, ResponseEncoder
 
 FAULT_HEADER = "X-Sim-Fault"
 
 STATUS_FAULTS = {"http_429": 429, "http_500": 500, "http_503": 503, "echo_auth": 500}
-_FLAG_FAULTS = ("malformed_sse", "wrong_content_type", "duplicate_done", "missing_done")
+_FLAG_FAULTS = (
+    "malformed_sse", "error_event", "wrong_content_type", "duplicate_done", "missing_done",
+)  # fmt: skip
 FAULT_FORMS = (
     *STATUS_FAULTS,
     "http_429:RETRY_AFTER_S",
@@ -46,6 +48,7 @@ class Fault:
     retry_after_s: int = 1  # the Retry-After header of a 429
     echo_auth: bool = False  # the error body quotes the Authorization header (redaction tests)
     malformed_sse: bool = False
+    error_event: bool = False  # an error event in the stream after two token chunks
     wrong_content_type: bool = False
     cut_after_chunks: int | None = None
     stall_ns: int = 0  # before the first token (the whole schedule moves)
@@ -216,6 +219,12 @@ class HugeChunkEncoder(ResponseEncoder):
         self, prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None
     ) -> bytes:
         return self._base.usage_event(prompt_tokens, completion_tokens, cached_tokens)
+
+    def tail(self, gen: GenerationRequest, cached_tokens: int | None) -> bytes:
+        return self._base.tail(gen, cached_tokens)
+
+    def error_event(self) -> bytes:
+        return self._base.error_event()
 
     def body(
         self, prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None

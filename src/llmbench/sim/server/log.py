@@ -29,6 +29,7 @@ class RequestLog:
     chunk_tokens: array[int] = field(default_factory=lambda: array("q"))
     done_ns: int | None = None
     prompt_tokens: int | None = None
+    thinking_tokens: int = 0  # /v1/messages: the first tokens went out as a thinking block
     status: int | None = None
     fault: str | None = None
     # complete | error | cut (fault) | client_closed | in_progress
@@ -58,6 +59,7 @@ class RequestLog:
             "chunk_tokens": self.chunk_tokens.tolist(),
             "done_ns": self.done_ns,
             "prompt_tokens": self.prompt_tokens,
+            "thinking_tokens": self.thinking_tokens,
             "completion_tokens": self.completion_tokens,
             "status": self.status,
             "fault": self.fault,

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from llmbench.sim.twin.vocabulary import VOCABULARY
 
-Kind = Literal["chat", "completions"]
+Kind = Literal["chat", "completions", "messages"]  # messages: Anthropic (messages.py)
 DEFAULT_MAX_TOKENS = 16
 DONE_EVENT = b"data: [DONE]\n\n"
 MALFORMED_EVENT = b"data: {not json\n\n"
@@ -59,6 +59,7 @@ class GenerationRequest:
     prompt_tokens: int
     max_tokens: int
     prompt_words: tuple[str, ...] = ()  # the prompt's tokens (whitespace words), in order
+    thinking_tokens: int = 0  # messages: the first tokens form a thinking block
 
 
 def parse_request(raw: bytes, kind: Kind, model: str, max_tokens_limit: int) -> GenerationRequest:
@@ -223,6 +224,17 @@ class ResponseEncoder:
             usage(prompt_tokens, completion_tokens, cached_tokens), separators=(",", ":")
         )
         return self._head + b',"choices":[],"usage":' + body.encode() + b"}\n\n"
+
+    def tail(self, gen: GenerationRequest, cached_tokens: int | None) -> bytes:
+        """What a stream ends with: usage when asked for, then `[DONE]`."""
+        if gen.include_usage:
+            return self.usage_event(gen.prompt_tokens, gen.max_tokens, cached_tokens) + DONE_EVENT
+        return DONE_EVENT
+
+    def error_event(self) -> bytes:
+        """An error object inside the stream, as vLLM sends one when generation fails."""
+        error = {"message": "simulated error event", "type": "server_error", "code": 500}
+        return b"data: " + json.dumps({"error": error}).encode() + b"\n\n" + DONE_EVENT
 
     def body(
         self, prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None
