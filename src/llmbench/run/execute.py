@@ -43,6 +43,7 @@ from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.redaction import public_url
 from llmbench.run.plan import LoadPlan, TaskSink, build_load, prompt_tokens
+from llmbench.run.taskapi import TASK_KINDS, bind_target
 from llmbench.run.watching import RunWatch
 from llmbench.run.workers.child import WorkerTask, check_target_kind, make_client
 from llmbench.run.workers.pool import RecordSink, run_workers
@@ -103,6 +104,8 @@ async def _resolve_target(
     another kind (`target.kind`) sends the model named, or the embedded simulator's."""
     check_target_kind(spec)
     kind = spec.target.kind
+    if kind in TASK_KINDS:  # an agent service: no model to name (an agent profile at most)
+        return spec.target.model or kind, [], TargetEngine(name=None, source=f"not probed: {kind}")
     if kind != "openai":
         model = spec.target.model or (target.embedded_sim.model if target.embedded_sim else None)
         if model is None:
@@ -245,6 +248,7 @@ async def execute_run(
     model, models, engine = await _resolve_target(spec, target, api_key)
     tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
     load = build_load(spec)  # a bad trace fails here, before the results directory exists
+    bind_target(load.agent, target.base_url, api_key)  # an agent service's driver
     stop = stop or asyncio.Event()
     with RunWriter(output_dir) as writer:
         run = _initial_run(spec, target, output_dir, model, models, tokenizer, spec_source)

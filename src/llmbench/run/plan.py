@@ -44,6 +44,7 @@ from llmbench.metrics.columns import RunColumns
 from llmbench.metrics.delivery import closed_loop_delivery, open_loop_delivery
 from llmbench.metrics.slo import goodput
 from llmbench.records import RequestRecord, RequestSpec
+from llmbench.run.taskapi import TASK_KINDS, task_api_plan
 from llmbench.store.run_schema import LoadOutcome, PromptTokens
 from llmbench.tasks import TaskRecord
 from llmbench.workload.lengths import Lengths
@@ -225,7 +226,11 @@ def build_load(spec: RunSpec) -> LoadPlan:
         # prompt), which inside the load would run in the event loop that stamps the times.
         # A run bounded only by its duration cuts them as it sends (seen in its send lag).
         items = iter(list(itertools.islice(items, load.total_requests)))
-    if isinstance(load, OpenLoad | RampLoad) and is_open_loop(load):
+    open_loop = isinstance(load, OpenLoad | RampLoad) and is_open_loop(load)
+    if spec.target.kind in TASK_KINDS:  # an agent service: one task per request (run/taskapi.py)
+        paced = _rate_offsets(load, seed) if isinstance(load, OpenLoad | RampLoad) else None
+        return LoadPlan(spec, iter(()), agent=task_api_plan(spec, items, paced))
+    if isinstance(load, OpenLoad | RampLoad) and open_loop:
         offsets = _rate_offsets(load, seed)
         return LoadPlan(spec, items, open=OpenLoopPlan(offsets, load.max_concurrency, load.warmup))
     assert isinstance(load, ClosedLoad | RampLoad)

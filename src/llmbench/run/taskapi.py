@@ -24,12 +24,15 @@ from typing import Any
 import aiohttp
 
 from llmbench.clients.taskapi import TaskApiClient, TaskApiError
-from llmbench.clients.taskapi_spec import TaskApiSpec, dig
+from llmbench.clients.taskapi_spec import MANUS, TaskApiSpec, dig, load_task_api_spec
 from llmbench.clients.webhooks import KeyCache, WebhookReceiver
+from llmbench.config import RunSpec
 from llmbench.config.task_api import TaskApiSettings
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome, StopReason
 from llmbench.engine.protocol import Conversant
-from llmbench.records import RequestRecord
+from llmbench.engine.schedules import Offsets
+from llmbench.errors import ConfigError
+from llmbench.records import RequestRecord, RequestSpec
 from llmbench.run.task_tracker import Identity, TaskTracker
 from llmbench.tasks import TaskRecord, TaskStatus
 
@@ -40,11 +43,12 @@ TaskSink = Callable[[TaskRecord], None]
 
 @dataclass(frozen=True, slots=True)
 class Pacing:
-    """How tasks are submitted: `concurrency` at a time, or at `rate` per second (open)."""
+    """How tasks are submitted: `concurrency` at a time (closed), or each at its offset from
+    the start (open: the load's arrival process, nanoseconds)."""
 
     tasks: int
     concurrency: int = 1
-    rate: float | None = None
+    offsets_ns: tuple[int, ...] | None = None
     warmup: int = 0
 
 
@@ -144,7 +148,7 @@ class TaskApiDriver:
             while not stop.is_set() and (index := next(counter)) < total:
                 await one(index, time.monotonic_ns())
 
-        if self.pacing.rate is None:
+        if self.pacing.offsets_ns is None:
             work = [asyncio.ensure_future(stream()) for _ in range(self.pacing.concurrency)]
         else:
             work = [asyncio.ensure_future(self._open(one, total, stop))]
@@ -160,13 +164,13 @@ class TaskApiDriver:
         return RunOutcome(warmup=None, measured=phase, stop_reason=reason)
 
     async def _open(self, one: Callable[[int, int], Any], total: int, stop: asyncio.Event) -> None:
-        assert self.pacing.rate is not None
+        offsets = self.pacing.offsets_ns
+        assert offsets is not None
         origin_ns = time.monotonic_ns()
-        gap_ns = _NS_PER_S / self.pacing.rate
         running: set[asyncio.Task[None]] = set()
         try:
-            for index in range(total):
-                due_ns = origin_ns + round(index * gap_ns)
+            for index, offset_ns in enumerate(offsets[:total]):
+                due_ns = origin_ns + offset_ns
                 await asyncio.sleep(max(0.0, (due_ns - time.monotonic_ns()) / _NS_PER_S))
                 task = asyncio.ensure_future(one(index, due_ns))
                 running.add(task)
@@ -286,6 +290,50 @@ class TaskApiDriver:
             with contextlib.suppress(TaskApiError):
                 await api.cancel(tracker.provider_id)
 
+    def bind(self, base_url: str, api_key: str | None) -> None:
+        """The service's root URL and key, known once the target is resolved (execute_run)."""
+        self.base_url, self._key = base_url, api_key
+
     def _forget(self, tracker: TaskTracker) -> None:
         if tracker.provider_id is not None:
             self._live.pop(tracker.provider_id, None)
+
+
+TASK_KINDS = ("manus", "task-api")
+
+
+def task_api_spec(spec: RunSpec) -> TaskApiSpec:
+    """The service's description: Manus's, or the YAML file of a task-api target."""
+    if spec.target.kind == "manus":
+        return MANUS
+    if spec.task_api.config is None:
+        raise ConfigError(
+            "a task-api target needs its description", where="--task-api-config",
+            hint="write the YAML file (docs/agent-services.md, examples/task-api.yaml)",
+        )  # fmt: skip
+    return load_task_api_spec(spec.task_api.config)
+
+
+def task_api_plan(spec: RunSpec, items: Iterator[RequestSpec], offsets: Offsets | None) -> Any:
+    """The agent-service load of `spec`: one task per request the load would send."""
+    load = spec.load
+    if load.requests is None:
+        raise ConfigError(
+            "an agent-service run is bounded by a task count", where="load.requests",
+            hint="set --requests N (tasks measured after --warmup)",
+        )  # fmt: skip
+    concurrency = getattr(load, "concurrency", 1) if offsets is None else 1
+    pacing = Pacing(
+        tasks=load.requests, concurrency=concurrency, warmup=load.warmup,
+        offsets_ns=None if offsets is None else tuple(offsets),
+    )  # fmt: skip
+    prompts = (item.prompt for item in items)
+    return TaskApiDriver(
+        "", task_api_spec(spec), spec.task_api, pacing, prompts, None, seed=spec.workload.seed
+    )
+
+
+def bind_target(agent: object, base_url: str, api_key: str | None) -> None:
+    """Gives an agent-service driver the resolved target (other agent drivers need nothing)."""
+    if isinstance(agent, TaskApiDriver):
+        agent.bind(base_url, api_key)

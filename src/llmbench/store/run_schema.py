@@ -344,6 +344,17 @@ class TargetInfo(Block):
     environment: TargetEnvironment | None = Field(None, description="absent from files before it")
     prompts: PromptTokens | None = Field(None, description="absent from files before it")
 
+    @field_serializer("embedded_sim")
+    def _sim(self, sim: SimSpec | None) -> dict[str, Any] | None:
+        """The simulator's settings; its task face's options only when set (files before them
+        are written back unchanged)."""
+        if sim is None:
+            return None
+        data = sim.model_dump(mode="json")
+        if data.get("task_options") is None:
+            data.pop("task_options", None)
+        return data
+
 
 class SpecSource(Block):
     file: str | None

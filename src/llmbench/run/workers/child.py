@@ -52,7 +52,7 @@ class WorkerTask:
 
 
 # The target kinds this build can drive, each by its own client (docs/agent-services.md).
-IMPLEMENTED_KINDS = ("openai", "anthropic")
+IMPLEMENTED_KINDS = ("openai", "anthropic", "manus", "task-api")
 
 RunClient = OpenAIClient  # AnthropicClient is one (the same machinery, its own protocol)
 
