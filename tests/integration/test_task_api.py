@@ -222,3 +222,46 @@ def test_a_bad_task_api_file_names_the_line(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "bad.yaml:" in message
     assert "id_pth" in message
+
+
+@pytest.mark.parametrize(
+    ("options", "category", "status"),
+    [("poll_503:1", "http_5xx", 503), ("poll_garbage:1", "protocol", 200)],
+)
+def test_failing_polls_end_the_task_in_a_categorized_error(
+    start_sim: StartSim, options: str, category: str, status: int
+) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options=f"steps:1,tokens:2,{options}")
+    settings = TaskApiSettings(poll_interval_ms=10, task_timeout_s=5)
+    [record] = run_tasks(base, settings, Pacing(tasks=1))
+    assert record.status is TaskStatus.ERROR
+    assert record.error is not None
+    assert record.error.category == category
+    assert record.error.http_status == status
+    assert record.error.raw_body  # kept for the post-mortem
+    assert record.polls == 3  # three failures in a row
+
+
+def test_duplicated_webhooks_are_taken_once_and_lost_ones_caught_by_polling(
+    start_sim: StartSim,
+) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:1,tokens:2,webhook_dup:1")
+    port = free_port()
+    hooks = {"webhook_listen": f"127.0.0.1:{port}",
+             "webhook_public_url": f"http://127.0.0.1:{port}/hooks"}  # fmt: skip
+    settings = TaskApiSettings(poll=False, task_timeout_s=5, **hooks)
+    records = run_tasks(base, settings, Pacing(tasks=2))
+    for record in records:
+        assert record.status is TaskStatus.OK
+        ids = [e.event_id for e in record.events]
+        assert len(ids) == len(set(ids)) == 3  # created, progress, stopped: once each
+    lossy = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:1,tokens:2,webhook_loss:1")
+    port = free_port()
+    both = TaskApiSettings(
+        poll_interval_ms=20, task_timeout_s=5, webhook_listen=f"127.0.0.1:{port}",
+        webhook_public_url=f"http://127.0.0.1:{port}/hooks",
+    )  # fmt: skip
+    [record] = run_tasks(lossy, both, Pacing(tasks=1))
+    assert record.status is TaskStatus.OK
+    assert record.ended_via == "poll"
+    assert record.ended_webhook_ns is None

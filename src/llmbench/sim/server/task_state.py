@@ -15,6 +15,8 @@ Options are one string, `key:value,...` (`--task-options` of `sim serve`, or the
     webhook_loss:P    each webhook delivery is lost (never sent)
     webhook_dup:P     each webhook delivery is sent twice (same event_id)
     poll_429:P        each `task.listMessages` answers 429 with Retry-After
+    poll_503:P        each `task.listMessages` answers 503
+    poll_garbage:P    each `task.listMessages` answers 200 with a body that is not JSON
     retry_after:S     the Retry-After of those 429s, whole seconds (default 1)
 
 P is a probability drawn per task (per delivery, per poll) from a generator seeded by the
@@ -35,7 +37,10 @@ if TYPE_CHECKING:  # settings.py imports this module: it stays free of the HTTP 
 TASK_HEADER = "X-Sim-Task"
 _INT_KEYS = {"steps", "tokens", "retry_after"}
 _MS_KEYS = {"tool_ms", "accept_ms"}
-_P_KEYS = {"error", "wait", "never", "vanish", "webhook_loss", "webhook_dup", "poll_429"}
+_P_KEYS = {
+    "error", "wait", "never", "vanish", "webhook_loss", "webhook_dup", "poll_429", "poll_503",
+    "poll_garbage",
+}  # fmt: skip
 
 
 class TaskOptionError(ValueError):
@@ -55,6 +60,8 @@ class TaskOptions:
     webhook_loss: float = 0.0
     webhook_dup: float = 0.0
     poll_429: float = 0.0
+    poll_503: float = 0.0
+    poll_garbage: float = 0.0
     retry_after: int = 1
 
     def merged(self, text: str | None) -> TaskOptions:

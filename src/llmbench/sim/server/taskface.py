@@ -144,6 +144,10 @@ class TaskFace:
             task.throttled += 1
             retry = str(task.options.retry_after)
             return _error(429, "rate_limited", "too many requests", {"Retry-After": retry})
+        if task.rng.random() < task.options.poll_503:
+            return _error(503, "unavailable", "the service is overloaded (simulated)")
+        if task.rng.random() < task.options.poll_garbage:
+            return web.Response(status=200, text="<html>gateway</html>", content_type="text/html")
         order = request.query.get("order", "desc")
         if order not in ("asc", "desc"):
             raise _Refusal(400, "invalid_argument", "order must be asc or desc")
