@@ -13,6 +13,7 @@ from rich.text import Text
 
 from llmbench.config.load import profile_name
 from llmbench.report.load import SCHEDULED_ROWS, load_lines
+from llmbench.report.tasks import task_lines
 from llmbench.store.run_schema import (
     ClientHealth,
     Counts,
@@ -428,6 +429,7 @@ def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) ->
     if view.parts is not None:
         parts.append(_throughput_line(view.parts))
     parts += _lengths_line(view)
+    parts += task_lines(view.run)
     parts += _server_metrics_line(view.run) + _monitors_line(view.run)
     parts += _client_warnings(view.run)
     parts += _prompts_line(view.run)

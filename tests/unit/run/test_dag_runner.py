@@ -175,3 +175,33 @@ def test_the_task_timeout_cuts_what_still_runs() -> None:
     assert task.status is TaskStatus.TIMEOUT
     assert task.completion_ns is not None
     assert 0.15e9 <= task.completion_ns < 0.4e9  # cut at its timeout, kept with that time
+
+
+def test_a_stopped_run_keeps_every_task_as_cancelled() -> None:
+    data = {"tasks": [{"name": "t", "steps": [
+        {"id": "a", "prompt": "x"},
+        {"id": "b", "prompt": "y", "depends_on": ["a"]},
+    ]}]}  # fmt: skip
+    client = EchoClient(default_s=5.0)
+    done: list[TaskRecord] = []
+    records: list[RequestRecord] = []
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.05, stop.set)
+        driver = DagDriver(_tasks(data), limit=1, repeat=3)
+        outcome = await driver.run(client, target_id="t", sink=records.append,
+                                   task_sink=done.append, stop=stop)  # fmt: skip
+        assert outcome.stop_reason.value == "interrupted"
+
+    start = time.monotonic()
+    asyncio.run(go())
+    assert time.monotonic() - start < 2
+    assert sorted(t.task_id for t in done) == ["t-0", "t-1", "t-2"]
+    assert {t.status for t in done} == {TaskStatus.CANCELLED}
+    assert len(records) == 1  # the one request in flight, kept as cancelled
+    assert records[0].error is not None
+    first = next(t for t in done if t.task_id == "t-0")
+    assert [s.status for s in first.steps] == [StepStatus.ERROR, StepStatus.SKIPPED]
+    never = next(t for t in done if t.task_id == "t-2")
+    assert never.ended_ns is None  # never started: counted, not timed
