@@ -137,7 +137,7 @@ class _Run:
                     self._push(inst, sid)
 
     def _push(self, inst: _Instance, sid: str) -> None:
-        order = list(inst.task.steps).index(sid)
+        order = inst.task.position[sid]
         heapq.heappush(self.ready, (-inst.task.spec.priority, inst.seq, order, sid, inst))
 
     async def go(self) -> None:
@@ -245,7 +245,11 @@ class _Run:
         rng = random.Random(f"{self.driver.seed}:{inst.seq}:{step.spec.id}")
         assert step.spec.latency_ms is not None
         await asyncio.sleep(draw_ms(step.spec.latency_ms, rng) / 1e3)
-        text = _render(step.output, inst, outputs, context)
+        try:
+            text = _render(step.output, inst, outputs, context)
+        except Exception as exc:  # noqa: BLE001 - any render failure is this step's error
+            error = f"template: {exc}"
+            return _StepResult(StepStatus.ERROR, started, time.monotonic_ns(), error=error)
         if text is None:
             text = _DEFAULT_TOOL_OUTPUT.format(step=step.spec.id)
         return _StepResult(StepStatus.OK, started, time.monotonic_ns(), output=text)

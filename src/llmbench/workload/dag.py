@@ -12,7 +12,7 @@ import graphlib
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -133,6 +133,10 @@ class DagStep:
 class DagTask:
     spec: TaskSpec
     steps: dict[str, DagStep]  # in a topological order (file order among equals)
+    position: dict[str, int] = field(default_factory=dict)  # each step's place in that order
+
+    def __post_init__(self) -> None:
+        self.position.update((sid, n) for n, sid in enumerate(self.steps))
 
     @property
     def name(self) -> str:
@@ -249,16 +253,16 @@ def _compile_step(
 ) -> dict[str, StepTemplate | None]:
     step = task.steps[j]
     out: dict[str, StepTemplate | None] = {}
-    for field in ("prompt", "system", "output"):
-        source = getattr(step, field)
+    for name in ("prompt", "system", "output"):
+        source = getattr(step, name)
         if source is None:
-            out[field] = None
+            out[name] = None
             continue
         try:
-            out[field] = compile_template(source, upstream=upstream, task_input=task.input)
+            out[name] = compile_template(source, upstream=upstream, task_input=task.input)
         except TemplateProblem as exc:
-            problems.add(("tasks", i, "steps", j, field), f"template: {exc.message}", exc.fix)
-            out[field] = None
+            problems.add(("tasks", i, "steps", j, name), f"template: {exc.message}", exc.fix)
+            out[name] = None
     return out
 
 
