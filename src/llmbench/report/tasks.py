@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from llmbench.config.tasks import TasksSpec
 from llmbench.store.blocks import Distribution
 from llmbench.store.run_schema import RunResult
 
@@ -14,6 +15,12 @@ def _ms(value: float | None) -> str:
 
 def _dist(stats: Distribution) -> str:
     return f"mean {_ms(stats.mean)} P50 {_ms(stats.p50)} P95 {_ms(stats.p95)} max {_ms(stats.max)}"
+
+
+def task_load(spec: TasksSpec) -> str:
+    """The header's load for a task run: the file, the mode and its step limit, the repeats."""
+    limit = 1 if spec.mode == "sequential" else spec.concurrency
+    return f"tasks {spec.file} {spec.mode} (≤{limit} steps at once) ×{spec.repeat}"
 
 
 def task_lines(run: RunResult | None) -> list[Text]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from llmbench.metrics.tasks import summarize_tasks
 from llmbench.report.tasks import task_lines
+from llmbench.report.terminal import RunView, run_header
 from llmbench.store.codec import to_json
 from llmbench.store.run_schema import RunResult
 from llmbench.store.task_schema import TaskSummary
@@ -29,3 +30,10 @@ def test_task_lines_show_counts_completion_and_censoring() -> None:
     assert "mean 500 P50 500" in text[0]
     assert "1 task(s) timed out or cancelled: kept as censored" in text[2]
     assert task_lines(run_with()) == []
+
+
+def test_the_header_names_the_task_file_mode_and_limit() -> None:
+    spec = {"tasks": {"file": "t.yaml", "mode": "sequential", "concurrency": 4, "repeat": 2}}
+    header = run_header(RunView.of(run_with(spec))).plain
+    assert "tasks t.yaml sequential (≤1 steps at once) ×2" in header
+    assert "load closed" not in header
