@@ -122,7 +122,10 @@ def test_bad_task_files_are_refused_before_anything_is_sent(tmp_path: Path) -> N
         "        depends_on: [b]\n      - id: b\n        prompt: y\n        depends_on: [a]\n"
         "      - id: c\n        prompt: z\n        depends_on: [nope]\n"
     )
-    result = llmbench("run", "--tasks", str(path), "--output-dir", str(tmp_path / "run"))
+    with engine_server() as server:
+        result = llmbench("run", "--tasks", str(path), "--base-url", server.url,
+                          "--output-dir", str(tmp_path / "run"))  # fmt: skip
+    assert server.paths == []  # not even the model list was asked for
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"{path}:12:9: task 'job', step 'c': depends on 'nope'" in result.stderr
