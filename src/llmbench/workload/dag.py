@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from llmbench.config.problems import describe_problems
-from llmbench.config.specfile import Loc, read_spec_file
+from llmbench.config.specfile import Loc, parse_spec
 from llmbench.errors import ConfigError
 from llmbench.workload.dag_templates import StepTemplate, TemplateProblem, compile_template
 
@@ -313,5 +313,13 @@ def build_tasks(data: Any, where: Callable[[Loc], str], name: str) -> list[DagTa
 
 def load_tasks(path: Path) -> list[DagTask]:
     """Reads and checks a task file (every problem with FILE:LINE:COL, task and step)."""
-    document = read_spec_file(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the task file: {exc.strerror or exc}",
+            where=str(path),
+            hint="check the path given to --tasks (tasks.file)",
+        ) from None
+    document = parse_spec(raw, str(path))
     return build_tasks(document.data, document.where, document.name)

@@ -124,3 +124,10 @@ def test_tool_latency_draws_are_seeded() -> None:
     assert first == again
     draws = sorted(draw_ms(dist, random.Random(f"s:{i}")) for i in range(2001))
     assert 270 < draws[1000] < 330  # the median of a lognormal is exp(μ)
+
+
+def test_a_missing_file_names_the_flag(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_tasks(tmp_path / "none.yaml")
+    assert "cannot read the task file" in str(caught.value)
+    assert "--tasks" in str(caught.value)
