@@ -38,6 +38,7 @@ from llmbench.config.load import (
 from llmbench.config.load import Spec as _Spec
 from llmbench.config.slo import SloSpec
 from llmbench.config.task_api import TaskApiSettings
+from llmbench.config.tasks import TasksSpec
 from llmbench.config.upgrade import is_v1_load, upgrade_load_v1, upgrade_spec_v1
 from llmbench.sim.server.settings import SimSettings as SimSpec  # the one definition
 
@@ -222,6 +223,7 @@ class RunSpec(_Spec):
         "whitespace | hf:PATH",
     )
     seed: int = Field(0, ge=INT64_MIN, le=INT64_MAX, description="seeds the statistics (bootstrap)")
+    tasks: TasksSpec | None = Field(None, description="DAG tasks from a task file (docs/tasks.md)")
     # Last: its checks read the load, workload and objectives validated before it.
     study: StudySpec | None = Field(None, description="several runs made of the load")
 
