@@ -276,6 +276,8 @@ class RunSpec(_Spec):
             dumped.get("sim", {}).pop("task_options", None)
         if self.task_api == TaskApiSettings():  # agent-service settings: same reason
             dumped.pop("task_api", None)
+        if dumped.get("tasks") is None:  # no task file: hashes as before task files existed
+            dumped.pop("tasks", None)
         canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
