@@ -65,3 +65,13 @@ def test_dag_tasks_have_no_service_keys() -> None:
     block = summarize_tasks([task])
     assert "task_accept_ms" not in block
     assert TaskSummary.model_validate(block).service is None
+
+
+def test_the_terminal_states_the_polling_bound() -> None:
+    from llmbench.report.tasks import service_lines
+
+    block = TaskSummary.model_validate(summarize_tasks([service_task(i) for i in range(3)]))
+    text = " ".join(line.plain for line in service_lines(block))
+    assert "accept 10" in text
+    assert "ends seen by poll 3 (known to ≤50 ms)" in text
+    assert "known to within one interval" in text
