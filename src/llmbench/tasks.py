@@ -40,6 +40,9 @@ class TaskError(_Frozen):
     category: str = Field(description="an ErrorCategory value, or a task-level one: step_failed")
     message: str = Field(description="already redacted: never contains a secret")
     http_status: int | None = None
+    raw_body: str | None = Field(
+        None, description="the provider's answer, redacted and cut to a few kB (agent services)"
+    )
 
 
 class TaskStep(_Frozen):
@@ -53,6 +56,9 @@ class TaskStep(_Frozen):
     request_id: str | None = None
     depends_on: tuple[str, ...] = ()
     error: str | None = None
+    # a model step: its request's TTFT and E2E (from the request record), for per-step statistics
+    ttft_ns: int | None = None
+    e2e_ns: int | None = None
 
 
 class TaskEvent(_Frozen):
@@ -64,6 +70,8 @@ class TaskEvent(_Frozen):
     status: str | None = Field(None, description="the agent status it reported, if any")
     event_id: str | None = None
     provider_ns: int | None = Field(None, description="the provider's own timestamp, if given")
+    # Seen by polling: it happened after the previous poll was sent, so in (not_before, arrived].
+    not_before_ns: int | None = None
 
 
 class TaskRecord(_Frozen):
@@ -87,6 +95,16 @@ class TaskRecord(_Frozen):
     polls: int = 0
     # time the task spent waiting for a human (an agent service's `waiting`): not agent time
     waiting_ns: int = 0
+    # polling: the interval asked for, the polls answered 429, how long their Retry-After held
+    poll_interval_ms: float | None = None
+    polls_throttled: int = 0
+    throttled_ns: int = 0
+    # how the end was first seen (poll | webhook); a poll-seen end is known to within one
+    # interval: the task stopped in (ended_not_before_ns, ended_ns]
+    ended_via: str | None = None
+    ended_not_before_ns: int | None = None
+    ended_poll_ns: int | None = None  # polling and webhooks together: each channel's sighting
+    ended_webhook_ns: int | None = None
     # the provider's own last state (A2A: submitted, working, completed, failed, canceled,
     # rejected, input-required, auth-required), as it said it
     provider_state: str | None = None
@@ -98,3 +116,13 @@ class TaskRecord(_Frozen):
     @property
     def completion_ns(self) -> int | None:
         return None if self.ended_ns is None else self.ended_ns - self.submitted_ns
+
+    @property
+    def completion_corrected_ns(self) -> int | None:
+        """A poll-seen end moved to the middle of its interval (the raw value is its upper
+        bound); an end seen any other way is as measured."""
+        if self.ended_ns is None:
+            return None
+        if self.ended_not_before_ns is None:
+            return self.completion_ns
+        return (self.ended_not_before_ns + self.ended_ns) // 2 - self.submitted_ns

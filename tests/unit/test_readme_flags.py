@@ -118,6 +118,10 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "load.kind": "open", "load.arrival": "gamma", "load.rate": 5, "load.burstiness": 0.5,
         "load.validity.late_after_ms": 5,
     },
+    "llmbench run --tasks examples/workloads/fan-out-planner.yaml --task-mode sequential": {
+        "tasks.file": "examples/workloads/fan-out-planner.yaml", "tasks.mode": "sequential",
+        "tasks.concurrency": 8, "tasks.repeat": 1,
+    },
     "LLMBENCH_LOAD__CONCURRENCY=8 llmbench run --spec examples/run-spec.yaml --requests 50": {
         "load.concurrency": 8, "load.requests": 50, "load.warmup": 4, "name": "sim-example",
     },

@@ -108,6 +108,10 @@ def run(
     key_env = resolved.target.api_key_env if named else None  # a named variable must be set
     where = sources.where(("target", "api_key_env"))
     default = DEFAULT_KEY_ENV.get(resolved.target.kind)
+    if resolved.target.kind == "task-api":  # the variable its YAML names (auth.key_env)
+        from llmbench.run.taskapi import task_api_spec
+
+        default = task_api_spec(resolved).auth.key_env
     execute(resolved, output_dir, _api_key(key_env, where, default), sources.provenance())
 
 

@@ -28,6 +28,7 @@ from llmbench.store.run_schema import RunResult, RunSummaryParts, SpecSource
 from llmbench.store.study_index import STUDY_FILE, load_study_index
 from llmbench.store.study_schema import StudyIndex
 from llmbench.study.runner import is_study, run_study
+from llmbench.workload.dag import load_tasks
 
 # Piped output (files, CI logs) gets room for the full tables instead of rich's default 80.
 stdout = Console(width=None if sys.stdout.isatty() else 140)
@@ -109,6 +110,8 @@ def execute(
     """Starts the embedded target when no URL is given, runs, and prints the summary.
     `spec_source` (spec file, its hash, the variables and flags used) goes into run.json."""
     _prepare_process()
+    if spec.tasks is not None:  # a bad task file is refused before the target sees anything
+        load_tasks(Path(spec.tasks.file))
     sim: EmbeddedSim | None = None
     if spec.target.base_url is None:
         sim = EmbeddedSim(spec.sim)

@@ -37,6 +37,8 @@ from llmbench.config.load import (
 )
 from llmbench.config.load import Spec as _Spec
 from llmbench.config.slo import SloSpec
+from llmbench.config.task_api import TaskApiSettings
+from llmbench.config.tasks import TasksSpec
 from llmbench.config.upgrade import is_v1_load, upgrade_load_v1, upgrade_spec_v1
 from llmbench.sim.server.settings import SimSettings as SimSpec  # the one definition
 
@@ -213,6 +215,7 @@ class RunSpec(_Spec):
     load: LoadSpec = Field(default_factory=lambda: ClosedLoad(requests=100))
     sim: SimSpec = Field(default_factory=SimSpec)
     monitor: MonitorSpec = Field(default_factory=MonitorSpec)
+    task_api: TaskApiSettings = Field(default_factory=TaskApiSettings)
     slo: SloSpec | None = None
     tokenizer: str | None = Field(
         None,
@@ -220,6 +223,7 @@ class RunSpec(_Spec):
         "whitespace | hf:PATH",
     )
     seed: int = Field(0, ge=INT64_MIN, le=INT64_MAX, description="seeds the statistics (bootstrap)")
+    tasks: TasksSpec | None = Field(None, description="DAG tasks from a task file (docs/tasks.md)")
     # Last: its checks read the load, workload and objectives validated before it.
     study: StudySpec | None = Field(None, description="several runs made of the load")
 
@@ -268,6 +272,12 @@ class RunSpec(_Spec):
         # Word prompts hash as they did before exact lengths existed: earlier runs stay comparable.
         if not dumped["workload"].get("exact_tokens"):
             dumped["workload"].pop("exact_tokens", None)
+        if dumped.get("sim", {}).get("task_options") is None:  # the task face's: same reason
+            dumped.get("sim", {}).pop("task_options", None)
+        if self.task_api == TaskApiSettings():  # agent-service settings: same reason
+            dumped.pop("task_api", None)
+        if dumped.get("tasks") is None:  # no task file: hashes as before task files existed
+            dumped.pop("tasks", None)
         canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from llmbench.config.load import profile_name
 from llmbench.report.load import SCHEDULED_ROWS, load_lines
+from llmbench.report.tasks import task_lines, task_load
 from llmbench.store.run_schema import (
     ClientHealth,
     Counts,
@@ -233,13 +234,16 @@ def run_header(view: RunView) -> Text:
     rate = getattr(load, "rate", None)
     kind = run.spec.target.kind
     protocol = target.endpoint if kind == "openai" else kind  # anthropic, a2a, ...
+    described = f"load {profile_name(load.model_dump(mode='json'))} " + (
+        f"rate={rate:g}/s" if rate else f"c={getattr(load, 'concurrency', None)}"
+    )
     return Text.assemble(
         ("run ", "bold"),
         f"{run.run_id}  ",
         (f"[{view.status}]", style),
         f"  target {target.id} {target.base_url} model {target.model} "
-        f"({protocol})  load {profile_name(load.model_dump(mode='json'))} "
-        + (f"rate={rate:g}/s" if rate else f"c={getattr(load, 'concurrency', None)}")
+        f"({protocol})  "
+        + (task_load(run.spec.tasks) if run.spec.tasks else described)
         + (f"  workers {processes}" if (processes := _processes(run)) > 1 else ""),
     )
 
@@ -430,6 +434,7 @@ def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) ->
     if view.parts is not None:
         parts.append(_throughput_line(view.parts))
     parts += _lengths_line(view)
+    parts += task_lines(view.run)
     parts += _server_metrics_line(view.run) + _monitors_line(view.run)
     parts += _client_warnings(view.run)
     parts += _prompts_line(view.run)

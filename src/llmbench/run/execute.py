@@ -37,6 +37,7 @@ from llmbench.engine.protocol import Conversant
 from llmbench.errors import ConfigError, DistributedError, EndpointError, StoreError
 from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
+from llmbench.metrics.tasks import summarize_tasks
 from llmbench.monitor.cache_evidence import cache_evidence
 from llmbench.monitor.client_health import ClientWatch, judge_metrics, merge_reports
 from llmbench.monitor.decomposition import decompose
@@ -44,6 +45,7 @@ from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.redaction import public_url
 from llmbench.run.plan import LoadPlan, TaskSink, build_load, prompt_tokens
+from llmbench.run.taskapi import TASK_KINDS, bind_target
 from llmbench.run.watching import RunWatch
 from llmbench.run.workers.child import WorkerTask, check_target_kind, make_client
 from llmbench.run.workers.pool import RecordSink, run_workers
@@ -62,6 +64,7 @@ from llmbench.store.run_schema import (
     TargetInfo,
     WorkersInfo,
 )
+from llmbench.store.task_schema import TaskSummary
 from llmbench.tasks import TaskRecord
 
 
@@ -108,6 +111,8 @@ async def _resolve_target(
             target.base_url, api_key=api_key, extra_headers=spec.target.extra_headers
         )
         return spec.target.model or card["name"], [], TargetEngine(name=None, source="agent card")
+    if kind in TASK_KINDS:  # an agent service: no model to name (an agent profile at most)
+        return spec.target.model or kind, [], TargetEngine(name=None, source=f"not probed: {kind}")
     if kind != "openai":
         model = spec.target.model or (target.embedded_sim.model if target.embedded_sim else None)
         if model is None:
@@ -251,6 +256,7 @@ async def execute_run(
     model, models, engine = await _resolve_target(spec, target, api_key)
     tokenizer: Tokenizer | None = load_tokenizer(spec.tokenizer) if spec.tokenizer else None
     load = build_load(spec)  # a bad trace fails here, before the results directory exists
+    bind_target(load.agent, target.base_url, api_key)  # an agent service's driver
     stop = stop or asyncio.Event()
     with RunWriter(output_dir) as writer:
         run = _initial_run(spec, target, output_dir, model, models, tokenizer, spec_source)
@@ -289,11 +295,17 @@ async def execute_run(
                 **judgement,
                 **watched,
                 **_evidence(records, watched, watch, run.clock.monotonic_ns_at_start),
+                **_task_block(sink.tasks, spec.seed),
             }
         )
         run = run.model_copy(update={"client": _judged_client(client, parts)})
         _finish(writer, run)
     return run
+
+
+def _task_block(tasks: list[TaskRecord], seed: int) -> dict[str, TaskSummary]:
+    """run.json's `tasks` block, for a run whose driver produced task records (else no key)."""
+    return {"tasks": TaskSummary.model_validate(summarize_tasks(tasks, seed=seed))} if tasks else {}
 
 
 def _initial_run(

@@ -44,7 +44,9 @@ from llmbench.metrics.columns import RunColumns
 from llmbench.metrics.delivery import closed_loop_delivery, open_loop_delivery
 from llmbench.metrics.slo import goodput
 from llmbench.records import RequestRecord, RequestSpec
+from llmbench.run.dag import dag_driver
 from llmbench.run.task_protocol import task_submissions
+from llmbench.run.taskapi import TASK_KINDS, task_api_plan
 from llmbench.store.run_schema import LoadOutcome, PromptTokens
 from llmbench.tasks import TaskRecord
 from llmbench.workload.lengths import Lengths
@@ -145,7 +147,9 @@ class LoadPlan:
                 validity=load.validity,
             )
         else:  # closed loops and agent workloads: each waits for its replies
-            requested = load.concurrency if isinstance(load, ClosedLoad) else None
+            # An agent workload's concurrency is its own (no requested stream count to check).
+            closed = isinstance(load, ClosedLoad) and self.agent is None
+            requested = load.concurrency if closed else None  # type: ignore[union-attr]
             out = closed_loop_delivery(records, concurrency=requested, validity=load.validity)
         if self.spec.slo is not None:
             out["goodput"] = goodput(
@@ -202,6 +206,8 @@ def prompt_tokens(spec: RunSpec, tokenizer: Tokenizer | None, *, simulated: bool
 def build_load(spec: RunSpec) -> LoadPlan:
     """The plan of one single-step profile (sweeps and searches build one per step)."""
     load, seed = spec.load, spec.workload.seed
+    if spec.tasks is not None:  # DAG tasks from a task file (docs/tasks.md)
+        return LoadPlan(spec, iter(()), agent=dag_driver(spec.tasks, seed=seed))
     if isinstance(load, ReplayLoad):
         entries = load_trace(Path(load.trace), max_requests=load.total_requests)
         offsets = scaled_offsets([e.timestamp_ms for e in entries], load.time_scale)
@@ -228,7 +234,11 @@ def build_load(spec: RunSpec) -> LoadPlan:
         items = iter(list(itertools.islice(items, load.total_requests)))
     if spec.target.kind == "a2a":  # a task protocol: tasks paced by the load, no requests
         return LoadPlan(spec, iter(()), agent=task_submissions(spec, items))
-    if isinstance(load, OpenLoad | RampLoad) and is_open_loop(load):
+    open_loop = isinstance(load, OpenLoad | RampLoad) and is_open_loop(load)
+    if spec.target.kind in TASK_KINDS:  # an agent service: one task per request (run/taskapi.py)
+        paced = _rate_offsets(load, seed) if isinstance(load, OpenLoad | RampLoad) else None
+        return LoadPlan(spec, iter(()), agent=task_api_plan(spec, items, paced))
+    if isinstance(load, OpenLoad | RampLoad) and open_loop:
         offsets = _rate_offsets(load, seed)
         return LoadPlan(spec, items, open=OpenLoopPlan(offsets, load.max_concurrency, load.warmup))
     assert isinstance(load, ClosedLoad | RampLoad)

@@ -12,14 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    field_serializer,
-    model_serializer,
-)
+from pydantic import Field, field_serializer
 
 from llmbench.clients.scrape import TargetEnvironment
 from llmbench.config import RunSpec, SimSpec, ValiditySpec
@@ -29,24 +22,12 @@ from llmbench.monitor.cache_evidence import CacheEvidence
 from llmbench.monitor.decomposition import Decomposition
 from llmbench.monitor.processes import Monitors
 from llmbench.monitor.server_metrics import ServerMetrics
+from llmbench.store.blocks import Block, Distribution, TukeyOutliers
+from llmbench.store.task_schema import TaskSummary
+
+__all__ = ["Block", "Distribution", "TukeyOutliers"]  # re-exported: defined in store.blocks
 
 RunStatus = Literal["running", "complete", "interrupted", "failed"]
-
-
-class Block(BaseModel):
-    """A part of a results file: frozen, no unknown keys, strict JSON (no inf/nan)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @model_serializer(mode="wrap")
-    def _present_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A field with a default is a key some files lack, written only when it was given
-        (a `goodput` of None is no key at all, as before). Required fields are always written."""
-        data: dict[str, Any] = handler(self)
-        for name, info in type(self).model_fields.items():
-            if not info.is_required() and name not in self.model_fields_set:
-                data.pop(name, None)
-        return data
 
 
 def stored_spec(spec: RunSpec) -> dict[str, Any]:
@@ -54,39 +35,6 @@ def stored_spec(spec: RunSpec) -> dict[str, Any]:
     keys it had (a spec field added since reads as its default and is not written back), a spec
     a run resolved has them all (`run.execute.public_spec` validates its full dump)."""
     return spec.model_dump(mode="json", exclude_unset=True)
-
-
-class TukeyOutliers(Block):
-    """Tukey fences (k = 1.5 and 3): flags, never drops; all None below 4 values."""
-
-    fence_1_5: tuple[float, float] | None
-    n_beyond_1_5: int | None
-    indices_beyond_1_5: list[int] | None = Field(description="into the metric's sample")
-    fence_3: tuple[float, float] | None
-    n_beyond_3: int | None
-    indices_beyond_3: list[int] | None
-
-
-class Distribution(Block):
-    """One metric's sample described (docs/metrics.md); None: too few samples or empty."""
-
-    n: int = Field(ge=0)
-    confidence: float
-    mean: float | None
-    std: float | None = Field(description="ddof = 1")
-    min: float | None
-    p5: float | None
-    p50: float | None
-    p90: float | None
-    p95: float | None
-    p99: float | None
-    max: float | None
-    spread_p5_p95: float | None
-    spread_min_max: float | None
-    mean_ci: tuple[float, float] | None = Field(description="percentile bootstrap")
-    p95_ci: tuple[float, float] | None = Field(description="order statistics, distribution-free")
-    p99_ci: tuple[float, float] | None
-    outliers: TukeyOutliers | None
 
 
 class RunSummary(Block):
@@ -396,6 +344,17 @@ class TargetInfo(Block):
     environment: TargetEnvironment | None = Field(None, description="absent from files before it")
     prompts: PromptTokens | None = Field(None, description="absent from files before it")
 
+    @field_serializer("embedded_sim")
+    def _sim(self, sim: SimSpec | None) -> dict[str, Any] | None:
+        """The simulator's settings; its task face's options only when set (files before them
+        are written back unchanged)."""
+        if sim is None:
+            return None
+        data = sim.model_dump(mode="json")
+        if data.get("task_options") is None:
+            data.pop("task_options", None)
+        return data
+
 
 class SpecSource(Block):
     file: str | None
@@ -448,6 +407,8 @@ class RunResult(Block):
     monitors: Monitors | None = None
     cache: CacheEvidence | None = None
     decomposition: Decomposition | None = None
+    # Agent workloads (DAG tasks, agent loops, task APIs): their tasks.jsonl summarized.
+    tasks: TaskSummary | None = None
 
     @field_serializer("spec")
     def _spec(self, spec: RunSpec) -> dict[str, Any]:

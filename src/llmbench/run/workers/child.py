@@ -53,7 +53,7 @@ class WorkerTask:
 
 
 # The target kinds this build can drive, each by its own client (docs/agent-services.md).
-IMPLEMENTED_KINDS = ("openai", "anthropic", "a2a")
+IMPLEMENTED_KINDS = ("openai", "anthropic", "a2a", "manus", "task-api")
 
 # AnthropicClient is an OpenAIClient (the same machinery, its own protocol); A2AClient submits
 # tasks (run/task_protocol.py drives it).
@@ -72,6 +72,12 @@ def check_target_kind(spec: RunSpec) -> None:
         )
     if kind == "openai":
         return
+    if spec.tasks is not None and kind in ("a2a", "manus", "task-api"):
+        raise ConfigError(
+            f"--tasks runs model calls; a {kind} target takes tasks, not model calls",
+            where="tasks (--tasks)",
+            hint="drop --tasks, or use --target-kind openai or anthropic",
+        )
     if spec.workload.force_length:  # nothing to send: say so rather than ignore the flag
         raise ConfigError(
             f"--force-length sends a serving engine's fields; a {kind} target has none",

@@ -58,6 +58,8 @@ from llmbench.sim.server.protocol import (
 )
 from llmbench.sim.server.schedule import chunk_deadlines_ns, request_rng, token_deadlines_ns
 from llmbench.sim.server.served import TwinRunner, TwinStream
+from llmbench.sim.server.task_state import TaskOptions
+from llmbench.sim.server.taskface import TaskFace
 from llmbench.sim.twin.engine import AdmissionError
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -388,6 +390,20 @@ class _Simulator:
     async def log_clear(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"cleared": self.log.clear()})
 
+    async def model_call(self, start_ns: int, prompt_tokens: int, max_tokens: int) -> int:
+        """A task step's model call (task face): sleeps until its last token is due."""
+        self._seq += 1
+        if self.twin is None:
+            plan: Plan = self._plan(start_ns, max_tokens, self._seq)
+        else:
+            plan = self.twin.submit(start_ns, prompt_tokens, max_tokens, None)
+        try:
+            end_ns = await last_deadline(plan, None, start_ns)
+        finally:
+            self._release(plan if isinstance(plan, TwinStream) else None)
+        await self.waiter.sleep_until(end_ns)
+        return end_ns
+
 
 _SIMULATOR = web.AppKey("simulator", _Simulator)
 
@@ -439,6 +455,8 @@ def build_app(config: SimConfig) -> web.Application:
     app.router.add_get("/metrics", sim.metrics)
     A2AFace(sim.token_times, config.api_key).install(app)
     app.cleanup_ctx.append(sim.twin_loop)
+    options = TaskOptions().merged(config.task_options)
+    TaskFace(options, config.seed, config.api_key, sim.model_call).install(app)
     return app
 
 

@@ -35,6 +35,8 @@ class SimConfig:
     fault_seed: int = _DEFAULT.fault_seed
     # The serving-engine twin: when set, it times every response instead of ttft/itl/jitter.
     twin: Preset | None = None
+    # The task face's plan shape and faults (sim/server/task_state.py), `key:value,...`.
+    task_options: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("ttft_ms", "itl_ms", "jitter_ms"):
@@ -64,7 +66,7 @@ class SimConfig:
             ttft_ms=ttft_ms, itl_ms=itl_ms, jitter_ms=settings.jitter_ms, seed=settings.seed,
             tokens_per_chunk=settings.tokens_per_chunk, model=settings.model, api_key=api_key,
             log_capacity=settings.log_capacity, fault_rates=settings.fault_rates(),
-            fault_seed=settings.fault_seed, twin=twin,
+            fault_seed=settings.fault_seed, twin=twin, task_options=settings.task_options,
         )  # fmt: skip
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llmbench.sim.server.faults import FaultError, parse_fault_rates
+from llmbench.sim.server.task_state import TaskOptionError, TaskOptions
 
 _MAX_MS = 7 * 24 * 3600 * 1000.0  # a week
 
@@ -35,6 +36,20 @@ class SimSettings(BaseModel):
     log_capacity: int = Field(
         100_000, ge=1, le=100_000_000, description="requests kept in the emission log"
     )
+
+    task_options: str | None = Field(
+        None,
+        description="task face plan and faults, e.g. 'steps:3,tool_ms:50,wait:0.1,poll_429:0.2'",
+    )
+
+    @field_validator("task_options")
+    @classmethod
+    def _check_task_options(cls, text: str | None) -> str | None:
+        try:
+            TaskOptions().merged(text)
+        except TaskOptionError as exc:
+            raise ValueError(str(exc)) from None
+        return text
 
     @field_validator("fault_rate")
     @classmethod

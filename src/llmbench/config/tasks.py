@@ -1,0 +1,31 @@
+"""The run settings of a DAG-task workload (docs/tasks.md): which task file, how its steps are
+scheduled, and how many task instances run. The task file itself is read and checked by
+`llmbench.workload.dag` before anything is sent."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from llmbench.config.load import MAX_CONCURRENCY
+from llmbench.config.load import Spec as _Spec
+
+TaskMode = Literal["sequential", "concurrent"]
+
+
+class TasksSpec(_Spec):
+    """Run the tasks of a task file: each step starts as soon as the steps it depends on end."""
+
+    file: str = Field(description="the task file (YAML, docs/tasks.md)")
+    mode: TaskMode = Field(
+        "concurrent",
+        description="sequential: one step at a time; concurrent: every ready step, up to "
+        "tasks.concurrency at once",
+    )
+    concurrency: int = Field(
+        8, ge=1, le=MAX_CONCURRENCY, description="concurrent mode: steps in flight at most"
+    )
+    repeat: int = Field(
+        1, ge=1, le=1_000_000, description="run the task list this many times (instances)"
+    )
