@@ -65,6 +65,14 @@ def test_a_run_of_a2a_tasks_agrees_with_the_simulators_log(
     run = asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run", api_key=KEY))
     assert run.status == "complete"
     assert run.target.model == "llmbench-sim-agent"  # the agent card's name
+    summary = run.tasks
+    assert summary is not None
+    assert summary.counts.ok == 6  # the warm-up task is not among them
+    assert summary.task_first_status_ms is not None
+    assert summary.task_first_artifact_ms is not None
+    assert summary.task_first_status_ms.n == summary.task_first_artifact_ms.n == 6
+    # the first artifact (8 tokens) comes after the first status (the first token)
+    assert summary.task_first_artifact_ms.min > summary.task_first_status_ms.max - 5
     loaded = load_run(tmp_path / "run")
     assert loaded.records == []  # a task protocol shows no tokens: no request records
     tasks = loaded.tasks

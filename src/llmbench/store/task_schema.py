@@ -107,4 +107,10 @@ class TaskSummary(Block):
     task_completion_corrected_ms: Distribution | None = Field(
         None, description="ok tasks; a poll-seen end moved to the middle of its poll interval"
     )
+    task_first_status_ms: Distribution | None = Field(
+        None, description="first status-update event arrived − submitted, ok tasks (A2A)"
+    )
+    task_first_artifact_ms: Distribution | None = Field(
+        None, description="first artifact-update event arrived − submitted, ok tasks (A2A)"
+    )
     service: ServiceSummary | None = None
