@@ -274,9 +274,10 @@ class A2AClient:
         async with session.post(self._url, data=body, headers=headers,
                                 trace_request_ctx=watch) as resp:  # fmt: skip
             await _check_status(resp)
-            if resp.content_type != "text/event-stream":  # an error answered as plain JSON
+            if resp.content_type != "text/event-stream":  # an error (or a task) as plain JSON
                 result = rpc_result(_json(await resp.read()))
                 watch.on_result(result, monotonic_ns(), "response")
+                await self._poll_until_stopped(session, watch)
                 return
             decoder = SSEDecoder()
             while data := await resp.content.readany():
@@ -294,6 +295,10 @@ class A2AClient:
         body = self._message(watch.spec, watch.ctx, "message/send")
         result = await self._call(session, body, watch)
         watch.on_result(result, monotonic_ns(), "response")
+        await self._poll_until_stopped(session, watch)
+
+    async def _poll_until_stopped(self, session: aiohttp.ClientSession, watch: TaskWatch) -> None:
+        """tasks/get every poll interval until the task stops (an end known to one interval)."""
         while not watch.stopped:
             await asyncio.sleep(self._poll_interval_s)
             if watch.provider_task_id is None:
