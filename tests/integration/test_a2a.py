@@ -209,3 +209,23 @@ def test_a_task_past_its_timeout_is_recorded_as_a_censored_timeout(start_sim: St
     assert task.provider_state == "submitted"
     assert task.completion_ns is not None
     assert 0.3e9 <= task.completion_ns < 0.3e9 + 0.2e9  # kept, cut at its timeout
+
+
+def test_the_terminal_summary_of_an_a2a_run_shows_tasks_not_an_empty_request_table(
+    tmp_path: Path,
+) -> None:
+    from support.cli import llmbench
+
+    out = tmp_path / "run"
+    result = llmbench(
+        "run", "--target-kind", "a2a", "--concurrency", "2", "--requests", "4",
+        "--output-tokens", "16", "--sim-ttft-ms", "10", "--sim-itl-ms", "1",
+        "--output-dir", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "(a2a)" in result.stdout
+    assert "no request records: the target speaks a task protocol" in result.stdout
+    assert "tasks ok 4, error 0" in result.stdout
+    assert "first status" in result.stdout
+    assert "not TTFT" in result.stdout
+    assert "Latency (ms)" not in result.stdout
