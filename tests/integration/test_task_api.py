@@ -265,3 +265,42 @@ def test_duplicated_webhooks_are_taken_once_and_lost_ones_caught_by_polling(
     assert record.status is TaskStatus.OK
     assert record.ended_via == "poll"
     assert record.ended_webhook_ns is None
+
+
+def test_stopping_the_run_keeps_tasks_in_flight_as_cancelled(start_sim: StartSim) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:1,tokens:2,never:1")
+    settings = TaskApiSettings(poll_interval_ms=20, task_timeout_s=30)
+    records: list[TaskRecord] = []
+    driver = TaskApiDriver(base, MANUS, settings, Pacing(tasks=3, concurrency=3),
+                           itertools.cycle(["x y"]), None)  # fmt: skip
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.4, stop.set)
+        outcome = await driver.run(
+            None,  # type: ignore[arg-type]
+            target_id="sim", sink=lambda r: None, task_sink=records.append, stop=stop,
+        )  # fmt: skip
+        assert outcome.stop_reason.value == "interrupted"
+
+    asyncio.run(main())
+    assert [r.status for r in records] == [TaskStatus.CANCELLED] * 3
+    for record in records:
+        assert record.provider_task_id is not None
+        assert sim_log(base, record.provider_task_id)["status"] == "stopped"  # task.stop sent
+
+
+def test_one_wait_seen_by_both_channels_counts_once(start_sim: StartSim) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:2,tokens:2,wait:1")
+    port = free_port()
+    settings = TaskApiSettings(
+        poll_interval_ms=30, answer_after_ms=120, task_timeout_s=10,
+        webhook_listen=f"127.0.0.1:{port}", webhook_public_url=f"http://127.0.0.1:{port}/h",
+    )  # fmt: skip
+    [record] = run_tasks(base, settings, Pacing(tasks=1))
+    assert record.status is TaskStatus.OK
+    assert record.provider_task_id is not None
+    truth = sim_log(base, record.provider_task_id)
+    waits = [e for e in record.events if e.status == "waiting"]
+    assert {e.via for e in waits} == {"poll", "webhook"}  # seen both ways ...
+    assert 120 * MS <= record.waiting_ns <= truth["waiting_ns"] + 5 * MS  # ... counted once

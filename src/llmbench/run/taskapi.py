@@ -75,6 +75,7 @@ class TaskApiDriver:
         self._rng = random.Random(seed)
         self._live: dict[str, TaskTracker] = {}
         self._early: dict[str, list[tuple[dict[str, Any], int]]] = {}
+        self._finished: set[str] = set()
         self.receiver: WebhookReceiver | None = None
         self.api: TaskApiClient | None = None
 
@@ -127,8 +128,10 @@ class TaskApiDriver:
         provider_id = next((str(v) for v in found if v is not None), None)
         if provider_id is None:
             return
+        if provider_id in self._finished:  # a late copy for a task already recorded
+            return
         tracker = self._live.get(provider_id)
-        if tracker is None:  # before the create call's answer was read, or after the end
+        if tracker is None:  # before the create call's answer was read
             self._early.setdefault(provider_id, []).append((payload, arrived_ns))
             return
         tracker.webhook(payload, arrived_ns)
@@ -297,6 +300,8 @@ class TaskApiDriver:
     def _forget(self, tracker: TaskTracker) -> None:
         if tracker.provider_id is not None:
             self._live.pop(tracker.provider_id, None)
+            self._early.pop(tracker.provider_id, None)
+            self._finished.add(tracker.provider_id)
 
 
 TASK_KINDS = ("manus", "task-api")
