@@ -428,8 +428,12 @@ def _prompts_line(run: RunResult | None) -> list[Text]:
 def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) -> RenderableType:
     if isinstance(view, RunResult):
         view = RunView.of(view)
-    parts: list[RenderableType] = [run_header(view), latency_table(view)]
-    if view.parts is not None:
+    # An agent service's run sends no model requests of its own: its numbers are the tasks'.
+    service = view.run is not None and view.run.tasks is not None and view.run.tasks.service
+    parts: list[RenderableType] = [run_header(view)]
+    if not service:
+        parts.append(latency_table(view))
+    if view.parts is not None and not service:
         parts.append(_throughput_line(view.parts))
     parts += _lengths_line(view)
     parts += task_lines(view.run)

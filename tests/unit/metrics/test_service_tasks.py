@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from llmbench.metrics.tasks import summarize_tasks
 from llmbench.store.task_schema import TaskSummary
 from llmbench.tasks import TaskEvent, TaskRecord, TaskStatus
@@ -75,3 +77,20 @@ def test_the_terminal_states_the_polling_bound() -> None:
     assert "accept 10" in text
     assert "ends seen by poll 3 (known to ≤50 ms)" in text
     assert "known to within one interval" in text
+
+
+def test_an_agent_service_run_shows_its_tasks_not_an_empty_latency_table() -> None:
+    from rich.console import Console
+
+    from llmbench.report.terminal import run_summary
+    from llmbench.store.results import load_run
+
+    golden = Path(__file__).parents[2] / "golden" / "results-v2" / "b2a60c3" / "closed"
+    run = load_run(golden).run
+    assert run is not None
+    block = TaskSummary.model_validate(summarize_tasks([service_task(i) for i in range(3)]))
+    console = Console(width=200, record=True)
+    console.print(run_summary(run.model_copy(update={"tasks": block})))
+    text = console.export_text()
+    assert "ends seen by poll 3" in text
+    assert "Latency (ms)" not in text
