@@ -304,3 +304,15 @@ def test_one_wait_seen_by_both_channels_counts_once(start_sim: StartSim) -> None
     waits = [e for e in record.events if e.status == "waiting"]
     assert {e.via for e in waits} == {"poll", "webhook"}  # seen both ways ...
     assert 120 * MS <= record.waiting_ns <= truth["waiting_ns"] + 5 * MS  # ... counted once
+
+
+def test_slow_acceptance_is_measured_to_the_log(start_sim: StartSim) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:1,tokens:2,accept_ms:150")
+    settings = TaskApiSettings(poll_interval_ms=20, task_timeout_s=5)
+    [record] = run_tasks(base, settings, Pacing(tasks=1))
+    assert record.status is TaskStatus.OK
+    assert record.provider_task_id is not None
+    assert record.accepted_ns is not None
+    truth = sim_log(base, record.provider_task_id)
+    assert record.accepted_ns - record.submitted_ns >= 150 * MS
+    assert 0 <= record.accepted_ns - truth["accepted_ns"] <= WEBHOOK_TOLERANCE_NS

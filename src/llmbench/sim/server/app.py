@@ -53,7 +53,6 @@ from llmbench.sim.server.protocol import (
 )
 from llmbench.sim.server.schedule import chunk_deadlines_ns, request_rng, token_deadlines_ns
 from llmbench.sim.server.served import TwinRunner, TwinStream
-from llmbench.sim.server.task_state import TaskOptions
 from llmbench.sim.server.taskface import TaskFace
 from llmbench.sim.twin.engine import AdmissionError
 
@@ -369,14 +368,12 @@ class _Simulator:
     async def model_call(self, start_ns: int, prompt_tokens: int, max_tokens: int) -> int:
         """A task step's model call (task face): sleeps until its last token is due."""
         self._seq += 1
-        if self.twin is None:
-            plan: Plan = self._plan(start_ns, max_tokens, self._seq)
-        else:
-            plan = self.twin.submit(start_ns, prompt_tokens, max_tokens, None)
+        twin = self.twin.submit(start_ns, prompt_tokens, max_tokens, None) if self.twin else None
+        plan: Plan = twin or self._plan(start_ns, max_tokens, self._seq)
         try:
             end_ns = await last_deadline(plan, None, start_ns)
         finally:
-            self._release(plan if isinstance(plan, TwinStream) else None)
+            self._release(twin)
         await self.waiter.sleep_until(end_ns)
         return end_ns
 
@@ -450,8 +447,7 @@ def build_app(config: SimConfig) -> web.Application:
     app.router.add_get("/sim/log/{request_id}", sim.log_one)
     app.router.add_get("/metrics", sim.metrics)
     app.cleanup_ctx.append(sim.twin_loop)
-    options = TaskOptions().merged(config.task_options)
-    TaskFace(options, config.seed, config.api_key, sim.model_call).install(app)
+    TaskFace(config.task_options, config.seed, config.api_key, sim.model_call).install(app)
     return app
 
 

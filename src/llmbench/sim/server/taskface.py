@@ -65,9 +65,9 @@ class TaskFace:
     """Tasks, webhooks and their handlers; `model_call` times a model call on the server."""
 
     def __init__(
-        self, options: TaskOptions, seed: int, api_key: str | None, model_call: ModelCall
+        self, options: str | None, seed: int, api_key: str | None, model_call: ModelCall
     ) -> None:
-        self.options = options
+        self.options = TaskOptions().merged(options)
         self.seed = seed
         self._api_key = api_key
         self._model_call = model_call
