@@ -151,8 +151,9 @@ def test_a_task_that_never_finishes_is_cancelled_at_its_timeout(start_sim: Start
     assert truth["status"] == "stopped"  # cancelled at the service (task.stop)
 
 
-def test_waiting_is_answered_and_kept_out_of_agent_time(start_sim: StartSim) -> None:
-    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:2,tokens:2,wait:1")
+@pytest.mark.parametrize("wait", ["wait:1", "ask:1"])  # confirmAction, or sendMessage
+def test_waiting_is_answered_and_kept_out_of_agent_time(start_sim: StartSim, wait: str) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options=f"steps:2,tokens:2,{wait}")
     settings = TaskApiSettings(poll_interval_ms=20, answer_after_ms=150, task_timeout_s=10)
     [record] = run_tasks(base, settings, Pacing(tasks=1))
     assert record.status is TaskStatus.OK
@@ -210,7 +211,7 @@ def test_the_generic_adapter_drives_the_task_face_from_yaml_alone(start_sim: Sta
         assert truth["status"] == "stopped"
         assert record.ended_ns is not None
         assert 0 <= record.ended_ns - truth["stopped_ns"] <= 30 * 1.1 * MS + POLL_SLACK_NS
-        assert record.waiting_ns > 0  # answered by task.sendMessage after 50 ms
+        assert record.waiting_ns > 0  # answered by task.confirmAction after 50 ms
         assert len([e for e in record.events if e.kind == "assistant_message"]) == 2
 
 

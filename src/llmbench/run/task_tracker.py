@@ -50,6 +50,7 @@ class TaskTracker:
     # waiting episodes opened, and how many each channel reported: a channel reporting one
     # another already opened (a webhook `ask` after the poll's `waiting`) opens none
     waits: int = 0
+    waiting_for: tuple[str | None, str | None] | None = None  # (event id, type) to answer
     waits_seen: dict[str, int] = field(default_factory=dict)
     final: str | None = None
     ended_ns: int | None = None
@@ -73,6 +74,8 @@ class TaskTracker:
                 not_before_ns=not_before_ns,
             )
         )  # fmt: skip
+        if event.waiting_id is not None or event.waiting_type is not None:
+            self.waiting_for = (event.waiting_id, event.waiting_type)  # before it is answered
         if event.status is not None:
             self.status(event.status, arrived_ns, via, not_before_ns)
 

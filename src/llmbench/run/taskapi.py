@@ -259,7 +259,7 @@ class TaskApiDriver:
             status = poll.status
             if self.spec.status is not None and status and status != tracker.polled_status:
                 tracker.polled_status = status
-                tracker.status(status, poll.answered_ns, "poll", looked_ns)
+                tracker.status(status, poll.status_ns, "poll", looked_ns)
             looked_ns = poll.sent_ns
             if not tracker.done.is_set():
                 await self._sleep_or_done(tracker, self._interval_s())
@@ -276,7 +276,8 @@ class TaskApiDriver:
 
     def _on_waiting(self, tracker: TaskTracker) -> None:
         delay = self.settings.answer_after_ms
-        if delay is None or self.spec.answer is None or self.api is None:
+        answers = self.spec.answer or self.spec.answer_message
+        if delay is None or answers is None or self.api is None:
             return
         asyncio.get_running_loop().create_task(self._answer(self.api, tracker, delay / 1000))
 
@@ -284,8 +285,9 @@ class TaskApiDriver:
         await asyncio.sleep(delay_s)
         if tracker.provider_id is None or tracker.final is not None:
             return
+        event_id, event_type = tracker.waiting_for or (None, None)
         with contextlib.suppress(TaskApiError):
-            await api.answer(tracker.provider_id)
+            await api.answer(tracker.provider_id, event_id, event_type)
             tracker.end_waiting(time.monotonic_ns())
 
     async def _cancel_quietly(self, api: TaskApiClient, tracker: TaskTracker) -> None:

@@ -35,6 +35,8 @@ from llmbench.sim.server.task_state import (
 from llmbench.sim.server.webhooks import Deliverer, Delivery, Signer
 
 AUTH_HEADER = "x-manus-api-key"
+ASK_TYPE = "messageAskUser"  # a question: answered by task.sendMessage
+CONFIRM_TYPE = "gmailSendAction"  # an action to confirm: task.confirmAction with its event_id
 ModelCall = Callable[[int, int, int], Awaitable[int]]  # (start_ns, prompt, max tokens) → end_ns
 _MAX_LIMIT = 200
 _NS_PER_MS = 1_000_000
@@ -165,15 +167,25 @@ class TaskFace:
         return _envelope(200, {"task": {**task.detail(), "status": task.status}})
 
     async def send_message(self, request: web.Request) -> web.StreamResponse:
-        return await self._answer(request)
+        """Answers a task waiting on `messageAskUser` (a question for the user)."""
+        return await self._answer(request, ask=True)
 
     async def confirm_action(self, request: web.Request) -> web.StreamResponse:
-        return await self._answer(request)
+        """Confirms the pending action named by `event_id` (any other waiting type)."""
+        return await self._answer(request, ask=False)
 
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
-        task = self._task((await self._json(request)).get("task_id"))
-        if task.status != "waiting":
+    async def _answer(self, request: web.Request, *, ask: bool) -> web.StreamResponse:
+        body = await self._json(request)
+        task = self._task(body.get("task_id"))
+        if task.status != "waiting" or task.waiting_for is None:
             raise _Refusal(409, "failed_precondition", f"task is {task.status}, not waiting")
+        event_id, event_type = task.waiting_for
+        if ask != (event_type == ASK_TYPE):
+            right = "task.sendMessage" if event_type == ASK_TYPE else "task.confirmAction"
+            raise _Refusal(400, "invalid_argument", f"waiting for {event_type}: use {right}")
+        if not ask and body.get("event_id") != event_id:
+            raise _Refusal(400, "invalid_argument", f"event_id must be {event_id!r}")
+        task.waiting_for = None
         task.resume.set()
         return _envelope(200, {"task_id": task.task_id})
 
@@ -214,8 +226,16 @@ class TaskFace:
         if fates.error:
             self._stop(task, "error", "error")
             return False
-        if fates.wait:
-            detail = {"waiting_for_event_type": "confirm_action"}
+        if fates.wait or fates.ask:
+            event_type = ASK_TYPE if fates.ask else CONFIRM_TYPE
+            task.waiting_for = (f"evt_{task.task_id}_wait", event_type)
+            detail = {
+                "waiting_for_event_id": task.waiting_for[0],
+                "waiting_for_event_type": event_type,
+                "waiting_description": "the simulator waits for an answer",
+                "confirm_input_schema": {
+                    "type": "object", "properties": {"accept": {"type": "boolean"}}},
+            }  # fmt: skip
             task.emit("status_update", {"agent_status": "waiting", "status_detail": detail})
             self._webhook(task, "task_stopped", {"task_detail": {
                 **task.detail(), "message": "confirm to go on", "stop_reason": "ask"}})  # fmt: skip
