@@ -104,6 +104,7 @@ def test_polled_completion_is_within_one_interval(start_sim: StartSim) -> None:
         assert record.ended_not_before_ns <= truth["stopped_ns"] <= record.ended_ns
         assert 0 <= first_event_ns(record) - truth["first_event_ns"] <= bound_ns
         assert record.polls == truth["polls"] >= 2
+        assert record.credits == truth["credits"] > 0  # task.detail's credit_usage
         corrected = record.completion_corrected_ns
         assert corrected is not None
         assert record.completion_ns is not None

@@ -222,6 +222,16 @@ class TaskApiClient:
         if call is not None:
             await self.call(call, {"task_id": task_id, "event_id": event_id or ""})
 
+    async def credits(self, task_id: str) -> float | None:
+        """The credits an ended task used, when the service says (`detail`, `credits_field`)."""
+        spec = self.spec
+        if spec.detail is None or spec.credits_field is None:
+            return None
+        found = dig(await self.call(spec.detail, {"task_id": task_id}), spec.credits_field)
+        if isinstance(found, int | float) and not isinstance(found, bool):
+            return float(found)
+        return None
+
     async def cancel(self, task_id: str) -> None:
         if self.spec.cancel is not None:
             await self.call(self.spec.cancel, {"task_id": task_id})

@@ -102,6 +102,8 @@ class TaskApiSpec(_Strict):
     )
     ask_types: tuple[str, ...] = ()
     cancel: Call | None = None
+    detail: Call | None = Field(None, description="read once a task has ended: what it cost")
+    credits_field: str | None = Field(None, description="where `detail` says the credits used")
     webhooks: Webhooks | None = None
 
     @model_validator(mode="after")
@@ -147,6 +149,8 @@ MANUS = TaskApiSpec(
     ),
     ask_types=("messageAskUser",),
     cancel=Call(method="POST", path="/v2/task.stop", body={"task_id": "{task_id}"}),
+    detail=Call(path="/v2/task.detail", query={"task_id": "{task_id}"}),
+    credits_field="task.credit_usage",
     webhooks=Webhooks(
         register_call=Call(
             method="POST", path="/v2/webhook.create", body={"webhook": {"url": "{url}"}}

@@ -58,6 +58,7 @@ class TaskTracker:
     ended_not_before_ns: int | None = None
     ended_poll_ns: int | None = None
     ended_webhook_ns: int | None = None
+    credits: float | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def observe(
@@ -152,4 +153,5 @@ class TaskTracker:
             polls_throttled=self.polls_throttled, throttled_ns=self.throttled_ns,
             ended_via=self.ended_via, ended_not_before_ns=self.ended_not_before_ns,
             ended_poll_ns=self.ended_poll_ns, ended_webhook_ns=self.ended_webhook_ns,
+            credits=self.credits,
         )  # fmt: skip

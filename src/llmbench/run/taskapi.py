@@ -224,6 +224,8 @@ class TaskApiDriver:
                 return TaskStatus.ERROR, error
         else:
             await tracker.done.wait()
+        with contextlib.suppress(TaskApiError):  # after the end: costs no measured time
+            tracker.credits = await api.credits(tracker.provider_id)
         ok = tracker.final in self.spec.done
         return (TaskStatus.OK if ok else TaskStatus.ERROR), None
 

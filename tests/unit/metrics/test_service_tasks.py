@@ -26,7 +26,7 @@ def service_task(
         provider_task_id=f"p{index}", events=events, polls=5, waiting_ns=waiting_ms * MS,
         poll_interval_ms=50.0, ended_via=via,
         ended_not_before_ns=t0 + 150 * MS if via == "poll" else None,
-        ended_poll_ns=t0 + 200 * MS if via == "poll" else None,
+        ended_poll_ns=t0 + 200 * MS if via == "poll" else None, credits=3.0,
     )  # fmt: skip
 
 
@@ -52,6 +52,7 @@ def test_service_metrics_from_task_records() -> None:
     assert block.service is not None
     assert block.service.agent_time_ms.min == 160.0  # 200 − 40 ms waiting
     assert block.service.waiting_ms.n == 1
+    assert block.service.credits_per_task.mean == 3.0
     polling = block.service.polling
     assert (polling.ended_by_poll, polling.ended_by_webhook) == (3, 1)
     assert polling.max_bound_ms == 50.0

@@ -181,6 +181,20 @@ class SimTask:
             "task_url": f"https://sim.invalid/app/{self.task_id}",
         }
 
+    @property
+    def credits(self) -> int:
+        """What the task cost: a credit per started 10 output tokens of each model call."""
+        return len(self.model_calls) * -(-self.options.tokens // 10)
+
+    def summary(self) -> dict[str, Any]:
+        """`task.detail`'s task: status and metadata, the credits used so far."""
+        created_s = round(time.time() - (time.monotonic_ns() - self.received_ns) / 1e9)
+        return {
+            "id": self.task_id, "status": self.status, "title": self.prompt[:40],
+            "task_url": f"https://sim.invalid/app/{self.task_id}", "created_at": created_s,
+            "updated_at": int(time.time()), "credit_usage": self.credits,
+        }  # fmt: skip
+
     def log(self) -> dict[str, Any]:
         """The ground truth: every time on this host's CLOCK_MONOTONIC, in nanoseconds."""
         return {
@@ -192,6 +206,7 @@ class SimTask:
             "first_message_ns": self.first_message_ns,
             "stopped_ns": self.stopped_ns,
             "waiting_ns": self.waiting_ns,
+            "credits": self.credits,
             "polls": self.polls,
             "throttled": self.throttled,
             "vanished": self.vanished,

@@ -164,7 +164,7 @@ class TaskFace:
 
     async def detail(self, request: web.Request) -> web.StreamResponse:
         task = self._task(request.query.get("task_id"))
-        return _envelope(200, {"task": {**task.detail(), "status": task.status}})
+        return _envelope(200, {"task": task.summary()})
 
     async def send_message(self, request: web.Request) -> web.StreamResponse:
         """Answers a task waiting on `messageAskUser` (a question for the user)."""
