@@ -20,6 +20,9 @@ class TaskStatus(StrEnum):
     ERROR = "error"  # a step or the service failed; `error` says how
     TIMEOUT = "timeout"  # cut at its timeout: a censored observation, kept as such
     CANCELLED = "cancelled"  # stopped by the user or the end of the run
+    # stopped to ask for input or authorization (A2A input-required / auth-required): the
+    # agent's turn ended without a result; not a failure, not a completion
+    INTERRUPTED = "interrupted"
 
 
 class StepStatus(StrEnum):
@@ -103,6 +106,9 @@ class TaskRecord(_Frozen):
     ended_poll_ns: int | None = None  # polling and webhooks together: each channel's sighting
     ended_webhook_ns: int | None = None
     credits: float | None = Field(None, description="what the service says the task cost")
+    # the provider's own last state (A2A: submitted, working, completed, failed, canceled,
+    # rejected, input-required, auth-required), as it said it
+    provider_state: str | None = None
 
     @property
     def ok(self) -> bool:

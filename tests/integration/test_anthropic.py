@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from llmbench.clients.anthropic import AnthropicClient
-from llmbench.config import ClosedLoad, RunSpec, TargetSpec, WorkloadSpec
+from llmbench.config import ClosedLoad, RunSpec, SimSpec, TargetSpec, WorkloadSpec
 from llmbench.records import (
     Channel,
     CountSource,
@@ -27,7 +27,9 @@ from llmbench.records import (
     SendContext,
 )
 from llmbench.run.execute import Target, execute_run
+from llmbench.run.target import EmbeddedSim
 from llmbench.store.results import load_run
+from support.cli import llmbench
 
 StartSim = Callable[..., str]
 KEY_VARIABLE = "LLMBENCH_TEST_ANTHROPIC_KEY"
@@ -38,6 +40,13 @@ TTFT_MS, ITL_MS, TOKENS = 40.0, 4.0, 12
 HAND_OVERS_MAX_MS = 50.0
 # ITL P50 error of the OpenAI client against the same log (test_run_accuracy.py): 0.5 ms.
 ITL_P50_ERROR_MS = 0.5
+
+
+@pytest.fixture(scope="module")
+def fast_sim() -> Iterator[str]:
+    """One simulator for the tests that each send a request or two (a start is ~1 s)."""
+    with EmbeddedSim(SimSpec(ttft_ms=5, itl_ms=1)) as sim:
+        yield sim.base_url
 
 
 def sim_log(base_url: str, request_id: str) -> dict[str, Any]:
@@ -130,8 +139,8 @@ def test_thinking_tokens_make_the_first_token_and_text_the_first_visible_one(
     assert abs(gap_ms - (emitted[5] - emitted[0]) / 1e6) < HAND_OVERS_MAX_MS
 
 
-def test_a_non_streamed_message_is_one_chunk(start_sim: StartSim) -> None:
-    base_url = start_sim(ttft_ms=5, itl_ms=1)
+def test_a_non_streamed_message_is_one_chunk(fast_sim: str) -> None:
+    base_url = fast_sim
     record = asyncio.run(_send(base_url, "unary-1", stream=False))
     assert record.ok, record.error
     assert list(record.chunk_tokens) == [TOKENS]
@@ -149,9 +158,9 @@ def test_a_non_streamed_message_is_one_chunk(start_sim: StartSim) -> None:
     ],
 )
 def test_errors_are_categorized(
-    start_sim: StartSim, fault: str, category: ErrorCategory, status: int | None
+    fast_sim: str, fault: str, category: ErrorCategory, status: int | None
 ) -> None:
-    base_url = start_sim(ttft_ms=5, itl_ms=1)
+    base_url = fast_sim
     record = asyncio.run(_send(base_url, f"f-{fault}", headers={"X-Sim-Fault": fault}))
     assert not record.ok
     assert record.error is not None
@@ -202,3 +211,26 @@ def test_cache_reads_of_the_twins_prefix_cache_are_the_records_cached_tokens(
     assert second.input_tokens == 4099
     assert second.cached_tokens is not None
     assert second.cached_tokens >= 4096 - 64
+
+
+def test_the_command_reads_the_kinds_own_key_variable_and_writes_it_nowhere(
+    start_sim: StartSim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The simulator accepts only ANTHROPIC_API_KEY's value in x-api-key; OPENAI_API_KEY holds
+    # another: every request succeeds only if the anthropic kind read its own variable.
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-not-this-one")
+    base_url = start_sim(ttft_ms=5, itl_ms=1, extra_args=["--api-key-env", "ANTHROPIC_API_KEY"])
+    out = tmp_path / "run"
+    result = llmbench(
+        "run", "--target-kind", "anthropic", "--base-url", base_url, "--model", "llmbench-sim",
+        "--requests", "3", "--concurrency", "1", "--output-tokens", "4", "--output-dir", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    counts = load_run(out).run.counts
+    assert counts is not None
+    assert (counts.ok, counts.error) == (3, 0)
+    assert KEY not in result.stdout + result.stderr
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert KEY not in path.read_text(errors="replace"), path

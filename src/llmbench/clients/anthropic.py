@@ -125,12 +125,11 @@ class MessagesObservation(Observation):
     END_MARK = "message_stop"
     FINAL_MARK = "message_delta with a stop_reason"
 
-    __slots__ = ("_blocks", "_uncached")
+    __slots__ = ("_uncached",)
 
     def __init__(self, tokenizer: Tokenizer | None, sent_ns: int, keep_text: bool = False) -> None:
         super().__init__(tokenizer, sent_ns, keep_text)
-        self._blocks: dict[int, int] = {}  # content block index → channel
-        self._uncached: int | None = None
+        self._uncached: int | None = None  # Anthropic's input_tokens: the uncached part
 
     def on_data(self, data: str, arrival_ns: int) -> None:
         try:
@@ -167,13 +166,14 @@ class MessagesObservation(Observation):
 
     def _take_block_start(self, obj: dict[str, Any], arrival_ns: int) -> None:
         block = obj.get("content_block")
-        index = obj.get("index")
-        if not isinstance(block, dict) or type(index) is not int:
+        if not isinstance(block, dict):
             raise RequestFault(
                 ErrorCategory.PROTOCOL, f"content_block_start without a block: {clip(str(obj))}"
             )
-        channel, field = _BLOCKS.get(str(block.get("type")), (_CONTENT, "text"))
-        self._blocks[index] = channel
+        known = _BLOCKS.get(str(block.get("type")))
+        if known is None:  # redacted_thinking, tool results, ...: no generated text to count
+            return
+        channel, field = known
         text = block.get(field)
         if isinstance(text, str) and text:  # a tool's name, or text given at the start
             self.on_piece(channel, text, arrival_ns)

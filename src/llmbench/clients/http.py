@@ -6,6 +6,8 @@ categories; protocol modules raise `RequestFault` and never inspect aiohttp erro
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from email.utils import parsedate_to_datetime
 from time import monotonic_ns
@@ -114,6 +116,38 @@ def make_session(
     return aiohttp.ClientSession(
         connector=connector, timeout=timeout, headers=headers, trace_configs=[_WRITE_TRACE]
     )
+
+
+async def open_pooled(
+    session: aiohttp.ClientSession,
+    url: Any,
+    n: int,
+    *,
+    connect_timeout_s: float,
+    timeout_s: float,
+) -> int:
+    """Opens up to `n` kept-alive connections to `url`'s host in `session`'s pool (a plain
+    connect that sends nothing); returns how many opened within `timeout_s`."""
+    connector = session.connector
+    if connector is None:
+        return 0
+    probe = aiohttp.ClientRequest("POST", url, loop=asyncio.get_running_loop())
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s)
+    opened: list[aiohttp.connector.Connection] = []
+
+    async def one() -> None:
+        with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+            opened.append(await connector.connect(probe, [], timeout))
+
+    try:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s), asyncio.TaskGroup() as group:
+                for _ in range(n):
+                    group.create_task(one())
+    finally:
+        for connection in opened:  # all held until now: each connect made a new one
+            connection.release()
+    return len(opened)
 
 
 class WriteStamp(Protocol):

@@ -28,6 +28,7 @@ from llmbench.clients.http import (
     json_dumps,
     json_loads,
     make_session,
+    open_pooled,
     read_error_message,
     retry_after_s,
     status_category,
@@ -132,28 +133,12 @@ class OpenAIClient:
         """
         if self._session is None:
             raise RuntimeError("OpenAIClient.open_connections called outside 'async with'")
-        connector = self._session.connector
-        if connector is None:
-            return 0
         if self._connection_limit:
             n = min(n, self._connection_limit)
-        probe = aiohttp.ClientRequest("POST", self._url, loop=asyncio.get_running_loop())
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout_s)
-        opened: list[aiohttp.connector.Connection] = []
-
-        async def one() -> None:
-            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
-                opened.append(await connector.connect(probe, [], timeout))
-
-        try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout_s), asyncio.TaskGroup() as group:
-                    for _ in range(n):
-                        group.create_task(one())
-        finally:
-            for connection in opened:  # all held until now: each connect made a new one
-                connection.release()
-        return len(opened)
+        return await open_pooled(
+            self._session, self._url, n, connect_timeout_s=self._connect_timeout_s,
+            timeout_s=timeout_s,
+        )  # fmt: skip
 
     def probe_request(self) -> tuple[str, dict[str, str], dict[str, Any]]:
         """URL, headers and body of a 1-token request of this client's shape (every field it

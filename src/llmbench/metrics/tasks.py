@@ -13,7 +13,7 @@ waiting for a human, events and polls per task (`summarize_service`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from llmbench.metrics.stats import describe
@@ -161,6 +161,19 @@ def _first_message_ns(task: TaskRecord) -> int | None:
     return min(arrived, default=None)
 
 
+STATUS_KINDS = frozenset({"status-update", "status_update"})  # A2A's, a task API's
+ARTIFACT_KINDS = frozenset({"artifact-update"})
+
+
+def _first_of(kinds: frozenset[str]) -> Callable[[TaskRecord], int | None]:
+    """The arrival of a task's first event of one of `kinds` (None: it had none)."""
+
+    def first(task: TaskRecord) -> int | None:
+        return min((e.arrived_ns for e in task.events if e.kind in kinds), default=None)
+
+    return first
+
+
 def _polling(measured: Sequence[TaskRecord], ok: Sequence[TaskRecord]) -> dict[str, Any]:
     bounds = [
         (t.ended_ns - t.ended_not_before_ns) / _NS_PER_MS
@@ -203,6 +216,8 @@ def summarize_service(tasks: Sequence[TaskRecord], *, seed: int = 0) -> dict[str
         "task_completion_corrected_ms": describe(
             [c / _NS_PER_MS for c in corrected if c is not None], seed=seed
         ),
+        "task_first_status_ms": describe(_since_submit(ok, _first_of(STATUS_KINDS)), seed=seed),
+        "task_first_artifact_ms": describe(_since_submit(ok, _first_of(ARTIFACT_KINDS)), seed=seed),
         "service": {
             "agent_time_ms": describe([a / _NS_PER_MS for a in agent], seed=seed),
             "waiting_ms": describe(

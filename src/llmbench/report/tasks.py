@@ -34,7 +34,8 @@ def task_lines(run: RunResult | None) -> list[Text]:
     lines = [
         Text(
             f"tasks ok {c.ok}, error {c.error}, timeout {c.timeout}, cancelled {c.cancelled}"
-            f"   {rate} tasks/s   completion (ms, ok tasks) {_dist(tasks.task_completion_ms)}"
+            + (f", interrupted {c.interrupted}" if c.interrupted else "")
+            + f"   {rate} tasks/s   completion (ms, ok tasks) {_dist(tasks.task_completion_ms)}"
         ),
     ]
     if tasks.service is None:
@@ -46,6 +47,15 @@ def task_lines(run: RunResult | None) -> list[Text]:
         )
     else:
         lines += service_lines(tasks)
+    status, artifact = tasks.task_first_status_ms, tasks.task_first_artifact_ms
+    if (status is not None and status.n) or (artifact is not None and artifact.n):
+        lines.append(
+            Text(
+                f"task events P50 (ms, ok tasks) first status {_p50(status)}, first artifact "
+                f"{_p50(artifact)}, terminal {_p50(tasks.task_completion_ms)} (not TTFT: events, "
+                "not tokens)"
+            )
+        )
     if tasks.censoring.censored:
         lines.append(
             Text(

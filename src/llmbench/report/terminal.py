@@ -232,6 +232,8 @@ def run_header(view: RunView) -> Text:
                              view.detail)  # fmt: skip
     target, load = run.target, run.spec.load
     rate = getattr(load, "rate", None)
+    kind = run.spec.target.kind
+    protocol = target.endpoint if kind == "openai" else kind  # anthropic, a2a, ...
     described = f"load {profile_name(load.model_dump(mode='json'))} " + (
         f"rate={rate:g}/s" if rate else f"c={getattr(load, 'concurrency', None)}"
     )
@@ -240,7 +242,7 @@ def run_header(view: RunView) -> Text:
         f"{run.run_id}  ",
         (f"[{view.status}]", style),
         f"  target {target.id} {target.base_url} model {target.model} "
-        f"({target.endpoint})  "
+        f"({protocol})  "
         + (task_load(run.spec.tasks) if run.spec.tasks else described)
         + (f"  workers {processes}" if (processes := _processes(run)) > 1 else ""),
     )

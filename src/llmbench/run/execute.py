@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
+from llmbench.clients.a2a import read_agent_card
 from llmbench.clients.engines import (
     Detection,
     check_request_fields,
@@ -26,12 +27,13 @@ from llmbench.clients.engines import (
     refused_field_error,
     sent_fields_of,
 )
-from llmbench.clients.openai import list_models
+from llmbench.clients.openai import OpenAIClient, list_models
 from llmbench.clients.scrape import TargetEnvironment, describe_target
 from llmbench.clients.tokens import Tokenizer, load_tokenizer
 from llmbench.config import RunSpec, SimSpec
 from llmbench.config.run import ENGINE_NAMES
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome
+from llmbench.engine.protocol import Conversant
 from llmbench.errors import ConfigError, DistributedError, EndpointError, StoreError
 from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
@@ -104,6 +106,11 @@ async def _resolve_target(
     another kind (`target.kind`) sends the model named, or the embedded simulator's."""
     check_target_kind(spec)
     kind = spec.target.kind
+    if kind == "a2a":  # the agent's name from its card: also checks that the card is there
+        card = await read_agent_card(
+            target.base_url, api_key=api_key, extra_headers=spec.target.extra_headers
+        )
+        return spec.target.model or card["name"], [], TargetEngine(name=None, source="agent card")
     if kind in TASK_KINDS:  # an agent service: no model to name (an agent profile at most)
         return spec.target.model or kind, [], TargetEngine(name=None, source=f"not probed: {kind}")
     if kind != "openai":
@@ -168,6 +175,7 @@ async def _check_request_fields(
         spec, target.base_url, model, api_key=api_key, connection_limit=1, tokenizer=None,
         engine=name,
     )  # fmt: skip
+    assert isinstance(client, OpenAIClient)  # only an OpenAI-compatible target is probed
     url, headers, body = client.probe_request()
     sent = sent_fields_of(force, spec.target.extra_body, spec.target.stream)
     refused = await check_request_fields(
@@ -361,9 +369,11 @@ async def drive_load(
         ):  # fmt: skip
             warmed = await http.open_connections(load.warm_connections)
             cpu_before_s = time.process_time()
+            # An A2AClient goes to its own driver (run/task_protocol.py), which checks it.
             outcome = await load.run(
-                http, target_id=target_id, sink=sink, stop=stop, task_sink=task_sink
-            )
+                cast(Conversant, http), target_id=target_id, sink=sink, stop=stop,
+                task_sink=task_sink,
+            )  # fmt: skip
             info["cpu_s_load"] = time.process_time() - cpu_before_s
         report = ClientHealth.model_validate(watch.report())
         return outcome, warmed, report, WorkersInfo.model_validate({**info, "processes": 1})

@@ -45,6 +45,7 @@ from llmbench.metrics.delivery import closed_loop_delivery, open_loop_delivery
 from llmbench.metrics.slo import goodput
 from llmbench.records import RequestRecord, RequestSpec
 from llmbench.run.dag import dag_driver
+from llmbench.run.task_protocol import task_submissions
 from llmbench.run.taskapi import TASK_KINDS, task_api_plan
 from llmbench.store.run_schema import LoadOutcome, PromptTokens
 from llmbench.tasks import TaskRecord
@@ -231,6 +232,8 @@ def build_load(spec: RunSpec) -> LoadPlan:
         # prompt), which inside the load would run in the event loop that stamps the times.
         # A run bounded only by its duration cuts them as it sends (seen in its send lag).
         items = iter(list(itertools.islice(items, load.total_requests)))
+    if spec.target.kind == "a2a":  # a task protocol: tasks paced by the load, no requests
+        return LoadPlan(spec, iter(()), agent=task_submissions(spec, items))
     open_loop = isinstance(load, OpenLoad | RampLoad) and is_open_loop(load)
     if spec.target.kind in TASK_KINDS:  # an agent service: one task per request (run/taskapi.py)
         paced = _rate_offsets(load, seed) if isinstance(load, OpenLoad | RampLoad) else None

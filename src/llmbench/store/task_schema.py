@@ -25,6 +25,9 @@ class TaskCounts(Block):
     error: int
     timeout: int = Field(description="cut at its timeout: censored, kept")
     cancelled: int = Field(description="stopped by the user or the end of the run: censored")
+    interrupted: int = Field(
+        0, description="stopped to ask for input or authorization (A2A input-/auth-required)"
+    )
 
 
 class StepCounts(Block):
@@ -104,5 +107,11 @@ class TaskSummary(Block):
     )
     task_completion_corrected_ms: Distribution | None = Field(
         None, description="ok tasks; a poll-seen end moved to the middle of its poll interval"
+    )
+    task_first_status_ms: Distribution | None = Field(
+        None, description="first status-update event arrived − submitted, ok tasks (A2A)"
+    )
+    task_first_artifact_ms: Distribution | None = Field(
+        None, description="first artifact-update event arrived − submitted, ok tasks (A2A)"
     )
     service: ServiceSummary | None = None

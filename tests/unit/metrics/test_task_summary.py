@@ -60,7 +60,7 @@ def test_summary_counts_keeps_timeouts_and_excludes_warmup() -> None:
     TaskSummary.model_validate(out)  # the schema of run.json's block
     assert out["covers"]["warmup"] == 1
     assert out["covers"]["measured"] == 4
-    assert out["counts"] == {"ok": 2, "error": 1, "timeout": 1, "cancelled": 0}
+    assert out["counts"] == {"ok": 2, "error": 1, "timeout": 1, "cancelled": 0, "interrupted": 0}
     assert out["task_completion_ms"]["n"] == 2
     assert out["task_completion_ms"]["min"] == 460.0
     assert out["task_completion_ms"]["max"] == 480.0

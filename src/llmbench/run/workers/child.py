@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, cast
 
+from llmbench.clients.a2a import A2AClient
 from llmbench.clients.anthropic import AnthropicClient
 from llmbench.clients.engines import force_length_fields
 from llmbench.clients.openai import OpenAIClient
@@ -52,9 +53,11 @@ class WorkerTask:
 
 
 # The target kinds this build can drive, each by its own client (docs/agent-services.md).
-IMPLEMENTED_KINDS = ("openai", "anthropic", "manus", "task-api")
+IMPLEMENTED_KINDS = ("openai", "anthropic", "a2a", "manus", "task-api")
 
-RunClient = OpenAIClient  # AnthropicClient is one (the same machinery, its own protocol)
+# AnthropicClient is an OpenAIClient (the same machinery, its own protocol); A2AClient submits
+# tasks (run/task_protocol.py drives it).
+RunClient = OpenAIClient | A2AClient
 
 
 def check_target_kind(spec: RunSpec) -> None:
@@ -66,6 +69,26 @@ def check_target_kind(spec: RunSpec) -> None:
             where="target.kind (--target-kind)",
             hint=f"use one of: {', '.join(IMPLEMENTED_KINDS)} "
             f"(the kinds defined: {', '.join(TARGET_KINDS)})",
+        )
+    if kind == "openai":
+        return
+    if spec.tasks is not None and kind in ("a2a", "manus", "task-api"):
+        raise ConfigError(
+            f"--tasks runs model calls; a {kind} target takes tasks, not model calls",
+            where="tasks (--tasks)",
+            hint="drop --tasks, or use --target-kind openai or anthropic",
+        )
+    if spec.workload.force_length:  # nothing to send: say so rather than ignore the flag
+        raise ConfigError(
+            f"--force-length sends a serving engine's fields; a {kind} target has none",
+            where="workload.force_length (--force-length)",
+            hint="drop --force-length (docs/agent-services.md)",
+        )
+    if spec.target.endpoint != "chat":
+        raise ConfigError(
+            f"--endpoint {spec.target.endpoint} is an OpenAI endpoint; a {kind} target has its own",
+            where="target.endpoint (--endpoint)",
+            hint="drop --endpoint",
         )
 
 
@@ -84,6 +107,12 @@ def make_client(
     check_target_kind(spec)
     target = spec.target
     retries = target.retry_429_attempts if target.retry_429 else 1
+    if target.kind == "a2a":
+        return A2AClient(
+            base_url=base_url, api_key=api_key, extra_headers=target.extra_headers,
+            stream=target.stream, request_timeout_s=target.request_timeout_s,
+            connection_limit=connection_limit,
+        )  # fmt: skip
     if target.kind == "anthropic":
         return AnthropicClient(
             base_url=base_url, model=model, api_key=api_key, extra_headers=target.extra_headers,
@@ -212,6 +241,8 @@ async def _work(task: WorkerTask, outbox: Outbox, reader: asyncio.StreamReader) 
         ) as client,
         ClientWatch() as watch,
     ):  # fmt: skip
+        # a task-protocol target is an agent workload: it runs in one process, never here
+        assert isinstance(client, OpenAIClient)
         warmed = await client.open_connections(share.warm_connections)
         outbox.now({"t": "ready", "pid": os.getpid(), "warmed": warmed})
         start_ns = await _wait_start(reader)

@@ -11,12 +11,13 @@ import hmac
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import suppress
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
+from llmbench.sim.server.a2a import A2AFace
 from llmbench.sim.server.arrival import ArrivalClock
 from llmbench.sim.server.clock import deadline_waiter
 from llmbench.sim.server.config import SimConfig
@@ -41,7 +42,12 @@ from llmbench.sim.server.faults import (
     parse_fault,
 )
 from llmbench.sim.server.log import EmissionLog, RequestLog
-from llmbench.sim.server.messages import MessagesEncoder, parse_messages_request
+from llmbench.sim.server.messages import (
+    MESSAGES_PATH,
+    parse_generation,
+    response_encoder,
+    unauthorized_body,
+)
 from llmbench.sim.server.messages import error_body as messages_error_body
 from llmbench.sim.server.protocol import (
     ApiError,
@@ -49,7 +55,6 @@ from llmbench.sim.server.protocol import (
     Kind,
     ResponseEncoder,
     error_body,
-    parse_request,
 )
 from llmbench.sim.server.schedule import chunk_deadlines_ns, request_rng, token_deadlines_ns
 from llmbench.sim.server.served import TwinRunner, TwinStream
@@ -57,7 +62,6 @@ from llmbench.sim.server.taskface import TaskFace
 from llmbench.sim.twin.engine import AdmissionError
 
 REQUEST_ID_HEADER = "X-Request-Id"
-MESSAGES_PATH = "/v1/messages"
 _JSON = "application/json"
 _ARRIVAL_NS = web.RequestKey("arrival_ns", int)  # 0: unknown (no stamping protocol in front)
 _MALFORMED_CHUNKS = 2  # good token chunks sent before the malformed event
@@ -154,7 +158,7 @@ class _Simulator:
             # Reads after a body's first stamped its connection again; the next request's
             # arrival is the next byte after this body (clients here do not pipeline).
             self.arrivals.take(request.transport)
-            gen = _parse(raw, kind, self.config.model, self.config.max_tokens_limit)
+            gen = parse_generation(raw, kind, self.config.model, self.config.max_tokens_limit)
         except FaultError as exc:
             return await self._refuse(request, entry, ApiError(400, str(exc), param=FAULT_HEADER))
         except ApiError as exc:
@@ -185,7 +189,7 @@ class _Simulator:
             if fault is not None and fault.stall_after_chunks is not None:
                 plan.stall_after_chunks = fault.stall_after_chunks
                 plan.stall_ns = fault.stall_after_ns
-        encoder = _encoder(gen, self.config.model)
+        encoder = response_encoder(gen, self.config.model)
         if fault is not None and fault.huge_chunk_bytes:
             encoder = HugeChunkEncoder(encoder, fault.huge_chunk_bytes)
         if fault is not None and fault.headers_delay_ns:
@@ -209,6 +213,26 @@ class _Simulator:
         rng = request_rng(cfg.seed, seq) if cfg.jitter_ns > 0 else None
         tokens = token_deadlines_ns(start_ns, n_tokens, cfg.ttft_ns, cfg.itl_ns, cfg.jitter_ns, rng)
         return chunk_deadlines_ns(tokens, cfg.tokens_per_chunk)
+
+    async def token_times(
+        self, start_ns: int, words: tuple[str, ...], max_tokens: int
+    ) -> AsyncGenerator[tuple[int, int], None]:
+        """One generation's (deadline_ns, tokens), each yielded once due: a model call of the
+        A2A face, on the twin when there is one, else on the fixed schedule."""
+        self._seq += 1
+        if self.twin is None:
+            for deadline_ns, count in self._plan(start_ns, max_tokens, self._seq):
+                await self.waiter.sleep_until(deadline_ns)
+                yield deadline_ns, count
+            return
+        stream = self.twin.submit(start_ns, len(words), max_tokens, words)
+        try:
+            async for deadline_ns, count in stream.chunks(None, self.config.tokens_per_chunk):
+                if deadline_ns > time.monotonic_ns():
+                    await self.waiter.sleep_until(deadline_ns)
+                yield deadline_ns, count
+        finally:
+            self._release(stream)
 
     async def _refuse(
         self, request: web.Request, entry: RequestLog, error: ApiError, retry_after_s: int = 1
@@ -365,44 +389,19 @@ class _Simulator:
     async def log_clear(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"cleared": self.log.clear()})
 
-    async def model_call(self, start_ns: int, prompt_tokens: int, max_tokens: int) -> int:
-        """A task step's model call (task face): sleeps until its last token is due."""
-        self._seq += 1
-        twin = self.twin.submit(start_ns, prompt_tokens, max_tokens, None) if self.twin else None
-        plan: Plan = twin or self._plan(start_ns, max_tokens, self._seq)
-        try:
-            end_ns = await last_deadline(plan, None, start_ns)
-        finally:
-            self._release(twin)
-        await self.waiter.sleep_until(end_ns)
-        return end_ns
+    async def model_call(self, start_ns: int, words: tuple[str, ...], max_tokens: int) -> int:
+        """A task step's model call (task face): returns once its last token is due."""
+        due = [start_ns]
+        async for deadline_ns, _ in self.token_times(start_ns, words, max_tokens):
+            due.append(deadline_ns)
+        return due[-1]
 
 
 _SIMULATOR = web.AppKey("simulator", _Simulator)
 
 
-def _unauthorized_body(path: str) -> bytes:
-    if path == MESSAGES_PATH:
-        return messages_error_body(401, "invalid x-api-key")
-    message = "invalid or missing API key (expected 'Authorization: Bearer <key>')"
-    return error_body(message, "invalid_request_error", code="invalid_api_key")
-
-
 def _request_id(request: web.Request) -> str:
     return request.headers.get(REQUEST_ID_HEADER) or f"sim-{uuid.uuid4().hex}"
-
-
-def _parse(raw: bytes, kind: Kind, model: str, max_tokens_limit: int) -> GenerationRequest:
-    if kind == "messages":
-        return parse_messages_request(raw, model, max_tokens_limit)
-    return parse_request(raw, kind, model, max_tokens_limit)
-
-
-def _encoder(gen: GenerationRequest, model: str) -> ResponseEncoder:
-    if gen.kind == "messages":
-        return MessagesEncoder("msg_" + uuid.uuid4().hex[:24], model, gen)
-    prefix = "chatcmpl-" if gen.kind == "chat" else "cmpl-"
-    return ResponseEncoder(gen.kind, prefix + uuid.uuid4().hex[:24], int(time.time()), model)
 
 
 def _middleware(sim: _Simulator) -> Middleware:
@@ -414,7 +413,7 @@ def _middleware(sim: _Simulator) -> Middleware:
         request_id = _request_id(request)
         try:
             if request.path.startswith("/v1/") and not sim.authorized(request):
-                body = _unauthorized_body(request.path)
+                body = unauthorized_body(request.path)
                 return _json_response(401, body, request_id)
             response = await handler(request)
         except web.HTTPException as exc:  # unknown path, wrong method, ...: JSON, not HTML
@@ -446,6 +445,7 @@ def build_app(config: SimConfig) -> web.Application:
     app.router.add_post("/sim/log/clear", sim.log_clear)
     app.router.add_get("/sim/log/{request_id}", sim.log_one)
     app.router.add_get("/metrics", sim.metrics)
+    A2AFace(sim.token_times, config.api_key).install(app)
     app.cleanup_ctx.append(sim.twin_loop)
     TaskFace(config.task_options, config.seed, config.api_key, sim.model_call).install(app)
     return app

@@ -6,18 +6,25 @@ optional thinking block first) and error bodies. The same twin and timing as the
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from typing import Any
 
 from llmbench.sim.server.protocol import (
     ApiError,
     GenerationRequest,
+    Kind,
     ResponseEncoder,
     _chat_prompt_words,
     _check_model,
     _max_tokens,
     _optional_bool,
+    parse_request,
     token_text,
 )
+from llmbench.sim.server.protocol import error_body as openai_error_body
+
+MESSAGES_PATH = "/v1/messages"
 
 # Anthropic's error types by HTTP status (its errors page); the simulator's refusals use them.
 _ERROR_TYPES = {
@@ -38,6 +45,31 @@ def error_body(status: int, message: str) -> bytes:
     """`{"type": "error", "error": {"type", "message"}}`, as the Messages API answers."""
     kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+
+
+def parse_generation(
+    raw: bytes, kind: Kind, model: str, max_tokens_limit: int
+) -> GenerationRequest:
+    """A chat, completions or Messages body, validated by its endpoint's rules."""
+    if kind == "messages":
+        return parse_messages_request(raw, model, max_tokens_limit)
+    return parse_request(raw, kind, model, max_tokens_limit)
+
+
+def response_encoder(gen: GenerationRequest, model: str) -> ResponseEncoder:
+    """The encoder of `gen`'s endpoint, with a fresh response id."""
+    if gen.kind == "messages":
+        return MessagesEncoder("msg_" + uuid.uuid4().hex[:24], model, gen)
+    prefix = "chatcmpl-" if gen.kind == "chat" else "cmpl-"
+    return ResponseEncoder(gen.kind, prefix + uuid.uuid4().hex[:24], int(time.time()), model)
+
+
+def unauthorized_body(path: str) -> bytes:
+    """A 401's body, in the format of the endpoint asked."""
+    if path == MESSAGES_PATH:
+        return error_body(401, "invalid x-api-key")
+    message = "invalid or missing API key (expected 'Authorization: Bearer <key>')"
+    return openai_error_body(message, "invalid_request_error", code="invalid_api_key")
 
 
 def parse_messages_request(raw: bytes, model: str, max_tokens_limit: int) -> GenerationRequest:

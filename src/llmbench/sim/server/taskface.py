@@ -37,7 +37,8 @@ from llmbench.sim.server.webhooks import Deliverer, Delivery, Signer
 AUTH_HEADER = "x-manus-api-key"
 ASK_TYPE = "messageAskUser"  # a question: answered by task.sendMessage
 CONFIRM_TYPE = "gmailSendAction"  # an action to confirm: task.confirmAction with its event_id
-ModelCall = Callable[[int, int, int], Awaitable[int]]  # (start_ns, prompt, max tokens) → end_ns
+# (start_ns, prompt words, max tokens) → when its last token is due
+ModelCall = Callable[[int, tuple[str, ...], int], Awaitable[int]]
 _MAX_LIMIT = 200
 _NS_PER_MS = 1_000_000
 
@@ -203,10 +204,10 @@ class TaskFace:
         task.emit("plan_update", {"steps": steps})
         self._webhook(task, "task_progress", {"progress_detail": {
             **task.detail(), "progress_type": "plan_update", "message": "plan ready"}})  # fmt: skip
-        prompt_tokens = max(1, len(task.prompt.split()))
+        words = tuple(task.prompt.split()) or ("task",)
         for index in range(options.steps):
             start_ns = time.monotonic_ns()
-            end_ns = await self._model_call(start_ns, prompt_tokens, options.tokens)
+            end_ns = await self._model_call(start_ns, words, options.tokens)
             task.model_calls.append((start_ns, end_ns))
             task.emit("assistant_message", {"content": f"step {index + 1} done"})
             if index == 0 and not await self._after_first(task):
