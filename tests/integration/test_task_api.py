@@ -318,3 +318,15 @@ def test_slow_acceptance_is_measured_to_the_log(start_sim: StartSim) -> None:
     truth = sim_log(base, record.provider_task_id)
     assert record.accepted_ns - record.submitted_ns >= 150 * MS
     assert 0 <= record.accepted_ns - truth["accepted_ns"] <= WEBHOOK_TOLERANCE_NS
+
+
+def test_an_open_loop_submits_each_task_at_its_offset_never_early(start_sim: StartSim) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:1,tokens:2")
+    offsets = (0, 60 * MS, 120 * MS, 180 * MS)
+    settings = TaskApiSettings(poll_interval_ms=20, task_timeout_s=5)
+    records = run_tasks(base, settings, Pacing(tasks=4, offsets_ns=offsets))
+    assert [r.status for r in records] == [TaskStatus.OK] * 4
+    scheduled = [r.scheduled_ns - records[0].scheduled_ns for r in records]
+    assert scheduled == list(offsets)
+    for record in records:
+        assert 0 <= record.submitted_ns - record.scheduled_ns <= 5 * MS

@@ -29,6 +29,7 @@ from llmbench.clients.webhooks import KeyCache, WebhookReceiver
 from llmbench.config import RunSpec
 from llmbench.config.task_api import TaskApiSettings
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome, StopReason
+from llmbench.engine.open_loop import pace_until
 from llmbench.engine.protocol import Conversant
 from llmbench.engine.schedules import Offsets
 from llmbench.errors import ConfigError
@@ -174,7 +175,7 @@ class TaskApiDriver:
         try:
             for index, offset_ns in enumerate(offsets[:total]):
                 due_ns = origin_ns + offset_ns
-                await asyncio.sleep(max(0.0, (due_ns - time.monotonic_ns()) / _NS_PER_S))
+                await pace_until(due_ns, time.monotonic_ns)  # never early, as the open loop
                 task = asyncio.ensure_future(one(index, due_ns))
                 running.add(task)
                 task.add_done_callback(running.discard)
