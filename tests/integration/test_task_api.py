@@ -17,6 +17,7 @@ from tests.integration.conftest import StartSim
 from llmbench.clients.taskapi_spec import MANUS, TaskApiSpec, load_task_api_spec
 from llmbench.config.task_api import TaskApiSettings
 from llmbench.errors import ConfigError
+from llmbench.metrics.tasks import summarize_tasks
 from llmbench.run.taskapi import Pacing, TaskApiDriver
 from llmbench.tasks import TaskRecord, TaskStatus
 
@@ -122,9 +123,15 @@ def test_polling_and_webhooks_together_measure_their_difference(start_sim: Start
     for record in records:
         assert record.status is TaskStatus.OK
         assert record.ended_webhook_ns is not None
-        # the poll loop stops at the webhook's end; the record says which channel saw it first
-        assert record.ended_via == "webhook"
+        assert record.ended_poll_ns is not None  # polling went on to see the end itself
+        assert record.ended_ns == min(record.ended_webhook_ns, record.ended_poll_ns)
+        assert record.ended_via == ("webhook" if record.ended_ns == record.ended_webhook_ns
+                                    else "poll")  # fmt: skip
+        # polling keeps its own schedule: it sees the end within one interval of the webhook
+        assert abs(record.ended_poll_ns - record.ended_webhook_ns) <= 50 * 1.1 * MS + POLL_SLACK_NS
         assert {e.via for e in record.events} == {"poll", "webhook"}
+    block = summarize_tasks(records)
+    assert block["service"]["poll_minus_webhook_ms"]["n"] == 3
 
 
 def test_throttled_polls_wait_their_retry_after(start_sim: StartSim) -> None:

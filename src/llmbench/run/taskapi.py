@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from llmbench.clients.taskapi import TaskApiClient, TaskApiError
+from llmbench.clients.taskapi import Poll, TaskApiClient, TaskApiError
 from llmbench.clients.taskapi_spec import MANUS, TaskApiSpec, dig, load_task_api_spec
 from llmbench.clients.webhooks import KeyCache, WebhookReceiver
 from llmbench.config import RunSpec
@@ -38,6 +38,7 @@ from llmbench.run.task_tracker import Identity, TaskTracker
 from llmbench.tasks import TaskRecord, TaskStatus
 
 _MAX_POLL_FAILURES = 3
+_CONFIRM_POLLS = 5  # polls after a webhook's end, for polling's own sighting of it
 _NS_PER_S = 1_000_000_000
 TaskSink = Callable[[TaskRecord], None]
 
@@ -231,51 +232,58 @@ class TaskApiDriver:
         return (TaskStatus.OK if ok else TaskStatus.ERROR), None
 
     async def _poll(self, api: TaskApiClient, tracker: TaskTracker) -> TaskApiError | None:
-        """Polls until a final status; the error that ended it early, if any."""
+        """Polls on its own schedule until polling sees the end too (after a webhook saw it:
+        at most `_CONFIRM_POLLS` more), so the two channels' sightings are both measured;
+        the error that ended the task early, if any."""
         assert tracker.provider_id is not None
         looked_ns = tracker.submitted_ns  # events seen next happened after this
-        failures = 0
-        while not tracker.done.is_set():
+        failures = after_end = 0
+        while tracker.ended_poll_ns is None and after_end <= _CONFIRM_POLLS:
+            after_end += tracker.final is not None
             try:
                 poll = await api.poll(tracker.provider_id)
             except TaskApiError as exc:
                 tracker.polls += 1
-                if exc.http_status == 404:
-                    exc.category, exc.message = "vanished", f"task id no longer known: {exc}"
-                    return exc
-                failures += 1
-                if exc.http_status == 429:
-                    tracker.polls_throttled += 1
-                    wait_s = max(exc.retry_after_s or 0.0, self._interval_s())
-                    tracker.throttled_ns += round(wait_s * _NS_PER_S)
-                    await self._sleep_or_done(tracker, wait_s)
-                    continue
-                if failures >= _MAX_POLL_FAILURES:
-                    return exc
-                await self._sleep_or_done(tracker, self._interval_s())
+                failures = 0 if exc.http_status == 429 else failures + 1
+                wait_s = self._after_failure(tracker, exc, failures)
+                if wait_s is None:  # an error ends the task, unless a webhook ended it first
+                    return None if tracker.final is not None else exc
+                await asyncio.sleep(wait_s)
                 continue
             tracker.polls += 1
             failures = 0
-            for event in poll.events:
-                tracker.observe(event, poll.answered_ns, "poll", looked_ns)
-            # a status endpoint's answer counts when it changes (the events' own are above)
-            status = poll.status
-            if self.spec.status is not None and status and status != tracker.polled_status:
-                tracker.polled_status = status
-                tracker.status(status, poll.status_ns, "poll", looked_ns)
+            self._take(tracker, poll, looked_ns)
             looked_ns = poll.sent_ns
-            if not tracker.done.is_set():
-                await self._sleep_or_done(tracker, self._interval_s())
+            if tracker.ended_poll_ns is None:
+                await asyncio.sleep(self._interval_s())
         return None
+
+    def _after_failure(
+        self, tracker: TaskTracker, exc: TaskApiError, failures: int
+    ) -> float | None:
+        """How long to wait before the next poll, or None: the task ends in this error."""
+        if exc.http_status == 404:
+            exc.category, exc.message = "vanished", f"task id no longer known: {exc.message}"
+            return None
+        if exc.http_status == 429:
+            tracker.polls_throttled += 1
+            wait_s = max(exc.retry_after_s or 0.0, self._interval_s())
+            tracker.throttled_ns += round(wait_s * _NS_PER_S)
+            return wait_s
+        return None if failures >= _MAX_POLL_FAILURES else self._interval_s()
+
+    def _take(self, tracker: TaskTracker, poll: Poll, looked_ns: int) -> None:
+        for event in poll.events:
+            tracker.observe(event, poll.answered_ns, "poll", looked_ns)
+        # a status endpoint's answer counts when it changes (the events' own are above)
+        status = poll.status
+        if self.spec.status is not None and status and status != tracker.polled_status:
+            tracker.polled_status = status
+            tracker.status(status, poll.status_ns, "poll", looked_ns)
 
     def _interval_s(self) -> float:
         jitter = self.settings.poll_jitter
         return self.settings.poll_interval_ms / 1000 * (1 + self._rng.uniform(-jitter, jitter))
-
-    async def _sleep_or_done(self, tracker: TaskTracker, seconds: float) -> None:
-        """Sleeps between polls; a webhook's final status ends the wait at once."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(tracker.done.wait(), seconds)
 
     def _on_waiting(self, tracker: TaskTracker) -> None:
         delay = self.settings.answer_after_ms
