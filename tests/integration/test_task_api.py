@@ -337,3 +337,16 @@ def test_an_open_loop_submits_each_task_at_its_offset_never_early(start_sim: Sta
     assert scheduled == list(offsets)
     for record in records:
         assert 0 <= record.submitted_ns - record.scheduled_ns <= 5 * MS
+
+
+def test_a_webhook_only_run_answers_a_waiting_task(start_sim: StartSim) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:2,tokens:2,wait:1")
+    port = free_port()
+    settings = TaskApiSettings(
+        poll=False, answer_after_ms=50, task_timeout_s=10, webhook_listen=f"127.0.0.1:{port}",
+        webhook_public_url=f"http://127.0.0.1:{port}/h",
+    )  # fmt: skip
+    [record] = run_tasks(base, settings, Pacing(tasks=1))
+    assert record.status is TaskStatus.OK
+    assert record.polls == 1  # the one look for what the task waits for
+    assert record.waiting_ns >= 50 * MS

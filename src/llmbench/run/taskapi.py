@@ -296,8 +296,14 @@ class TaskApiDriver:
         await asyncio.sleep(delay_s)
         if tracker.provider_id is None or tracker.final is not None:
             return
-        event_id, event_type = tracker.waiting_for or (None, None)
         with contextlib.suppress(TaskApiError):
+            if tracker.waiting_for is None and self.spec.events is not None:
+                # webhooks only: a `stopped/ask` delivery does not say what it waits for
+                poll = await api.poll(tracker.provider_id)
+                tracker.polls += 1
+                found = [(e.waiting_id, e.waiting_type) for e in poll.events if e.waiting_id]
+                tracker.waiting_for = found[-1] if found else None
+            event_id, event_type = tracker.waiting_for or (None, None)
             await api.answer(tracker.provider_id, event_id, event_type)
             tracker.end_waiting(time.monotonic_ns())
 
