@@ -32,7 +32,7 @@ from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome, StopReason
 from llmbench.engine.open_loop import pace_until
 from llmbench.engine.protocol import Conversant
 from llmbench.engine.schedules import Offsets
-from llmbench.errors import ConfigError
+from llmbench.errors import ConfigError, EndpointError
 from llmbench.records import RequestRecord, RequestSpec
 from llmbench.run.task_tracker import Identity, TaskTracker
 from llmbench.tasks import TaskRecord, TaskStatus
@@ -118,10 +118,18 @@ class TaskApiDriver:
             s.webhook_listen, s.webhook_public_url, KeyCache(api.public_key), self._delivered,
             event_id_field=self.spec.webhooks.event_id_field, ssl_context=context,
         )  # fmt: skip
-        if self.spec.webhooks.public_key is not None:
-            await self.receiver.keys.get()  # now, not inside the first delivery
-        await self.receiver.start()
-        await api.register_webhook(s.webhook_public_url)
+        try:
+            if self.spec.webhooks.public_key is not None:
+                await self.receiver.keys.get()  # now, not inside the first delivery
+            await self.receiver.start()
+            await api.register_webhook(s.webhook_public_url)
+        except (TaskApiError, ValueError, OSError) as exc:
+            await self.receiver.stop()
+            raise EndpointError(
+                f"webhooks could not be set up: {exc}",
+                hint="check --webhook-listen (a free HOST:PORT), --webhook-public-url and the "
+                "service's webhook calls, or run without webhooks (polling)",
+            ) from None
 
     def _delivered(self, payload: dict[str, Any], arrived_ns: int) -> None:
         hooks = self.spec.webhooks
