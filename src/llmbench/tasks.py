@@ -105,6 +105,7 @@ class TaskRecord(_Frozen):
     ended_not_before_ns: int | None = None
     ended_poll_ns: int | None = None  # polling and webhooks together: each channel's sighting
     ended_webhook_ns: int | None = None
+    credits: float | None = Field(None, description="what the service says the task cost")
     # the provider's own last state (A2A: submitted, working, completed, failed, canceled,
     # rejected, input-required, auth-required), as it said it
     provider_state: str | None = None

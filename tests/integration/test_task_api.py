@@ -17,6 +17,7 @@ from tests.integration.conftest import StartSim
 from llmbench.clients.taskapi_spec import MANUS, TaskApiSpec, load_task_api_spec
 from llmbench.config.task_api import TaskApiSettings
 from llmbench.errors import ConfigError
+from llmbench.metrics.tasks import summarize_tasks
 from llmbench.run.taskapi import Pacing, TaskApiDriver
 from llmbench.tasks import TaskRecord, TaskStatus
 
@@ -104,6 +105,7 @@ def test_polled_completion_is_within_one_interval(start_sim: StartSim) -> None:
         assert record.ended_not_before_ns <= truth["stopped_ns"] <= record.ended_ns
         assert 0 <= first_event_ns(record) - truth["first_event_ns"] <= bound_ns
         assert record.polls == truth["polls"] >= 2
+        assert record.credits == truth["credits"] > 0  # task.detail's credit_usage
         corrected = record.completion_corrected_ns
         assert corrected is not None
         assert record.completion_ns is not None
@@ -121,9 +123,15 @@ def test_polling_and_webhooks_together_measure_their_difference(start_sim: Start
     for record in records:
         assert record.status is TaskStatus.OK
         assert record.ended_webhook_ns is not None
-        # the poll loop stops at the webhook's end; the record says which channel saw it first
-        assert record.ended_via == "webhook"
+        assert record.ended_poll_ns is not None  # polling went on to see the end itself
+        assert record.ended_ns == min(record.ended_webhook_ns, record.ended_poll_ns)
+        assert record.ended_via == ("webhook" if record.ended_ns == record.ended_webhook_ns
+                                    else "poll")  # fmt: skip
+        # polling keeps its own schedule: it sees the end within one interval of the webhook
+        assert abs(record.ended_poll_ns - record.ended_webhook_ns) <= 50 * 1.1 * MS + POLL_SLACK_NS
         assert {e.via for e in record.events} == {"poll", "webhook"}
+    block = summarize_tasks(records)
+    assert block["service"]["poll_minus_webhook_ms"]["n"] == 3
 
 
 def test_throttled_polls_wait_their_retry_after(start_sim: StartSim) -> None:
@@ -151,8 +159,9 @@ def test_a_task_that_never_finishes_is_cancelled_at_its_timeout(start_sim: Start
     assert truth["status"] == "stopped"  # cancelled at the service (task.stop)
 
 
-def test_waiting_is_answered_and_kept_out_of_agent_time(start_sim: StartSim) -> None:
-    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:2,tokens:2,wait:1")
+@pytest.mark.parametrize("wait", ["wait:1", "ask:1"])  # confirmAction, or sendMessage
+def test_waiting_is_answered_and_kept_out_of_agent_time(start_sim: StartSim, wait: str) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options=f"steps:2,tokens:2,{wait}")
     settings = TaskApiSettings(poll_interval_ms=20, answer_after_ms=150, task_timeout_s=10)
     [record] = run_tasks(base, settings, Pacing(tasks=1))
     assert record.status is TaskStatus.OK
@@ -210,7 +219,7 @@ def test_the_generic_adapter_drives_the_task_face_from_yaml_alone(start_sim: Sta
         assert truth["status"] == "stopped"
         assert record.ended_ns is not None
         assert 0 <= record.ended_ns - truth["stopped_ns"] <= 30 * 1.1 * MS + POLL_SLACK_NS
-        assert record.waiting_ns > 0  # answered by task.sendMessage after 50 ms
+        assert record.waiting_ns > 0  # answered by task.confirmAction after 50 ms
         assert len([e for e in record.events if e.kind == "assistant_message"]) == 2
 
 
@@ -265,3 +274,79 @@ def test_duplicated_webhooks_are_taken_once_and_lost_ones_caught_by_polling(
     assert record.status is TaskStatus.OK
     assert record.ended_via == "poll"
     assert record.ended_webhook_ns is None
+
+
+def test_stopping_the_run_keeps_tasks_in_flight_as_cancelled(start_sim: StartSim) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:1,tokens:2,never:1")
+    settings = TaskApiSettings(poll_interval_ms=20, task_timeout_s=30)
+    records: list[TaskRecord] = []
+    driver = TaskApiDriver(base, MANUS, settings, Pacing(tasks=3, concurrency=3),
+                           itertools.cycle(["x y"]), None)  # fmt: skip
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.4, stop.set)
+        outcome = await driver.run(
+            None,  # type: ignore[arg-type]
+            target_id="sim", sink=lambda r: None, task_sink=records.append, stop=stop,
+        )  # fmt: skip
+        assert outcome.stop_reason.value == "interrupted"
+
+    asyncio.run(main())
+    assert [r.status for r in records] == [TaskStatus.CANCELLED] * 3
+    for record in records:
+        assert record.provider_task_id is not None
+        assert sim_log(base, record.provider_task_id)["status"] == "stopped"  # task.stop sent
+
+
+def test_one_wait_seen_by_both_channels_counts_once(start_sim: StartSim) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:2,tokens:2,wait:1")
+    port = free_port()
+    settings = TaskApiSettings(
+        poll_interval_ms=30, answer_after_ms=120, task_timeout_s=10,
+        webhook_listen=f"127.0.0.1:{port}", webhook_public_url=f"http://127.0.0.1:{port}/h",
+    )  # fmt: skip
+    [record] = run_tasks(base, settings, Pacing(tasks=1))
+    assert record.status is TaskStatus.OK
+    assert record.provider_task_id is not None
+    truth = sim_log(base, record.provider_task_id)
+    waits = [e for e in record.events if e.status == "waiting"]
+    assert {e.via for e in waits} == {"poll", "webhook"}  # seen both ways ...
+    assert 120 * MS <= record.waiting_ns <= truth["waiting_ns"] + 5 * MS  # ... counted once
+
+
+def test_slow_acceptance_is_measured_to_the_log(start_sim: StartSim) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:1,tokens:2,accept_ms:150")
+    settings = TaskApiSettings(poll_interval_ms=20, task_timeout_s=5)
+    [record] = run_tasks(base, settings, Pacing(tasks=1))
+    assert record.status is TaskStatus.OK
+    assert record.provider_task_id is not None
+    assert record.accepted_ns is not None
+    truth = sim_log(base, record.provider_task_id)
+    assert record.accepted_ns - record.submitted_ns >= 150 * MS
+    assert 0 <= record.accepted_ns - truth["accepted_ns"] <= WEBHOOK_TOLERANCE_NS
+
+
+def test_an_open_loop_submits_each_task_at_its_offset_never_early(start_sim: StartSim) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:1,tokens:2")
+    offsets = (0, 60 * MS, 120 * MS, 180 * MS)
+    settings = TaskApiSettings(poll_interval_ms=20, task_timeout_s=5)
+    records = run_tasks(base, settings, Pacing(tasks=4, offsets_ns=offsets))
+    assert [r.status for r in records] == [TaskStatus.OK] * 4
+    scheduled = [r.scheduled_ns - records[0].scheduled_ns for r in records]
+    assert scheduled == list(offsets)
+    for record in records:
+        assert 0 <= record.submitted_ns - record.scheduled_ns <= 5 * MS
+
+
+def test_a_webhook_only_run_answers_a_waiting_task(start_sim: StartSim) -> None:
+    base = start_sim(ttft_ms=10, itl_ms=2, task_options="steps:2,tokens:2,wait:1")
+    port = free_port()
+    settings = TaskApiSettings(
+        poll=False, answer_after_ms=50, task_timeout_s=10, webhook_listen=f"127.0.0.1:{port}",
+        webhook_public_url=f"http://127.0.0.1:{port}/h",
+    )  # fmt: skip
+    [record] = run_tasks(base, settings, Pacing(tasks=1))
+    assert record.status is TaskStatus.OK
+    assert record.polls == 1  # the one look for what the task waits for
+    assert record.waiting_ns >= 50 * MS

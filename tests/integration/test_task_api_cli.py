@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -84,3 +85,19 @@ def test_a_task_api_run_needs_its_file() -> None:
     assert result.returncode in (1, 2)
     assert "--task-api-config" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_webhook_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = run(
+            tmp_path / "out", RIGHT_KEY, "--target-kind", "manus", "--requests", "1",
+            "--webhook-listen", f"127.0.0.1:{port}",
+            "--webhook-public-url", f"http://127.0.0.1:{port}/h",
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "webhooks could not be set up" in result.stderr
+    assert "--webhook-listen" in result.stderr

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import socket
+import ssl
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 from llmbench.clients.webhooks import (
     SIGNATURE_HEADER,
@@ -125,3 +130,56 @@ def test_a_burst_of_1000_deliveries_is_kept_whole() -> None:
     assert len(taken) == n
     assert {p["event_id"] for p in taken} == {f"b{i}" for i in range(n)}
     assert receiver.counts["accepted"] == n
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_the_receiver_serves_https(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    port = free_port()
+    url = f"https://127.0.0.1:{port}/hooks"
+    taken: list[dict[str, Any]] = []
+
+    async def fetch() -> str:
+        return PEM
+
+    async def main() -> int:
+        receiver = WebhookReceiver(
+            f"127.0.0.1:{port}", url, KeyCache(fetch), lambda p, t: taken.append(p),
+            ssl_context=context,
+        )  # fmt: skip
+        await receiver.start()
+        try:
+            body, headers = signed(url, {"event_id": "s1", "event_type": "task_stopped"})
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(url, data=body, headers=headers, ssl=False) as response,
+            ):
+                return response.status
+        finally:
+            await receiver.stop()
+
+    assert asyncio.run(main()) == 200
+    assert [p["event_id"] for p in taken] == ["s1"]

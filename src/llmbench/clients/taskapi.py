@@ -49,6 +49,8 @@ class Event:
     kind: str
     status: str | None
     provider_ns: int | None
+    waiting_id: str | None = None  # a waiting event: what it waits for
+    waiting_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class Poll:
     answered_ns: int
     events: tuple[Event, ...]
     status: str | None
+    status_ns: int  # when the status was read (the status call's answer, else answered_ns)
 
 
 def retry_after_s(value: str | None) -> float | None:
@@ -168,9 +171,11 @@ class TaskApiClient:
         events: tuple[Event, ...] = ()
         status = None
         polled = None
+        status_ns = None
         # The status first: the events listed after it hold all that led to it.
         if self.spec.status is not None:
             data = await self.call(self.spec.status.call, values)
+            status_ns = time.monotonic_ns()
             found = dig(data, self.spec.status.field)
             polled = str(found) if found is not None else None
         if self.spec.events is not None:
@@ -184,7 +189,8 @@ class TaskApiClient:
             events = tuple(self._event(item) for item in listed if isinstance(item, dict))
             status = next((e.status for e in reversed(events) if e.status), None)
         status = polled if self.spec.status is not None else status
-        return Poll(sent_ns, time.monotonic_ns(), events, status)
+        answered_ns = time.monotonic_ns()
+        return Poll(sent_ns, answered_ns, events, status, status_ns or answered_ns)
 
     def _event(self, item: dict[str, Any]) -> Event:
         spec = self.spec.events
@@ -195,16 +201,36 @@ class TaskApiClient:
         provider_ns = None
         if isinstance(stamp, int | float) and not isinstance(stamp, bool):
             provider_ns = round(stamp * _NS_PER_S)
+        waiting_id = dig(item, spec.waiting_id_path) if spec.waiting_id_path else None
+        waiting_type = dig(item, spec.waiting_type_path) if spec.waiting_type_path else None
         return Event(
             None if event_id is None else str(event_id),
             str(dig(item, spec.type_field) or "event"),
             None if status is None else str(status),
             provider_ns,
+            None if waiting_id is None else str(waiting_id),
+            None if waiting_type is None else str(waiting_type),
         )
 
-    async def answer(self, task_id: str) -> None:
-        if self.spec.answer is not None:
-            await self.call(self.spec.answer, {"task_id": task_id})
+    async def answer(self, task_id: str, event_id: str | None, event_type: str | None) -> None:
+        """Answers a waiting task: a question (`ask_types`) by message, anything else by
+        confirming the event it waits for."""
+        spec = self.spec
+        call = spec.answer
+        if event_type in spec.ask_types and spec.answer_message is not None:
+            call = spec.answer_message
+        if call is not None:
+            await self.call(call, {"task_id": task_id, "event_id": event_id or ""})
+
+    async def credits(self, task_id: str) -> float | None:
+        """The credits an ended task used, when the service says (`detail`, `credits_field`)."""
+        spec = self.spec
+        if spec.detail is None or spec.credits_field is None:
+            return None
+        found = dig(await self.call(spec.detail, {"task_id": task_id}), spec.credits_field)
+        if isinstance(found, int | float) and not isinstance(found, bool):
+            return float(found)
+        return None
 
     async def cancel(self, task_id: str) -> None:
         if self.spec.cancel is not None:

@@ -2,8 +2,9 @@
 read its status, answer it, stop it, register a webhook. One YAML file (`--task-api-config`)
 describes a service; `MANUS` is Manus API v2 in the same terms (docs/agent-services.md).
 
-Templates: any string in a body or query may hold `{prompt}`, `{task_id}` or `{url}`, replaced
-by the value. Paths into JSON are dotted (`task_detail.task_id`, `messages.0.id`).
+Templates: any string in a body or query may hold `{prompt}`, `{task_id}`, `{event_id}` (what
+a waiting task waits for) or `{url}`, replaced by the value. Paths into JSON are dotted
+(`task_detail.task_id`, `messages.0.id`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ class Events(_Strict):
     status_path: str | None = Field(
         None, description="within an event: the status it reports (absent: carries none)"
     )
+    waiting_id_path: str | None = Field(
+        None, description="within a waiting event: the id of what it waits for ({event_id})"
+    )
+    waiting_type_path: str | None = Field(
+        None, description="within a waiting event: what it waits for (see ask_types)"
+    )
 
 
 class StatusCall(_Strict):
@@ -89,8 +96,14 @@ class TaskApiSpec(_Strict):
     done: tuple[str, ...] = Field(min_length=1)
     failed: tuple[str, ...] = ()
     waiting: tuple[str, ...] = ()
-    answer: Call | None = None
+    answer: Call | None = Field(None, description="answers a waiting task ({event_id})")
+    answer_message: Call | None = Field(
+        None, description="answers a waiting task whose type is one of ask_types (a question)"
+    )
+    ask_types: tuple[str, ...] = ()
     cancel: Call | None = None
+    detail: Call | None = Field(None, description="read once a task has ended: what it cost")
+    credits_field: str | None = Field(None, description="where `detail` says the credits used")
     webhooks: Webhooks | None = None
 
     @model_validator(mode="after")
@@ -118,12 +131,26 @@ MANUS = TaskApiSpec(
         list_path="messages",
         timestamp_field="timestamp",
         status_path="status_update.agent_status",
+        waiting_id_path="status_update.status_detail.waiting_for_event_id",
+        waiting_type_path="status_update.status_detail.waiting_for_event_type",
     ),
     done=("stopped",),
     failed=("error",),
     waiting=("waiting",),
-    answer=Call(method="POST", path="/v2/task.confirmAction", body={"task_id": "{task_id}"}),
+    answer=Call(
+        method="POST",
+        path="/v2/task.confirmAction",
+        body={"task_id": "{task_id}", "event_id": "{event_id}", "input": {"accept": True}},
+    ),
+    answer_message=Call(
+        method="POST",
+        path="/v2/task.sendMessage",
+        body={"task_id": "{task_id}", "message": {"content": [{"type": "text", "text": "Yes."}]}},
+    ),
+    ask_types=("messageAskUser",),
     cancel=Call(method="POST", path="/v2/task.stop", body={"task_id": "{task_id}"}),
+    detail=Call(path="/v2/task.detail", query={"task_id": "{task_id}"}),
+    credits_field="task.credit_usage",
     webhooks=Webhooks(
         register_call=Call(
             method="POST", path="/v2/webhook.create", body={"webhook": {"url": "{url}"}}

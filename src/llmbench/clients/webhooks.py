@@ -88,7 +88,7 @@ class WebhookReceiver:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         host, _, port = listen.rpartition(":")
-        self.host, self.port = host or "127.0.0.1", int(port)
+        self.host, self.port = host.strip("[]") or "127.0.0.1", int(port)  # [::]:8443 too
         self.public_url = public_url
         self._path = urlsplit(public_url).path or "/"
         self.keys = keys

@@ -225,6 +225,9 @@ def summarize_service(tasks: Sequence[TaskRecord], *, seed: int = 0) -> dict[str
             ),
             "events_per_task": describe([float(len(t.events)) for t in ok], seed=seed),
             "polls_per_task": describe([float(t.polls) for t in ok], seed=seed),
+            "credits_per_task": describe(
+                [t.credits for t in ok if t.credits is not None], seed=seed
+            ),
             "poll_minus_webhook_ms": describe(differences, seed=seed),
             "polling": polling,
         },

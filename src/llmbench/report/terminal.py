@@ -450,8 +450,13 @@ def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) ->
 
 
 def _tasks_only(run: RunResult | None) -> bool:
-    """A task-protocol target (a2a, manus, task-api) whose run made no request records."""
-    if run is None or run.spec.target.kind in ("openai", "anthropic") or run.tasks is None:
+    """An agent service's run (its tasks have a `service` block), or a task-protocol target
+    (a2a, manus, task-api) that made no request records: its numbers are the tasks'."""
+    if run is None or run.tasks is None:
+        return False
+    if run.tasks.service is not None:
+        return True
+    if run.spec.target.kind in ("openai", "anthropic"):
         return False
     return run.counts is None or run.counts.ok + run.counts.error == 0
 

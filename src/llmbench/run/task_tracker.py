@@ -43,16 +43,22 @@ class TaskTracker:
     polls: int = 0
     polls_throttled: int = 0
     throttled_ns: int = 0
-    last_status: str | None = None
+    last_status: dict[str, str] = field(default_factory=dict)  # per channel
     polled_status: str | None = None  # the status endpoint's last answer
     waiting_since_ns: int | None = None
     waiting_ns: int = 0
+    # waiting episodes opened, and how many each channel reported: a channel reporting one
+    # another already opened (a webhook `ask` after the poll's `waiting`) opens none
+    waits: int = 0
+    waiting_for: tuple[str | None, str | None] | None = None  # (event id, type) to answer
+    waits_seen: dict[str, int] = field(default_factory=dict)
     final: str | None = None
     ended_ns: int | None = None
     ended_via: str | None = None
     ended_not_before_ns: int | None = None
     ended_poll_ns: int | None = None
     ended_webhook_ns: int | None = None
+    credits: float | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def observe(
@@ -69,19 +75,19 @@ class TaskTracker:
                 not_before_ns=not_before_ns,
             )
         )  # fmt: skip
+        if event.waiting_id is not None or event.waiting_type is not None:
+            self.waiting_for = (event.waiting_id, event.waiting_type)  # before it is answered
         if event.status is not None:
             self.status(event.status, arrived_ns, via, not_before_ns)
 
     def status(self, status: str, at_ns: int, via: str, not_before_ns: int | None) -> None:
         spec = self.spec
         if status in spec.waiting:
-            if self.waiting_since_ns is None and self.final is None:
-                self.waiting_since_ns = at_ns
-                if self.on_waiting is not None:
-                    self.on_waiting(self)
+            if status != self.last_status.get(via):
+                self._waiting(at_ns, via)
         elif self.waiting_since_ns is not None:
             self.end_waiting(at_ns)
-        self.last_status = status
+        self.last_status[via] = status
         if status not in spec.done and status not in spec.failed:
             return
         if via == "poll" and self.ended_poll_ns is None:
@@ -92,6 +98,15 @@ class TaskTracker:
             self.final, self.ended_ns, self.ended_via = status, at_ns, via
             self.ended_not_before_ns = not_before_ns
             self.done.set()
+
+    def _waiting(self, at_ns: int, via: str) -> None:
+        seen = self.waits_seen[via] = self.waits_seen.get(via, 0) + 1
+        if seen <= self.waits or self.final is not None:
+            return  # this channel's sighting of an episode already open (or over)
+        self.waits += 1
+        self.waiting_since_ns = at_ns
+        if self.on_waiting is not None:
+            self.on_waiting(self)
 
     def end_waiting(self, at_ns: int) -> None:
         """Waiting ends when the task moves on, or when llmbench answered it for the human."""
@@ -124,17 +139,19 @@ class TaskTracker:
             task_error = TaskError(category="task_failed", message=f"status {self.final}")
         elif status is TaskStatus.TIMEOUT:
             task_error = TaskError(
-                category="timeout", message=f"no final status by the timeout ({self.last_status})"
+                category="timeout",
+                message="no final status by the timeout; last seen: "
+                + (", ".join(f"{k} {v}" for k, v in self.last_status.items()) or "nothing"),
             )
         return TaskRecord(
             task_id=who.task_id, target_id=who.target_id, name=who.name, status=status,
             scheduled_ns=who.scheduled_ns, submitted_ns=self.submitted_ns,
-            ended_ns=self.ended_ns if status in (TaskStatus.OK, TaskStatus.ERROR) and self.ended_ns
-            else end_ns,
+            ended_ns=self.ended_ns if self.ended_ns is not None else end_ns,
             warmup=who.warmup, error=task_error, accepted_ns=self.accepted_ns,
             provider_task_id=self.provider_id, events=tuple(self.events), polls=self.polls,
             waiting_ns=self.waiting_ns, poll_interval_ms=poll_interval_ms,
             polls_throttled=self.polls_throttled, throttled_ns=self.throttled_ns,
             ended_via=self.ended_via, ended_not_before_ns=self.ended_not_before_ns,
             ended_poll_ns=self.ended_poll_ns, ended_webhook_ns=self.ended_webhook_ns,
+            credits=self.credits,
         )  # fmt: skip

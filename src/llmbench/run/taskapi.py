@@ -23,20 +23,22 @@ from typing import Any
 
 import aiohttp
 
-from llmbench.clients.taskapi import TaskApiClient, TaskApiError
+from llmbench.clients.taskapi import Poll, TaskApiClient, TaskApiError
 from llmbench.clients.taskapi_spec import MANUS, TaskApiSpec, dig, load_task_api_spec
 from llmbench.clients.webhooks import KeyCache, WebhookReceiver
 from llmbench.config import RunSpec
 from llmbench.config.task_api import TaskApiSettings
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome, StopReason
+from llmbench.engine.open_loop import pace_until
 from llmbench.engine.protocol import Conversant
 from llmbench.engine.schedules import Offsets
-from llmbench.errors import ConfigError
+from llmbench.errors import ConfigError, EndpointError
 from llmbench.records import RequestRecord, RequestSpec
 from llmbench.run.task_tracker import Identity, TaskTracker
 from llmbench.tasks import TaskRecord, TaskStatus
 
 _MAX_POLL_FAILURES = 3
+_CONFIRM_POLLS = 5  # polls after a webhook's end, for polling's own sighting of it
 _NS_PER_S = 1_000_000_000
 TaskSink = Callable[[TaskRecord], None]
 
@@ -75,6 +77,7 @@ class TaskApiDriver:
         self._rng = random.Random(seed)
         self._live: dict[str, TaskTracker] = {}
         self._early: dict[str, list[tuple[dict[str, Any], int]]] = {}
+        self._finished: set[str] = set()
         self.receiver: WebhookReceiver | None = None
         self.api: TaskApiClient | None = None
 
@@ -115,10 +118,18 @@ class TaskApiDriver:
             s.webhook_listen, s.webhook_public_url, KeyCache(api.public_key), self._delivered,
             event_id_field=self.spec.webhooks.event_id_field, ssl_context=context,
         )  # fmt: skip
-        if self.spec.webhooks.public_key is not None:
-            await self.receiver.keys.get()  # now, not inside the first delivery
-        await self.receiver.start()
-        await api.register_webhook(s.webhook_public_url)
+        try:
+            if self.spec.webhooks.public_key is not None:
+                await self.receiver.keys.get()  # now, not inside the first delivery
+            await self.receiver.start()
+            await api.register_webhook(s.webhook_public_url)
+        except (TaskApiError, ValueError, OSError) as exc:
+            await self.receiver.stop()
+            raise EndpointError(
+                f"webhooks could not be set up: {exc}",
+                hint="check --webhook-listen (a free HOST:PORT), --webhook-public-url and the "
+                "service's webhook calls, or run without webhooks (polling)",
+            ) from None
 
     def _delivered(self, payload: dict[str, Any], arrived_ns: int) -> None:
         hooks = self.spec.webhooks
@@ -127,8 +138,10 @@ class TaskApiDriver:
         provider_id = next((str(v) for v in found if v is not None), None)
         if provider_id is None:
             return
+        if provider_id in self._finished:  # a late copy for a task already recorded
+            return
         tracker = self._live.get(provider_id)
-        if tracker is None:  # before the create call's answer was read, or after the end
+        if tracker is None:  # before the create call's answer was read
             self._early.setdefault(provider_id, []).append((payload, arrived_ns))
             return
         tracker.webhook(payload, arrived_ns)
@@ -171,7 +184,7 @@ class TaskApiDriver:
         try:
             for index, offset_ns in enumerate(offsets[:total]):
                 due_ns = origin_ns + offset_ns
-                await asyncio.sleep(max(0.0, (due_ns - time.monotonic_ns()) / _NS_PER_S))
+                await pace_until(due_ns, time.monotonic_ns)  # never early, as the open loop
                 task = asyncio.ensure_future(one(index, due_ns))
                 running.add(task)
                 task.add_done_callback(running.discard)
@@ -221,59 +234,69 @@ class TaskApiDriver:
                 return TaskStatus.ERROR, error
         else:
             await tracker.done.wait()
+        with contextlib.suppress(TaskApiError):  # after the end: costs no measured time
+            tracker.credits = await api.credits(tracker.provider_id)
         ok = tracker.final in self.spec.done
         return (TaskStatus.OK if ok else TaskStatus.ERROR), None
 
     async def _poll(self, api: TaskApiClient, tracker: TaskTracker) -> TaskApiError | None:
-        """Polls until a final status; the error that ended it early, if any."""
+        """Polls on its own schedule until polling sees the end too (after a webhook saw it:
+        at most `_CONFIRM_POLLS` more), so the two channels' sightings are both measured;
+        the error that ended the task early, if any."""
         assert tracker.provider_id is not None
         looked_ns = tracker.submitted_ns  # events seen next happened after this
-        failures = 0
-        while not tracker.done.is_set():
+        failures = after_end = 0
+        while tracker.ended_poll_ns is None and after_end <= _CONFIRM_POLLS:
+            after_end += tracker.final is not None
             try:
                 poll = await api.poll(tracker.provider_id)
             except TaskApiError as exc:
                 tracker.polls += 1
-                if exc.http_status == 404:
-                    exc.category, exc.message = "vanished", f"task id no longer known: {exc}"
-                    return exc
-                failures += 1
-                if exc.http_status == 429:
-                    tracker.polls_throttled += 1
-                    wait_s = max(exc.retry_after_s or 0.0, self._interval_s())
-                    tracker.throttled_ns += round(wait_s * _NS_PER_S)
-                    await self._sleep_or_done(tracker, wait_s)
-                    continue
-                if failures >= _MAX_POLL_FAILURES:
-                    return exc
-                await self._sleep_or_done(tracker, self._interval_s())
+                failures = 0 if exc.http_status == 429 else failures + 1
+                wait_s = self._after_failure(tracker, exc, failures)
+                if wait_s is None:  # an error ends the task, unless a webhook ended it first
+                    return None if tracker.final is not None else exc
+                await asyncio.sleep(wait_s)
                 continue
             tracker.polls += 1
             failures = 0
-            for event in poll.events:
-                tracker.observe(event, poll.answered_ns, "poll", looked_ns)
-            # a status endpoint's answer counts when it changes (the events' own are above)
-            status = poll.status
-            if self.spec.status is not None and status and status != tracker.polled_status:
-                tracker.polled_status = status
-                tracker.status(status, poll.answered_ns, "poll", looked_ns)
+            self._take(tracker, poll, looked_ns)
             looked_ns = poll.sent_ns
-            if not tracker.done.is_set():
-                await self._sleep_or_done(tracker, self._interval_s())
+            if tracker.ended_poll_ns is None:
+                await asyncio.sleep(self._interval_s())
         return None
+
+    def _after_failure(
+        self, tracker: TaskTracker, exc: TaskApiError, failures: int
+    ) -> float | None:
+        """How long to wait before the next poll, or None: the task ends in this error."""
+        if exc.http_status == 404:
+            exc.category, exc.message = "vanished", f"task id no longer known: {exc.message}"
+            return None
+        if exc.http_status == 429:
+            tracker.polls_throttled += 1
+            wait_s = max(exc.retry_after_s or 0.0, self._interval_s())
+            tracker.throttled_ns += round(wait_s * _NS_PER_S)
+            return wait_s
+        return None if failures >= _MAX_POLL_FAILURES else self._interval_s()
+
+    def _take(self, tracker: TaskTracker, poll: Poll, looked_ns: int) -> None:
+        for event in poll.events:
+            tracker.observe(event, poll.answered_ns, "poll", looked_ns)
+        # a status endpoint's answer counts when it changes (the events' own are above)
+        status = poll.status
+        if self.spec.status is not None and status and status != tracker.polled_status:
+            tracker.polled_status = status
+            tracker.status(status, poll.status_ns, "poll", looked_ns)
 
     def _interval_s(self) -> float:
         jitter = self.settings.poll_jitter
         return self.settings.poll_interval_ms / 1000 * (1 + self._rng.uniform(-jitter, jitter))
 
-    async def _sleep_or_done(self, tracker: TaskTracker, seconds: float) -> None:
-        """Sleeps between polls; a webhook's final status ends the wait at once."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(tracker.done.wait(), seconds)
-
     def _on_waiting(self, tracker: TaskTracker) -> None:
         delay = self.settings.answer_after_ms
-        if delay is None or self.spec.answer is None or self.api is None:
+        answers = self.spec.answer or self.spec.answer_message
+        if delay is None or answers is None or self.api is None:
             return
         asyncio.get_running_loop().create_task(self._answer(self.api, tracker, delay / 1000))
 
@@ -282,7 +305,14 @@ class TaskApiDriver:
         if tracker.provider_id is None or tracker.final is not None:
             return
         with contextlib.suppress(TaskApiError):
-            await api.answer(tracker.provider_id)
+            if tracker.waiting_for is None and self.spec.events is not None:
+                # webhooks only: a `stopped/ask` delivery does not say what it waits for
+                poll = await api.poll(tracker.provider_id)
+                tracker.polls += 1
+                found = [(e.waiting_id, e.waiting_type) for e in poll.events if e.waiting_id]
+                tracker.waiting_for = found[-1] if found else None
+            event_id, event_type = tracker.waiting_for or (None, None)
+            await api.answer(tracker.provider_id, event_id, event_type)
             tracker.end_waiting(time.monotonic_ns())
 
     async def _cancel_quietly(self, api: TaskApiClient, tracker: TaskTracker) -> None:
@@ -297,6 +327,8 @@ class TaskApiDriver:
     def _forget(self, tracker: TaskTracker) -> None:
         if tracker.provider_id is not None:
             self._live.pop(tracker.provider_id, None)
+            self._early.pop(tracker.provider_id, None)
+            self._finished.add(tracker.provider_id)
 
 
 TASK_KINDS = ("manus", "task-api")

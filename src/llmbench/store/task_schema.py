@@ -76,6 +76,7 @@ class ServiceSummary(Block):
     waiting_ms: Distribution = Field(description="waiting for a human, tasks that waited")
     events_per_task: Distribution
     polls_per_task: Distribution
+    credits_per_task: Distribution = Field(description="as the service reports them, ok tasks")
     poll_minus_webhook_ms: Distribution = Field(
         description="polling and webhooks together: the poll's sighting of the end − the webhook's"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from llmbench.metrics.tasks import summarize_tasks
 from llmbench.store.task_schema import TaskSummary
 from llmbench.tasks import TaskEvent, TaskRecord, TaskStatus
@@ -24,7 +26,7 @@ def service_task(
         provider_task_id=f"p{index}", events=events, polls=5, waiting_ns=waiting_ms * MS,
         poll_interval_ms=50.0, ended_via=via,
         ended_not_before_ns=t0 + 150 * MS if via == "poll" else None,
-        ended_poll_ns=t0 + 200 * MS if via == "poll" else None,
+        ended_poll_ns=t0 + 200 * MS if via == "poll" else None, credits=3.0,
     )  # fmt: skip
 
 
@@ -50,6 +52,7 @@ def test_service_metrics_from_task_records() -> None:
     assert block.service is not None
     assert block.service.agent_time_ms.min == 160.0  # 200 − 40 ms waiting
     assert block.service.waiting_ms.n == 1
+    assert block.service.credits_per_task.mean == 3.0
     polling = block.service.polling
     assert (polling.ended_by_poll, polling.ended_by_webhook) == (3, 1)
     assert polling.max_bound_ms == 50.0
@@ -75,3 +78,20 @@ def test_the_terminal_states_the_polling_bound() -> None:
     assert "accept 10" in text
     assert "ends seen by poll 3 (known to ≤50 ms)" in text
     assert "known to within one interval" in text
+
+
+def test_an_agent_service_run_shows_its_tasks_not_an_empty_latency_table() -> None:
+    from rich.console import Console
+
+    from llmbench.report.terminal import run_summary
+    from llmbench.store.results import load_run
+
+    golden = Path(__file__).parents[2] / "golden" / "results-v2" / "b2a60c3" / "closed"
+    run = load_run(golden).run
+    assert run is not None
+    block = TaskSummary.model_validate(summarize_tasks([service_task(i) for i in range(3)]))
+    console = Console(width=200, record=True)
+    console.print(run_summary(run.model_copy(update={"tasks": block})))
+    text = console.export_text()
+    assert "ends seen by poll 3" in text
+    assert "Latency (ms)" not in text

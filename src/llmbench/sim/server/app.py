@@ -61,7 +61,6 @@ from llmbench.sim.server.protocol import (
 )
 from llmbench.sim.server.schedule import chunk_deadlines_ns, request_rng, token_deadlines_ns
 from llmbench.sim.server.served import TwinRunner, TwinStream
-from llmbench.sim.server.task_state import TaskOptions
 from llmbench.sim.server.taskface import TaskFace
 from llmbench.sim.twin.engine import AdmissionError
 
@@ -385,15 +384,12 @@ class _Simulator:
     async def log_clear(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"cleared": self.log.clear()})
 
-    async def model_call(self, start_ns: int, prompt_tokens: int, max_tokens: int) -> int:
-        """A task step's model call (task face): sleeps until its last token is due."""
-        plan = self.model_plan(start_ns, prompt_tokens, max_tokens, None)
-        try:
-            end_ns = await last_deadline(plan, None, start_ns)
-        finally:
-            self._release(plan if isinstance(plan, TwinStream) else None)
-        await self.waiter.sleep_until(end_ns)
-        return end_ns
+    async def model_call(self, start_ns: int, words: tuple[str, ...], max_tokens: int) -> int:
+        """A task step's model call (task face): returns once its last token is due."""
+        due = [start_ns]
+        async for deadline_ns, _ in self.token_times(start_ns, words, max_tokens):
+            due.append(deadline_ns)
+        return due[-1]
 
 
 _SIMULATOR = web.AppKey("simulator", _Simulator)
@@ -446,8 +442,7 @@ def build_app(config: SimConfig) -> web.Application:
     app.router.add_get("/metrics", sim.metrics)
     A2AFace(sim.token_times, config.api_key).install(app)
     app.cleanup_ctx.append(sim.twin_loop)
-    options = TaskOptions().merged(config.task_options)
-    TaskFace(options, config.seed, config.api_key, sim.model_call).install(app)
+    TaskFace(config.task_options, config.seed, config.api_key, sim.model_call).install(app)
     return app
 
 

@@ -9,7 +9,8 @@ Options are one string, `key:value,...` (`--task-options` of `sim serve`, or the
     tool_ms:MS        tool delay between two model calls (default 20)
     accept_ms:MS      slow acceptance: the create call answers this late
     error:P           the task ends in `error` after its first step
-    wait:P            the task waits for confirmation after its first step
+    wait:P            the task waits for confirmation after its first step (confirmAction)
+    ask:P             the task asks the user a question after its first step (sendMessage)
     never:P           the task never finishes (until `task.stop`)
     vanish:P          the task's id disappears after its first step (404 from then on)
     webhook_loss:P    each webhook delivery is lost (never sent)
@@ -38,8 +39,8 @@ TASK_HEADER = "X-Sim-Task"
 _INT_KEYS = {"steps", "tokens", "retry_after"}
 _MS_KEYS = {"tool_ms", "accept_ms"}
 _P_KEYS = {
-    "error", "wait", "never", "vanish", "webhook_loss", "webhook_dup", "poll_429", "poll_503",
-    "poll_garbage",
+    "error", "wait", "ask", "never", "vanish", "webhook_loss", "webhook_dup", "poll_429",
+    "poll_503", "poll_garbage",
 }  # fmt: skip
 
 
@@ -55,6 +56,7 @@ class TaskOptions:
     accept_ms: float = 0.0
     error: float = 0.0
     wait: float = 0.0
+    ask: float = 0.0
     never: float = 0.0
     vanish: float = 0.0
     webhook_loss: float = 0.0
@@ -101,6 +103,7 @@ class Fates:
 
     error: bool
     wait: bool
+    ask: bool
     never: bool
     vanish: bool
 
@@ -109,6 +112,7 @@ def draw_fates(options: TaskOptions, rng: random.Random) -> Fates:
     return Fates(
         error=rng.random() < options.error,
         wait=rng.random() < options.wait,
+        ask=rng.random() < options.ask,
         never=rng.random() < options.never,
         vanish=rng.random() < options.vanish,
     )
@@ -139,6 +143,7 @@ class SimTask:
     vanished: bool = False
     model_calls: list[tuple[int, int]] = field(default_factory=list)  # (start, end) ns
     resume: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting_for: tuple[str, str] | None = None  # (event id, event type) while waiting
     runner: asyncio.Task[None] | None = None
 
     def emit(self, kind: str, body: dict[str, Any]) -> None:
@@ -176,6 +181,20 @@ class SimTask:
             "task_url": f"https://sim.invalid/app/{self.task_id}",
         }
 
+    @property
+    def credits(self) -> int:
+        """What the task cost: a credit per started 10 output tokens of each model call."""
+        return len(self.model_calls) * -(-self.options.tokens // 10)
+
+    def summary(self) -> dict[str, Any]:
+        """`task.detail`'s task: status and metadata, the credits used so far."""
+        created_s = round(time.time() - (time.monotonic_ns() - self.received_ns) / 1e9)
+        return {
+            "id": self.task_id, "status": self.status, "title": self.prompt[:40],
+            "task_url": f"https://sim.invalid/app/{self.task_id}", "created_at": created_s,
+            "updated_at": int(time.time()), "credit_usage": self.credits,
+        }  # fmt: skip
+
     def log(self) -> dict[str, Any]:
         """The ground truth: every time on this host's CLOCK_MONOTONIC, in nanoseconds."""
         return {
@@ -187,6 +206,7 @@ class SimTask:
             "first_message_ns": self.first_message_ns,
             "stopped_ns": self.stopped_ns,
             "waiting_ns": self.waiting_ns,
+            "credits": self.credits,
             "polls": self.polls,
             "throttled": self.throttled,
             "vanished": self.vanished,

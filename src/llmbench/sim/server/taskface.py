@@ -35,7 +35,10 @@ from llmbench.sim.server.task_state import (
 from llmbench.sim.server.webhooks import Deliverer, Delivery, Signer
 
 AUTH_HEADER = "x-manus-api-key"
-ModelCall = Callable[[int, int, int], Awaitable[int]]  # (start_ns, prompt, max tokens) → end_ns
+ASK_TYPE = "messageAskUser"  # a question: answered by task.sendMessage
+CONFIRM_TYPE = "gmailSendAction"  # an action to confirm: task.confirmAction with its event_id
+# (start_ns, prompt words, max tokens) → when its last token is due
+ModelCall = Callable[[int, tuple[str, ...], int], Awaitable[int]]
 _MAX_LIMIT = 200
 _NS_PER_MS = 1_000_000
 
@@ -65,9 +68,9 @@ class TaskFace:
     """Tasks, webhooks and their handlers; `model_call` times a model call on the server."""
 
     def __init__(
-        self, options: TaskOptions, seed: int, api_key: str | None, model_call: ModelCall
+        self, options: str | None, seed: int, api_key: str | None, model_call: ModelCall
     ) -> None:
-        self.options = options
+        self.options = TaskOptions().merged(options)
         self.seed = seed
         self._api_key = api_key
         self._model_call = model_call
@@ -162,18 +165,28 @@ class TaskFace:
 
     async def detail(self, request: web.Request) -> web.StreamResponse:
         task = self._task(request.query.get("task_id"))
-        return _envelope(200, {"task": {**task.detail(), "status": task.status}})
+        return _envelope(200, {"task": task.summary()})
 
     async def send_message(self, request: web.Request) -> web.StreamResponse:
-        return await self._answer(request)
+        """Answers a task waiting on `messageAskUser` (a question for the user)."""
+        return await self._answer(request, ask=True)
 
     async def confirm_action(self, request: web.Request) -> web.StreamResponse:
-        return await self._answer(request)
+        """Confirms the pending action named by `event_id` (any other waiting type)."""
+        return await self._answer(request, ask=False)
 
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
-        task = self._task((await self._json(request)).get("task_id"))
-        if task.status != "waiting":
+    async def _answer(self, request: web.Request, *, ask: bool) -> web.StreamResponse:
+        body = await self._json(request)
+        task = self._task(body.get("task_id"))
+        if task.status != "waiting" or task.waiting_for is None:
             raise _Refusal(409, "failed_precondition", f"task is {task.status}, not waiting")
+        event_id, event_type = task.waiting_for
+        if ask != (event_type == ASK_TYPE):
+            right = "task.sendMessage" if event_type == ASK_TYPE else "task.confirmAction"
+            raise _Refusal(400, "invalid_argument", f"waiting for {event_type}: use {right}")
+        if not ask and body.get("event_id") != event_id:
+            raise _Refusal(400, "invalid_argument", f"event_id must be {event_id!r}")
+        task.waiting_for = None
         task.resume.set()
         return _envelope(200, {"task_id": task.task_id})
 
@@ -191,10 +204,10 @@ class TaskFace:
         task.emit("plan_update", {"steps": steps})
         self._webhook(task, "task_progress", {"progress_detail": {
             **task.detail(), "progress_type": "plan_update", "message": "plan ready"}})  # fmt: skip
-        prompt_tokens = max(1, len(task.prompt.split()))
+        words = tuple(task.prompt.split()) or ("task",)
         for index in range(options.steps):
             start_ns = time.monotonic_ns()
-            end_ns = await self._model_call(start_ns, prompt_tokens, options.tokens)
+            end_ns = await self._model_call(start_ns, words, options.tokens)
             task.model_calls.append((start_ns, end_ns))
             task.emit("assistant_message", {"content": f"step {index + 1} done"})
             if index == 0 and not await self._after_first(task):
@@ -214,8 +227,16 @@ class TaskFace:
         if fates.error:
             self._stop(task, "error", "error")
             return False
-        if fates.wait:
-            detail = {"waiting_for_event_type": "confirm_action"}
+        if fates.wait or fates.ask:
+            event_type = ASK_TYPE if fates.ask else CONFIRM_TYPE
+            task.waiting_for = (f"evt_{task.task_id}_wait", event_type)
+            detail = {
+                "waiting_for_event_id": task.waiting_for[0],
+                "waiting_for_event_type": event_type,
+                "waiting_description": "the simulator waits for an answer",
+                "confirm_input_schema": {
+                    "type": "object", "properties": {"accept": {"type": "boolean"}}},
+            }  # fmt: skip
             task.emit("status_update", {"agent_status": "waiting", "status_detail": detail})
             self._webhook(task, "task_stopped", {"task_detail": {
                 **task.detail(), "message": "confirm to go on", "stop_reason": "ask"}})  # fmt: skip
