@@ -234,3 +234,22 @@ def test_the_command_reads_the_kinds_own_key_variable_and_writes_it_nowhere(
     for path in out.rglob("*"):
         if path.is_file():
             assert KEY not in path.read_text(errors="replace"), path
+
+
+def test_the_error_event_fault_on_the_chat_endpoint_is_a_5xx_for_the_openai_client(
+    fast_sim: str,
+) -> None:
+    from llmbench.clients.openai import OpenAIClient
+
+    async def send() -> RequestRecord:
+        spec = RequestSpec(item_id="q", prompt="Say something now.", max_tokens=TOKENS)
+        async with OpenAIClient(
+            base_url=fast_sim, model="llmbench-sim", extra_headers={"X-Sim-Fault": "error_event"}
+        ) as client:
+            return await client.send(spec, SendContext("chat-error-1", "sim", 0, 0))
+
+    record = asyncio.run(send())
+    assert record.error is not None
+    assert record.error.category is ErrorCategory.HTTP_5XX
+    assert record.error.http_status == 500
+    assert len(record.chunk_offsets_ns) == 2  # the two chunks before the error are kept
