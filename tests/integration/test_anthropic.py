@@ -253,3 +253,16 @@ def test_the_error_event_fault_on_the_chat_endpoint_is_a_5xx_for_the_openai_clie
     assert record.error.category is ErrorCategory.HTTP_5XX
     assert record.error.http_status == 500
     assert len(record.chunk_offsets_ns) == 2  # the two chunks before the error are kept
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("anthropic", "--model: --target-kind anthropic asks for no model list"),
+     ("a2a", "cannot read the agent card at http://127.0.0.1:9/.well-known/agent-card.json")],
+)  # fmt: skip
+def test_a_kind_without_what_it_needs_is_one_clear_error(kind: str, expected: str) -> None:
+    result = llmbench("run", "--target-kind", kind, "--base-url", "http://127.0.0.1:9")
+    assert result.returncode in (1, 2)
+    assert "Traceback" not in result.stderr
+    assert f"llmbench: error: {expected}" in result.stderr
+    assert "llmbench: fix:" in result.stderr

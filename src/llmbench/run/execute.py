@@ -116,7 +116,11 @@ async def _resolve_target(
     if kind != "openai":
         model = spec.target.model or (target.embedded_sim.model if target.embedded_sim else None)
         if model is None:
-            raise ConfigError(f"a {kind} target needs the model (or agent) named", where="--model")
+            raise ConfigError(
+                f"--target-kind {kind} asks for no model list: name the model",
+                where="--model",
+                hint="--model MODEL, the id the provider gives it (docs/agent-services.md)",
+            )
         return model, [], TargetEngine(name=None, source=f"not probed: a {kind} target")
     model, models = await _resolve_model(spec, target.base_url, api_key)
     engine = await _resolve_engine(spec, target, api_key)
