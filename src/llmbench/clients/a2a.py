@@ -127,7 +127,8 @@ class TaskWatch:
         status = obj.get("status")
         state = normalized_state(status.get("state")) if isinstance(status, dict) else None
         self.state = state or self.state
-        event_id = obj.get("artifact", {}).get("artifactId") if kind == "artifact-update" else None
+        artifact = obj.get("artifact") if kind == "artifact-update" else None
+        event_id = artifact.get("artifactId") if isinstance(artifact, dict) else None
         self.events.append(
             TaskEvent(arrived_ns=arrival_ns, kind=kind, via=via, status=state, event_id=event_id)
         )

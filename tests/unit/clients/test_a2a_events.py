@@ -109,3 +109,18 @@ def test_the_key_goes_where_the_agent_card_says() -> None:
     assert key_header(bearer_card, "Bearer s3") == {"Authorization": "Bearer s3"}
     assert key_header({}, "Bearer s3") == {"Authorization": "Bearer s3"}
     assert key_header(api_key_card, None) == {}
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"kind": "artifact-update", "taskId": "T", "artifact": "not an object"},
+        {"kind": "status-update", "taskId": 7, "status": ["working"]},
+        {"kind": "task", "id": None, "status": None},
+    ],
+)
+def test_odd_fields_are_taken_as_absent_never_a_crash(result: dict[str, Any]) -> None:
+    watch = TaskWatch(SPEC, CTX, sent_ns=0)
+    watch.on_result(result, 5, "stream")
+    assert watch.events[0].kind == result["kind"]
+    assert not watch.stopped
