@@ -229,3 +229,34 @@ def test_the_terminal_summary_of_an_a2a_run_shows_tasks_not_an_empty_request_tab
     assert "first status" in result.stdout
     assert "not TTFT" in result.stdout
     assert "Latency (ms)" not in result.stdout
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_an_input_required_task_answered_after_a_delay_completes_its_wait_kept_apart(
+    fast_sim: str, stream: bool
+) -> None:
+    answer_after_s = 0.05
+    spec = RequestSpec(item_id="t", prompt="plan a trip", max_tokens=TOKENS)
+
+    async def run() -> TaskRecord:
+        async with A2AClient(
+            base_url=fast_sim, stream=stream, answer_after_s=answer_after_s,
+            extra_headers={"X-Sim-A2A": "input-required"},
+        ) as client:  # fmt: skip
+            return await client.run_task(spec, SendContext("req-ask", "sim", 0, 0))
+
+    task = asyncio.run(run())
+    assert task.status is TaskStatus.OK, task.error
+    assert task.provider_state == "completed"
+    states = [e.status for e in task.events if e.kind == "status-update" or e.via != "stream"]
+    assert "completed" in states
+    # the wait: from the input-required event to the answer's send, the delay and a little more
+    assert answer_after_s * 1e9 <= task.waiting_ns < answer_after_s * 1e9 + AGREEMENT_NS
+    assert task.provider_task_id is not None
+    truth = a2a_log(fast_sim, task.provider_task_id)
+    assert truth["final_state"] == "completed"
+    assert [e["state"] for e in truth["events"] if e["kind"] == "status-update"] == [
+        "working", "input-required", "working", "completed",
+    ]  # fmt: skip
+    if stream:
+        _agrees_with_the_log(task, truth)

@@ -57,6 +57,8 @@ _FIELD_KINDS = {
 }
 RPC_ERROR = "rpc_error"  # the agent answered a JSON-RPC error object (its code in the message)
 DEFAULT_POLL_INTERVAL_S = 0.05  # tasks/get after a message/send that returned a running task
+ANSWER = "Yes, go on."  # llmbench's answer to an input-required task (--answer-after-ms)
+MAX_ANSWERS = 5  # a task that keeps asking ends interrupted after this many answers
 
 
 class RpcFault(RequestFault):
@@ -112,6 +114,17 @@ class TaskWatch:
         self.events: list[TaskEvent] = []
         self.polls = 0
         self.replied = False  # the agent answered with a Message: done, no task
+        self.context_id: str | None = None
+        self.waiting_ns = 0  # input-required until llmbench answered: not agent time
+        self.answers = 0
+
+    def resume(self, answered_ns: int) -> None:
+        """The task asked for input and llmbench answered: it runs on (its wait is counted)."""
+        assert self.ended_ns is not None
+        self.waiting_ns += answered_ns - self.ended_ns
+        self.ended_ns = None
+        self.state = None  # running again: the next state the agent says decides
+        self.answers += 1
 
     @property
     def stopped(self) -> bool:
@@ -124,6 +137,9 @@ class TaskWatch:
         if isinstance(task_id, str) and self.provider_task_id is None:
             self.provider_task_id = task_id
             self.accepted_ns = arrival_ns
+        context_id = obj.get("contextId")
+        if isinstance(context_id, str):
+            self.context_id = context_id
         status = obj.get("status")
         state = normalized_state(status.get("state")) if isinstance(status, dict) else None
         self.state = state or self.state
@@ -151,6 +167,7 @@ class TaskWatch:
             warmup=self.ctx.warmup, worker_id=self.ctx.worker_id, error=error,
             accepted_ns=self.accepted_ns, provider_task_id=self.provider_task_id,
             events=tuple(self.events), polls=self.polls, provider_state=self.state,
+            waiting_ns=self.waiting_ns,
         )  # fmt: skip
 
     def _status(self) -> TaskStatus:
@@ -174,6 +191,7 @@ class A2AClient:
         connection_limit: int = 0,
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
         blocking: bool = True,
+        answer_after_s: float | None = None,
     ) -> None:
         self._root = api_root(base_url)
         self._secrets = [api_key] if api_key else []
@@ -186,6 +204,8 @@ class A2AClient:
         self._connection_limit = connection_limit
         self._poll_interval_s = poll_interval_s
         self._blocking = blocking  # message/send: answer when the task stops (else: poll)
+        # input-required: answer this long after it was seen (None: the task ends there)
+        self._answer_after_s = answer_after_s
         self._session: aiohttp.ClientSession | None = None
         self.card: dict[str, Any] = {}
         self._url = URL(self._root)
@@ -237,10 +257,11 @@ class A2AClient:
         failure: RequestFault | None = None
         try:
             async with deadline:
-                if self._stream:
-                    await self._follow_stream(self._session, watch)
-                else:
-                    await self._send_and_poll(self._session, watch)
+                await self._follow(self._session, watch)
+                while self._should_answer(watch):
+                    await asyncio.sleep(self._answer_after_s or 0.0)
+                    watch.resume(monotonic_ns())
+                    await self._follow(self._session, watch)
         except RequestFault as exc:
             failure = exc
         except aiohttp.ClientError as exc:
@@ -257,24 +278,43 @@ class A2AClient:
                 return watch.record(error, TaskStatus.CANCELLED)
         return watch.record(None if failure is None else self._error(failure))
 
-    def _message(self, spec: RequestSpec, ctx: SendContext, method: str) -> bytes:
-        message = {
-            "kind": "message", "role": "user", "messageId": ctx.request_id,
-            "parts": [{"kind": "text", "text": spec.prompt}],
+    def _should_answer(self, watch: TaskWatch) -> bool:
+        return (
+            self._answer_after_s is not None
+            and watch.state == "input-required"
+            and watch.provider_task_id is not None
+            and watch.answers < MAX_ANSWERS
+        )
+
+    async def _follow(self, session: aiohttp.ClientSession, watch: TaskWatch) -> None:
+        if self._stream:
+            await self._follow_stream(session, watch)
+        else:
+            await self._send_and_poll(session, watch)
+
+    def _message(self, watch: TaskWatch, method: str) -> bytes:
+        spec, ctx = watch.spec, watch.ctx
+        message: dict[str, Any] = {
+            "kind": "message", "role": "user", "messageId": f"{ctx.request_id}-{watch.answers}",
+            "parts": [{"kind": "text", "text": spec.prompt if not watch.answers else ANSWER}],
             # what the simulator sizes its answer by; other agents ignore metadata they do not know
             "metadata": {"llmbench": {"max_tokens": spec.max_tokens}},
         }  # fmt: skip
+        if watch.answers:  # the answer to an input-required task continues it
+            message["taskId"] = watch.provider_task_id
+            if watch.context_id is not None:
+                message["contextId"] = watch.context_id
         params: dict[str, Any] = {"message": message}
         if method == "message/send":
             params["configuration"] = {"blocking": self._blocking}
-        return _rpc(ctx.request_id, method, params)
+        return _rpc(f"{ctx.request_id}-{watch.answers}", method, params)
 
     async def _follow_stream(self, session: aiohttp.ClientSession, watch: TaskWatch) -> None:
-        body = self._message(watch.spec, watch.ctx, "message/stream")
+        body = self._message(watch, "message/stream")
         headers = {**self._headers, "Accept": "text/event-stream",
                    "X-Request-Id": watch.ctx.request_id}  # fmt: skip
         async with session.post(self._url, data=body, headers=headers,
-                                trace_request_ctx=watch) as resp:  # fmt: skip
+                                trace_request_ctx=_stamp(watch)) as resp:  # fmt: skip
             await _check_status(resp)
             if resp.content_type != "text/event-stream":  # an error (or a task) as plain JSON
                 result = rpc_result(_json(await resp.read()))
@@ -294,8 +334,8 @@ class A2AClient:
         )
 
     async def _send_and_poll(self, session: aiohttp.ClientSession, watch: TaskWatch) -> None:
-        body = self._message(watch.spec, watch.ctx, "message/send")
-        result = await self._call(session, body, watch)
+        body = self._message(watch, "message/send")
+        result = await self._call(session, body, _stamp(watch))
         watch.on_result(result, monotonic_ns(), "response")
         await self._poll_until_stopped(session, watch)
 
@@ -337,6 +377,11 @@ def key_header(card: dict[str, Any], bearer: str | None) -> dict[str, str]:
         if scheme.get("type") == "apiKey" and scheme.get("in") == "header" and name:
             return {str(name): bearer.removeprefix("Bearer ")}
     return {"Authorization": bearer}
+
+
+def _stamp(watch: TaskWatch) -> TaskWatch | None:
+    """The watch stamps its `submitted` time at the first request's write, not an answer's."""
+    return None if watch.answers else watch
 
 
 def _rpc(request_id: str, method: str, params: dict[str, Any]) -> bytes:

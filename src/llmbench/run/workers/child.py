@@ -107,12 +107,14 @@ def make_client(
     check_target_kind(spec)
     target = spec.target
     retries = target.retry_429_attempts if target.retry_429 else 1
-    if target.kind == "a2a":  # a task: the agent-service settings' timeout and poll interval
+    answer_ms = spec.task_api.answer_after_ms
+    if target.kind == "a2a":  # a task: the agent-service settings' timeout, polls, answers
         return A2AClient(
             base_url=base_url, api_key=api_key, extra_headers=target.extra_headers,
             stream=target.stream, request_timeout_s=spec.task_api.task_timeout_s,
             connection_limit=connection_limit,
             poll_interval_s=spec.task_api.poll_interval_ms / 1000,
+            answer_after_s=None if answer_ms is None else answer_ms / 1000,
         )  # fmt: skip
     if target.kind == "anthropic":
         return AnthropicClient(

@@ -55,6 +55,9 @@ class A2ATask:
     user_message: dict[str, Any]
     outcome: str
     state: str = "submitted"
+    start_ns: int = 0  # when its (latest) generation started: the request, or the answer
+    sent_tokens: int = 0  # tokens generated so far (an answered task goes on from here)
+    answers: int = 0  # input-required answered by the client
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)  # {kind, state, emit_ns}
     done_ns: int | None = None
@@ -201,33 +204,47 @@ class A2AFace:
         if not isinstance(message, dict):
             raise RpcError(-32602, "Invalid params: params.message must be an object")
         _words(message)  # validates the parts
+        if message.get("taskId") is not None:
+            return self._answered(str(message["taskId"]), received_ns)
         outcome = request.headers.get(A2A_HEADER, "completed")
         if outcome not in OUTCOMES:
             raise RpcError(-32602, f"{A2A_HEADER} must be one of {', '.join(OUTCOMES)}")
         task = A2ATask(
             task_id=f"task-{uuid.uuid4().hex[:16]}", context_id=f"ctx-{uuid.uuid4().hex[:12]}",
             request_id=request.headers.get("X-Request-Id", ""), method=method,
-            received_ns=received_ns, user_message=message, outcome=outcome,
+            received_ns=received_ns, user_message=message, outcome=outcome, start_ns=received_ns,
         )  # fmt: skip
         self._tasks[task.task_id] = task
         while len(self._tasks) > self._capacity:
             self._tasks.popitem(last=False)
         return task
 
+    def _answered(self, task_id: str, received_ns: int) -> A2ATask:
+        """A message that answers an input-required task: it goes on, then completes."""
+        task = self._tasks.get(task_id)
+        if task is None:
+            raise RpcError(-32001, "Task not found")
+        if task.state != "input-required":
+            raise RpcError(-32602, f"Invalid params: task {task_id} is {task.state}, not waiting")
+        task.outcome, task.start_ns, task.answers = "completed", received_ns, task.answers + 1
+        return task
+
     async def _events(self, task: A2ATask) -> AsyncGenerator[dict[str, Any], None]:
         """The task's results, each yielded when it is due (the twin times the tokens)."""
-        if task.outcome != "message":
+        if task.outcome != "message" and not task.answers:
             yield task.snapshot()
         if task.outcome == "rejected":
             yield task.status_update("rejected", final=True)
             return
         words = _words(task.user_message)
         total = _max_tokens(task.user_message)
-        async with aclosing(self._token_times(task.received_ns, words, total)) as times:
-            async for event in self._generation(task, times, total):
-                yield event
-                if task.state in ("failed", "canceled", "input-required", "auth-required"):
-                    return
+        remaining = total - task.sent_tokens  # an answered task may have nothing left to say
+        if remaining > 0:
+            async with aclosing(self._token_times(task.start_ns, words, remaining)) as times:
+                async for event in self._generation(task, times, total):
+                    yield event
+                    if task.state in _AFTER_FIRST_ARTIFACT:
+                        return
         if task.outcome == "message":
             task.state = "replied"
             yield {"kind": "message", "role": "agent", "messageId": uuid.uuid4().hex,
@@ -239,11 +256,13 @@ class A2AFace:
         self, task: A2ATask, times: AsyncIterator[tuple[int, int]], total: int
     ) -> AsyncIterator[dict[str, Any]]:
         """working at the first token, an artifact every `artifact_tokens` tokens."""
-        sent = pending = 0
+        sent, pending, first = task.sent_tokens, 0, True
         async for _, count in times:
-            if sent == 0 and task.outcome != "message":
+            if first and task.outcome != "message":
                 yield task.status_update("working", final=False)
+            first = False
             sent, pending = sent + count, pending + count
+            task.sent_tokens = sent
             if task.outcome == "message" or (pending < self._artifact_tokens and sent < total):
                 continue
             yield self._artifact(task, sent - pending, pending, last=sent >= total)
