@@ -2,7 +2,8 @@
 (`/.well-known/agent-card.json`), submits a task with `message/stream` (SSE of the Task, then
 status-update and artifact-update events until a terminal or interrupted state) or
 `message/send` (then `tasks/get` until it stops), and makes one `TaskRecord` per task, every
-event stamped when it arrived (docs/agent-services.md).
+event stamped when it arrived (docs/agent-services.md). An input-required task can be answered
+after a delay (`answer_after_s`): its wait is kept apart from agent time.
 
 Wire shapes of A2A 0.3 (`kind`-tagged results, lower-case states) and the field-named results
 and `TASK_STATE_*` states of later versions are both read. Failures are data, never raised.

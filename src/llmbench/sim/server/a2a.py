@@ -5,8 +5,9 @@ A task is one model call on the twin (or the fixed schedule): the Task (submitte
 `working` at the first token, an artifact-update every `artifact_tokens` tokens, `completed`
 (final) at the last. The `X-Sim-A2A` header picks another end: failed | canceled |
 input-required | auth-required (after the first artifact), rejected (at once), message (a
-Message instead of a task), malformed (a broken event after the Task). Ground truth, each
-event's write time, is at `/sim/a2a-log/{task_id}`.
+Message instead of a task), malformed (a broken event after the Task). A message carrying an
+input-required task's id answers it: the task goes on and completes. Ground truth, each event's
+write time, is at `/sim/a2a-log/{task_id}`.
 """
 
 from __future__ import annotations
