@@ -191,3 +191,41 @@ def test_a_task_followed_by_polling_ends_within_one_poll_of_the_log(fast_sim: st
     # seen by the first poll after the end: within one interval (plus the poll's round trip)
     late_ns = task.ended_ns - truth["done_ns"]
     assert 0 <= late_ns < interval_s * 1e9 + AGREEMENT_NS
+
+
+def test_a_task_past_its_timeout_is_recorded_as_a_censored_timeout(start_sim: StartSim) -> None:
+    base_url = start_sim(ttft_ms=5000, itl_ms=1)  # working would come only after 5 s
+    spec = RequestSpec(item_id="t", prompt="plan a trip", max_tokens=TOKENS)
+
+    async def run() -> TaskRecord:
+        async with A2AClient(base_url=base_url, request_timeout_s=0.3) as client:
+            return await client.run_task(spec, SendContext("req-slow", "sim", 0, 0))
+
+    task = asyncio.run(run())
+    assert task.status is TaskStatus.TIMEOUT
+    assert task.error is not None
+    assert task.error.category == "timeout"
+    assert [e.kind for e in task.events] == ["task"]  # accepted, then nothing before the cut
+    assert task.provider_state == "submitted"
+    assert task.completion_ns is not None
+    assert 0.3e9 <= task.completion_ns < 0.3e9 + 0.2e9  # kept, cut at its timeout
+
+
+def test_the_terminal_summary_of_an_a2a_run_shows_tasks_not_an_empty_request_table(
+    tmp_path: Path,
+) -> None:
+    from support.cli import llmbench
+
+    out = tmp_path / "run"
+    result = llmbench(
+        "run", "--target-kind", "a2a", "--concurrency", "2", "--requests", "4",
+        "--output-tokens", "16", "--sim-ttft-ms", "10", "--sim-itl-ms", "1",
+        "--output-dir", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "(a2a)" in result.stdout
+    assert "no request records: the target speaks a task protocol" in result.stdout
+    assert "tasks ok 4, error 0" in result.stdout
+    assert "first status" in result.stdout
+    assert "not TTFT" in result.stdout
+    assert "Latency (ms)" not in result.stdout

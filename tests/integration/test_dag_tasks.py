@@ -79,7 +79,7 @@ def test_a_step_timeout_skips_its_dependents(tmp_path: Path) -> None:
         {"id": "quick", "prompt": "y", "max_tokens": 2},
     ]}]}  # fmt: skip
     out = _run(tmp_path, "timeout", data)
-    assert out["counts"] == {"ok": 0, "error": 0, "timeout": 1, "cancelled": 0}
+    assert out["counts"] == {"ok": 0, "error": 0, "timeout": 1, "cancelled": 0, "interrupted": 0}
     assert out["task_elapsed_ms"]["n"] == 1  # kept, censored
     assert out["steps"]["t/slow"]["counts"]["timeout"] == 1
     assert out["steps"]["t/after"]["counts"]["skipped"] == 1

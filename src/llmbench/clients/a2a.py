@@ -199,6 +199,7 @@ class A2AClient:
         except BaseException:
             await self.close()
             raise
+        self._headers.update(key_header(self.card, self._headers.pop("Authorization", None)))
         url = self.card.get("url")
         self._url = URL(url if isinstance(url, str) and url.startswith("http") else self._root)
         streaming = (self.card.get("capabilities") or {}).get("streaming")
@@ -320,6 +321,21 @@ class A2AClient:
         category = RPC_ERROR if isinstance(fault, RpcFault) else fault.category.value
         message = redact(fault.message, self._secrets)
         return TaskError(category=category, message=message, http_status=fault.http_status)
+
+
+def key_header(card: dict[str, Any], bearer: str | None) -> dict[str, str]:
+    """Where the key goes: the header of the card's API-key scheme (`{"type": "apiKey", "in":
+    "header", "name": ...}`), else `Authorization: Bearer` (`bearer` is that header's value)."""
+    if bearer is None:
+        return {}
+    schemes = card.get("securitySchemes")
+    for scheme in schemes.values() if isinstance(schemes, dict) else ():
+        if not isinstance(scheme, dict):
+            continue
+        name = scheme.get("name")
+        if scheme.get("type") == "apiKey" and scheme.get("in") == "header" and name:
+            return {str(name): bearer.removeprefix("Bearer ")}
+    return {"Authorization": bearer}
 
 
 def _rpc(request_id: str, method: str, params: dict[str, Any]) -> bytes:

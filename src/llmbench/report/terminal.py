@@ -430,22 +430,30 @@ def _prompts_line(run: RunResult | None) -> list[Text]:
 def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) -> RenderableType:
     if isinstance(view, RunResult):
         view = RunView.of(view)
-    # An agent service's run sends no model requests of its own: its numbers are the tasks'.
-    service = view.run is not None and view.run.tasks is not None and view.run.tasks.service
     parts: list[RenderableType] = [run_header(view)]
-    if not service:
+    if _tasks_only(view.run):  # a task protocol's run has tasks, not requests: no empty table
+        parts.append(Text("no request records: the target speaks a task protocol (tasks below)"))
+    else:
         parts.append(latency_table(view))
-    if view.parts is not None and not service:
-        parts.append(_throughput_line(view.parts))
-    parts += _lengths_line(view)
+        if view.parts is not None:
+            parts.append(_throughput_line(view.parts))
+        parts += _lengths_line(view)
     parts += task_lines(view.run)
     parts += _server_metrics_line(view.run) + _monitors_line(view.run)
     parts += _client_warnings(view.run)
     parts += _prompts_line(view.run)
-    parts += load_lines(view.run) if view.run is not None else []
+    # the delivered load is measured over requests: a task protocol's run has none
+    parts += load_lines(view.run) if view.run is not None and not _tasks_only(view.run) else []
     parts += _token_warnings(view.parts.tokens) if view.parts is not None else []
     parts += [Text(f"! {w}", style="yellow") for w in warnings or []]
     return Group(*parts)
+
+
+def _tasks_only(run: RunResult | None) -> bool:
+    """A task-protocol target (a2a, manus, task-api) whose run made no request records."""
+    if run is None or run.spec.target.kind in ("openai", "anthropic") or run.tasks is None:
+        return False
+    return run.counts is None or run.counts.ok + run.counts.error == 0
 
 
 def three_sigma_table(views: dict[str, Any]) -> Table:

@@ -98,3 +98,14 @@ def test_an_error_object_is_an_rpc_error_naming_its_code() -> None:
 def test_a_result_of_no_known_kind_is_a_protocol_error() -> None:
     with pytest.raises(RequestFault, match="no known kind"):
         result_kind({"surprise": {}})
+
+
+def test_the_key_goes_where_the_agent_card_says() -> None:
+    from llmbench.clients.a2a import key_header
+
+    api_key_card = {"securitySchemes": {"k": {"type": "apiKey", "in": "header", "name": "X-Key"}}}
+    assert key_header(api_key_card, "Bearer s3") == {"X-Key": "s3"}
+    bearer_card = {"securitySchemes": {"b": {"type": "http", "scheme": "bearer"}, "x": "junk"}}
+    assert key_header(bearer_card, "Bearer s3") == {"Authorization": "Bearer s3"}
+    assert key_header({}, "Bearer s3") == {"Authorization": "Bearer s3"}
+    assert key_header(api_key_card, None) == {}

@@ -107,11 +107,12 @@ def make_client(
     check_target_kind(spec)
     target = spec.target
     retries = target.retry_429_attempts if target.retry_429 else 1
-    if target.kind == "a2a":
+    if target.kind == "a2a":  # a task: the agent-service settings' timeout and poll interval
         return A2AClient(
             base_url=base_url, api_key=api_key, extra_headers=target.extra_headers,
-            stream=target.stream, request_timeout_s=target.request_timeout_s,
+            stream=target.stream, request_timeout_s=spec.task_api.task_timeout_s,
             connection_limit=connection_limit,
+            poll_interval_s=spec.task_api.poll_interval_ms / 1000,
         )  # fmt: skip
     if target.kind == "anthropic":
         return AnthropicClient(

@@ -169,9 +169,9 @@ class A2AFace:
                 body = json.loads(await request.read())
             except (ValueError, RecursionError):
                 raise RpcError(-32700, "Parse error") from None
+            rpc_id = body.get("id") if isinstance(body, dict) else None
             if not isinstance(body, dict) or body.get("jsonrpc") != "2.0":
                 raise RpcError(-32600, "Invalid Request: not a JSON-RPC 2.0 request object")
-            rpc_id = body.get("id")
             method, params = body.get("method"), body.get("params")
             if not isinstance(method, str):
                 raise RpcError(-32600, "Invalid Request: no method")

@@ -7,6 +7,7 @@ available until SIGINT or SIGTERM. Every chunk is written at an absolute deadlin
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import signal
 import time
@@ -24,6 +25,7 @@ from llmbench.sim.server.config import SimConfig
 from llmbench.sim.server.emit import (
     ChunkPlan,
     Plan,
+    due_chunks,
     emit_chunks,
     emit_direct,
     emit_twin,
@@ -45,10 +47,11 @@ from llmbench.sim.server.log import EmissionLog, RequestLog
 from llmbench.sim.server.messages import (
     MESSAGES_PATH,
     parse_generation,
+    presented_key,
+    refusal_body,
     response_encoder,
     unauthorized_body,
 )
-from llmbench.sim.server.messages import error_body as messages_error_body
 from llmbench.sim.server.protocol import (
     ApiError,
     GenerationRequest,
@@ -126,10 +129,7 @@ class _Simulator:
     def authorized(self, request: web.Request) -> bool:
         if self.config.api_key is None:
             return True
-        if request.path == MESSAGES_PATH:  # Anthropic's header
-            scheme, token = "bearer", request.headers.get("x-api-key", "")
-        else:
-            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        scheme, _, token = presented_key(request.path, request.headers).partition(" ")
         presented = token.strip().encode("utf-8", "surrogateescape")
         expected = self.config.api_key.encode("utf-8", "surrogateescape")
         # Constant-time comparison; neither value ever goes into a response or the log.
@@ -140,9 +140,6 @@ class _Simulator:
 
     async def completions(self, request: web.Request) -> web.StreamResponse:
         return await self._generate(request, "completions")
-
-    async def messages(self, request: web.Request) -> web.StreamResponse:
-        return await self._generate(request, "messages")
 
     async def _generate(self, request: web.Request, kind: Kind) -> web.StreamResponse:
         received_ns = request.get(_ARRIVAL_NS) or time.monotonic_ns()
@@ -214,32 +211,30 @@ class _Simulator:
         tokens = token_deadlines_ns(start_ns, n_tokens, cfg.ttft_ns, cfg.itl_ns, cfg.jitter_ns, rng)
         return chunk_deadlines_ns(tokens, cfg.tokens_per_chunk)
 
+    def model_plan(
+        self, start_ns: int, prompt_tokens: int, max_tokens: int, words: tuple[str, ...] | None
+    ) -> Plan:
+        """A model call of an agent face: on the twin when there is one, else the schedule."""
+        self._seq += 1
+        if self.twin is None:
+            return self._plan(start_ns, max_tokens, self._seq)
+        return self.twin.submit(start_ns, prompt_tokens, max_tokens, words)
+
     async def token_times(
         self, start_ns: int, words: tuple[str, ...], max_tokens: int
     ) -> AsyncGenerator[tuple[int, int], None]:
-        """One generation's (deadline_ns, tokens), each yielded once due: a model call of the
-        A2A face, on the twin when there is one, else on the fixed schedule."""
-        self._seq += 1
-        if self.twin is None:
-            for deadline_ns, count in self._plan(start_ns, max_tokens, self._seq):
-                await self.waiter.sleep_until(deadline_ns)
-                yield deadline_ns, count
-            return
-        stream = self.twin.submit(start_ns, len(words), max_tokens, words)
+        """One generation's (deadline_ns, tokens), each yielded once due (the A2A face's)."""
+        plan = self.model_plan(start_ns, len(words), max_tokens, words)
         try:
-            async for deadline_ns, count in stream.chunks(None, self.config.tokens_per_chunk):
-                if deadline_ns > time.monotonic_ns():
-                    await self.waiter.sleep_until(deadline_ns)
-                yield deadline_ns, count
+            async for chunk in due_chunks(plan, self.waiter, self.config.tokens_per_chunk):
+                yield chunk
         finally:
-            self._release(stream)
+            self._release(plan if isinstance(plan, TwinStream) else None)
 
     async def _refuse(
         self, request: web.Request, entry: RequestLog, error: ApiError, retry_after_s: int = 1
     ) -> web.StreamResponse:
-        body = error.body()
-        if entry.endpoint == MESSAGES_PATH:
-            body = messages_error_body(error.status, error.message)
+        body = refusal_body(entry.endpoint, error)
         response = _json_response(error.status, body, entry.request_id)
         if error.status == 429:
             response.headers["Retry-After"] = str(retry_after_s)
@@ -390,11 +385,14 @@ class _Simulator:
         return web.json_response({"cleared": self.log.clear()})
 
     async def model_call(self, start_ns: int, words: tuple[str, ...], max_tokens: int) -> int:
-        """A task step's model call (task face): returns once its last token is due."""
-        due = [start_ns]
-        async for deadline_ns, _ in self.token_times(start_ns, words, max_tokens):
-            due.append(deadline_ns)
-        return due[-1]
+        """A task step's model call (task face): sleeps until its last token is due."""
+        plan = self.model_plan(start_ns, len(words), max_tokens, words)
+        try:
+            end_ns = await last_deadline(plan, None, start_ns)
+        finally:
+            self._release(plan if isinstance(plan, TwinStream) else None)
+        await self.waiter.sleep_until(end_ns)
+        return end_ns
 
 
 _SIMULATOR = web.AppKey("simulator", _Simulator)
@@ -440,7 +438,7 @@ def build_app(config: SimConfig) -> web.Application:
     app.router.add_get("/v1/models", sim.models)
     app.router.add_post("/v1/chat/completions", sim.chat)
     app.router.add_post("/v1/completions", sim.completions)
-    app.router.add_post(MESSAGES_PATH, sim.messages)
+    app.router.add_post(MESSAGES_PATH, functools.partial(sim._generate, kind="messages"))
     app.router.add_get("/sim/log", sim.log_all)
     app.router.add_post("/sim/log/clear", sim.log_clear)
     app.router.add_get("/sim/log/{request_id}", sim.log_one)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from aiohttp import web
 
@@ -220,6 +220,21 @@ async def emit_direct(
         await emit_chunks(
             response, entry, n_tokens, rest, encoder, None, waiter, emitter.first_token
         )
+
+
+async def due_chunks(
+    plan: Plan, waiter: DeadlineWaiter, tokens_per_chunk: int
+) -> AsyncIterator[tuple[int, int]]:
+    """(deadline_ns, tokens) of each chunk of `plan`, yielded once it is due."""
+    if isinstance(plan, TwinStream):
+        async for deadline_ns, count in plan.chunks(None, tokens_per_chunk):
+            if deadline_ns > time.monotonic_ns():
+                await waiter.sleep_until(deadline_ns)
+            yield deadline_ns, count
+        return
+    for deadline_ns, count in plan:
+        await waiter.sleep_until(deadline_ns)
+        yield deadline_ns, count
 
 
 async def last_deadline(plan: Plan, cut_after: int | None, default_ns: int) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from llmbench.sim.server.protocol import (
@@ -62,6 +63,19 @@ def response_encoder(gen: GenerationRequest, model: str) -> ResponseEncoder:
         return MessagesEncoder("msg_" + uuid.uuid4().hex[:24], model, gen)
     prefix = "chatcmpl-" if gen.kind == "chat" else "cmpl-"
     return ResponseEncoder(gen.kind, prefix + uuid.uuid4().hex[:24], int(time.time()), model)
+
+
+def presented_key(path: str, headers: Mapping[str, str]) -> str:
+    """The caller's key as `Bearer <key>`: Messages send it in `x-api-key`, others as
+    `Authorization: Bearer <key>`."""
+    if path == MESSAGES_PATH:
+        return "Bearer " + headers.get("x-api-key", "")
+    return headers.get("Authorization", "")
+
+
+def refusal_body(path: str, error: ApiError) -> bytes:
+    """A refused request's body, in the format of the endpoint asked."""
+    return error_body(error.status, error.message) if path == MESSAGES_PATH else error.body()
 
 
 def unauthorized_body(path: str) -> bytes:
