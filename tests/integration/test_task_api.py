@@ -355,3 +355,12 @@ def test_a_webhook_only_run_answers_a_waiting_task(start_sim: StartSim) -> None:
     assert record.status is TaskStatus.OK
     assert record.polls == 1  # the one look for what the task waits for
     assert record.waiting_ns >= 50 * MS
+
+
+def test_a_history_longer_than_one_page_still_shows_its_end(start_sim: StartSim) -> None:
+    # 210 steps: 213 messages, more than one listMessages page holds (at most 200)
+    base = start_sim(ttft_ms=1, itl_ms=1, task_options="steps:210,tokens:1,tool_ms:0")
+    settings = TaskApiSettings(poll_interval_ms=1000, task_timeout_s=10)
+    [record] = run_tasks(base, settings, Pacing(tasks=1))
+    assert record.status is TaskStatus.OK
+    assert record.ended_via == "poll"
