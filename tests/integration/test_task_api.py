@@ -235,10 +235,14 @@ def test_a_bad_task_api_file_names_the_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("options", "category", "status"),
-    [("poll_503:1", "http_5xx", 503), ("poll_garbage:1", "protocol", 200)],
+    [
+        ("poll_503:1", "http_5xx", 503),
+        ("poll_garbage:1", "protocol", 200),
+        ("poll_cut:1", "protocol", None),
+    ],
 )
 def test_failing_polls_end_the_task_in_a_categorized_error(
-    start_sim: StartSim, options: str, category: str, status: int
+    start_sim: StartSim, options: str, category: str, status: int | None
 ) -> None:
     base = start_sim(ttft_ms=10, itl_ms=2, task_options=f"steps:1,tokens:2,{options}")
     settings = TaskApiSettings(poll_interval_ms=10, task_timeout_s=5)
@@ -247,7 +251,8 @@ def test_failing_polls_end_the_task_in_a_categorized_error(
     assert record.error is not None
     assert record.error.category == category
     assert record.error.http_status == status
-    assert record.error.raw_body  # kept for the post-mortem
+    if status is not None:  # an answer cut mid-body has no status line worth keeping
+        assert record.error.raw_body  # kept for the post-mortem
     assert record.polls == 3  # three failures in a row
 
 
@@ -350,3 +355,12 @@ def test_a_webhook_only_run_answers_a_waiting_task(start_sim: StartSim) -> None:
     assert record.status is TaskStatus.OK
     assert record.polls == 1  # the one look for what the task waits for
     assert record.waiting_ns >= 50 * MS
+
+
+def test_a_history_longer_than_one_page_still_shows_its_end(start_sim: StartSim) -> None:
+    # 210 steps: 213 messages, more than one listMessages page holds (at most 200)
+    base = start_sim(ttft_ms=1, itl_ms=1, task_options="steps:210,tokens:1,tool_ms:0")
+    settings = TaskApiSettings(poll_interval_ms=1000, task_timeout_s=10)
+    [record] = run_tasks(base, settings, Pacing(tasks=1))
+    assert record.status is TaskStatus.OK
+    assert record.ended_via == "poll"

@@ -101,3 +101,24 @@ def test_a_webhook_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert "webhooks could not be set up" in result.stderr
     assert "--webhook-listen" in result.stderr
+
+
+def test_a_manus_run_with_webhooks_and_polling(keyed_sim: str, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "hooks"
+    result = run(
+        out, RIGHT_KEY, "--target-kind", "manus", "--base-url", keyed_sim, "--requests", "4",
+        "--concurrency", "2", "--poll-interval-ms", "40",
+        "--webhook-listen", f"127.0.0.1:{port}",
+        "--webhook-public-url", f"http://127.0.0.1:{port}/hooks",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(x) for x in (out / "tasks.jsonl").read_text().splitlines()]
+    assert {e["via"] for t in lines for e in t["events"]} == {"poll", "webhook"}
+    polling = json.loads((out / "run.json").read_text())["tasks"]["service"]["polling"]
+    assert polling["ended_by_poll"] + polling["ended_by_webhook"] == sum(
+        t["status"] == "ok" for t in lines
+    )
+    assert RIGHT_KEY not in written(out) + result.stdout + result.stderr

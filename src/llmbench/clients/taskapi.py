@@ -186,7 +186,8 @@ class TaskApiClient:
                     "protocol", f"no event list at {self.spec.events.list_path!r}",
                     raw_body=self._redact(orjson.dumps(data)[:RAW_BODY_LIMIT].decode()),
                 )  # fmt: skip
-            events = tuple(self._event(item) for item in listed if isinstance(item, dict))
+            items = reversed(listed) if self.spec.events.newest_first else listed
+            events = tuple(self._event(item) for item in items if isinstance(item, dict))
             status = next((e.status for e in reversed(events) if e.status), None)
         status = polled if self.spec.status is not None else status
         answered_ns = time.monotonic_ns()

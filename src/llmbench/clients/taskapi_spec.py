@@ -44,6 +44,9 @@ class Events(_Strict):
 
     call: Call
     list_path: str = Field(min_length=1, description="where the list is in the answer")
+    newest_first: bool = Field(
+        False, description="the list comes newest first (read back in order of time)"
+    )
     id_field: str = "id"
     type_field: str = "type"
     timestamp_field: str | None = Field(None, description="unix seconds, if the service sends one")
@@ -126,9 +129,11 @@ MANUS = TaskApiSpec(
     events=Events(
         call=Call(
             path="/v2/task.listMessages",
-            query={"task_id": "{task_id}", "order": "asc", "limit": "200"},
+            # newest first: each poll sees the latest 100, however long the task's history
+            query={"task_id": "{task_id}", "order": "desc", "limit": "100"},
         ),
         list_path="messages",
+        newest_first=True,
         timestamp_field="timestamp",
         status_path="status_update.agent_status",
         waiting_id_path="status_update.status_detail.waiting_for_event_id",

@@ -91,7 +91,16 @@ def test_an_agent_service_run_shows_its_tasks_not_an_empty_latency_table() -> No
     assert run is not None
     block = TaskSummary.model_validate(summarize_tasks([service_task(i) for i in range(3)]))
     console = Console(width=200, record=True)
-    console.print(run_summary(run.model_copy(update={"tasks": block})))
+    assert run.counts is not None
+    target = run.spec.target.model_copy(update={"kind": "manus"})
+    service_run = run.model_copy(
+        update={
+            "tasks": block,
+            "spec": run.spec.model_copy(update={"target": target}),
+            "counts": run.counts.model_copy(update={"ok": 0, "error": 0}),
+        }
+    )
+    console.print(run_summary(service_run))
     text = console.export_text()
     assert "ends seen by poll 3" in text
     assert "Latency (ms)" not in text

@@ -385,11 +385,14 @@ class _Simulator:
         return web.json_response({"cleared": self.log.clear()})
 
     async def model_call(self, start_ns: int, words: tuple[str, ...], max_tokens: int) -> int:
-        """A task step's model call (task face): returns once its last token is due."""
-        due = [start_ns]
-        async for deadline_ns, _ in self.token_times(start_ns, words, max_tokens):
-            due.append(deadline_ns)
-        return due[-1]
+        """A task step's model call (task face): sleeps until its last token is due."""
+        plan = self.model_plan(start_ns, len(words), max_tokens, words)
+        try:
+            end_ns = await last_deadline(plan, None, start_ns)
+        finally:
+            self._release(plan if isinstance(plan, TwinStream) else None)
+        await self.waiter.sleep_until(end_ns)
+        return end_ns
 
 
 _SIMULATOR = web.AppKey("simulator", _Simulator)

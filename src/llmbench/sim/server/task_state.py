@@ -18,6 +18,7 @@ Options are one string, `key:value,...` (`--task-options` of `sim serve`, or the
     poll_429:P        each `task.listMessages` answers 429 with Retry-After
     poll_503:P        each `task.listMessages` answers 503
     poll_garbage:P    each `task.listMessages` answers 200 with a body that is not JSON
+    poll_cut:P        each `task.listMessages` sends half its body, then closes the connection
     retry_after:S     the Retry-After of those 429s, whole seconds (default 1)
 
 P is a probability drawn per task (per delivery, per poll) from a generator seeded by the
@@ -40,7 +41,7 @@ _INT_KEYS = {"steps", "tokens", "retry_after"}
 _MS_KEYS = {"tool_ms", "accept_ms"}
 _P_KEYS = {
     "error", "wait", "ask", "never", "vanish", "webhook_loss", "webhook_dup", "poll_429",
-    "poll_503", "poll_garbage",
+    "poll_503", "poll_garbage", "poll_cut",
 }  # fmt: skip
 
 
@@ -64,6 +65,7 @@ class TaskOptions:
     poll_429: float = 0.0
     poll_503: float = 0.0
     poll_garbage: float = 0.0
+    poll_cut: float = 0.0
     retry_after: int = 1
 
     def merged(self, text: str | None) -> TaskOptions:

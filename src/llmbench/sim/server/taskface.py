@@ -151,6 +151,8 @@ class TaskFace:
             return _error(503, "unavailable", "the service is overloaded (simulated)")
         if task.rng.random() < task.options.poll_garbage:
             return web.Response(status=200, text="<html>gateway</html>", content_type="text/html")
+        if task.rng.random() < task.options.poll_cut:
+            return await _cut(request)
         order = request.query.get("order", "desc")
         if order not in ("asc", "desc"):
             raise _Refusal(400, "invalid_argument", "order must be asc or desc")
@@ -309,6 +311,17 @@ class TaskFace:
         add.add_get("/sim/task-log/{task_id}", self.task_log)
         app.cleanup_ctx.append(self.lifetime)
         app.middlewares.append(self.middleware)
+
+
+async def _cut(request: web.Request) -> web.StreamResponse:
+    """Half of a promised body, then the connection closes (a cut answer)."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = 64
+    await response.prepare(request)
+    await response.write(b'{"ok": true, "messages": [')
+    if request.transport is not None:
+        request.transport.close()
+    return response
 
 
 def _prompt_text(body: dict[str, Any]) -> str:
