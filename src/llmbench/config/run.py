@@ -21,6 +21,7 @@ from llmbench.config.load import (
     INT64_MAX,
     INT64_MIN,
     MAX_CONCURRENCY,
+    MAX_REQUESTS,
     MAX_TOKENS,
     WEEK_S,
     ClosedLoad,
@@ -101,6 +102,16 @@ class MonitorSpec(_Spec):
 
 
 LengthMix = tuple[tuple[int, float], ...]
+CacheBust = Literal["off", "session", "turn"]
+# Workload fields added after runs were stored: left out of the spec hash at their default,
+# so that earlier runs' hashes stay comparable.
+_LATER_WORKLOAD_DEFAULTS: dict[str, Any] = {
+    "exact_tokens": False,
+    "sessions": None,
+    "turns": 4,
+    "think_time_s": 0.0,
+    "cache_bust": "off",
+}
 
 
 def parse_mix(text: str) -> tuple[tuple[int, float], ...]:
@@ -149,6 +160,19 @@ class WorkloadSpec(_Spec):
     )
     exact_tokens: bool = Field(
         False, description="cut each prompt to exactly its length in --tokenizer's tokens"
+    )
+    # Multi-turn sessions (docs/workloads.md): set `sessions` to run them instead of requests.
+    sessions: int | None = Field(
+        None, ge=1, le=MAX_REQUESTS, description="multi-turn sessions to run (None: requests)"
+    )
+    turns: int = Field(4, ge=1, le=100_000, description="turns (requests) of each session")
+    think_time_s: float = Field(
+        0.0, ge=0, le=WEEK_S, description="seconds between a reply and the session's next turn"
+    )
+    cache_bust: CacheBust = Field(
+        "off",
+        description="unique first word per session or per turn (off | session | turn): no "
+        "prefix cache reuse across sessions and runs, or none at all",
     )
 
     @field_validator("input_mix", "output_mix", mode="before")
@@ -239,14 +263,39 @@ class RunSpec(_Spec):
                 )
         return study
 
+    @model_validator(mode="after")
+    def _check_sessions(self) -> RunSpec:
+        """A session run is a closed loop of sessions: N x T requests, whole warm-up sessions."""
+        sessions, turns = self.workload.sessions, self.workload.turns
+        if sessions is None:
+            return self
+        if not isinstance(self.load, ClosedLoad):
+            raise ValueError(
+                "sessions run as a closed loop (at most load.concurrency sessions in flight): "
+                "load.kind closed"
+            )
+        if self.load.requests is not None and self.load.requests != sessions * turns:
+            raise ValueError(
+                f"a session run sends workload.sessions x workload.turns = {sessions * turns} "
+                f"requests, not load.requests {self.load.requests}: leave load.requests out"
+            )
+        if self.load.warmup % turns:
+            raise ValueError(
+                f"load.warmup {self.load.warmup} is not a multiple of workload.turns {turns}: "
+                "warm-up runs whole sessions"
+            )
+        return self
+
     def spec_hash(self) -> str:
         """Stable hash of the resolved spec: runs with equal hashes ran the same workload."""
         # What is watched does not change the workload: monitor settings stay out of the hash.
         dumped = self.model_dump(mode="json", exclude={"monitor": True})
         dumped["target"].pop("server_metrics_url", None)
-        # Word prompts hash as they did before exact lengths existed: earlier runs stay comparable.
-        if not dumped["workload"].get("exact_tokens"):
-            dumped["workload"].pop("exact_tokens", None)
+        # Fields at the default they had before they existed: earlier runs stay comparable.
+        workload = dumped["workload"]
+        for name, default in _LATER_WORKLOAD_DEFAULTS.items():
+            if name in workload and workload[name] == default:
+                del workload[name]
         canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

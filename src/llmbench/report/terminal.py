@@ -13,6 +13,7 @@ from rich.text import Text
 
 from llmbench.config.load import profile_name
 from llmbench.report.load import SCHEDULED_ROWS, load_lines
+from llmbench.report.sessions import session_lines
 from llmbench.store.run_schema import (
     ClientHealth,
     Counts,
@@ -425,6 +426,7 @@ def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) ->
     if isinstance(view, RunResult):
         view = RunView.of(view)
     parts: list[RenderableType] = [run_header(view), latency_table(view)]
+    parts += session_lines(view.run)
     if view.parts is not None:
         parts.append(_throughput_line(view.parts))
     parts += _lengths_line(view)

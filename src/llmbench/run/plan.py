@@ -44,6 +44,7 @@ from llmbench.metrics.columns import RunColumns
 from llmbench.metrics.delivery import closed_loop_delivery, open_loop_delivery
 from llmbench.metrics.slo import goodput
 from llmbench.records import RequestRecord, RequestSpec
+from llmbench.run.sessions import session_driver
 from llmbench.store.run_schema import LoadOutcome, PromptTokens
 from llmbench.tasks import TaskRecord
 from llmbench.workload.lengths import Lengths
@@ -144,7 +145,10 @@ class LoadPlan:
                 validity=load.validity,
             )
         else:  # closed loops and agent workloads: each waits for its replies
-            requested = load.concurrency if isinstance(load, ClosedLoad) else None
+            # An agent workload's requests wait for replies, think times and tails by design:
+            # its request concurrency is reported, not judged against its slots.
+            judged = isinstance(load, ClosedLoad) and self.agent is None
+            requested = load.concurrency if judged and isinstance(load, ClosedLoad) else None
             out = closed_loop_delivery(records, concurrency=requested, validity=load.validity)
         if self.spec.slo is not None:
             out["goodput"] = goodput(
@@ -208,8 +212,10 @@ def build_load(spec: RunSpec) -> LoadPlan:
             offsets = [o for o in offsets if o < load.duration_s * 1e9]
         plan = OpenLoopPlan(offsets, load.max_concurrency, load.warmup)
         return LoadPlan(spec, trace_requests(entries[: len(offsets)], seed=seed), open=plan)
-    inputs, outputs = length_distributions(spec.workload)
     exact = prompt_codec(spec.tokenizer, spec.workload.exact_tokens)
+    if spec.workload.sessions is not None:  # multi-turn: each turn is built from the replies
+        return LoadPlan(spec, iter(()), agent=session_driver(spec, exact))
+    inputs, outputs = length_distributions(spec.workload)
     items: Iterator[RequestSpec] = synthetic_requests(
         input_tokens=spec.workload.input_tokens,
         output_tokens=spec.workload.output_tokens,

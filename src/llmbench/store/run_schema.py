@@ -13,12 +13,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     field_serializer,
-    model_serializer,
 )
 
 from llmbench.clients.scrape import TargetEnvironment
@@ -29,24 +25,10 @@ from llmbench.monitor.cache_evidence import CacheEvidence
 from llmbench.monitor.decomposition import Decomposition
 from llmbench.monitor.processes import Monitors
 from llmbench.monitor.server_metrics import ServerMetrics
+from llmbench.store.blocks import Block as Block  # re-exported: every block derives from it
+from llmbench.store.session_schema import SessionsBlock
 
 RunStatus = Literal["running", "complete", "interrupted", "failed"]
-
-
-class Block(BaseModel):
-    """A part of a results file: frozen, no unknown keys, strict JSON (no inf/nan)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @model_serializer(mode="wrap")
-    def _present_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A field with a default is a key some files lack, written only when it was given
-        (a `goodput` of None is no key at all, as before). Required fields are always written."""
-        data: dict[str, Any] = handler(self)
-        for name, info in type(self).model_fields.items():
-            if not info.is_required() and name not in self.model_fields_set:
-                data.pop(name, None)
-        return data
 
 
 def stored_spec(spec: RunSpec) -> dict[str, Any]:
@@ -448,6 +430,7 @@ class RunResult(Block):
     monitors: Monitors | None = None
     cache: CacheEvidence | None = None
     decomposition: Decomposition | None = None
+    sessions: SessionsBlock | None = None
 
     @field_serializer("spec")
     def _spec(self, spec: RunSpec) -> dict[str, Any]:
