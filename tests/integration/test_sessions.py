@@ -1,0 +1,242 @@
+"""Multi-turn sessions against the simulator's twin as a real process over loopback: each turn
+sends the whole history (the replies as received), so a prefix cache serves it; with the cache
+off, or a cache-busting word per turn, nothing is served from it. Think time is kept out of
+the per-request latency and counted in the session's duration; seeds give the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmbench.clients.openai import OpenAIClient
+from llmbench.config import ClosedLoad, RunSpec, TargetSpec, WorkloadSpec
+from llmbench.records import Reply, RequestSpec, SendContext
+from llmbench.run.execute import Target, execute_run
+from llmbench.run.plan import build_load
+from llmbench.store.results import load_run
+from llmbench.store.run_schema import RunResult
+from llmbench.tasks import TaskRecord, TaskStatus
+from support.cli import llmbench
+
+StartSim = Callable[..., str]
+QUIET = ["--set", "noise.jitter_sigma=0", "--set", "noise.stall_probability=0"]
+TWIN = ["--preset", "cloud-warm", *QUIET, "--set", "engine.min_cacheable_tokens=0"]
+SESSIONS, TURNS, INPUT, OUTPUT = 3, 4, 1000, 16
+
+
+def session_spec(base_url: str, **workload: Any) -> RunSpec:
+    fields = {"sessions": SESSIONS, "turns": TURNS, "input_tokens": INPUT, "output_tokens": OUTPUT}
+    fields |= workload
+    requests = fields["sessions"] * fields["turns"]
+    return RunSpec(
+        target=TargetSpec(base_url=base_url, model="llmbench-sim", server_metrics_url="off"),
+        workload=WorkloadSpec(**fields),
+        load=ClosedLoad(concurrency=1, requests=requests),
+    )
+
+
+def run_sessions(spec: RunSpec, out: Path) -> RunResult:
+    return asyncio.run(execute_run(spec, Target(spec.target.base_url or ""), out))
+
+
+def ttft_p50(run: RunResult, turn: int) -> float:
+    assert run.sessions is not None
+    value = run.sessions.per_turn[turn].ttft_ms.p50
+    assert value is not None
+    return value
+
+
+def test_later_turns_reuse_the_history_from_the_prefix_cache(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    cached = run_sessions(session_spec(start_sim(extra_args=TWIN)), tmp_path / "on")
+    off_url = start_sim(extra_args=[*TWIN, "--set", "engine.prefix_cache=false"])
+    uncached = run_sessions(session_spec(off_url), tmp_path / "off")
+    busted_url = start_sim(extra_args=TWIN)
+    busted = run_sessions(session_spec(busted_url, cache_bust="turn"), tmp_path / "bust")
+    on = cached.sessions
+    assert on is not None
+    assert uncached.sessions is not None
+    assert busted.sessions is not None
+    assert [t.n for t in on.per_turn] == [SESSIONS] * TURNS
+    # Turn 0 is cold; turn k's prompt holds the k earlier turns, all cached but the last
+    # partial block: share = cached / prompt over the requests reporting it.
+    assert on.per_turn[0].cached.share == 0
+    for turn in range(1, TURNS):
+        row = on.per_turn[turn].cached
+        assert row.requests_reporting == SESSIONS
+        history = turn * (INPUT + OUTPUT)
+        assert history - 16 <= row.cached_tokens / SESSIONS <= history
+        assert row.share == pytest.approx(row.cached_tokens / row.prompt_tokens)
+    for run in (uncached, busted):
+        assert run.sessions is not None
+        assert all(t.cached.cached_tokens == 0 for t in run.sessions.per_turn)
+        assert all(t.cached.share == 0 for t in run.sessions.per_turn)
+    last = TURNS - 1
+    # The cached last turn prefills about one turn's tokens; uncached, all four turns'.
+    assert ttft_p50(cached, last) < 1.5 * ttft_p50(cached, 0)
+    assert ttft_p50(cached, last) < 0.6 * ttft_p50(uncached, last)
+    assert ttft_p50(cached, last) < 0.6 * ttft_p50(busted, last)
+    assert ttft_p50(uncached, last) > 2 * ttft_p50(uncached, 0)
+    # Every later turn reused a prefix here, so "new" is turn 0: a cached turn prefills about
+    # as many tokens as a first turn, so its TTFT is about the same despite a 4x longer prompt.
+    split = on.new_vs_continued
+    assert split is not None
+    assert (split.ttft_ms_a.n, split.ttft_ms_b.n) == (SESSIONS, SESSIONS * (TURNS - 1))
+    assert split.ttft_p50_ratio_b_over_a is not None
+    assert 0.7 < split.ttft_p50_ratio_b_over_a < 1.5
+    assert uncached.sessions.new_vs_continued is not None
+    assert uncached.sessions.new_vs_continued.ttft_ms_b.n == 0  # nothing reused
+
+
+def test_every_record_names_its_session_and_turn(start_sim: StartSim, tmp_path: Path) -> None:
+    spec = session_spec(start_sim(ttft_ms=5, itl_ms=1), input_tokens=20)
+    run = run_sessions(spec, tmp_path / "run")
+    loaded = load_run(tmp_path / "run")
+    pairs = sorted((r.session_id, r.turn) for r in loaded.records)
+    expected = [(f"session-{s}", t) for s in range(SESSIONS) for t in range(TURNS)]
+    assert pairs == expected
+    assert {t.task_id for t in loaded.tasks} == {f"session-{s}" for s in range(SESSIONS)}
+    assert all(t.status is TaskStatus.OK for t in loaded.tasks)
+    assert run.sessions is not None
+    assert run.sessions.per_session.ok == SESSIONS
+    # the fixed-timing simulator reports no cached tokens: the share is null, not 0
+    assert all(t.cached.share is None for t in run.sessions.per_turn)
+    assert run.sessions.new_vs_continued is None
+    # turn k's prompt: k earlier user messages and replies plus the new message
+    for record in loaded.records:
+        assert record.turn is not None
+        assert record.input_tokens == (record.turn + 1) * 20 + record.turn * OUTPUT
+
+
+def test_think_time_is_in_the_session_not_in_the_requests(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    think_s, ttft_ms, itl_ms, turns = 0.3, 20, 2, 3
+    base_url = start_sim(ttft_ms=ttft_ms, itl_ms=itl_ms)
+    spec = session_spec(base_url, sessions=2, turns=turns, input_tokens=10, think_time_s=think_s)
+    run = run_sessions(spec, tmp_path / "run")
+    loaded = load_run(tmp_path / "run")
+    truth_ms = ttft_ms + (OUTPUT - 1) * itl_ms
+    for record in loaded.records:
+        assert record.end_ns is not None
+        e2e_ms = (record.end_ns - record.sent_ns) / 1e6
+        assert truth_ms <= e2e_ms < truth_ms + 40  # no think time in it
+    by_session: dict[str | None, list[Any]] = {}
+    for record in sorted(loaded.records, key=lambda r: r.sent_ns):
+        by_session.setdefault(record.session_id, []).append(record)
+    for records in by_session.values():
+        for before, after in itertools.pairwise(records):
+            assert after.sent_ns - before.end_ns >= think_s * 1e9  # waited between turns
+            # planned: the reply's end plus the think time; the send lag stays small
+            assert after.scheduled_ns == before.end_ns + int(think_s * 1e9)
+    task: TaskRecord
+    for task in loaded.tasks:
+        assert (turns - 1) * think_s * 1e9 <= task.waiting_ns < ((turns - 1) * think_s + 0.1) * 1e9
+        assert task.completion_ns is not None
+        assert task.completion_ns >= task.waiting_ns + turns * truth_ms * 1e6
+        assert [s.kind for s in task.steps] == ["model", "think", "model", "think", "model"]
+    assert run.sessions is not None
+    rollup = run.sessions.per_session
+    assert rollup.think_s.mean is not None
+    assert rollup.think_s.mean == pytest.approx((turns - 1) * think_s, abs=0.1)
+    assert rollup.duration_s.mean is not None
+    assert rollup.model_s.mean is not None
+    assert rollup.duration_s.mean == pytest.approx(rollup.think_s.mean + rollup.model_s.mean)
+    # latency statistics over requests know nothing of think time
+    assert run.summary is not None
+    assert run.summary.e2e_ms.max is not None
+    assert run.summary.e2e_ms.max < think_s * 1000
+
+
+class Recording:
+    """The real client, keeping each request's body and session header as sent."""
+
+    def __init__(self, client: OpenAIClient) -> None:
+        self.client = client
+        self.sent: list[tuple[str, bytes, str | None]] = []
+
+    async def send(self, spec: RequestSpec, ctx: SendContext) -> Any:
+        return await self.client.send(spec, ctx)
+
+    async def converse(self, spec: RequestSpec, ctx: SendContext) -> Reply:
+        self.sent.append((spec.item_id, self.client._body(spec), spec.session_id))
+        return await self.client.converse(spec, ctx)
+
+
+async def _bodies(spec: RunSpec, base_url: str) -> list[tuple[str, bytes, str | None]]:
+    plan = build_load(spec)
+    assert plan.agent is not None
+    async with OpenAIClient(base_url=base_url, model="llmbench-sim") as client:
+        recording = Recording(client)
+        await plan.agent.run(recording, target_id="sim", sink=lambda r: None,
+                             task_sink=lambda t: None, stop=None)  # fmt: skip
+    return sorted(recording.sent)
+
+
+def test_seeds_reproduce_identical_request_bytes(start_sim: StartSim) -> None:
+    base_url = start_sim(ttft_ms=2, itl_ms=0)
+    spec = session_spec(base_url, input_tokens=12, output_tokens=4)
+    first = asyncio.run(_bodies(spec, base_url))
+    again = asyncio.run(_bodies(spec, base_url))
+    assert first == again
+    assert len(first) == SESSIONS * TURNS
+    other = asyncio.run(_bodies(session_spec(base_url, input_tokens=12, output_tokens=4,
+                                             seed=1), base_url))  # fmt: skip
+    assert other != first
+    item, sent, session = first[-1]
+    assert item == f"session-{SESSIONS - 1}/{TURNS - 1}"
+    body = json.loads(sent)
+    assert body["user"] == session
+    roles = [m["role"] for m in body["messages"]]
+    assert roles == ["user", "assistant"] * (TURNS - 1) + ["user"]
+    # with a cache-busting word the first message changes, and only it
+    busted = asyncio.run(_bodies(session_spec(base_url, input_tokens=12, output_tokens=4,
+                                              cache_bust="session"), base_url))  # fmt: skip
+    for (_, plain, _), (_, bust, _) in zip(first, busted, strict=True):
+        a, b = json.loads(plain)["messages"], json.loads(bust)["messages"]
+        assert a[1:] == b[1:]
+        assert b[0]["content"].startswith("nocache-")
+        assert b[0]["content"].split(" ", 1)[1] == a[0]["content"]
+
+
+def test_the_run_command_runs_sessions_and_reports_them(tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    sim = ["--sim-ttft-ms", "5", "--sim-itl-ms", "1", "--output-dir", str(out)]
+    result = llmbench("run", "--sessions", "2", "--turns", "3", "--concurrency", "2",
+                      "--think-time-s", "0.05", "--input-tokens", "8", "--output-tokens", "4",
+                      *sim)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Per turn (2 sessions x 3 turns, think 0.05 s)" in result.stdout
+    assert "first vs later turns" in result.stdout
+    assert "INVALID" not in result.stdout  # think time is not a shortfall of the load
+    run = json.loads((out / "run.json").read_text())
+    assert run["spec"]["load"]["requests"] == 6  # sessions x turns
+    assert [t["n"] for t in run["sessions"]["per_turn"]] == [2, 2, 2]
+    assert run["sessions"]["per_session"]["ok"] == 2
+    again = llmbench("report", str(out))
+    assert again.returncode == 0, again.stderr
+    assert "Per turn (2 sessions x 3 turns, think 0.05 s)" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--requests", "5"], "leave load.requests (--requests) out"),
+        (["--profile", "poisson", "--rate", "5"], "sessions run as a closed loop"),
+        (["--warmup", "3"], "warm-up runs whole sessions"),
+        (["--cache-bust", "always"], "--cache-bust"),
+    ],
+)
+def test_a_bad_session_spec_is_one_clear_error(args: list[str], expected: str) -> None:
+    result = llmbench("run", "--sessions", "2", "--turns", "2", *args)
+    assert result.returncode in (1, 2)
+    assert "Traceback" not in result.stderr
+    assert expected in result.stderr, result.stderr
