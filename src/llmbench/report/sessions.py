@@ -40,7 +40,8 @@ def turn_table(block: SessionsBlock) -> Table:
 
 
 def _brief(label: str, b: Brief, unit: str) -> str:
-    return f"{label} P50 {_num(b.p50, 2)} {unit} (mean {_num(b.mean, 2)}, n {b.n})"
+    value = f"{_num(b.p50, 2)} {unit}".rstrip()
+    return f"{label} P50 {value} (mean {_num(b.mean, 2)}, n {b.n})"
 
 
 def _comparison(label: str, c: TtftComparison | None) -> list[Text]:
