@@ -99,6 +99,7 @@ RUN_FLAGS = (
     Flag("--output-tokens-stddev", "workload.output_tokens_stddev"),
     Flag("--input-mix", "workload.input_mix", "prompt lengths from a mix, e.g. 128:0.9,4096:0.1"),
     Flag("--output-mix", "workload.output_mix", "output lengths from a mix, e.g. 16:0.5,256:0.5"),
+    Flag("--dataset", "workload.dataset", metavar="FILE"),
     Flag("--sessions", "workload.sessions"),
     Flag("--turns", "workload.turns"),
     Flag("--think-time-s", "workload.think_time_s"),

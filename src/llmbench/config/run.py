@@ -111,6 +111,7 @@ _LATER_WORKLOAD_DEFAULTS: dict[str, Any] = {
     "turns": 4,
     "think_time_s": 0.0,
     "cache_bust": "off",
+    "dataset": None,
 }
 
 
@@ -160,6 +161,11 @@ class WorkloadSpec(_Spec):
     )
     exact_tokens: bool = Field(
         False, description="cut each prompt to exactly its length in --tokenizer's tokens"
+    )
+    dataset: str | None = Field(
+        None,
+        description="prompts from a JSONL or ShareGPT file (or builtin:prompts, builtin:sharegpt) "
+        "instead of synthetic words",
     )
     # Multi-turn sessions (docs/workloads.md): set `sessions` to run them instead of requests.
     sessions: int | None = Field(
@@ -267,6 +273,8 @@ class RunSpec(_Spec):
     def _check_sessions(self) -> RunSpec:
         """A session run is a closed loop of sessions: N x T requests, whole warm-up sessions."""
         sessions, turns = self.workload.sessions, self.workload.turns
+        if self.workload.dataset is not None and isinstance(self.load, ReplayLoad):
+            raise ValueError("a replay sends its trace's requests: no workload.dataset with it")
         if sessions is None:
             return self
         if not isinstance(self.load, ClosedLoad):

@@ -22,6 +22,7 @@ from llmbench.records import ErrorCategory, RequestRecord, SendContext, request_
 from llmbench.store.results import RECORDS_FILE, iter_records
 from llmbench.store.session_schema import SessionsBlock
 from llmbench.tasks import StepStatus, TaskError, TaskRecord, TaskStatus, TaskStep
+from llmbench.workload.dataset import dataset_sessions, load_dataset
 from llmbench.workload.exact import TokenCodec
 from llmbench.workload.lengths import Lengths
 from llmbench.workload.sessions import (
@@ -257,7 +258,15 @@ def session_driver(spec: RunSpec, exact: TokenCodec | None) -> SessionDriver:
     inputs = Lengths(workload.input_tokens, workload.input_tokens_stddev, workload.input_mix)
     outputs = Lengths(workload.output_tokens, workload.output_tokens_stddev, workload.output_mix)
 
+    items = load_dataset(workload.dataset) if workload.dataset is not None else None
+
     def plans(count: int, id_prefix: str) -> Iterator[SessionPlan]:
+        if items is not None:  # the dataset's user turns (ShareGPT: the human ones)
+            return dataset_sessions(
+                items, count=count, turns=workload.turns, seed=workload.seed,
+                think_time_s=workload.think_time_s, output_tokens=workload.output_tokens,
+                id_prefix=id_prefix,
+            )  # fmt: skip
         return synthetic_sessions(
             count=count, turns=workload.turns, seed=workload.seed,
             think_time_s=workload.think_time_s, inputs=inputs, outputs=outputs,
