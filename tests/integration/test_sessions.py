@@ -233,6 +233,7 @@ def test_the_run_command_runs_sessions_and_reports_them(tmp_path: Path) -> None:
         (["--profile", "poisson", "--rate", "5"], "sessions run as a closed loop"),
         (["--warmup", "3"], "warm-up runs whole sessions"),
         (["--cache-bust", "always"], "--cache-bust"),
+        (["--prefix-tokens", "4"], "workload.system_tokens (--system-tokens), not"),
     ],
 )
 def test_a_bad_session_spec_is_one_clear_error(args: list[str], expected: str) -> None:
@@ -240,3 +241,29 @@ def test_a_bad_session_spec_is_one_clear_error(args: list[str], expected: str) -
     assert result.returncode in (1, 2)
     assert "Traceback" not in result.stderr
     assert expected in result.stderr, result.stderr
+
+
+def test_a_system_prompt_needs_sessions() -> None:
+    result = llmbench("run", "--system-tokens", "8", "--requests", "2")
+    assert result.returncode in (1, 2)
+    assert "opens each session: set workload.sessions (--sessions)" in result.stderr
+
+
+ARCHETYPES = sorted((Path(__file__).parents[2] / "examples" / "workloads").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("spec_file", ARCHETYPES, ids=lambda p: p.stem)
+def test_each_archetype_loads_and_runs_a_few_turns(spec_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = llmbench("run", "--spec", str(spec_file), "--sessions", "2", "--turns", "3",
+                      "--think-time-s", "0.01", "--output-tokens", "8",
+                      "--output-dir", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run = json.loads((out / "run.json").read_text())
+    assert run["spec"]["name"] == spec_file.stem
+    assert [t["n"] for t in run["sessions"]["per_turn"]] == [2, 2, 2]
+    assert run["sessions"]["per_session"]["ok"] == 2
+    # the shared system prompt and the history make every later prompt longer
+    prompts = [t["prompt_tokens_mean"] for t in run["sessions"]["per_turn"]]
+    assert prompts[0] > run["spec"]["workload"]["system_tokens"]
+    assert prompts == sorted(prompts)

@@ -103,6 +103,7 @@ RUN_FLAGS = (
     Flag("--sessions", "workload.sessions"),
     Flag("--turns", "workload.turns"),
     Flag("--think-time-s", "workload.think_time_s"),
+    Flag("--system-tokens", "workload.system_tokens"),
     Flag("--cache-bust", "workload.cache_bust"),
     Flag("--seed", "seed", "seeds the workload and the statistics"),
     Flag("--tokenizer", "tokenizer"),

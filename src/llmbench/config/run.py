@@ -112,6 +112,7 @@ _LATER_WORKLOAD_DEFAULTS: dict[str, Any] = {
     "think_time_s": 0.0,
     "cache_bust": "off",
     "dataset": None,
+    "system_tokens": 0,
 }
 
 
@@ -174,6 +175,9 @@ class WorkloadSpec(_Spec):
     turns: int = Field(4, ge=1, le=100_000, description="turns (requests) of each session")
     think_time_s: float = Field(
         0.0, ge=0, le=WEEK_S, description="seconds between a reply and the session's next turn"
+    )
+    system_tokens: int = Field(
+        0, ge=0, le=MAX_TOKENS, description="sessions: a system message of N words opening each"
     )
     cache_bust: CacheBust = Field(
         "off",
@@ -276,7 +280,14 @@ class RunSpec(_Spec):
         if self.workload.dataset is not None and isinstance(self.load, ReplayLoad):
             raise ValueError("a replay sends its trace's requests: no workload.dataset with it")
         if sessions is None:
+            if self.workload.system_tokens:
+                raise ValueError("workload.system_tokens opens each session: set workload.sessions")
             return self
+        if self.workload.prefix_tokens:
+            raise ValueError(
+                "a session's shared opening is a system message: workload.system_tokens, not "
+                "workload.prefix_tokens"
+            )
         if not isinstance(self.load, ClosedLoad):
             raise ValueError(
                 "sessions run as a closed loop (at most load.concurrency sessions in flight): "

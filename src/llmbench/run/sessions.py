@@ -270,7 +270,7 @@ def session_driver(spec: RunSpec, exact: TokenCodec | None) -> SessionDriver:
         return synthetic_sessions(
             count=count, turns=workload.turns, seed=workload.seed,
             think_time_s=workload.think_time_s, inputs=inputs, outputs=outputs,
-            system_tokens=workload.prefix_tokens, exact=exact, id_prefix=id_prefix,
+            system_tokens=workload.system_tokens, exact=exact, id_prefix=id_prefix,
         )  # fmt: skip
 
     warmup = load.warmup // workload.turns
