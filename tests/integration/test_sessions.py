@@ -267,3 +267,57 @@ def test_each_archetype_loads_and_runs_a_few_turns(spec_file: Path, tmp_path: Pa
     prompts = [t["prompt_tokens_mean"] for t in run["sessions"]["per_turn"]]
     assert prompts[0] > run["spec"]["workload"]["system_tokens"]
     assert prompts == sorted(prompts)
+
+
+def write_trace(path: Path, block: int) -> list[tuple[str, int]]:
+    """Two sessions whose hash ids grow turn by turn; B opens with A's first two blocks.
+    Returns (session, expected cached tokens) in run order, concurrency 1."""
+    turns = [("A", [0, 1]), ("A", [0, 1, 2]), ("A", [0, 1, 2, 3]), ("B", [0, 1, 9]),
+             ("B", [0, 1, 9, 10])]  # fmt: skip
+    lines = [
+        {
+            "session_id": s,
+            "input_length": len(h) * block + 8,
+            "output_length": 8,
+            "hash_ids": h,
+            "delay_ms": 30,
+            "timestamp": i,
+        }
+        for i, (s, h) in enumerate(turns)
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    # what a prefix cache holds: the longest run of leading blocks some earlier prompt had
+    expected, seen = [], []
+    for session, ids in turns:
+        shared = max((len(_common(ids, e)) for e in seen), default=0)
+        expected.append((session, shared * block))
+        seen.append(ids)
+    return expected
+
+
+def _common(a: list[int], b: list[int]) -> list[int]:
+    out = []
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        out.append(x)
+    return out
+
+
+def test_a_session_trace_replays_its_prefix_sharing(start_sim: StartSim, tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    expected = write_trace(trace, block=64)
+    spec = session_spec(start_sim(extra_args=TWIN), sessions=2, turns=3,
+                        session_trace=str(trace), trace_block_tokens=64)  # fmt: skip
+    run_sessions(spec, tmp_path / "run")
+    records = sorted(load_run(tmp_path / "run").records, key=lambda r: r.sent_ns)
+    # the simulator's prefix cache served exactly the blocks the trace says are shared
+    assert [(r.session_id, r.cached_tokens) for r in records] == expected
+    # each prompt is the trace's length (the simulator counts words), with no history added
+    lengths = [json.loads(line)["input_length"] for line in trace.read_text().splitlines()]
+    assert [r.input_tokens for r in records] == lengths
+    assert [r.turn for r in records] == [0, 1, 2, 0, 1]
+    for before, after in itertools.pairwise(records):
+        if after.turn:
+            assert before.end_ns is not None
+            assert after.sent_ns - before.end_ns >= 30 * 1_000_000  # the trace's gap

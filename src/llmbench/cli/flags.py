@@ -104,6 +104,8 @@ RUN_FLAGS = (
     Flag("--turns", "workload.turns"),
     Flag("--think-time-s", "workload.think_time_s"),
     Flag("--system-tokens", "workload.system_tokens"),
+    Flag("--session-trace", "workload.session_trace", metavar="FILE"),
+    Flag("--trace-block-tokens", "workload.trace_block_tokens"),
     Flag("--cache-bust", "workload.cache_bust"),
     Flag("--seed", "seed", "seeds the workload and the statistics"),
     Flag("--tokenizer", "tokenizer"),

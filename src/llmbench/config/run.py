@@ -113,6 +113,8 @@ _LATER_WORKLOAD_DEFAULTS: dict[str, Any] = {
     "cache_bust": "off",
     "dataset": None,
     "system_tokens": 0,
+    "session_trace": None,
+    "trace_block_tokens": 512,
 }
 
 
@@ -178,6 +180,12 @@ class WorkloadSpec(_Spec):
     )
     system_tokens: int = Field(
         0, ge=0, le=MAX_TOKENS, description="sessions: a system message of N words opening each"
+    )
+    session_trace: str | None = Field(
+        None, description="sessions replayed from a JSONL trace (session_id, lengths, hash_ids)"
+    )
+    trace_block_tokens: int = Field(
+        512, ge=1, le=MAX_TOKENS, description="tokens of one hash id's block (Mooncake: 512)"
     )
     cache_bust: CacheBust = Field(
         "off",
@@ -280,6 +288,10 @@ class RunSpec(_Spec):
         if self.workload.dataset is not None and isinstance(self.load, ReplayLoad):
             raise ValueError("a replay sends its trace's requests: no workload.dataset with it")
         if sessions is None:
+            if self.workload.session_trace is not None:
+                raise ValueError(
+                    "a session trace is replayed as sessions: set workload.sessions (how many)"
+                )
             if self.workload.system_tokens:
                 raise ValueError("workload.system_tokens opens each session: set workload.sessions")
             return self
@@ -298,6 +310,10 @@ class RunSpec(_Spec):
                 f"a session run sends workload.sessions x workload.turns = {sessions * turns} "
                 f"requests, not load.requests {self.load.requests}: leave load.requests out"
             )
+        if self.workload.session_trace is not None and self.workload.dataset is not None:
+            raise ValueError("workload.session_trace or workload.dataset, not both")
+        if self.workload.session_trace is not None and self.load.warmup:
+            raise ValueError("a replayed trace has no warm-up sessions: load.warmup 0")
         if self.load.warmup % turns:
             raise ValueError(
                 f"load.warmup {self.load.warmup} is not a multiple of workload.turns {turns}: "

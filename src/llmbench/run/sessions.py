@@ -32,6 +32,7 @@ from llmbench.workload.sessions import (
     synthetic_sessions,
     turn_request,
 )
+from llmbench.workload.trace_sessions import load_session_trace, trace_sessions
 
 TaskSink = Callable[[TaskRecord], None]
 
@@ -205,7 +206,7 @@ class SessionDriver:
             if phase.stop.is_set():
                 session.cancelled = True
                 return
-            planned += step.input_tokens
+            planned = step.input_tokens if plan.replay else planned + step.input_tokens
             bust = bust_word(self.cache_bust, self.nonce, plan.session_id, turn)
             spec = turn_request(plan, turn, session.replies, bust=bust, planned_tokens=planned)
             ctx = SendContext(next(self._ids), target_id, worker_id, scheduled_ns, phase.warmup)
@@ -259,8 +260,16 @@ def session_driver(spec: RunSpec, exact: TokenCodec | None) -> SessionDriver:
     outputs = Lengths(workload.output_tokens, workload.output_tokens_stddev, workload.output_mix)
 
     items = load_dataset(workload.dataset) if workload.dataset is not None else None
+    trace = None
+    if workload.session_trace is not None:
+        trace = load_session_trace(Path(workload.session_trace))
 
     def plans(count: int, id_prefix: str) -> Iterator[SessionPlan]:
+        if trace is not None:  # no warm-up sessions (refused by the spec)
+            return trace_sessions(
+                trace, count=count, turns=workload.turns, seed=workload.seed,
+                block_tokens=workload.trace_block_tokens, where=str(workload.session_trace),
+            )  # fmt: skip
         if items is not None:  # the dataset's user turns (ShareGPT: the human ones)
             return dataset_sessions(
                 items, count=count, turns=workload.turns, seed=workload.seed,

@@ -35,6 +35,9 @@ class SessionPlan:
     session_id: str
     turns: tuple[TurnPlan, ...]
     system: str | None = None  # a system message that opens every turn's history
+    # A replayed trace: each turn's user message is its whole prompt (the trace's hash ids say
+    # what it shares with earlier prompts), sent without the history.
+    replay: bool = False
 
 
 def synthetic_sessions(
@@ -94,7 +97,8 @@ def turn_request(
     messages: list[dict[str, Any]] = []
     if plan.system is not None:
         messages.append({"role": "system", "content": plan.system})
-    for earlier, reply in zip(plan.turns[:turn], replies, strict=True):
+    history = () if plan.replay else zip(plan.turns[:turn], replies, strict=True)
+    for earlier, reply in history:
         messages.append({"role": "user", "content": earlier.user})
         messages.append({"role": "assistant", "content": reply})
     current = plan.turns[turn]
