@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from llmbench.run.plan import build_load
 from llmbench.store.results import load_run
 from llmbench.store.run_schema import RunResult
 from llmbench.tasks import TaskRecord, TaskStatus
-from support.cli import llmbench
+from support.cli import LLMBENCH, llmbench, wait_for_records
 
 StartSim = Callable[..., str]
 QUIET = ["--set", "noise.jitter_sigma=0", "--set", "noise.stall_probability=0"]
@@ -321,3 +323,48 @@ def test_a_session_trace_replays_its_prefix_sharing(start_sim: StartSim, tmp_pat
         if after.turn:
             assert before.end_ns is not None
             assert after.sent_ns - before.end_ns >= 30 * 1_000_000  # the trace's gap
+
+
+def test_a_session_bust_word_makes_turn_zero_cold_across_runs(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    base_url = start_sim(extra_args=TWIN)
+    spec = session_spec(base_url, sessions=2, turns=2)
+    run_sessions(spec, tmp_path / "first")
+    again = run_sessions(spec, tmp_path / "again")  # the same seed: the same first turns
+    busted = run_sessions(session_spec(base_url, sessions=2, turns=2, cache_bust="session"),
+                          tmp_path / "bust")  # fmt: skip
+    assert again.sessions is not None
+    assert busted.sessions is not None
+    # without the bust, the rerun's first turns were served from the first run's cache
+    assert again.sessions.per_turn[0].cached.cached_tokens >= 2 * (INPUT - 16)
+    # with it, turn 0 is cold again, while turn 1 still reuses its own session's history
+    assert busted.sessions.per_turn[0].cached.cached_tokens == 0
+    assert busted.sessions.per_turn[1].cached.cached_tokens >= 2 * (INPUT + OUTPUT - 16)
+    assert busted.sessions.cache_bust_nonce is not None
+
+
+def test_an_interrupted_session_run_keeps_its_records_and_sessions(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["run", "--sessions", "50", "--turns", "4", "--concurrency", "2", "--think-time-s",
+            "0.2", "--input-tokens", "8", "--output-tokens", "4", "--sim-ttft-ms", "20",
+            "--sim-itl-ms", "2", "--output-dir", str(out)]  # fmt: skip
+    with (tmp_path / "stderr").open("w") as stderr:
+        process = subprocess.Popen([*LLMBENCH, *args], stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        wait_for_records(out, 6)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 0, (tmp_path / "stderr").read_text()
+    loaded = load_run(out)
+    assert loaded.run is not None
+    assert loaded.run.status == "interrupted"
+    assert loaded.run.sessions is not None
+    statuses = [t.status for t in loaded.tasks]
+    assert TaskStatus.CANCELLED in statuses  # the sessions in flight, kept as such
+    assert len(loaded.tasks) < 50
+    assert loaded.run.sessions.per_session.cancelled == statuses.count(TaskStatus.CANCELLED)
