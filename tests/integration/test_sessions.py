@@ -344,7 +344,8 @@ def test_a_session_bust_word_makes_turn_zero_cold_across_runs(
     assert busted.sessions.cache_bust_nonce is not None
 
 
-def test_an_interrupted_session_run_keeps_its_records_and_sessions(tmp_path: Path) -> None:
+def stop_long_session_run(tmp_path: Path, signal_number: int) -> Path:
+    """A 50-session run, sent `signal_number` once 6 records are on disk; its directory."""
     out = tmp_path / "run"
     args = ["run", "--sessions", "50", "--turns", "4", "--concurrency", "2", "--think-time-s",
             "0.2", "--input-tokens", "8", "--output-tokens", "4", "--sim-ttft-ms", "20",
@@ -353,13 +354,27 @@ def test_an_interrupted_session_run_keeps_its_records_and_sessions(tmp_path: Pat
         process = subprocess.Popen([*LLMBENCH, *args], stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         wait_for_records(out, 6)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal_number)
         process.wait(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
-    assert process.returncode == 0, (tmp_path / "stderr").read_text()
+    if signal_number != signal.SIGKILL:
+        assert process.returncode == 0, (tmp_path / "stderr").read_text()
+    return out
+
+
+def test_a_killed_session_run_is_reported_from_its_records(tmp_path: Path) -> None:
+    out = stop_long_session_run(tmp_path, signal.SIGKILL)
+    report = llmbench("report", str(out))
+    assert report.returncode == 0, report.stderr
+    assert "recomputed from records.jsonl" in report.stdout
+    assert "Per turn (50 sessions x 4 turns, think 0.2 s)" in report.stdout
+
+
+def test_an_interrupted_session_run_keeps_its_records_and_sessions(tmp_path: Path) -> None:
+    out = stop_long_session_run(tmp_path, signal.SIGINT)
     loaded = load_run(out)
     assert loaded.run is not None
     assert loaded.run.status == "interrupted"

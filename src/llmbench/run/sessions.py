@@ -19,7 +19,7 @@ from llmbench.engine.closed_loop import Clock, PhaseOutcome, RecordSink, RunOutc
 from llmbench.engine.protocol import Conversant
 from llmbench.metrics.sessions import session_summary
 from llmbench.records import ErrorCategory, RequestRecord, SendContext, request_id
-from llmbench.store.results import RECORDS_FILE, iter_records
+from llmbench.store.results import RECORDS_FILE, TASKS_FILE, iter_records, iter_tasks
 from llmbench.store.session_schema import SessionsBlock
 from llmbench.tasks import StepStatus, TaskError, TaskRecord, TaskStatus, TaskStep
 from llmbench.workload.dataset import dataset_sessions, load_dataset
@@ -300,16 +300,29 @@ def sessions_block(
     written to records.jsonl and its session task records."""
     if not isinstance(driver, SessionDriver):
         return {}
+    return {"sessions": _block(spec, directory, tasks, driver.nonce or None)}
+
+
+def recomputed_sessions(spec: RunSpec, directory: Path) -> SessionsBlock | None:
+    """The `sessions` block of a stored session run that died before writing it, from its
+    records.jsonl and tasks.jsonl (the bust nonce is not known then); None if not one."""
+    if spec.workload.sessions is None:
+        return None
+    return _block(spec, directory, iter_tasks(directory / TASKS_FILE, []), None)
+
+
+def _block(
+    spec: RunSpec, directory: Path, tasks: Iterable[TaskRecord], nonce: str | None
+) -> SessionsBlock:
     workload = spec.workload
     assert workload.sessions is not None
     records = iter_records(directory / RECORDS_FILE, [])
     summary = session_summary(records, tasks, seed=spec.seed)
-    block = SessionsBlock.model_validate({
+    return SessionsBlock.model_validate({
         "sessions": workload.sessions,
         "turns": workload.turns,
         "think_time_s": workload.think_time_s,
         "cache_bust": workload.cache_bust,
-        "cache_bust_nonce": driver.nonce or None,
+        "cache_bust_nonce": nonce,
         **summary,
     })  # fmt: skip
-    return {"sessions": block}
