@@ -46,3 +46,9 @@ def test_a_bad_line_is_one_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert f"{data}:3: no prompt, messages or conversations" in result.stderr
     assert not (out / "records.jsonl").exists()
+
+
+def test_length_shaping_flags_are_refused_with_a_dataset() -> None:
+    result = llmbench("run", "--dataset", "builtin:prompts", "--prefix-tokens", "4")
+    assert result.returncode in (1, 2)
+    assert "a dataset's prompts are sent as written" in result.stderr

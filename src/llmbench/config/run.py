@@ -282,11 +282,22 @@ class RunSpec(_Spec):
         return study
 
     @model_validator(mode="after")
+    def _check_dataset(self) -> RunSpec:
+        if self.workload.dataset is None:
+            return self
+        if isinstance(self.load, ReplayLoad):
+            raise ValueError("a replay sends its trace's requests: no workload.dataset")
+        if self.workload.exact_tokens or self.workload.prefix_tokens:
+            raise ValueError(
+                "a dataset's prompts are sent as written: no workload.exact_tokens or "
+                "workload.prefix_tokens with workload.dataset"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_sessions(self) -> RunSpec:
         """A session run is a closed loop of sessions: N x T requests, whole warm-up sessions."""
         sessions, turns = self.workload.sessions, self.workload.turns
-        if self.workload.dataset is not None and isinstance(self.load, ReplayLoad):
-            raise ValueError("a replay sends its trace's requests: no workload.dataset with it")
         if sessions is None:
             if self.workload.session_trace is not None:
                 raise ValueError(
