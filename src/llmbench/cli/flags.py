@@ -103,6 +103,7 @@ RUN_FLAGS = (
     Flag("--sessions", "workload.sessions"),
     Flag("--turns", "workload.turns"),
     Flag("--think-time-s", "workload.think_time_s"),
+    Flag("--think-time-stddev-s", "workload.think_time_stddev_s"),
     Flag("--system-tokens", "workload.system_tokens"),
     Flag("--session-trace", "workload.session_trace", metavar="FILE"),
     Flag("--trace-block-tokens", "workload.trace_block_tokens"),

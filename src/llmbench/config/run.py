@@ -110,6 +110,7 @@ _LATER_WORKLOAD_DEFAULTS: dict[str, Any] = {
     "sessions": None,
     "turns": 4,
     "think_time_s": 0.0,
+    "think_time_stddev_s": 0.0,
     "cache_bust": "off",
     "dataset": None,
     "system_tokens": 0,
@@ -177,6 +178,9 @@ class WorkloadSpec(_Spec):
     turns: int = Field(4, ge=1, le=100_000, description="turns (requests) of each session")
     think_time_s: float = Field(
         0.0, ge=0, le=WEEK_S, description="seconds between a reply and the session's next turn"
+    )
+    think_time_stddev_s: float = Field(
+        0.0, ge=0, le=WEEK_S, description="think times drawn normal(think_time_s, this), >= 0"
     )
     system_tokens: int = Field(
         0, ge=0, le=MAX_TOKENS, description="sessions: a system message of N words opening each"

@@ -28,6 +28,7 @@ from llmbench.workload.lengths import Lengths
 from llmbench.workload.sessions import (
     CacheBust,
     SessionPlan,
+    ThinkTimes,
     bust_word,
     synthetic_sessions,
     turn_request,
@@ -259,6 +260,7 @@ def session_driver(spec: RunSpec, exact: TokenCodec | None) -> SessionDriver:
     inputs = Lengths(workload.input_tokens, workload.input_tokens_stddev, workload.input_mix)
     outputs = Lengths(workload.output_tokens, workload.output_tokens_stddev, workload.output_mix)
 
+    think = ThinkTimes(workload.think_time_s, workload.think_time_stddev_s)
     items = load_dataset(workload.dataset) if workload.dataset is not None else None
     trace = None
     if workload.session_trace is not None:
@@ -273,12 +275,12 @@ def session_driver(spec: RunSpec, exact: TokenCodec | None) -> SessionDriver:
         if items is not None:  # the dataset's user turns (ShareGPT: the human ones)
             return dataset_sessions(
                 items, count=count, turns=workload.turns, seed=workload.seed,
-                think_time_s=workload.think_time_s, output_tokens=workload.output_tokens,
+                think=think, output_tokens=workload.output_tokens,
                 id_prefix=id_prefix,
             )  # fmt: skip
         return synthetic_sessions(
             count=count, turns=workload.turns, seed=workload.seed,
-            think_time_s=workload.think_time_s, inputs=inputs, outputs=outputs,
+            think=think, inputs=inputs, outputs=outputs,
             system_tokens=workload.system_tokens, exact=exact, id_prefix=id_prefix,
         )  # fmt: skip
 
@@ -322,6 +324,7 @@ def _block(
         "sessions": workload.sessions,
         "turns": workload.turns,
         "think_time_s": workload.think_time_s,
+        "think_time_stddev_s": workload.think_time_stddev_s,
         "cache_bust": workload.cache_bust,
         "cache_bust_nonce": nonce,
         **summary,

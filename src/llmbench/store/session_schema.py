@@ -63,6 +63,7 @@ class SessionsBlock(Block):
     sessions: int = Field(description="measured sessions planned")
     turns: int
     think_time_s: float
+    think_time_stddev_s: float = 0.0
     cache_bust: str
     cache_bust_nonce: str | None = Field(description="this run's unique part of the bust word")
     per_turn: list[TurnStats]

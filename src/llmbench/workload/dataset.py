@@ -17,7 +17,7 @@ from typing import Any
 
 from llmbench.errors import WorkloadError
 from llmbench.records import RequestSpec
-from llmbench.workload.sessions import SessionPlan, TurnPlan
+from llmbench.workload.sessions import SessionPlan, ThinkTimes, TurnPlan
 
 BUILTIN = ("prompts", "sharegpt")
 # Roles as OpenAI names them, from their names in message lists and in ShareGPT files.
@@ -190,7 +190,7 @@ def dataset_sessions(
     count: int,
     turns: int,
     seed: int,
-    think_time_s: float,
+    think: ThinkTimes,
     output_tokens: int,
     id_prefix: str = "session",
 ) -> Iterator[SessionPlan]:
@@ -198,12 +198,15 @@ def dataset_sessions(
     order, continued by the following ones while it has fewer turns (a prompt is one turn)."""
     order = seeded_order(len(items), f"{id_prefix}/{seed}")  # warm-up sessions: another order
     for index in range(count):
+        thinks = random.Random(f"think/{id_prefix}/{seed}/{index}")
         first = items[next(order)]
         pending = first.turns()
         while len(pending) < turns:
             pending += items[next(order)].turns()
         plans = tuple(
-            TurnPlan(text, len(text.split()), expected or output_tokens, think_time_s if k else 0.0)
+            TurnPlan(
+                text, len(text.split()), expected or output_tokens, think.draw(thinks) if k else 0.0
+            )
             for k, (text, expected) in enumerate(pending[:turns])
         )
         yield SessionPlan(f"{id_prefix}-{index}", plans, first.system)

@@ -31,6 +31,19 @@ class TurnPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ThinkTimes:
+    """Seconds between a reply and the next turn: fixed, or normal(mean, stddev) clipped at 0."""
+
+    mean_s: float = 0.0
+    stddev_s: float = 0.0
+
+    def draw(self, rng: random.Random) -> float:
+        if self.stddev_s <= 0:
+            return self.mean_s
+        return max(0.0, rng.gauss(self.mean_s, self.stddev_s))
+
+
+@dataclass(frozen=True, slots=True)
 class SessionPlan:
     session_id: str
     turns: tuple[TurnPlan, ...]
@@ -45,7 +58,7 @@ def synthetic_sessions(
     count: int,
     turns: int,
     seed: int,
-    think_time_s: float,
+    think: ThinkTimes,
     inputs: Lengths,
     outputs: Lengths,
     system_tokens: int = 0,
@@ -64,13 +77,14 @@ def synthetic_sessions(
         words = random.Random(f"words/{key}")
         in_lengths = inputs.draws(random.Random(f"input-lengths/{key}"))
         out_lengths = outputs.draws(random.Random(f"output-lengths/{key}"))
+        thinks = random.Random(f"think/{key}")  # its own: a fixed think time draws nothing
         plans = []
         for turn, (length, max_tokens) in enumerate(zip(in_lengths, out_lengths, strict=True)):
             if turn == turns:
                 break
             user = _fit(synthetic_prompt(words, length), length, exact, words)
-            think = think_time_s if turn else 0.0
-            plans.append(TurnPlan(user, length, max_tokens, think))
+            wait = think.draw(thinks) if turn else 0.0
+            plans.append(TurnPlan(user, length, max_tokens, wait))
         yield SessionPlan(f"{id_prefix}-{index}", tuple(plans), system)
 
 

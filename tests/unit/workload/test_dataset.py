@@ -16,6 +16,7 @@ from llmbench.workload.dataset import (
     load_dataset,
     seeded_order,
 )
+from llmbench.workload.sessions import ThinkTimes
 
 SHAREGPT = {"id": "x", "conversations": [
     {"from": "system", "value": "Be brief."},
@@ -107,7 +108,7 @@ def test_requests_and_sessions_from_a_dataset(tmp_path: Path) -> None:
     specs = list(itertools.islice(dataset_requests(items, seed=1, output_tokens=9), 4))
     assert {s.max_tokens for s in specs} == {9, 3}  # the default, or the expected length
     assert specs == list(itertools.islice(dataset_requests(items, seed=1, output_tokens=9), 4))
-    sessions = list(dataset_sessions(items, count=3, turns=3, seed=1, think_time_s=1.5,
+    sessions = list(dataset_sessions(items, count=3, turns=3, seed=1, think=ThinkTimes(1.5),
                                      output_tokens=9))  # fmt: skip
     assert all(len(s.turns) == 3 for s in sessions)  # short conversations are continued
     assert [t.think_before_s for t in sessions[0].turns] == [0.0, 1.5, 1.5]

@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from llmbench.workload.lengths import Lengths
-from llmbench.workload.sessions import SessionPlan, bust_word, synthetic_sessions, turn_request
+from llmbench.workload.sessions import (
+    SessionPlan,
+    ThinkTimes,
+    bust_word,
+    synthetic_sessions,
+    turn_request,
+)
 
 
 def plans(count: int, seed: int = 0, **kw: Any) -> list[SessionPlan]:
-    args: dict[str, Any] = {"turns": 3, "seed": seed, "think_time_s": 2.0,
+    args: dict[str, Any] = {"turns": 3, "seed": seed, "think": ThinkTimes(2.0),
                             "inputs": Lengths(5), "outputs": Lengths(7)}  # fmt: skip
     return list(synthetic_sessions(count=count, **(args | kw)))
 
@@ -56,3 +62,17 @@ def test_a_turn_sends_the_history_as_received_and_the_bust_word_first() -> None:
     assert bust_word("off", "n", "s", 1) is None
     assert bust_word("session", "n", "s", 1) == bust_word("session", "n", "s", 2) == "nocache-n-s"
     assert bust_word("turn", "n", "s", 1) != bust_word("turn", "n", "s", 2)
+
+
+def test_think_times_vary_when_asked_seeded_and_never_negative() -> None:
+    fixed = plans(2, think=ThinkTimes(0.5))
+    assert {t.think_before_s for s in fixed for t in s.turns[1:]} == {0.5}
+    drawn = plans(20, turns=4, think=ThinkTimes(0.5, 0.4))
+    waits = [t.think_before_s for s in drawn for t in s.turns[1:]]
+    assert len(set(waits)) > 30
+    assert min(waits) >= 0.0
+    assert 0.3 < sum(waits) / len(waits) < 0.7  # 60 draws around 0.5 (clipped at 0)
+    assert all(s.turns[0].think_before_s == 0.0 for s in drawn)
+    assert drawn == plans(20, turns=4, think=ThinkTimes(0.5, 0.4))
+    # the words do not depend on the think times: the same prompts, other waits
+    assert [t.user for t in drawn[0].turns] == [t.user for t in plans(1, turns=4)[0].turns]
