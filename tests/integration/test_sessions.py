@@ -383,3 +383,27 @@ def test_an_interrupted_session_run_keeps_its_records_and_sessions(tmp_path: Pat
     assert TaskStatus.CANCELLED in statuses  # the sessions in flight, kept as such
     assert len(loaded.tasks) < 50
     assert loaded.run.sessions.per_session.cancelled == statuses.count(TaskStatus.CANCELLED)
+
+
+def test_a_session_agrees_with_the_twins_offline_prediction(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    """The served twin and its virtual-clock run of the same session: cached tokens exactly,
+    TTFT within the loopback's few milliseconds (the client's clock starts before the server's)."""
+    from llmbench.sim.twin.presets import builtin, override
+    from llmbench.sim.twin.sessions import SessionLoad, predict_sessions
+
+    quiet = {"noise.jitter_sigma": 0, "noise.stall_probability": 0,
+             "engine.min_cacheable_tokens": 0}  # fmt: skip
+    load = SessionLoad([0.0], TURNS, 0.0, INPUT, OUTPUT)
+    predicted = predict_sessions(override(builtin("cloud-warm"), quiet), load).requests
+    run_sessions(session_spec(start_sim(extra_args=TWIN), sessions=1), tmp_path / "run")
+    records = sorted(load_run(tmp_path / "run").records, key=lambda r: r.sent_ns)
+    assert [r.cached_tokens for r in records] == [p.cached_tokens for p in predicted]
+    assert [r.input_tokens for r in records] == [p.prompt_tokens for p in predicted]
+    for record, truth in zip(records, predicted, strict=True):
+        assert record.first_token_ns is not None
+        assert truth.first_token_s is not None
+        measured_ms = (record.first_token_ns - record.sent_ns) / 1e6
+        truth_ms = (truth.first_token_s - truth.arrival_s) * 1e3
+        assert truth_ms - 1 <= measured_ms <= truth_ms + 10, (record.turn, measured_ms, truth_ms)
