@@ -258,8 +258,8 @@ ARCHETYPES = sorted((Path(__file__).parents[2] / "examples" / "workloads").glob(
 def test_each_archetype_loads_and_runs_a_few_turns(spec_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = llmbench("run", "--spec", str(spec_file), "--sessions", "2", "--turns", "3",
-                      "--think-time-s", "0.01", "--output-tokens", "8",
-                      "--output-dir", str(out))  # fmt: skip
+                      "--think-time-s", "0.01", "--think-time-stddev-s", "0",
+                      "--output-tokens", "8", "--output-dir", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
     run = json.loads((out / "run.json").read_text())
     assert run["spec"]["name"] == spec_file.stem
