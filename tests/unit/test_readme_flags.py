@@ -99,6 +99,16 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "load": ClosedLoad(requests=20),
         "workload.input_tokens": 512, "workload.prefix_tokens": 256,
     },
+    "llmbench run --sessions 20 --turns 6 --concurrency 4 --think-time-s 2 "
+    "--sim-preset cloud-warm": {
+        "load": ClosedLoad(concurrency=4, requests=120),  # sessions x turns
+        "workload.sessions": 20, "workload.turns": 6, "workload.think_time_s": 2.0,
+        "sim.preset": "cloud-warm",
+    },
+    "llmbench run --dataset builtin:sharegpt --sessions 10 --turns 3 --concurrency 2": {
+        "load": ClosedLoad(concurrency=2, requests=30),
+        "workload.dataset": "builtin:sharegpt", "workload.sessions": 10, "workload.turns": 3,
+    },
     "llmbench run --input-tokens 512 --input-tokens-stddev 128 --output-tokens-stddev 16 "
     "--requests 50": {
         "workload.input_tokens_stddev": 128, "workload.output_tokens_stddev": 16,

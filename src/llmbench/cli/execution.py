@@ -22,6 +22,7 @@ from llmbench.metrics.summary import summarize_run, three_sigma
 from llmbench.report.load import load_lines, study_summary
 from llmbench.report.terminal import RunView, run_summary, three_sigma_table
 from llmbench.run.execute import Target, default_run_id, execute_run
+from llmbench.run.sessions import recomputed_sessions
 from llmbench.run.target import EmbeddedSim
 from llmbench.store.results import load_run_columns
 from llmbench.store.run_schema import RunResult, RunSummaryParts, SpecSource
@@ -152,6 +153,10 @@ def show_report(directory: Path, view: str) -> None:
         loaded.warnings.append(
             "no summary in run.json (killed, or still running): recomputed from records.jsonl"
         )
+        if run is not None and run.sessions is None:  # a session run's table, recomputed too
+            sessions = recomputed_sessions(run.spec, directory)
+            if sessions is not None:
+                shown = RunView(run.model_copy(update={"sessions": sessions}), parts, "incomplete")
     if view == "3sigma":
         stdout.print(three_sigma_table(three_sigma(loaded.columns, seed=0)))
         return

@@ -153,6 +153,8 @@ class OpenAIClient:
         else:
             body["prompt"] = spec.prompt
         body["max_tokens"] = spec.max_tokens
+        if spec.session_id is not None:  # OpenAI's end-user id: some gateways route by it
+            body["user"] = spec.session_id
         if self._force_fields is not None:
             body.update(self._force_fields(spec.max_tokens))
         body.update(self._fixed_body)
@@ -183,6 +185,8 @@ class OpenAIClient:
             raise RuntimeError("OpenAIClient.send called outside 'async with'")  # a caller bug
         body = self._body(spec)
         headers = {**self._headers, "X-Request-Id": ctx.request_id}
+        if spec.session_id is not None:
+            headers["X-Session-Id"] = spec.session_id
         attempts, waited_ns, first_sent_ns, reconnected = 1, 0, None, False
         while True:
             obs, fault, stale_sent_ns = await self._attempt_once_more_if_stale(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from llmbench.config.paths import models_of, settings
-from llmbench.config.run import RunSpec
+from llmbench.config.run import RunSpec, WorkloadSpec
 from llmbench.config.specfile import Loc, read_spec_file
 from llmbench.config.upgrade import MOVED
 from llmbench.errors import ConfigError
@@ -164,8 +164,22 @@ def with_default_bound(data: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(load, dict) or "replay" in (load.get("kind"), load.get("profile")):
         return data
     if load.get("requests") is None and load.get("duration_s") is None:
-        return {**data, "load": {**load, "requests": 100}}
+        return {**data, "load": {**load, "requests": _session_requests(data) or 100}}
     return data
+
+
+def _session_requests(data: dict[str, Any]) -> int | None:
+    """A session run's requests: sessions x turns (None when it is not a session run or the
+    values are not numbers: validation then says what is wrong)."""
+    workload = data.get("workload")
+    if not isinstance(workload, dict) or workload.get("sessions") is None:
+        return None
+    turns = workload.get("turns", WorkloadSpec.model_fields["turns"].default)
+    try:  # an environment variable gives text
+        sessions, turns = int(workload["sessions"]), int(turns)
+    except (TypeError, ValueError):
+        return None
+    return sessions * turns if sessions > 0 and turns > 0 else None
 
 
 def validate_run_spec(data: dict[str, Any], where: Callable[[Loc], str]) -> RunSpec:

@@ -21,6 +21,7 @@ from llmbench.config.load import (
     INT64_MAX,
     INT64_MIN,
     MAX_CONCURRENCY,
+    MAX_REQUESTS,
     MAX_TOKENS,
     WEEK_S,
     ClosedLoad,
@@ -121,6 +122,21 @@ class MonitorSpec(_Spec):
 
 
 LengthMix = tuple[tuple[int, float], ...]
+CacheBust = Literal["off", "session", "turn"]
+# Workload fields added after runs were stored: left out of the spec hash at their default,
+# so that earlier runs' hashes stay comparable.
+_LATER_WORKLOAD_DEFAULTS: dict[str, Any] = {
+    "exact_tokens": False,
+    "sessions": None,
+    "turns": 4,
+    "think_time_s": 0.0,
+    "think_time_stddev_s": 0.0,
+    "cache_bust": "off",
+    "dataset": None,
+    "system_tokens": 0,
+    "session_trace": None,
+    "trace_block_tokens": 512,
+}
 
 
 def parse_mix(text: str) -> tuple[tuple[int, float], ...]:
@@ -169,6 +185,36 @@ class WorkloadSpec(_Spec):
     )
     exact_tokens: bool = Field(
         False, description="cut each prompt to exactly its length in --tokenizer's tokens"
+    )
+    dataset: str | None = Field(
+        None,
+        description="prompts from a JSONL or ShareGPT file (or builtin:prompts, builtin:sharegpt) "
+        "instead of synthetic words",
+    )
+    # Multi-turn sessions (docs/workloads.md): set `sessions` to run them instead of requests.
+    sessions: int | None = Field(
+        None, ge=1, le=MAX_REQUESTS, description="multi-turn sessions to run (None: requests)"
+    )
+    turns: int = Field(4, ge=1, le=100_000, description="turns (requests) of each session")
+    think_time_s: float = Field(
+        0.0, ge=0, le=WEEK_S, description="seconds between a reply and the session's next turn"
+    )
+    think_time_stddev_s: float = Field(
+        0.0, ge=0, le=WEEK_S, description="think times drawn normal(think_time_s, this), >= 0"
+    )
+    system_tokens: int = Field(
+        0, ge=0, le=MAX_TOKENS, description="sessions: a system message of N words opening each"
+    )
+    session_trace: str | None = Field(
+        None, description="sessions replayed from a JSONL trace (session_id, lengths, hash_ids)"
+    )
+    trace_block_tokens: int = Field(
+        512, ge=1, le=MAX_TOKENS, description="tokens of one hash id's block (Mooncake: 512)"
+    )
+    cache_bust: CacheBust = Field(
+        "off",
+        description="unique first word per session or per turn (off | session | turn): no "
+        "prefix cache reuse across sessions and runs, or none at all",
     )
 
     @field_validator("input_mix", "output_mix", mode="before")
@@ -261,22 +307,75 @@ class RunSpec(_Spec):
                 )
         return study
 
+    @model_validator(mode="after")
+    def _check_dataset(self) -> RunSpec:
+        if self.workload.dataset is None:
+            return self
+        if isinstance(self.load, ReplayLoad):
+            raise ValueError("a replay sends its trace's requests: no workload.dataset")
+        if self.workload.exact_tokens or self.workload.prefix_tokens:
+            raise ValueError(
+                "a dataset's prompts are sent as written: no workload.exact_tokens or "
+                "workload.prefix_tokens with workload.dataset"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_sessions(self) -> RunSpec:
+        """A session run is a closed loop of sessions: N x T requests, whole warm-up sessions."""
+        sessions, turns = self.workload.sessions, self.workload.turns
+        if sessions is None:
+            if self.workload.session_trace is not None:
+                raise ValueError(
+                    "a session trace is replayed as sessions: set workload.sessions (how many)"
+                )
+            if self.workload.system_tokens:
+                raise ValueError("workload.system_tokens opens each session: set workload.sessions")
+            return self
+        if self.workload.prefix_tokens:
+            raise ValueError(
+                "a session's shared opening is a system message: workload.system_tokens, not "
+                "workload.prefix_tokens"
+            )
+        if not isinstance(self.load, ClosedLoad):
+            raise ValueError(
+                "sessions run as a closed loop (at most load.concurrency sessions in flight): "
+                "load.kind closed"
+            )
+        if self.load.requests is not None and self.load.requests != sessions * turns:
+            raise ValueError(
+                f"a session run sends workload.sessions x workload.turns = {sessions * turns} "
+                f"requests, not load.requests {self.load.requests}: leave load.requests out"
+            )
+        if self.workload.session_trace is not None and self.workload.dataset is not None:
+            raise ValueError("workload.session_trace or workload.dataset, not both")
+        if self.workload.session_trace is not None and self.load.warmup:
+            raise ValueError("a replayed trace has no warm-up sessions: load.warmup 0")
+        if self.load.warmup % turns:
+            raise ValueError(
+                f"load.warmup {self.load.warmup} is not a multiple of workload.turns {turns}: "
+                "warm-up runs whole sessions"
+            )
+        return self
+
     def spec_hash(self) -> str:
         """Stable hash of the resolved spec: runs with equal hashes ran the same workload."""
         # What is watched does not change the workload: monitor settings stay out of the hash.
         dumped = self.model_dump(mode="json", exclude={"monitor": True})
         dumped["target"].pop("server_metrics_url", None)
+        # Fields at the default they had before they existed: earlier runs stay comparable.
         # OpenAI-compatible targets hash as they did before other kinds existed.
         if dumped["target"].get("kind") == "openai":
             dumped["target"].pop("kind", None)
-        # Word prompts hash as they did before exact lengths existed: earlier runs stay comparable.
-        if not dumped["workload"].get("exact_tokens"):
-            dumped["workload"].pop("exact_tokens", None)
-        if dumped.get("sim", {}).get("task_options") is None:  # the task face's: same reason
+        workload = dumped["workload"]
+        for name, default in _LATER_WORKLOAD_DEFAULTS.items():
+            if name in workload and workload[name] == default:
+                del workload[name]
+        if dumped.get("sim", {}).get("task_options") is None:  # the task face's
             dumped.get("sim", {}).pop("task_options", None)
-        if self.task_api == TaskApiSettings():  # agent-service settings: same reason
+        if self.task_api == TaskApiSettings():  # agent-service settings
             dumped.pop("task_api", None)
-        if dumped.get("tasks") is None:  # no task file: hashes as before task files existed
+        if dumped.get("tasks") is None:  # no task file
             dumped.pop("tasks", None)
         canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

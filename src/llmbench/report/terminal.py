@@ -14,6 +14,7 @@ from rich.text import Text
 from llmbench.config.load import profile_name
 from llmbench.report.load import SCHEDULED_ROWS, load_lines
 from llmbench.report.tasks import task_lines, task_load
+from llmbench.report.sessions import session_lines
 from llmbench.store.run_schema import (
     ClientHealth,
     Counts,
@@ -435,6 +436,7 @@ def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) ->
         parts.append(Text("no request records: the target speaks a task protocol (tasks below)"))
     else:
         parts.append(latency_table(view))
+        parts += session_lines(view.run)
         if view.parts is not None:
             parts.append(_throughput_line(view.parts))
         parts += _lengths_line(view)

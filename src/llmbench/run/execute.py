@@ -46,6 +46,7 @@ from llmbench.records import RequestRecord
 from llmbench.redaction import public_url
 from llmbench.run.plan import LoadPlan, TaskSink, build_load, prompt_tokens
 from llmbench.run.taskapi import TASK_KINDS, bind_target
+from llmbench.run.sessions import sessions_block
 from llmbench.run.watching import RunWatch
 from llmbench.run.workers.child import WorkerTask, check_target_kind, make_client
 from llmbench.run.workers.pool import RecordSink, run_workers
@@ -287,6 +288,7 @@ async def execute_run(
         judged = load.assess(records, parts.summary.duration_s)
         # The judged blocks that were given: `goodput` only with objectives.
         judgement = {name: value for name, value in judged if name in judged.model_fields_set}
+        sessions = sessions_block(spec, load.agent, output_dir, sink.tasks)
         interrupted = outcome.stop_reason.value == "interrupted"
         run = run.model_copy(
             update={
@@ -300,6 +302,7 @@ async def execute_run(
                 **watched,
                 **_evidence(records, watched, watch, run.clock.monotonic_ns_at_start),
                 **_task_block(sink.tasks, spec.seed),
+                **sessions,
             }
         )
         run = run.model_copy(update={"client": _judged_client(client, parts)})

@@ -47,8 +47,10 @@ from llmbench.records import RequestRecord, RequestSpec
 from llmbench.run.dag import dag_driver
 from llmbench.run.task_protocol import task_submissions
 from llmbench.run.taskapi import TASK_KINDS, task_api_plan
+from llmbench.run.sessions import session_driver
 from llmbench.store.run_schema import LoadOutcome, PromptTokens
 from llmbench.tasks import TaskRecord
+from llmbench.workload.dataset import dataset_requests, load_dataset
 from llmbench.workload.lengths import Lengths
 from llmbench.workload.synthetic import synthetic_requests
 from llmbench.workload.trace import load_trace, trace_requests
@@ -215,18 +217,27 @@ def build_load(spec: RunSpec) -> LoadPlan:
             offsets = [o for o in offsets if o < load.duration_s * 1e9]
         plan = OpenLoopPlan(offsets, load.max_concurrency, load.warmup)
         return LoadPlan(spec, trace_requests(entries[: len(offsets)], seed=seed), open=plan)
-    inputs, outputs = length_distributions(spec.workload)
     exact = prompt_codec(spec.tokenizer, spec.workload.exact_tokens)
-    items: Iterator[RequestSpec] = synthetic_requests(
-        input_tokens=spec.workload.input_tokens,
-        output_tokens=spec.workload.output_tokens,
-        seed=seed,
-        prefix_tokens=spec.workload.prefix_tokens,
-        prompt_set=spec.workload.prompt_set,
-        inputs=inputs,
-        outputs=outputs,
-        exact=exact,
-    )
+    if spec.workload.sessions is not None:  # multi-turn: each turn is built from the replies
+        return LoadPlan(spec, iter(()), agent=session_driver(spec, exact))
+    inputs, outputs = length_distributions(spec.workload)
+    if spec.workload.dataset is not None:  # real prompts, in a seeded order
+        items: Iterator[RequestSpec] = dataset_requests(
+            load_dataset(spec.workload.dataset),
+            seed=seed,
+            output_tokens=spec.workload.output_tokens,
+        )
+    else:
+        items = synthetic_requests(
+            input_tokens=spec.workload.input_tokens,
+            output_tokens=spec.workload.output_tokens,
+            seed=seed,
+            prefix_tokens=spec.workload.prefix_tokens,
+            prompt_set=spec.workload.prompt_set,
+            inputs=inputs,
+            outputs=outputs,
+            exact=exact,
+        )
     if exact is not None and load.total_requests is not None:
         # Cut every prompt now, before the load: a cut is tokenizer work (~2 ms a 1,000-token
         # prompt), which inside the load would run in the event loop that stamps the times.

@@ -23,6 +23,7 @@ from llmbench.monitor.decomposition import Decomposition
 from llmbench.monitor.processes import Monitors
 from llmbench.monitor.server_metrics import ServerMetrics
 from llmbench.store.blocks import Block, Distribution, TukeyOutliers
+from llmbench.store.session_schema import SessionsBlock
 from llmbench.store.task_schema import TaskSummary
 
 __all__ = ["Block", "Distribution", "TukeyOutliers"]  # re-exported: defined in store.blocks
@@ -409,6 +410,7 @@ class RunResult(Block):
     decomposition: Decomposition | None = None
     # Agent workloads (DAG tasks, agent loops, task APIs): their tasks.jsonl summarized.
     tasks: TaskSummary | None = None
+    sessions: SessionsBlock | None = None
 
     @field_serializer("spec")
     def _spec(self, spec: RunSpec) -> dict[str, Any]:
