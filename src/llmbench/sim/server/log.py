@@ -29,10 +29,25 @@ class RequestLog:
     chunk_tokens: array[int] = field(default_factory=lambda: array("q"))
     done_ns: int | None = None
     prompt_tokens: int | None = None
+    images: int = 0
+    image_tokens: int = 0
+    # reply agent: the index of the action token (its chunk holds the marker), else None
+    action_token: int | None = None
     status: int | None = None
     fault: str | None = None
     # complete | error | cut (fault) | client_closed | in_progress
     outcome: str = "in_progress"
+
+    def action_emit_ns(self) -> int | None:
+        """When the chunk holding the action token went out (reply agent), else None."""
+        if self.action_token is None:
+            return None
+        sent = 0
+        for emit_ns, tokens in zip(self.chunk_emit_ns, self.chunk_tokens, strict=True):
+            sent += tokens
+            if sent > self.action_token:
+                return int(emit_ns)
+        return None
 
     def record_chunk(self, deadline_ns: int, emit_ns: int, tokens: int) -> None:
         self.chunk_deadline_ns.append(deadline_ns)
@@ -58,6 +73,10 @@ class RequestLog:
             "chunk_tokens": self.chunk_tokens.tolist(),
             "done_ns": self.done_ns,
             "prompt_tokens": self.prompt_tokens,
+            "images": self.images,
+            "image_tokens": self.image_tokens,
+            "action_token": self.action_token,
+            "action_emit_ns": self.action_emit_ns(),
             "completion_tokens": self.completion_tokens,
             "status": self.status,
             "fault": self.fault,
