@@ -75,6 +75,7 @@ class RequestSpec:
     turn: int | None = None
     task_id: str | None = None
     step_id: str | None = None
+    temperature: float | None = None  # sent when set (an agent loop's steps); else the server's
 
 
 def request_id(group: int, index: int) -> str:
@@ -148,6 +149,9 @@ class RequestRecord:
     # response byte came back); the request was sent again once on a fresh connection, and
     # `first_sent_ns` is when the first attempt went out. Timings are the second attempt's.
     reconnected: bool = False
+    # The request body's size in bytes as sent (images make it large), and its image parts.
+    payload_bytes: int | None = None
+    images: int | None = None
 
     @property
     def ok(self) -> bool:

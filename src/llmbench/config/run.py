@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from llmbench.config.agent_loop import AgentLoopSpec
+from llmbench.config.images import ImageSpec
 from llmbench.config.load import (
     INT64_MAX,
     INT64_MIN,
@@ -150,6 +152,7 @@ class WorkloadSpec(_Spec):
     exact_tokens: bool = Field(
         False, description="cut each prompt to exactly its length in --tokenizer's tokens"
     )
+    images: ImageSpec = Field(default_factory=ImageSpec, description="images per request")
 
     @field_validator("input_mix", "output_mix", mode="before")
     @classmethod
@@ -202,6 +205,9 @@ class RunSpec(_Spec):
         "whitespace | hf:PATH",
     )
     seed: int = Field(0, ge=INT64_MIN, le=INT64_MAX, description="seeds the statistics (bootstrap)")
+    agent_loop: AgentLoopSpec | None = Field(
+        None, description="a phone-agent loop instead of independent requests (agent-loop.md)"
+    )
     # Last: its checks read the load, workload and objectives validated before it.
     study: StudySpec | None = Field(None, description="several runs made of the load")
 
@@ -247,8 +253,31 @@ class RunSpec(_Spec):
         # Word prompts hash as they did before exact lengths existed: earlier runs stay comparable.
         if not dumped["workload"].get("exact_tokens"):
             dumped["workload"].pop("exact_tokens", None)
+        # Nor do runs without images or an agent loop hash differently now that these exist.
+        if dumped["workload"].get("images") == ImageSpec().model_dump(mode="json"):
+            dumped["workload"].pop("images", None)
+        if dumped.get("agent_loop") is None:
+            dumped.pop("agent_loop", None)
+        dumped["sim"] = sim_settings_dump(self.sim)
         canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+# Simulator settings newer than the spec hash and the results files: left out of both at their
+# defaults, so earlier runs hash and read back as they did.
+NEWER_SIM_FIELDS = (
+    "prefill_us_per_token", "image_patch_px", "image_max_tokens", "reply", "agent_think_tokens",
+    "agent_finish_after",
+)  # fmt: skip
+
+
+def sim_settings_dump(sim: SimSpec) -> dict[str, Any]:
+    """The simulator's settings as stored: the newer fields only where not at their defaults."""
+    dumped = sim.model_dump(mode="json")
+    for name in NEWER_SIM_FIELDS:
+        if dumped.get(name) == SimSpec.model_fields[name].default:
+            dumped.pop(name, None)
+    return dumped
 
 
 def _single_load(data: Any) -> Any:

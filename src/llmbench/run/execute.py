@@ -33,6 +33,7 @@ from llmbench.config import RunSpec, SimSpec
 from llmbench.config.run import ENGINE_NAMES
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome
 from llmbench.errors import ConfigError, DistributedError, EndpointError, StoreError
+from llmbench.metrics.agent_loop import agent_loop_summary
 from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
 from llmbench.monitor.cache_evidence import cache_evidence
@@ -48,6 +49,7 @@ from llmbench.run.workers.pool import RecordSink, run_workers
 from llmbench.run.workers.share import choose_workers, usable_cpus
 from llmbench.store.results import RunWriter, record_line
 from llmbench.store.run_schema import (
+    AgentLoopSummary,
     ClientHealth,
     Clock,
     EngineInfo,
@@ -267,8 +269,18 @@ async def execute_run(
             }
         )
         run = run.model_copy(update={"client": _judged_client(client, parts)})
+        run = run.model_copy(update=_agent_blocks(spec, sink.tasks))
         _finish(writer, run)
     return run
+
+
+def _agent_blocks(spec: RunSpec, tasks: list[TaskRecord]) -> dict[str, Any]:
+    """run.json blocks of agent workloads, from their task records."""
+    loop = spec.agent_loop
+    if loop is None:
+        return {}
+    block = agent_loop_summary(tasks, history=loop.history, markers=loop.markers, seed=spec.seed)
+    return {"agent_loop": AgentLoopSummary.model_validate(block)}
 
 
 def _initial_run(

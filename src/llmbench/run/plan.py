@@ -46,6 +46,7 @@ from llmbench.metrics.slo import goodput
 from llmbench.records import RequestRecord, RequestSpec
 from llmbench.store.run_schema import LoadOutcome, PromptTokens
 from llmbench.tasks import TaskRecord
+from llmbench.workload.images import image_pool, with_images
 from llmbench.workload.lengths import Lengths
 from llmbench.workload.synthetic import synthetic_requests
 from llmbench.workload.trace import load_trace, trace_requests
@@ -201,6 +202,10 @@ def prompt_tokens(spec: RunSpec, tokenizer: Tokenizer | None, *, simulated: bool
 def build_load(spec: RunSpec) -> LoadPlan:
     """The plan of one single-step profile (sweeps and searches build one per step)."""
     load, seed = spec.load, spec.workload.seed
+    if spec.agent_loop is not None:
+        from llmbench.run.agent_loop import AgentLoop  # it builds on this module's types
+
+        return LoadPlan(spec, iter(()), agent=AgentLoop(spec.agent_loop, seed=seed))
     if isinstance(load, ReplayLoad):
         entries = load_trace(Path(load.trace), max_requests=load.total_requests)
         offsets = scaled_offsets([e.timestamp_ms for e in entries], load.time_scale)
@@ -225,6 +230,12 @@ def build_load(spec: RunSpec) -> LoadPlan:
         # prompt), which inside the load would run in the event loop that stamps the times.
         # A run bounded only by its duration cuts them as it sends (seen in its send lag).
         items = iter(list(itertools.islice(items, load.total_requests)))
+    images = spec.workload.images
+    if images.wanted:  # made now, before the load: encoding is ~50 ms a phone-sized PNG
+        pool = image_pool(count=images.count, size=images.pixels, pattern=images.pattern,
+                          fmt=images.format, seed=seed, jpeg_quality=images.jpeg_quality,
+                          files=images.files)  # fmt: skip
+        items = with_images(items, pool, images.count)
     if isinstance(load, OpenLoad | RampLoad) and is_open_loop(load):
         offsets = _rate_offsets(load, seed)
         return LoadPlan(spec, items, open=OpenLoopPlan(offsets, load.max_concurrency, load.warmup))

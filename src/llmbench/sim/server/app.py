@@ -171,8 +171,9 @@ class _Simulator:
             plan = delayed_after(self._plan(start_ns, gen.max_tokens, seq), fault)
         else:  # the engine times the tokens; a mid-stream stall delays their delivery
             try:
+                reply_words = [t.strip() for t in script] if script else None
                 plan = self.twin.submit(
-                    start_ns, gen.prompt_tokens, gen.max_tokens, gen.prompt_words
+                    start_ns, gen.prompt_tokens, gen.max_tokens, gen.prompt_words, reply_words
                 )
             except AdmissionError as exc:
                 error = ApiError(400, str(exc), param="messages", code="context_length_exceeded")
