@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from llmbench.config.load import profile_name
+from llmbench.report.agent_loop import agent_loop_lines, payload_line
 from llmbench.report.load import SCHEDULED_ROWS, load_lines
 from llmbench.store.run_schema import (
     ClientHealth,
@@ -427,7 +428,7 @@ def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) ->
     parts: list[RenderableType] = [run_header(view), latency_table(view)]
     if view.parts is not None:
         parts.append(_throughput_line(view.parts))
-    parts += _lengths_line(view)
+    parts += _lengths_line(view) + payload_line(view.run) + agent_loop_lines(view.run)
     parts += _server_metrics_line(view.run) + _monitors_line(view.run)
     parts += _client_warnings(view.run)
     parts += _prompts_line(view.run)

@@ -145,7 +145,9 @@ class LoadPlan:
                 validity=load.validity,
             )
         else:  # closed loops and agent workloads: each waits for its replies
-            requested = load.concurrency if isinstance(load, ClosedLoad) else None
+            # an agent workload's concurrency is its own (its requests wait on actions too)
+            closed = isinstance(load, ClosedLoad) and self.agent is None
+            requested = load.concurrency if closed and isinstance(load, ClosedLoad) else None
             out = closed_loop_delivery(records, concurrency=requested, validity=load.validity)
         if self.spec.slo is not None:
             out["goodput"] = goodput(
