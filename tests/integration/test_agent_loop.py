@@ -130,3 +130,31 @@ def test_stripping_history_images_lowers_the_cached_share(start_sim: StartSim) -
     # stripped: the prefix breaks where the last screenshot was; the text history before it
     # is under the preset's 1,024-token minimum for caching
     assert max(shares["strip_images"]) < 0.2
+
+
+def test_stop_cancels_the_tasks_and_keeps_their_records(start_sim: StartSim) -> None:
+    base_url = start_sim(ttft_ms=5, itl_ms=1, reply="agent", agent_finish_after=50)
+    spec = _spec(tasks=4, concurrency=2, actuation={**FAST, "tap_s": 30.0})
+    records: list[RequestRecord] = []
+    tasks: list[TaskRecord] = []
+
+    async def go() -> float:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.5, stop.set)
+        started = loop.time()
+        async with OpenAIClient(base_url=base_url, model="llmbench-sim") as client:
+            outcome = await AgentLoop(spec, seed=0).run(
+                client, target_id="sim", sink=records.append, task_sink=tasks.append, stop=stop
+            )
+        assert outcome.stop_reason.value == "interrupted"
+        return loop.time() - started
+
+    elapsed_s = asyncio.run(go())
+    assert elapsed_s < 5  # not the 30 s actuation waits
+    # the two running tasks end cancelled in their first actuation wait; none other started
+    assert sorted(t.task_id for t in tasks) == ["task-0", "task-1"]
+    assert all(t.status is TaskStatus.CANCELLED for t in tasks)
+    assert all([s.kind for s in t.steps] == ["model"] for t in tasks)
+    assert len(records) == 2
+    assert all(r.ok for r in records)
