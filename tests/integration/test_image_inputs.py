@@ -53,6 +53,8 @@ def test_an_image_raises_prompt_tokens_and_ttft_by_the_rule(start_sim: StartSim,
     assert records[1].payload_bytes - records[0].payload_bytes >= len(url)  # type: ignore[operator]
     for record in records:  # the simulator's schedule: TTFT = 30 ms + prompt tokens · 20 µs
         truth = _log(base_url, record.request_id)
+        assert record.payload_bytes == truth["body_bytes"]  # the body the server received
+        assert record.images == (truth["images"] or None)
         due_ms = (truth["chunk_deadline_ns"][0] - truth["received_ns"]) / 1e6
         assert due_ms == pytest.approx(30 + (record.input_tokens or 0) * PREFILL_US / 1000)
     ttft_ms = [((r.first_token_ns or 0) - r.sent_ns) / 1e6 for r in records]

@@ -22,6 +22,7 @@ _KEYS = {
     "chunk_tokens",
     "done_ns",
     "prompt_tokens",
+    "body_bytes",
     "images",
     "image_tokens",
     "action_token",

@@ -144,7 +144,7 @@ class _Simulator:
             fault = parse_fault(request.headers.get(FAULT_HEADER)) or self.faults.pick(seq)
             entry.fault = fault.name if fault else None
             raw = await self._read_body(request)
-            entry.body_ns = time.monotonic_ns()
+            entry.body_ns, entry.body_bytes = time.monotonic_ns(), len(raw)
             # Reads after a body's first stamped its connection again; the next request's
             # arrival is the next byte after this body (clients here do not pipeline).
             self.arrivals.take(request.transport)

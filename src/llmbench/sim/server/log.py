@@ -29,6 +29,7 @@ class RequestLog:
     chunk_tokens: array[int] = field(default_factory=lambda: array("q"))
     done_ns: int | None = None
     prompt_tokens: int | None = None
+    body_bytes: int | None = None  # the request body's size as received
     images: int = 0
     image_tokens: int = 0
     # reply agent: the index of the action token (its chunk holds the marker), else None
@@ -73,6 +74,7 @@ class RequestLog:
             "chunk_tokens": self.chunk_tokens.tolist(),
             "done_ns": self.done_ns,
             "prompt_tokens": self.prompt_tokens,
+            "body_bytes": self.body_bytes,
             "images": self.images,
             "image_tokens": self.image_tokens,
             "action_token": self.action_token,
