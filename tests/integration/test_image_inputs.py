@@ -8,6 +8,7 @@ import asyncio
 import json
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from llmbench.clients.openai import OpenAIClient
 from llmbench.records import RequestRecord, RequestSpec, SendContext
 from llmbench.workload.images import generated_url, image_part
+from support.cli import llmbench
 
 StartSim = Callable[..., str]
 PREFILL_US = 20.0  # per prompt token
@@ -61,3 +63,24 @@ def test_an_image_raises_prompt_tokens_and_ttft_by_the_rule(start_sim: StartSim,
     rule_ms = IMAGE_TOKENS * PREFILL_US / 1000  # 67.08 ms
     for plain_ms, image_ms in ((ttft_ms[0], ttft_ms[1]), (ttft_ms[2], ttft_ms[3])):
         assert abs((image_ms - plain_ms) - rule_ms) < TOLERANCE_MS
+
+
+def test_images_flags_run_and_report_payload(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = llmbench(
+        "run", "--images", "2", "--image-size", "56x84", "--image-format", "jpeg",
+        "--requests", "6", "--input-tokens", "10", "--output-tokens", "2",
+        "--sim-ttft-ms", "5", "--sim-itl-ms", "1", "--output-dir", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run = json.loads((out / "run.json").read_text())
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert {r["images"] for r in records} == {2}
+    # 10 words and two 56x84 images of 2·3 tokens each
+    assert {r["input_tokens"] for r in records} == {10 + 2 * 6}
+    assert run["summary"]["payload_bytes"]["n"] == 6
+    assert run["summary"]["images_per_s"] == pytest.approx(12 / run["summary"]["duration_s"])
+    assert "request payload" in done.stdout
+    refused = llmbench("run", "--images", "1", "--endpoint", "completions")
+    assert refused.returncode == 2
+    assert "chat endpoint" in refused.stderr

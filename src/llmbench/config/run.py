@@ -219,6 +219,19 @@ class RunSpec(_Spec):
             return upgrade_spec_v1(data)
         return data
 
+    @field_validator("workload", "agent_loop")
+    @classmethod
+    def _check_chat(cls, value: Any, info: ValidationInfo) -> Any:
+        """Images (and the agent loop's screenshots) are chat content parts."""
+        target = info.data.get("target")
+        images = isinstance(value, WorkloadSpec) and value.images.wanted
+        if (images or isinstance(value, AgentLoopSpec)) and getattr(
+            target, "endpoint", "chat"
+        ) != "chat":
+            what = "images" if images else "an agent loop"
+            raise ValueError(f"{what} need the chat endpoint: target.endpoint chat")
+        return value
+
     @field_validator("study")
     @classmethod
     def _check_study(cls, study: Any, info: ValidationInfo) -> Any:
