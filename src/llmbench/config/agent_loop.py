@@ -83,6 +83,13 @@ class AgentLoopSpec(Spec):
             return data
         return {**read_agent_loop(Path(data["file"])), **_inline(data), "source": data["file"]}
 
+    @field_validator("markers")
+    @classmethod
+    def _check_markers(cls, markers: tuple[str, ...]) -> tuple[str, ...]:
+        if not all(markers):
+            raise ValueError("a marker must be non-empty text, e.g. 'do(action='")
+        return markers
+
     @field_validator("screen_size")
     @classmethod
     def _check_size(cls, text: str) -> str:
