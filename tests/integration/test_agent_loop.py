@@ -98,7 +98,7 @@ def test_actuation_waits_are_not_model_time(start_sim: StartSim) -> None:
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
     assert all((s.ended_ns or 0) - (s.started_ns or 0) >= 300_000_000 for s in acts)
     block = agent_loop_summary(tasks, history="strip_images", markers=["do(action="])
-    model_ms = sum(((s.ended_ns or 0) - (s.started_ns or 0)) / 1e6 for s in model)
+    model_ms = sum((s.ended_ns or 0) - (s.started_ns or 0) for s in model) / 1e6
     assert block["model_ms"]["mean"] == model_ms
     assert model_ms < 3 * (30 + 40 * 2 + 50)  # three calls of ~30 + tokens·2 ms, no waits
     total_ms = (task.completion_ns or 0) / 1e6
