@@ -75,6 +75,7 @@ class RequestSpec:
     turn: int | None = None
     task_id: str | None = None
     step_id: str | None = None
+    temperature: float | None = None  # sent when set (an agent loop's steps); else the server's
 
 
 def request_id(group: int, index: int) -> str:
@@ -151,6 +152,9 @@ class RequestRecord:
     # Prompt tokens the server wrote to its prompt cache (Anthropic cache_creation_input_tokens;
     # reads are `cached_tokens`); None where the protocol does not say.
     cache_write_tokens: int | None = None
+    # The request body's size in bytes as sent (images make it large), and its image parts.
+    payload_bytes: int | None = None
+    images: int | None = None
 
     @property
     def ok(self) -> bool:

@@ -59,6 +59,16 @@ class TaskStep(_Frozen):
     # a model step: its request's TTFT and E2E (from the request record), for per-step statistics
     ttft_ns: int | None = None
     e2e_ns: int | None = None
+    # An agent loop's model step: its index, and what its request showed (the record has
+    # them too; here so a task's roll-up needs no records). `marker_ns`: the arrival of the
+    # chunk holding the first thinking-end marker (None: no marker in the reply).
+    index: int | None = None
+    first_token_ns: int | None = None
+    marker_ns: int | None = None
+    input_tokens: int | None = None
+    cached_tokens: int | None = None
+    payload_bytes: int | None = None
+    images: int | None = None
 
 
 class TaskEvent(_Frozen):

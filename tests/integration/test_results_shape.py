@@ -56,10 +56,11 @@ def test_a_new_run_json_has_the_keys_and_order_of_the_earlier_files(
     unset = (".target.embedded_sim.", ".target.engine.", ".spec_source.", ".spec.")
     # Optional keys added since those files were written (older files lack them), in their
     # places: signed loop lag, --retry-429's delivery block, what the target was doing and
-    # what made the prompts (after `target.engine`, and the blocks after `goodput`).
+    # what made the prompts (after `target.engine`, and the blocks after `goodput`), request
+    # body sizes and images/s (last in `summary`).
     added = (".delivery.retries", ".client.loop_lag_ms.min", ".client.loop_lag_ms.early",
              ".target.environment", ".target.prompts", ".server_metrics", ".monitors", ".cache",
-             ".decomposition")  # fmt: skip
+             ".decomposition", ".summary.payload_bytes", ".summary.images_per_s")  # fmt: skip
     kept = [p for p in key_paths(written) if not p.startswith(unset + added)]
     assert kept == [p for p in key_paths(golden) if not p.startswith(unset)]
     assert key_paths(written["spec"]) == key_paths(spec.model_dump(mode="json"))

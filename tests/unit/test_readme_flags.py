@@ -123,6 +123,14 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "load": OpenLoad(arrival="constant", rate=10, requests=100),
         "study": RepeatStudy(count=5, cooldown_s=10),
     },
+    "llmbench run --images 2 --image-size 1080x2400 --image-format png --requests 20": {
+        "workload.images.count": 2, "workload.images.size": "1080x2400",
+        "workload.images.format": "png", "load": ClosedLoad(requests=20),
+    },
+    "llmbench run --agent-loop examples/workloads/phone-agent.yaml --set sim.reply=agent": {
+        "agent_loop.source": "examples/workloads/phone-agent.yaml", "agent_loop.tasks": 4,
+        "agent_loop.history": "strip_images", "sim.reply": "agent",
+    },
     "llmbench run --profile gamma --rate 5 --burstiness 0.5 --requests 100 --set "
     "load.validity.late_after_ms=5": {
         "load.kind": "open", "load.arrival": "gamma", "load.rate": 5, "load.burstiness": 0.5,

@@ -27,6 +27,18 @@ _REASONING = int(Channel.REASONING)
 _TOOL_CALL = int(Channel.TOOL_CALL)
 
 
+def image_count(spec: RequestSpec) -> int | None:
+    """Image parts in a request's messages; None when it has none."""
+    if spec.messages is None:
+        return None
+    count = 0
+    for message in spec.messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            count += sum(1 for p in content if isinstance(p, dict) and p.get("type") == "image_url")
+    return count or None
+
+
 class Observation:
     """Timestamps, token-bearing chunks and usage of one request, filled in as bytes arrive.
 
@@ -184,7 +196,11 @@ class Observation:
                 self.cached_tokens = cached
 
     def record(
-        self, spec: RequestSpec, ctx: SendContext, error: RequestError | None
+        self,
+        spec: RequestSpec,
+        ctx: SendContext,
+        error: RequestError | None,
+        payload_bytes: int | None = None,
     ) -> RequestRecord:
         """The finished record; counts are kept for failed requests too (what was received)."""
         tok_out = None
@@ -223,6 +239,8 @@ class Observation:
             http_status=self.http_status,
             error=error,
             no_done=self.no_done,
+            payload_bytes=payload_bytes,
+            images=image_count(spec),
         )
 
     def _output_count(

@@ -155,6 +155,8 @@ class OpenAIClient:
         body["max_tokens"] = spec.max_tokens
         if spec.session_id is not None:  # OpenAI's end-user id: some gateways route by it
             body["user"] = spec.session_id
+        if spec.temperature is not None:
+            body["temperature"] = spec.temperature
         if self._force_fields is not None:
             body.update(self._force_fields(spec.max_tokens))
         body.update(self._fixed_body)
@@ -208,7 +210,7 @@ class OpenAIClient:
             finally:
                 waited_ns += monotonic_ns() - waited_from_ns
             attempts += 1
-        record = obs.record(spec, ctx, self._error(fault))
+        record = obs.record(spec, ctx, self._error(fault), payload_bytes=len(body))
         if attempts == 1 and not reconnected:
             return record, obs
         retried = dataclasses.replace(

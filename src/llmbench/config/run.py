@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from llmbench.config.agent_loop import AgentLoopSpec
+from llmbench.config.images import ImageSpec
 from llmbench.config.load import (
     INT64_MAX,
     INT64_MIN,
@@ -216,6 +218,7 @@ class WorkloadSpec(_Spec):
         description="unique first word per session or per turn (off | session | turn): no "
         "prefix cache reuse across sessions and runs, or none at all",
     )
+    images: ImageSpec = Field(default_factory=ImageSpec, description="images per request")
 
     @field_validator("input_mix", "output_mix", mode="before")
     @classmethod
@@ -270,6 +273,9 @@ class RunSpec(_Spec):
     )
     seed: int = Field(0, ge=INT64_MIN, le=INT64_MAX, description="seeds the statistics (bootstrap)")
     tasks: TasksSpec | None = Field(None, description="DAG tasks from a task file (docs/tasks.md)")
+    agent_loop: AgentLoopSpec | None = Field(
+        None, description="a phone-agent loop instead of independent requests (agent-loop.md)"
+    )
     # Last: its checks read the load, workload and objectives validated before it.
     study: StudySpec | None = Field(None, description="several runs made of the load")
 
@@ -280,6 +286,19 @@ class RunSpec(_Spec):
         if isinstance(data, dict) and is_v1_load(data.get("load")):
             return upgrade_spec_v1(data)
         return data
+
+    @field_validator("workload", "agent_loop")
+    @classmethod
+    def _check_chat(cls, value: Any, info: ValidationInfo) -> Any:
+        """Images (and the agent loop's screenshots) are chat content parts."""
+        target = info.data.get("target")
+        images = isinstance(value, WorkloadSpec) and value.images.wanted
+        if (images or isinstance(value, AgentLoopSpec)) and getattr(
+            target, "endpoint", "chat"
+        ) != "chat":
+            what = "images" if images else "an agent loop"
+            raise ValueError(f"{what} need the chat endpoint: target.endpoint chat")
+        return value
 
     @field_validator("study")
     @classmethod
@@ -371,14 +390,33 @@ class RunSpec(_Spec):
         for name, default in _LATER_WORKLOAD_DEFAULTS.items():
             if name in workload and workload[name] == default:
                 del workload[name]
-        if dumped.get("sim", {}).get("task_options") is None:  # the task face's
-            dumped.get("sim", {}).pop("task_options", None)
+        if workload.get("images") == ImageSpec().model_dump(mode="json"):
+            workload.pop("images", None)
+        dumped["sim"] = sim_settings_dump(self.sim)
         if self.task_api == TaskApiSettings():  # agent-service settings
             dumped.pop("task_api", None)
-        if dumped.get("tasks") is None:  # no task file
-            dumped.pop("tasks", None)
+        for name in ("tasks", "agent_loop"):  # no task file, no agent loop
+            if dumped.get(name) is None:
+                dumped.pop(name, None)
         canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+# Simulator settings newer than the spec hash and the results files: left out of both at their
+# defaults, so earlier runs hash and read back as they did.
+NEWER_SIM_FIELDS = (
+    "prefill_us_per_token", "image_patch_px", "image_max_tokens", "reply", "agent_think_tokens",
+    "agent_finish_after", "task_options",
+)  # fmt: skip
+
+
+def sim_settings_dump(sim: SimSpec) -> dict[str, Any]:
+    """The simulator's settings as stored: the newer fields only where not at their defaults."""
+    dumped = sim.model_dump(mode="json")
+    for name in NEWER_SIM_FIELDS:
+        if dumped.get(name) == SimSpec.model_fields[name].default:
+            dumped.pop(name, None)
+    return dumped
 
 
 def _single_load(data: Any) -> Any:

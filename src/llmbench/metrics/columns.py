@@ -37,7 +37,7 @@ _INT32_MAX = 2**31 - 1
 _INT_COLUMNS = (
     "scheduled_ns", "sent_ns", "end_ns", "ttfb_ns", "ttft_ns", "ttfo_ns", "e2e_ns",
     "client_lag_ns", "planned_to_sent_ns", "input_tokens", "output_tokens", "n_chunks",
-    "max_gap_ns", "cached_tokens",
+    "max_gap_ns", "cached_tokens", "payload_bytes", "images",
 )  # fmt: skip
 
 
@@ -57,6 +57,8 @@ def _ints(record: RequestRecord, gaps: IntArray) -> tuple[int, ...]:
         len(record.chunk_offsets_ns),
         int(gaps.max()) if gaps.size else None,
         record.cached_tokens,
+        record.payload_bytes,
+        record.images,
     )
     return tuple(NONE if value is None else value for value in values)
 

@@ -113,6 +113,23 @@ def _rates(columns: RunColumns) -> dict[str, Any]:
     }
 
 
+def _payload(columns: RunColumns, seed: int, duration_s: float | None) -> dict[str, Any]:
+    """`payload_bytes` (request body sizes) and `images_per_s` (image parts of ok requests per
+    second of the run), over ok measured requests; absent when no record has a body size (a run
+    written before they were recorded)."""
+    ok = columns.ok_mask
+    sizes = columns.ints("payload_bytes")[ok]
+    if not (sizes != NONE).any():
+        return {}
+    sizes = sizes[sizes != NONE].astype(np.float64)
+    images = columns.ints("images")[ok]
+    total_images = int(images[images != NONE].sum())
+    return {
+        "payload_bytes": describe(sizes, seed=seed, max_indices=MAX_LISTED),
+        "images_per_s": total_images / duration_s if duration_s else None,
+    }
+
+
 def _mean_or_none(total: int, n: int) -> float | None:
     return total / n if n else None
 
@@ -185,6 +202,7 @@ def summarize_run(
     samples = _Samples(columns)
     summary, outliers = _distributions(samples, seed)
     summary.update(_rates(columns))
+    summary.update(_payload(columns, seed, summary["duration_s"]))
     measured = columns.n_measured
     return {
         "covers": {

@@ -12,9 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from llmbench.config.load import profile_name
+from llmbench.report.agent_loop import agent_loop_lines, payload_line
 from llmbench.report.load import SCHEDULED_ROWS, load_lines
-from llmbench.report.tasks import task_lines, task_load
 from llmbench.report.sessions import session_lines
+from llmbench.report.tasks import task_lines, task_load
 from llmbench.store.run_schema import (
     ClientHealth,
     Counts,
@@ -439,7 +440,7 @@ def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) ->
         parts += session_lines(view.run)
         if view.parts is not None:
             parts.append(_throughput_line(view.parts))
-        parts += _lengths_line(view)
+        parts += _lengths_line(view) + payload_line(view.run) + agent_loop_lines(view.run)
     parts += task_lines(view.run)
     parts += _server_metrics_line(view.run) + _monitors_line(view.run)
     parts += _client_warnings(view.run)

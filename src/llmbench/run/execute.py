@@ -35,6 +35,7 @@ from llmbench.config.run import ENGINE_NAMES
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome
 from llmbench.engine.protocol import Conversant
 from llmbench.errors import ConfigError, DistributedError, EndpointError, StoreError
+from llmbench.metrics.agent_loop import agent_loop_summary
 from llmbench.metrics.columns import ColumnRow, RunColumns, column_row
 from llmbench.metrics.summary import summarize_run
 from llmbench.metrics.tasks import summarize_tasks
@@ -45,14 +46,15 @@ from llmbench.monitor.environment import capture_environment
 from llmbench.records import RequestRecord
 from llmbench.redaction import public_url
 from llmbench.run.plan import LoadPlan, TaskSink, build_load, prompt_tokens
-from llmbench.run.taskapi import TASK_KINDS, bind_target
 from llmbench.run.sessions import sessions_block
+from llmbench.run.taskapi import TASK_KINDS, bind_target
 from llmbench.run.watching import RunWatch
 from llmbench.run.workers.child import WorkerTask, check_target_kind, make_client
 from llmbench.run.workers.pool import RecordSink, run_workers
 from llmbench.run.workers.share import choose_workers, usable_cpus
 from llmbench.store.results import RunWriter, record_line
 from llmbench.store.run_schema import (
+    AgentLoopSummary,
     ClientHealth,
     Clock,
     EngineInfo,
@@ -301,7 +303,7 @@ async def execute_run(
                 **judgement,
                 **watched,
                 **_evidence(records, watched, watch, run.clock.monotonic_ns_at_start),
-                **_task_block(sink.tasks, spec.seed),
+                **_agent_blocks(spec, sink.tasks),
                 **sessions,
             }
         )
@@ -310,9 +312,19 @@ async def execute_run(
     return run
 
 
-def _task_block(tasks: list[TaskRecord], seed: int) -> dict[str, TaskSummary]:
-    """run.json's `tasks` block, for a run whose driver produced task records (else no key)."""
-    return {"tasks": TaskSummary.model_validate(summarize_tasks(tasks, seed=seed))} if tasks else {}
+def _agent_blocks(spec: RunSpec, tasks: list[TaskRecord]) -> dict[str, Any]:
+    """run.json blocks of agent workloads, from their task records (else no key): `tasks`
+    for any, and `agent_loop` for the phone-agent loop."""
+    blocks: dict[str, Any] = {}
+    if tasks:
+        blocks["tasks"] = TaskSummary.model_validate(summarize_tasks(tasks, seed=spec.seed))
+    loop = spec.agent_loop
+    if loop is not None:
+        summary = agent_loop_summary(
+            tasks, history=loop.history, markers=loop.markers, seed=spec.seed
+        )
+        blocks["agent_loop"] = AgentLoopSummary.model_validate(summary)
+    return blocks
 
 
 def _initial_run(

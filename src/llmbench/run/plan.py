@@ -45,12 +45,13 @@ from llmbench.metrics.delivery import closed_loop_delivery, open_loop_delivery
 from llmbench.metrics.slo import goodput
 from llmbench.records import RequestRecord, RequestSpec
 from llmbench.run.dag import dag_driver
+from llmbench.run.sessions import session_driver
 from llmbench.run.task_protocol import task_submissions
 from llmbench.run.taskapi import TASK_KINDS, task_api_plan
-from llmbench.run.sessions import session_driver
 from llmbench.store.run_schema import LoadOutcome, PromptTokens
 from llmbench.tasks import TaskRecord
 from llmbench.workload.dataset import dataset_requests, load_dataset
+from llmbench.workload.images import image_pool, with_images
 from llmbench.workload.lengths import Lengths
 from llmbench.workload.synthetic import synthetic_requests
 from llmbench.workload.trace import load_trace, trace_requests
@@ -205,11 +206,24 @@ def prompt_tokens(spec: RunSpec, tokenizer: Tokenizer | None, *, simulated: bool
     )
 
 
+def _scripted_agent(spec: RunSpec) -> AgentDriver | None:
+    """The driver of an agent workload given by its own file (DAG tasks, the phone-agent
+    loop), else None."""
+    if spec.tasks is not None:  # DAG tasks from a task file (docs/tasks.md)
+        return dag_driver(spec.tasks, seed=spec.workload.seed)
+    if spec.agent_loop is not None:
+        from llmbench.run.agent_loop import AgentLoop  # it builds on this module's types
+
+        return AgentLoop(spec.agent_loop, seed=spec.workload.seed)
+    return None
+
+
 def build_load(spec: RunSpec) -> LoadPlan:
     """The plan of one single-step profile (sweeps and searches build one per step)."""
     load, seed = spec.load, spec.workload.seed
-    if spec.tasks is not None:  # DAG tasks from a task file (docs/tasks.md)
-        return LoadPlan(spec, iter(()), agent=dag_driver(spec.tasks, seed=seed))
+    scripted = _scripted_agent(spec)
+    if scripted is not None:
+        return LoadPlan(spec, iter(()), agent=scripted)
     if isinstance(load, ReplayLoad):
         entries = load_trace(Path(load.trace), max_requests=load.total_requests)
         offsets = scaled_offsets([e.timestamp_ms for e in entries], load.time_scale)
@@ -249,6 +263,12 @@ def build_load(spec: RunSpec) -> LoadPlan:
     if spec.target.kind in TASK_KINDS:  # an agent service: one task per request (run/taskapi.py)
         paced = _rate_offsets(load, seed) if isinstance(load, OpenLoad | RampLoad) else None
         return LoadPlan(spec, iter(()), agent=task_api_plan(spec, items, paced))
+    images = spec.workload.images
+    if images.wanted:  # made now, before the load: encoding is ~50 ms a phone-sized PNG
+        pool = image_pool(count=images.count, size=images.pixels, pattern=images.pattern,
+                          fmt=images.format, seed=seed, jpeg_quality=images.jpeg_quality,
+                          files=images.files)  # fmt: skip
+        items = with_images(items, pool, images.count)
     if isinstance(load, OpenLoad | RampLoad) and open_loop:
         offsets = _rate_offsets(load, seed)
         return LoadPlan(spec, items, open=OpenLoopPlan(offsets, load.max_concurrency, load.warmup))

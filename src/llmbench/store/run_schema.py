@@ -16,7 +16,7 @@ from pydantic import Field, field_serializer
 
 from llmbench.clients.scrape import TargetEnvironment
 from llmbench.config import RunSpec, SimSpec, ValiditySpec
-from llmbench.config.run import EngineName
+from llmbench.config.run import EngineName, sim_settings_dump
 from llmbench.engine.closed_loop import StopReason
 from llmbench.monitor.cache_evidence import CacheEvidence
 from llmbench.monitor.decomposition import Decomposition
@@ -60,6 +60,12 @@ class RunSummary(Block):
     requests_per_s: float | None
     duration_s: float | None
     error_rate: float | None
+    payload_bytes: Distribution | None = Field(
+        None, description="request body bytes as sent; absent from files before it"
+    )
+    images_per_s: float | None = Field(
+        None, description="image parts of ok requests per second; absent from files before it"
+    )
 
 
 class Covers(Block):
@@ -347,14 +353,7 @@ class TargetInfo(Block):
 
     @field_serializer("embedded_sim")
     def _sim(self, sim: SimSpec | None) -> dict[str, Any] | None:
-        """The simulator's settings; its task face's options only when set (files before them
-        are written back unchanged)."""
-        if sim is None:
-            return None
-        data = sim.model_dump(mode="json")
-        if data.get("task_options") is None:
-            data.pop("task_options", None)
-        return data
+        return None if sim is None else sim_settings_dump(sim)
 
 
 class SpecSource(Block):
@@ -366,6 +365,40 @@ class SpecSource(Block):
 
 class Clock(Block):
     monotonic_ns_at_start: int
+
+
+class AgentStepRow(Block):
+    """One step index of an agent loop, over the tasks whose model call at it succeeded."""
+
+    step: int
+    n: int
+    ttft_ms_p50: float | None
+    thinking_ms_p50: float | None = Field(description="sent → chunk holding the first marker")
+    e2e_ms_p50: float | None
+    prompt_tokens_mean: float | None = Field(description="usage.prompt_tokens, else planned")
+    payload_bytes_mean: float | None
+    images_mean: float | None
+    cached_share: float | None = Field(
+        description="Σ cached_tokens / Σ prompt_tokens over requests reporting cached_tokens"
+    )
+    cached_reported: int = Field(description="requests that reported cached_tokens")
+
+
+class AgentLoopSummary(Block):
+    """The phone-agent loop's roll-up (docs/agent-loop.md); measured tasks, censored kept."""
+
+    history: Literal["strip_images", "keep_images"]
+    markers: list[str]
+    tasks: int
+    by_status: dict[str, int]
+    steps_per_task: Distribution
+    task_completion_ms: Distribution = Field(description="submitted → last step's end")
+    model_ms: Distribution = Field(description="per task: Σ model calls (sent → end)")
+    actuation_ms: Distribution = Field(description="per task: Σ actuation waits")
+    model_share: Distribution = Field(description="per task: model_ms / completion")
+    actuation_share: Distribution = Field(description="per task: actuation_ms / completion")
+    thinking_ms: Distribution = Field(description="every step: sent → the first marker's chunk")
+    per_step: list[AgentStepRow]
 
 
 class RunSummaryParts(Block):
@@ -411,6 +444,7 @@ class RunResult(Block):
     # Agent workloads (DAG tasks, agent loops, task APIs): their tasks.jsonl summarized.
     tasks: TaskSummary | None = None
     sessions: SessionsBlock | None = None
+    agent_loop: AgentLoopSummary | None = None  # issue 11; absent from files before it
 
     @field_serializer("spec")
     def _spec(self, spec: RunSpec) -> dict[str, Any]:

@@ -23,6 +23,11 @@ _KEYS = {
     "done_ns",
     "prompt_tokens",
     "thinking_tokens",
+    "body_bytes",
+    "images",
+    "image_tokens",
+    "action_token",
+    "action_emit_ns",
     "completion_tokens",
     "status",
     "fault",
@@ -74,3 +79,14 @@ def test_clear_reports_how_many() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="capacity"):
         EmissionLog(0)
+
+
+def test_the_action_chunk_is_the_one_holding_the_action_token() -> None:
+    entry = EmissionLog(10).open("r1", "/v1/chat/completions", 100)
+    assert entry.action_emit_ns() is None  # not an agent reply
+    entry.action_token = 4  # tokens 0-2 in the first chunk, 3-5 in the second
+    entry.record_chunk(deadline_ns=150, emit_ns=151, tokens=3)
+    assert entry.action_emit_ns() is None  # not out yet
+    entry.record_chunk(deadline_ns=170, emit_ns=172, tokens=3)
+    assert entry.action_emit_ns() == 172
+    assert entry.to_dict()["action_emit_ns"] == 172

@@ -5,7 +5,9 @@ Every refusal carries its HTTP status and an OpenAI error body; every event pars
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 from typing import Any
 
 import pytest
@@ -26,17 +28,29 @@ def _parse(body: Any, kind: Kind = "chat", limit: int = 100) -> Any:
     return parse_request(json.dumps(body).encode(), kind, MODEL, limit)
 
 
+def png_data_url(width: int, height: int) -> str:
+    """A PNG header as far as its size (all the simulator reads)."""
+    ihdr = struct.pack(">II", width, height) + bytes((8, 2, 0, 0, 0))
+    data = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + b"\0\0\0\0"
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
 def test_chat_counts_words_in_strings_and_text_parts() -> None:
     messages = [
         {"role": "system", "content": "be  brief"},
         {
             "role": "user",
-            "content": [{"type": "text", "text": "one two\nthree"}, {"type": "image_url"}],
+            "content": [
+                {"type": "text", "text": "one two\nthree"},
+                {"type": "image_url", "image_url": {"url": png_data_url(28, 56)}},
+            ],
         },
         {"role": "assistant", "content": None},
     ]
     request = _parse({"model": MODEL, "messages": messages, "max_tokens": 5, "stream": True})
-    assert (request.prompt_tokens, request.max_tokens, request.stream) == (5, 5, True)
+    # 5 words and one 28x56 image: ceil(28/28) * ceil(56/28) = 2 tokens
+    assert (request.prompt_tokens, request.max_tokens, request.stream) == (7, 5, True)
+    assert (request.images, request.image_tokens, request.assistant_turns) == (1, 2, 1)
     assert request.include_usage is False
 
 

@@ -7,6 +7,7 @@ available until SIGINT or SIGTERM. Every chunk is written at an absolute deadlin
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hmac
 import signal
@@ -19,6 +20,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from llmbench.sim.server.a2a import A2AFace
+from llmbench.sim.server.agent import agent_script
 from llmbench.sim.server.arrival import ArrivalClock
 from llmbench.sim.server.clock import deadline_waiter
 from llmbench.sim.server.config import SimConfig
@@ -43,6 +45,7 @@ from llmbench.sim.server.faults import (
     done_tail,
     parse_fault,
 )
+from llmbench.sim.server.images import ImageRule
 from llmbench.sim.server.log import EmissionLog, RequestLog
 from llmbench.sim.server.messages import (
     MESSAGES_PATH,
@@ -108,6 +111,7 @@ class _Simulator:
         self.waiter = deadline_waiter()
         self.arrivals = ArrivalClock()
         self.faults = FaultPolicy(config.fault_rates, config.fault_seed)
+        self.image_rule = ImageRule(config.image_patch_px, config.image_max_tokens)
         twin = config.twin
         self.twin = (
             TwinRunner(twin, config.seed, self.waiter)
@@ -151,17 +155,18 @@ class _Simulator:
             fault = parse_fault(request.headers.get(FAULT_HEADER)) or self.faults.pick(seq)
             entry.fault = fault.name if fault else None
             raw = await self._read_body(request)
-            entry.body_ns = time.monotonic_ns()
+            entry.body_ns, entry.body_bytes = time.monotonic_ns(), len(raw)
             # Reads after a body's first stamped its connection again; the next request's
             # arrival is the next byte after this body (clients here do not pipeline).
             self.arrivals.take(request.transport)
-            gen = parse_generation(raw, kind, self.config.model, self.config.max_tokens_limit)
+            gen = parse_generation(
+                raw, kind, self.config.model, self.config.max_tokens_limit, self.image_rule
+            )
         except FaultError as exc:
             return await self._refuse(request, entry, ApiError(400, str(exc), param=FAULT_HEADER))
         except ApiError as exc:
             return await self._refuse(request, entry, exc)
-        entry.stream, entry.prompt_tokens = gen.stream, gen.prompt_tokens
-        entry.thinking_tokens = gen.thinking_tokens
+        gen, script = self._accepted(gen, entry)
         if fault is not None and fault.status is not None:
             message, type_, code = _STATUS_FAULTS[fault.status]
             if fault.echo_auth:  # a careless server quoting the caller's key back
@@ -173,11 +178,13 @@ class _Simulator:
         start_ns = received_ns + (fault.start_delay_ns if fault else 0)
         plan: Plan
         if self.twin is None:
+            start_ns += self.config.prefill_ns(gen.prompt_tokens)
             plan = delayed_after(self._plan(start_ns, gen.max_tokens, seq), fault)
         else:  # the engine times the tokens; a mid-stream stall delays their delivery
             try:
+                reply_words = [t.strip() for t in script] if script else None
                 plan = self.twin.submit(
-                    start_ns, gen.prompt_tokens, gen.max_tokens, gen.prompt_words
+                    start_ns, gen.prompt_tokens, gen.max_tokens, gen.prompt_words, reply_words
                 )
             except AdmissionError as exc:
                 error = ApiError(400, str(exc), param="messages", code="context_length_exceeded")
@@ -186,14 +193,46 @@ class _Simulator:
             if fault is not None and fault.stall_after_chunks is not None:
                 plan.stall_after_chunks = fault.stall_after_chunks
                 plan.stall_ns = fault.stall_after_ns
-        encoder = response_encoder(gen, self.config.model)
-        if fault is not None and fault.huge_chunk_bytes:
-            encoder = HugeChunkEncoder(encoder, fault.huge_chunk_bytes)
+        encoder = self._encoder(gen, script, fault)
         if fault is not None and fault.headers_delay_ns:
             await self.waiter.sleep_until(received_ns + fault.headers_delay_ns)
         if gen.stream:
             return await self._stream(request, entry, gen, fault, plan, encoder)
         return await self._unary(request, entry, gen, fault, plan, encoder)
+
+    def _accepted(
+        self, gen: GenerationRequest, entry: RequestLog
+    ) -> tuple[GenerationRequest, tuple[str, ...] | None]:
+        """Logs what a valid request asks for; with `reply: agent`, its scripted reply."""
+        entry.stream, entry.prompt_tokens = gen.stream, gen.prompt_tokens
+        entry.images, entry.image_tokens = gen.images, gen.image_tokens
+        entry.thinking_tokens = gen.thinking_tokens
+        if self.config.reply != "agent" or gen.kind != "chat":
+            return gen, None
+        return self._agent_reply(gen, entry)
+
+    def _encoder(
+        self, gen: GenerationRequest, script: tuple[str, ...] | None, fault: Fault | None
+    ) -> ResponseEncoder:
+        encoder = response_encoder(gen, self.config.model)
+        if script is not None:
+            encoder.script(script)
+        if fault is not None and fault.huge_chunk_bytes:
+            encoder = HugeChunkEncoder(encoder, fault.huge_chunk_bytes)
+        return encoder
+
+    def _agent_reply(
+        self, gen: GenerationRequest, entry: RequestLog
+    ) -> tuple[GenerationRequest, tuple[str, ...]]:
+        """The agent's reply to this step: its tokens, and the request cut to their number."""
+        cfg = self.config
+        script = agent_script(
+            cfg.seed, gen.assistant_turns, cfg.agent_think_tokens, cfg.agent_finish_after
+        )
+        n_tokens = min(gen.max_tokens, len(script.texts))
+        if script.action_index < n_tokens:
+            entry.action_token = script.action_index
+        return dataclasses.replace(gen, max_tokens=n_tokens), script.texts
 
     async def _read_body(self, request: web.Request) -> bytes:
         limit = self.config.max_body_bytes

@@ -37,9 +37,15 @@ class SimConfig:
     twin: Preset | None = None
     # The task face's plan shape and faults (sim/server/task_state.py), `key:value,...`.
     task_options: str | None = None
+    prefill_us_per_token: float = _DEFAULT.prefill_us_per_token
+    image_patch_px: int = _DEFAULT.image_patch_px
+    image_max_tokens: int = _DEFAULT.image_max_tokens
+    reply: str = _DEFAULT.reply
+    agent_think_tokens: int = _DEFAULT.agent_think_tokens
+    agent_finish_after: int = _DEFAULT.agent_finish_after
 
     def __post_init__(self) -> None:
-        for name in ("ttft_ms", "itl_ms", "jitter_ms"):
+        for name in ("ttft_ms", "itl_ms", "jitter_ms", "prefill_us_per_token"):
             value = getattr(self, name)
             if not value >= 0.0:  # also rejects NaN
                 raise ValueError(f"{name} must be >= 0, got {value!r}")
@@ -66,12 +72,20 @@ class SimConfig:
             ttft_ms=ttft_ms, itl_ms=itl_ms, jitter_ms=settings.jitter_ms, seed=settings.seed,
             tokens_per_chunk=settings.tokens_per_chunk, model=settings.model, api_key=api_key,
             log_capacity=settings.log_capacity, fault_rates=settings.fault_rates(),
-            fault_seed=settings.fault_seed, twin=twin, task_options=settings.task_options,
+            fault_seed=settings.fault_seed, twin=twin,
+            prefill_us_per_token=settings.prefill_us_per_token,
+            image_patch_px=settings.image_patch_px, image_max_tokens=settings.image_max_tokens,
+            reply=settings.reply, agent_think_tokens=settings.agent_think_tokens,
+            agent_finish_after=settings.agent_finish_after, task_options=settings.task_options,
         )  # fmt: skip
 
     @property
     def ttft_ns(self) -> int:
         return round(self.ttft_ms * _NS_PER_MS)
+
+    def prefill_ns(self, prompt_tokens: int) -> int:
+        """Fixed timing: what a prompt adds to TTFT (`prefill_us_per_token` per token)."""
+        return round(prompt_tokens * self.prefill_us_per_token * 1000)
 
     @property
     def itl_ns(self) -> int:

@@ -22,7 +22,6 @@ from llmbench.sim.server.protocol import (
     MALFORMED_EVENT,
     GenerationRequest,
     ResponseEncoder,
-    token_text,
 )
 from llmbench.sim.server.served import TwinStream
 
@@ -72,7 +71,9 @@ class DirectEmitter:
             return False
         start = self.first_token
         end = start + count
-        data = self._encoder.chunked_token_event(token_text(start, count), end == self._n_tokens)
+        data = self._encoder.chunked_token_event(
+            self._encoder.tokens(start, count), end == self._n_tokens
+        )
         entry = self._entry
         entry.chunk_emit_ns.append(time.monotonic_ns())  # before the write: see emit_chunks
         transport.write(data)
@@ -144,7 +145,7 @@ async def emit_chunks(
     for deadline_ns, count in itertools.islice(plan, limit):
         await sleep_until(deadline_ns)
         end = first_token + count
-        event = encoder.token_event(token_text(first_token, count), end == n_tokens)
+        event = encoder.token_event(encoder.tokens(first_token, count), end == n_tokens)
         # Truth is the moment the bytes go to the socket: `write` may hand them over and then
         # yield, so a time taken after it could be later than the client's arrival time.
         log_emit(time.monotonic_ns())
@@ -171,7 +172,7 @@ async def emit_twin(
         if deadline_ns > time.monotonic_ns():  # usually due already: handed over at its end
             await sleep_until(deadline_ns)
         end = first_token + count
-        event = encoder.token_event(token_text(first_token, count), end == n_tokens)
+        event = encoder.token_event(encoder.tokens(first_token, count), end == n_tokens)
         entry.chunk_emit_ns.append(time.monotonic_ns())  # before the write: see emit_chunks
         await write(event)
         entry.chunk_deadline_ns.append(deadline_ns)

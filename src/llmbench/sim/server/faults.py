@@ -210,6 +210,12 @@ class HugeChunkEncoder(ResponseEncoder):
     def role_event(self) -> bytes:
         return self._base.role_event()
 
+    def script(self, texts: tuple[str, ...]) -> None:
+        self._base.script(texts)
+
+    def tokens(self, start: int, count: int) -> bytes:
+        return self._base.tokens(start, count)
+
     def token_event(self, text: bytes, last: bool) -> bytes:
         if self._pad is not None:
             text, self._pad = text + self._pad, None

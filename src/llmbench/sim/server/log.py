@@ -30,10 +30,26 @@ class RequestLog:
     done_ns: int | None = None
     prompt_tokens: int | None = None
     thinking_tokens: int = 0  # /v1/messages: the first tokens went out as a thinking block
+    body_bytes: int | None = None  # the request body's size as received
+    images: int = 0
+    image_tokens: int = 0
+    # reply agent: the index of the action token (its chunk holds the marker), else None
+    action_token: int | None = None
     status: int | None = None
     fault: str | None = None
     # complete | error | cut (fault) | client_closed | in_progress
     outcome: str = "in_progress"
+
+    def action_emit_ns(self) -> int | None:
+        """When the chunk holding the action token went out (reply agent), else None."""
+        if self.action_token is None:
+            return None
+        sent = 0
+        for emit_ns, tokens in zip(self.chunk_emit_ns, self.chunk_tokens, strict=True):
+            sent += tokens
+            if sent > self.action_token:
+                return int(emit_ns)
+        return None
 
     def record_chunk(self, deadline_ns: int, emit_ns: int, tokens: int) -> None:
         self.chunk_deadline_ns.append(deadline_ns)
@@ -60,6 +76,11 @@ class RequestLog:
             "done_ns": self.done_ns,
             "prompt_tokens": self.prompt_tokens,
             "thinking_tokens": self.thinking_tokens,
+            "body_bytes": self.body_bytes,
+            "images": self.images,
+            "image_tokens": self.image_tokens,
+            "action_token": self.action_token,
+            "action_emit_ns": self.action_emit_ns(),
             "completion_tokens": self.completion_tokens,
             "status": self.status,
             "fault": self.fault,

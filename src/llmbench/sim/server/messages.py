@@ -11,12 +11,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from llmbench.sim.server.images import ImageRule
 from llmbench.sim.server.protocol import (
     ApiError,
     GenerationRequest,
     Kind,
     ResponseEncoder,
-    _chat_prompt_words,
+    _chat_prompt,
     _check_model,
     _max_tokens,
     _optional_bool,
@@ -49,12 +50,12 @@ def error_body(status: int, message: str) -> bytes:
 
 
 def parse_generation(
-    raw: bytes, kind: Kind, model: str, max_tokens_limit: int
+    raw: bytes, kind: Kind, model: str, max_tokens_limit: int, image_rule: ImageRule | None = None
 ) -> GenerationRequest:
     """A chat, completions or Messages body, validated by its endpoint's rules."""
     if kind == "messages":
         return parse_messages_request(raw, model, max_tokens_limit)
-    return parse_request(raw, kind, model, max_tokens_limit)
+    return parse_request(raw, kind, model, max_tokens_limit, image_rule)
 
 
 def response_encoder(gen: GenerationRequest, model: str) -> ResponseEncoder:
@@ -99,7 +100,7 @@ def parse_messages_request(raw: bytes, model: str, max_tokens_limit: int) -> Gen
     _check_model(body, model)
     if body.get("max_tokens") is None:
         raise ApiError(400, "max_tokens: Field required", param="max_tokens")
-    words = _system_words(body.get("system")) + _chat_prompt_words(body)
+    words = _system_words(body.get("system")) + _chat_prompt(body, ImageRule()).words
     max_tokens = _max_tokens(body, max_tokens_limit)
     stream = _optional_bool(body, "stream")
     thinking = _thinking_tokens(body.get("thinking"), max_tokens)

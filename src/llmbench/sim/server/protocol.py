@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from llmbench.sim.server.images import ImageError, ImageRule, image_words
 from llmbench.sim.twin.vocabulary import VOCABULARY
 
 Kind = Literal["chat", "completions", "messages"]  # messages: Anthropic (messages.py)
@@ -60,10 +61,30 @@ class GenerationRequest:
     max_tokens: int
     prompt_words: tuple[str, ...] = ()  # the prompt's tokens (whitespace words), in order
     thinking_tokens: int = 0  # messages: the first tokens form a thinking block
+    images: int = 0  # image parts in the prompt (their tokens are in prompt_tokens)
+    image_tokens: int = 0
+    assistant_turns: int = 0  # assistant messages in the history (an agent's step index)
 
 
-def parse_request(raw: bytes, kind: Kind, model: str, max_tokens_limit: int) -> GenerationRequest:
-    """Validate a request body; raise `ApiError` (400, 404 or 422) on anything wrong."""
+@dataclass(slots=True)
+class _Prompt:
+    """What a chat request's messages add up to."""
+
+    words: list[str]
+    images: int = 0
+    image_tokens: int = 0
+    assistant_turns: int = 0
+
+
+def parse_request(
+    raw: bytes,
+    kind: Kind,
+    model: str,
+    max_tokens_limit: int,
+    image_rule: ImageRule | None = None,
+) -> GenerationRequest:
+    """Validate a request body; raise `ApiError` (400, 404 or 422) on anything wrong. Image
+    parts count `image_rule`'s tokens each (default `ImageRule()`)."""
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
@@ -71,7 +92,12 @@ def parse_request(raw: bytes, kind: Kind, model: str, max_tokens_limit: int) -> 
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
     _check_model(body, model)
-    words = _chat_prompt_words(body) if kind == "chat" else _prompt_words(body)
+    prompt = (
+        _chat_prompt(body, image_rule or ImageRule())
+        if kind == "chat"
+        else _Prompt(_prompt_words(body))
+    )
+    words = prompt.words
     max_tokens = _max_tokens(body, max_tokens_limit)
     n = body.get("n")
     if n is not None:
@@ -84,7 +110,11 @@ def parse_request(raw: bytes, kind: Kind, model: str, max_tokens_limit: int) -> 
     if options is not None and not isinstance(options, dict):
         raise ApiError(400, "'stream_options' must be an object", param="stream_options")
     include_usage = _optional_bool(options or {}, "include_usage")
-    return GenerationRequest(kind, stream, include_usage, len(words), max_tokens, tuple(words))
+    return GenerationRequest(
+        kind, stream, include_usage, len(words), max_tokens, tuple(words),
+        images=prompt.images, image_tokens=prompt.image_tokens,
+        assistant_turns=prompt.assistant_turns,
+    )  # fmt: skip
 
 
 def _is_int(value: object) -> bool:
@@ -111,26 +141,27 @@ def _check_model(body: dict[str, Any], model: str) -> None:
         raise ApiError(404, message, param="model", code="model_not_found")
 
 
-def _chat_prompt_words(body: dict[str, Any]) -> list[str]:
+def _chat_prompt(body: dict[str, Any], rule: ImageRule) -> _Prompt:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ApiError(400, "'messages' must be a non-empty array", param="messages")
-    words: list[str] = []
+    prompt = _Prompt([])
     for message in messages:
         if not isinstance(message, dict):
             raise ApiError(400, "each message must be an object", param="messages")
-        words += _content_words(message.get("content"))
-    return words
+        prompt.assistant_turns += message.get("role") == "assistant"
+        _add_content(prompt, message.get("content"), rule)
+    return prompt
 
 
-def _content_words(content: object) -> list[str]:
+def _add_content(prompt: _Prompt, content: object, rule: ImageRule) -> None:
     if content is None:
-        return []
+        return
     if isinstance(content, str):
-        return content.split()
+        prompt.words += content.split()
+        return
     if not isinstance(content, list):
         raise ApiError(400, "message 'content' must be a string or an array", param="messages")
-    words: list[str] = []
     for part in content:
         if not isinstance(part, dict):
             raise ApiError(400, "each content part must be an object", param="messages")
@@ -138,8 +169,23 @@ def _content_words(content: object) -> list[str]:
             text = part.get("text")
             if not isinstance(text, str):
                 raise ApiError(400, "a text part needs a string 'text'", param="messages")
-            words += text.split()
-    return words
+            prompt.words += text.split()
+        elif part.get("type") == "image_url":
+            words = _image_part_words(part, rule)
+            prompt.words += words
+            prompt.images += 1
+            prompt.image_tokens += len(words)
+
+
+def _image_part_words(part: dict[str, Any], rule: ImageRule) -> list[str]:
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, dict) else image
+    if not isinstance(url, str):
+        raise ApiError(400, "an image_url part needs 'image_url': {'url': ...}", param="messages")
+    try:
+        return image_words(url, rule)
+    except ImageError as exc:
+        raise ApiError(400, str(exc), param="messages") from exc
 
 
 def _prompt_words(body: dict[str, Any]) -> list[str]:
@@ -203,6 +249,18 @@ class ResponseEncoder:
             close = b'","logprobs":null,"finish_reason":'
         self._close_more = close + b"null}]}\n\n"
         self._close_last = close + b'"length"}]}\n\n'
+        self._texts: tuple[str, ...] | None = None  # a scripted reply (`reply: agent`)
+
+    def script(self, texts: tuple[str, ...]) -> None:
+        """Token i of this response is `texts[i]` instead of a vocabulary word; it stops."""
+        self._texts = texts
+        self._close_last = self._close_last.replace(b'"length"', b'"stop"')
+
+    def tokens(self, start: int, count: int) -> bytes:
+        """Tokens start..start+count-1 as JSON string content."""
+        if self._texts is None:
+            return token_text(start, count)
+        return json.dumps("".join(self._texts[start : start + count]))[1:-1].encode()
 
     def role_event(self) -> bytes:
         choice = b'{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,'
@@ -240,13 +298,16 @@ class ResponseEncoder:
         self, prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None
     ) -> bytes:
         """The non-streaming response holding all tokens."""
-        text = token_text(0, completion_tokens).decode("ascii")
+        if self._texts is None:
+            text = token_text(0, completion_tokens).decode("ascii")
+        else:
+            text = "".join(self._texts[:completion_tokens])
         choice: dict[str, Any] = {"index": 0}
         if self.kind == "chat":
             choice["message"] = {"role": "assistant", "content": text}
         else:
             choice["text"] = text
-        choice.update(logprobs=None, finish_reason="length")
+        choice.update(logprobs=None, finish_reason="length" if self._texts is None else "stop")
         response = {**self._meta, "choices": [choice]}
         response["usage"] = usage(prompt_tokens, completion_tokens, cached_tokens)
         return json.dumps(response).encode()

@@ -122,7 +122,12 @@ class TwinRunner:
         return self.origin_ns + round(t_s * NS_PER_S)
 
     def submit(
-        self, arrival_ns: int, prompt_tokens: int, max_tokens: int, words: Sequence[str] | None
+        self,
+        arrival_ns: int,
+        prompt_tokens: int,
+        max_tokens: int,
+        words: Sequence[str] | None,
+        reply_words: Sequence[str] | None = None,
     ) -> TwinStream:
         """Queue a request that reached the server at `arrival_ns`; AdmissionError if never."""
         stream = TwinStream()
@@ -137,6 +142,8 @@ class TwinRunner:
         cached_words = tuple(words) if words is not None and self.engine.pool.caching else None
         seq = Seq(next(self._ids), arrival_s, eligible_s, prompt_tokens, max_tokens, cached_words)
         seq.tag = stream
+        if reply_words is not None:
+            seq.reply_words = tuple(reply_words)
         self.engine.submit(seq)
         stream.seq = seq
         self._wake.set()

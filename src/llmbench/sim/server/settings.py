@@ -6,6 +6,8 @@ the server (the one, narrow exception to "only prediction/ and cli/ import sim";
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llmbench.sim.server.faults import FaultError, parse_fault_rates
@@ -35,6 +37,24 @@ class SimSettings(BaseModel):
     fault_seed: int = Field(1, ge=-(2**63), le=2**63 - 1, description="seeds the fault draws")
     log_capacity: int = Field(
         100_000, ge=1, le=100_000_000, description="requests kept in the emission log"
+    )
+    prefill_us_per_token: float = Field(
+        0.0, ge=0, le=1e6, description="fixed timing: TTFT grows by this per prompt token"
+    )
+    image_patch_px: int = Field(
+        28, ge=1, le=65536, description="an image costs ceil(w/px)*ceil(h/px) prompt tokens"
+    )
+    image_max_tokens: int = Field(
+        16384, ge=1, le=10_000_000, description="most prompt tokens one image costs"
+    )
+    reply: Literal["words", "agent"] = Field(
+        "words", description="agent: thinking words then a do(...) or finish(...) action"
+    )
+    agent_think_tokens: int = Field(
+        32, ge=1, le=100_000, description="reply agent: the action at a seeded token in [n/2, n]"
+    )
+    agent_finish_after: int = Field(
+        3, ge=1, le=100_000, description="reply agent: the reply to step n (1-based) finishes"
     )
 
     task_options: str | None = Field(

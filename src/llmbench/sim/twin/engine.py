@@ -371,8 +371,10 @@ class Engine:
         register: list[int] = []
         if self.pool.caching and seq.words is not None:
             full = seq.computed // self.block
+            reply = seq.reply_words or ()
             words = list(seq.words) + [
-                VOCABULARY[i % len(VOCABULARY)] for i in range(seq.generated)
+                reply[i] if i < len(reply) else VOCABULARY[i % len(VOCABULARY)]
+                for i in range(seq.generated)
             ]
             register = block_hashes(words[: full * self.block], self.block)[len(seq.held) :]
         self.pool.release(seq.held, private, register, now_s)

@@ -19,6 +19,8 @@ class Seq:
     prompt_tokens: int
     max_tokens: int
     words: tuple[str, ...] | None = None  # the prompt's tokens, for the prefix cache
+    # The reply's tokens when scripted (an agent reply), else vocabulary words from the first
+    reply_words: tuple[str, ...] | None = None
     tag: Any = None  # the caller's handle (served mode: the stream that waits for tokens)
     hashes: list[int] | None = None
     held: list[int] = field(default_factory=list)
