@@ -15,11 +15,13 @@ from pathlib import Path
 from rich.console import Console
 
 from llmbench.cli.progress import RunProgress
+from llmbench.cli.reporting import seed_tables
 from llmbench.config import RunSpec
 from llmbench.config.load import profile_name
 from llmbench.engine.loop import loop_factory
 from llmbench.metrics.summary import summarize_run, three_sigma
 from llmbench.report.load import load_lines, study_summary
+from llmbench.report.messages import Lang
 from llmbench.report.terminal import RunView, run_summary, three_sigma_table
 from llmbench.run.execute import Target, default_run_id, execute_run
 from llmbench.run.target import EmbeddedSim
@@ -133,11 +135,13 @@ def execute(
     return run
 
 
-def show_report(directory: Path, view: str) -> None:
+def show_report(directory: Path, view: str, lang: Lang = "en") -> None:
     """Prints a stored run; a run that died before its summary is summarized from its records.
-    A study directory (sweep, search, repeats) prints its step table."""
+    A study directory (sweep, search, repeats) prints its step table, then the seed's tables
+    (as `--lang zh` adds them, in Chinese, after a run's summary)."""
     if (directory / STUDY_FILE).exists():
         stdout.print(study_summary(load_study_index(directory), str(directory)))
+        stdout.print(seed_tables(directory, lang))
         return
     loaded = load_run_columns(directory)  # streamed: memory flat in the number of records
     run = loaded.run
@@ -153,3 +157,5 @@ def show_report(directory: Path, view: str) -> None:
         stdout.print(three_sigma_table(three_sigma(loaded.columns, seed=0)))
         return
     stdout.print(run_summary(shown, loaded.warnings))
+    if lang != "en" and run is not None:
+        stdout.print(seed_tables(directory, lang))
