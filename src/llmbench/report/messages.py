@@ -180,6 +180,27 @@ CATALOG: dict[str, tuple[str, str]] = {
     "part.prefill": ("prefill", "预填充"),
     "part.decode": ("decode", "解码"),
     "part.after_headers": ("after headers", "响应头之后"),
+    # the decomposition's basis notes as monitor/decomposition.py words them (shown translated
+    # only when the stored note is exactly this English text)
+    "basis.client_send_lag": (
+        "measured: sent − scheduled (before E2E starts)",
+        "实测：发送时刻 − 计划时刻（在 E2E 开始之前）",
+    ),
+    "basis.ttfb": (
+        "measured: network and server intake, sent → headers",
+        "实测：网络与服务端接收，发送 → 响应头",
+    ),
+    "basis.first_token_wait": ("measured: headers → first token", "实测：响应头 → 首个 token"),
+    "basis.decode": ("measured: first → last token", "实测：首个 → 最后一个 token"),
+    "basis.after_headers": (
+        "measured: headers → end, no first token seen",
+        "实测：响应头 → 结束，未见首个 token",
+    ),
+    "basis.queue_wait": (
+        "estimated: first-token wait × the server's queue / (queue + prefill) mean ratio",
+        "估算：首词等待 × 服务端排队 /（排队 + 预填充）均值之比",
+    ),
+    "basis.prefill": ("estimated: the rest of it", "估算：首词等待的其余部分"),
     "cold.yes": ("yes: first {k} requests {ratio}×", "是：前 {k} 个请求 {ratio} 倍"),
     "cold.no": ("no", "否"),
     # comparison
@@ -243,6 +264,12 @@ class Messages:
     def __init__(self, lang: Lang = "en") -> None:
         self.lang = lang
         self._index = LANGS.index(lang)
+
+    def stored(self, key: str, text: str) -> str:
+        """A note stored in the results, translated when it is exactly the catalog's English
+        for `key` (a note worded otherwise stays as stored)."""
+        pair = CATALOG.get(key)
+        return pair[self._index] if pair is not None and pair[0] == text else text
 
     def __call__(self, key: str, **values: object) -> str:
         text = CATALOG[key][self._index]

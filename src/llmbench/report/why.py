@@ -55,7 +55,7 @@ def decomposition_rows(entry: RunEntry, name: str, m: Messages) -> list[tuple[st
             num(stats.mean_ms),
             num(stats.p95_ms),
             DASH if part == "client_send_lag" else _share(stats.mean_ms, e2e),
-            stats.basis,
+            m.stored(f"basis.{part}", stats.basis),
         )
         for part, stats in block.parts.items()
     ]
