@@ -177,13 +177,17 @@ def timeseries_chart(entry: RunEntry, samples: Samples, m: Messages) -> Chart | 
         values = [getattr(p, attr) for p in points]
         if any(v is not None for v in values):
             series.append(Series(m(label), [round(p.t_s, 3) for p in points], values, axis="y2"))
+    batch = entry.run.cache.batch_size if entry.run.cache is not None else None
+    if batch is not None:
+        xs, ys = [t for t, _ in batch.series], [v for _, v in batch.series]
+        series.append(Series(m("series.batch"), xs, ys, axis="y2"))
     return Chart(
         "timeseries",
         m("chart.timeseries", name=entry.name),
         m("chart.seconds"),
         m("chart.latency_ms"),
         tuple(series),
-        y2_title=m("chart.cpu_percent"),
+        y2_title=m("chart.monitors_axis"),
     )
 
 

@@ -133,6 +133,12 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{share}).",
         "{name}：完整响应平均 {e2e} ms，其中最大的部分是{part}（{ms} ms，占 {share}）。",
     ),
+    "why.largest_estimated": (
+        "{name}: of the mean full response ({e2e} ms), the largest part is {part} ({ms} ms, "
+        "{share}; estimated from the server's histograms, see below).",
+        "{name}：完整响应平均 {e2e} ms，其中最大的部分是{part}（{ms} ms，占 {share}；"
+        "按服务端直方图估算，见下表）。",
+    ),
     "why.split": (
         "{name}: first-token wait split by {source}.",
         "{name}：首词等待按 {source} 拆分。",
@@ -227,6 +233,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "吞吐量、CPU 与内存随并发数变化",
     ),
     "chart.cpu_percent": ("CPU % of one core / memory MiB", "CPU 单核 % / 内存 MiB"),
+    "chart.monitors_axis": ("CPU % of one core; running requests", "CPU 单核 %；运行中请求数"),
     "chart.timeseries": ("A run over time: {name}", "单轮测试时间序列：{name}"),
     "chart.seconds": ("seconds from the run's start", "距测试开始的秒数"),
     "chart.per_turn": (
@@ -247,6 +254,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "series.client_cpu": ("client CPU % {name}", "客户端 CPU % {name}"),
     "series.server_cpu": ("server CPU % {name}", "服务端 CPU % {name}"),
     "series.client_memory": ("client MiB {name}", "客户端内存 MiB {name}"),
+    "series.batch": ("server running requests", "服务端运行中请求数"),
     "series.host_cpu": ("host CPU %", "主机 CPU %"),
     "series.client_cpu_plain": ("client CPU %", "客户端 CPU %"),
     "series.server_cpu_plain": ("server CPU %", "服务端 CPU %"),

@@ -92,9 +92,10 @@ def sentences(entry: RunEntry, name: str, m: Messages) -> list[str]:
         parts = stacked_parts(block)
         if parts and e2e:
             part, ms = max(parts, key=lambda p: p[1])
+            estimated = block.parts[part].basis.startswith("estimated")
             out.append(
                 m(
-                    "why.largest",
+                    "why.largest_estimated" if estimated else "why.largest",
                     name=name,
                     e2e=num(e2e),
                     part=m(f"part.{part}"),

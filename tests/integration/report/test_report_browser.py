@@ -2,10 +2,12 @@
 installs; driven by Playwright over its own protocol, no browser download): every chart renders
 as a plotly plot with traces, the console shows no error, and no request leaves the file. The
 screenshot is kept as an artifact: <pytest tmp dir>/report-browser0/report-<lang>.png
-(pytest keeps the last three runs' tmp dirs under /tmp/pytest-of-<user>/)."""
+(pytest keeps the last three runs' tmp dirs under /tmp/pytest-of-<user>/), or
+$LLMBENCH_TEST_ARTIFACTS/report-browser/ when that is set (docs/reports.md)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,12 @@ CHARTS_JS = """() => Array.from(document.querySelectorAll('div.chart')).map(div 
 
 @pytest.fixture(scope="module")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the pages and screenshots stay: $LLMBENCH_TEST_ARTIFACTS, else pytest's tmp dir."""
+    chosen = os.environ.get("LLMBENCH_TEST_ARTIFACTS")
+    if chosen:
+        path = Path(chosen) / "report-browser"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
     return tmp_path_factory.mktemp("report-browser")
 
 
