@@ -10,10 +10,15 @@ here (added to `StudyTarget`) and its start-up in llmbench.study.targets.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import Discriminator, Field, field_validator, model_validator
+from pydantic import Discriminator, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from llmbench.config.load import (
     INT64_MAX,
@@ -25,12 +30,16 @@ from llmbench.config.load import (
     WEEK_S,
     Spec,
 )
+from llmbench.config.problems import DOCS_HINT, problem_line, problems_error
 from llmbench.config.run import MonitorSpec, WorkloadSpec
+from llmbench.config.specfile import Loc, read_spec_file
+from llmbench.errors import ConfigError
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 NAME_RULE = "1-64 letters, digits, '_', '.', '-' (it names run directories)"
 SIM_PREFIX = "sim:"
 MAX_STEPS = 1000
+STUDY_DOCS = "see docs/studies.md"
 
 
 class OpenAITarget(Spec):
@@ -184,6 +193,9 @@ class StudyFile(Spec):
     seed: int = Field(0, ge=INT64_MIN, le=INT64_MAX, description="seeds the order and statistics")
     cooldown_s: float = Field(0.0, ge=0, le=3600.0, description="pause between runs")
     monitor: MonitorSpec = Field(default_factory=MonitorSpec)
+    tokenizer: str | None = Field(
+        None, description="count output tokens with it: whitespace | hf:PATH (as run specs)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -202,3 +214,57 @@ class StudyFile(Spec):
     def _check_names(cls, entries: dict[str, Any], info: Any) -> dict[str, Any]:
         _names_ok(entries, str(info.field_name).removesuffix("s"))
         return entries
+
+    def spec_hash(self) -> str:
+        """Stable hash of the resolved spec: a resumed study must have the same."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _check_presets(study: StudyFile, presets: Collection[str], where: Callable[[Loc], str]) -> None:
+    for name, target in study.targets.items():
+        if isinstance(target, SimTarget) and target.preset not in presets:
+            loc: Loc = ("targets", name, "preset")
+            raise ConfigError(
+                f"{where(loc)}: targets.{name}.preset: unknown twin preset {target.preset!r} "
+                f"(allowed: {', '.join(presets)}; fix: use one of them)"
+            )
+
+
+def load_study_file(path: Path, presets: Collection[str]) -> StudyFile:
+    """Reads and validates a study spec; every problem named `FILE:LINE:COL: field: problem
+    (allowed: ...; fix: ...)`. `presets`: the twin presets a `sim` target may name."""
+    document = read_spec_file(path)
+    try:
+        study = StudyFile.model_validate(document.data)
+    except ValidationError as exc:
+        raise study_problems(exc, document.where) from None
+    _check_presets(study, presets, document.where)
+    return study
+
+
+# The kinds of each mapping of union members, by tag: an error inside one member is explained
+# against that member, its path without the tag (`targets.cloud.modle`, not `...openai.modle`).
+MEMBERS: dict[str, dict[str, type[Spec]]] = {
+    "targets": {"openai": OpenAITarget, "sim": SimTarget},
+    "scenarios": {
+        "baseline": BaselineScenario,
+        "concurrency": ConcurrencyScenario,
+        "input-length": InputLengthScenario,
+        "rate": RateScenario,
+    },
+}
+
+
+def study_problems(exc: ValidationError, where: Callable[[Loc], str]) -> ConfigError:
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = error["loc"]
+        members = MEMBERS.get(str(loc[0]), {}) if len(loc) >= 3 else {}
+        member = members.get(str(loc[2])) if members else None
+        if member is not None:
+            inner = cast("ErrorDetails", {**error, "loc": loc[3:]})
+            lines.append(problem_line(member, inner, loc[:2], where))
+        else:
+            lines.append(problem_line(StudyFile, error, (), where))
+    return problems_error([line.replace(DOCS_HINT, STUDY_DOCS) for line in lines], "study spec")

@@ -226,6 +226,7 @@ class ComparisonRun(Block):
     status: ComparisonRunStatus
     run_id: str | None = None
     headline: RunHeadline | None = None
+    error: str | None = Field(None, description="why a failed run failed")
 
 
 class ComparisonIndex(Block):
