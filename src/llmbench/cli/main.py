@@ -1,5 +1,5 @@
-"""`llmbench` commands: run, demo, report, sim. Parses flags into specs, reads the API key from
-the environment, starts the embedded simulator when no URL is given, and prints results.
+"""`llmbench` commands: run, study, demo, report, sim. Parses flags into specs, reads the API key
+from the environment, starts the embedded simulator when no URL is given, and prints results.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.command("run")(commands.run)
 app.command("demo")(commands.demo)
+app.command("study")(commands.study)
 app.command("report")(commands.report)
 app.add_typer(sim.app, name="sim")
 

@@ -142,19 +142,32 @@ def describe_problems(
     exc: ValidationError, where: Callable[[Loc], str], model: type[BaseModel]
 ) -> ConfigError:
     """One ConfigError listing every entry of `exc`, each located by `where(loc)`."""
-    lines = []
-    for error in exc.errors(include_input=False, include_url=False):
-        problem, allowed, fix = _explain(model, error)
-        detail = f"allowed: {allowed}; fix: {fix}" if allowed else f"fix: {fix}"
-        loc = untagged(model, error["loc"])
-        if error["type"] == "union_tag_invalid":
-            loc = (*loc, "kind")
-        field = f"{_field(loc)}: " if loc else ""
-        lines.append(f"{where(loc)}: {field}{problem} ({detail})")
+    lines = [
+        problem_line(model, error, (), where)
+        for error in exc.errors(include_input=False, include_url=False)
+    ]
+    return problems_error(lines, "run spec")
+
+
+def problem_line(
+    model: type[BaseModel], error: ErrorDetails, prefix: Loc, where: Callable[[Loc], str]
+) -> str:
+    """`WHERE: field.path: problem (allowed: ...; fix: ...)` for one error about `model`, which
+    sits at `prefix` in the file (a member of a mapping of models: `targets.NAME`)."""
+    problem, allowed, fix = _explain(model, error)
+    detail = f"allowed: {allowed}; fix: {fix}" if allowed else f"fix: {fix}"
+    loc = (*prefix, *untagged(model, error["loc"]))
+    if error["type"] == "union_tag_invalid":
+        loc = (*loc, "kind")
+    field = f"{_field(loc)}: " if loc else ""
+    return f"{where(loc)}: {field}{problem} ({detail})"
+
+
+def problems_error(lines: list[str], what: str) -> ConfigError:
     if len(lines) == 1:  # each line carries its own fix
         return ConfigError(lines[0])
     listed = "\n  ".join(lines)
-    return ConfigError(f"{len(lines)} problems in the run spec:\n  {listed}")
+    return ConfigError(f"{len(lines)} problems in the {what}:\n  {listed}")
 
 
 def with_default_bound(data: dict[str, Any]) -> dict[str, Any]:

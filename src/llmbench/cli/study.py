@@ -1,0 +1,142 @@
+"""`llmbench study SPEC.yaml` and `llmbench demo`: a comparison study run with a progress bar per
+scenario, then the seed's tables. Imported lazily by the commands (it pulls in the measuring
+stack).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from llmbench.cli.execution import _prepare_process, stderr, stdout
+from llmbench.config.study_file import StudyFile, load_study_file
+from llmbench.engine.loop import loop_factory
+from llmbench.metrics.columns import ColumnRow
+from llmbench.report.seed_tables import (
+    baseline_latency,
+    concurrency_table,
+    main_table,
+    spread_table,
+)
+from llmbench.sim.twin.presets import BUILTIN
+from llmbench.store.study_schema import ComparisonIndex, ComparisonRun
+from llmbench.study.comparison import run_comparison
+from llmbench.study.plan import PlannedRun, plan_study
+from llmbench.study.targets import check_keys, started_targets
+
+DEMO_SPEC = "demo.yaml"
+
+
+class ScenarioBars:
+    """One bar per scenario, in requests (warm-up included), with an ETA; the run in progress
+    is named on its scenario's bar."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.fields[scenario]:<14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[now]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self._bars: dict[str, TaskID] = {}
+
+    def study_started(self, runs: list[PlannedRun], done: set[int]) -> None:
+        totals: dict[str, tuple[int, int]] = {}
+        for run in runs:
+            n = run.spec.load.total_requests or 0
+            total, completed = totals.get(run.scenario, (0, 0))
+            totals[run.scenario] = (total + n, completed + (n if run.order in done else 0))
+        for scenario, (total, completed) in totals.items():
+            self._bars[scenario] = self._progress.add_task(
+                scenario, total=total, completed=completed, scenario=scenario, now=""
+            )
+
+    def run_started(self, run: PlannedRun) -> None:
+        self._progress.update(self._bars[run.scenario], now=f"{run.target} {run.step.label}")
+
+    def record(self, run: PlannedRun, row: ColumnRow) -> None:
+        self._progress.advance(self._bars[run.scenario])
+
+    def run_finished(self, run: PlannedRun, entry: ComparisonRun) -> None:
+        if entry.status != "complete":
+            why = f": {entry.error}" if entry.error else ""
+            self._progress.console.print(f"run {entry.dir}: {entry.status}{why}", highlight=False)
+        self._progress.update(self._bars[run.scenario], now="")
+
+    def __enter__(self) -> ScenarioBars:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._progress.stop()
+
+
+async def _study_async(study: StudyFile, directory: Path, resume: bool) -> ComparisonIndex:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with started_targets(study, os.environ) as targets, ScenarioBars(stderr) as bars:
+        return await run_comparison(
+            study, directory, targets, resume=resume, stop=stop, observer=bars
+        )
+
+
+def run_study(study: StudyFile, output_dir: Path | None, *, resume: bool) -> ComparisonIndex:
+    """Runs the study into `output_dir` (default results/<timestamp>-study) and prints the
+    seed's tables."""
+    _prepare_process()
+    plan_study(study)  # a scenario that makes no valid run spec fails before anything starts
+    check_keys(study, os.environ)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    directory = output_dir or Path("results") / f"{stamp}-study"
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        index = runner.run(_study_async(study, directory, resume))
+    show_study(index, directory)
+    return index
+
+
+def show_study(index: ComparisonIndex, directory: Path) -> None:
+    rows = baseline_latency(index, directory, seed=index.spec.seed)
+    if rows:
+        stdout.print(main_table(rows))
+        stdout.print(spread_table(rows))
+    table = concurrency_table(index)
+    if table is not None and table.row_count:
+        stdout.print(table)
+    counts = {s: sum(r.status == s for r in index.runs) for s in ("complete", "failed")}
+    left = len(index.runs) - counts["complete"] - counts["failed"]
+    stdout.print(
+        f"study {index.status}: {counts['complete']} runs complete, {counts['failed']} failed, "
+        f"{left} not run; results: {directory}" + (" (--resume to finish)" if left else ""),
+        highlight=False,
+    )
+
+
+def load_spec(path: Path) -> StudyFile:
+    return load_study_file(path, list(BUILTIN))
+
+
+def demo_spec() -> StudyFile:
+    """The built-in study shipped in the package (llmbench/study/specs/demo.yaml)."""
+    source = resources.files("llmbench.study") / "specs" / DEMO_SPEC
+    with resources.as_file(source) as path:
+        return load_spec(path)
