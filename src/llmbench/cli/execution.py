@@ -27,7 +27,7 @@ from llmbench.run.execute import Target, default_run_id, execute_run
 from llmbench.run.target import EmbeddedSim
 from llmbench.store.results import load_run_columns
 from llmbench.store.run_schema import RunResult, RunSummaryParts, SpecSource
-from llmbench.store.study_index import STUDY_FILE, load_study_index
+from llmbench.store.study_index import STUDY_FILE, load_any_study
 from llmbench.store.study_schema import StudyIndex
 from llmbench.study.runner import is_study, run_study
 
@@ -140,7 +140,9 @@ def show_report(directory: Path, view: str, lang: Lang = "en") -> None:
     A study directory (sweep, search, repeats) prints its step table, then the seed's tables
     (as `--lang zh` adds them, in Chinese, after a run's summary)."""
     if (directory / STUDY_FILE).exists():
-        stdout.print(study_summary(load_study_index(directory), str(directory)))
+        index = load_any_study(directory)
+        if isinstance(index, StudyIndex):  # a comparison study has no step table of its own
+            stdout.print(study_summary(index, str(directory)))
         stdout.print(seed_tables(directory, lang))
         return
     loaded = load_run_columns(directory)  # streamed: memory flat in the number of records

@@ -6,7 +6,7 @@ when a chart asks for them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,8 @@ from llmbench.store.results import (
     read_run_file,
 )
 from llmbench.store.run_schema import RunResult
-from llmbench.store.study_index import STUDY_FILE, load_study_index
-from llmbench.store.study_schema import StudyIndex
+from llmbench.store.study_index import STUDY_FILE, load_any_study
+from llmbench.store.study_schema import ComparisonIndex, ComparisonRun, StudyIndex
 from llmbench.tasks import TaskRecord
 
 # A single-target study's kind → the scenario its steps belong to.
@@ -72,7 +72,7 @@ class ReportSource:
     kind: str  # "run" | "study"
     title: str
     entries: tuple[RunEntry, ...]
-    study: StudyIndex | None = None
+    study: StudyIndex | ComparisonIndex | None = None
     warnings: tuple[str, ...] = ()
 
     def targets(self) -> list[str]:
@@ -90,7 +90,10 @@ class ReportSource:
 def load_source(directory: Path) -> ReportSource:
     """A run directory (run.json) or a study directory (study.json and its step directories)."""
     if (directory / STUDY_FILE).is_file():
-        return _study_source(directory, load_study_index(directory))
+        index = load_any_study(directory)
+        if isinstance(index, ComparisonIndex):
+            return _comparison_source(directory, index)
+        return _study_source(directory, index)
     if not (directory / RUN_FILE).is_file():
         raise StoreError(
             f"{directory} holds neither {RUN_FILE} nor {STUDY_FILE}",
@@ -113,6 +116,50 @@ def _study_source(directory: Path, index: StudyIndex) -> ReportSource:
         entries.append(RunEntry(directory / step.dir, run, run.target.id, scenario, step.label))
     title = f"{index.study} ({directory.name})"
     return ReportSource(directory, "study", title, tuple(entries), index, tuple(warnings))
+
+
+def _comparison_source(directory: Path, index: ComparisonIndex) -> ReportSource:
+    """A comparison study's runs that finished (their run.json has a summary), named by the
+    study's target names; a step with repeats gets a row per repeat (`c4 r2`)."""
+    kinds = {s.name: s.kind for s in index.scenarios}
+    repeated = any(r.repeat > 1 for r in index.runs)
+    entries, warnings = [], []
+    for planned in sorted(index.runs, key=_plan_order(index)):
+        path = directory / planned.dir / RUN_FILE
+        if planned.status != "complete" or not path.is_file():
+            why = f": {planned.error}" if planned.error else ""
+            warnings.append(f"{planned.dir}: {planned.status}{why}")
+            continue
+        label = planned.step + (f" r{planned.repeat}" if repeated else "")
+        entries.append(
+            RunEntry(
+                directory / planned.dir,
+                read_run_file(path),
+                planned.target,
+                kinds.get(planned.scenario, planned.scenario),
+                label,
+            )
+        )
+    title = index.name or directory.name
+    return ReportSource(directory, "study", title, tuple(entries), index, tuple(warnings))
+
+
+def _plan_order(index: ComparisonIndex) -> Callable[[ComparisonRun], tuple[int, int, int, int]]:
+    """Runs by target (the spec's order), scenario, step and repeat: tables read down a
+    target's steps whatever order the study ran them in."""
+    targets = {t.name: k for k, t in enumerate(index.targets)}
+    scenarios = {s.name: k for k, s in enumerate(index.scenarios)}
+    steps = {(s.name, step): k for s in index.scenarios for k, step in enumerate(s.steps)}
+
+    def key(run: ComparisonRun) -> tuple[int, int, int, int]:
+        return (
+            targets.get(run.target, len(targets)),
+            scenarios.get(run.scenario, 0),
+            steps.get((run.scenario, run.step), 0),
+            run.repeat,
+        )
+
+    return key
 
 
 @dataclass(frozen=True, slots=True)
