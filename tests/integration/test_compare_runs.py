@@ -36,6 +36,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "a2": _run(root / "a2", "--sim-ttft-ms", "100", "--name", "fast", "--set", "sim.seed=2"),
         "b": _run(root / "b", "--sim-ttft-ms", "130", "--name", "slow"),
         "other": _run(root / "other", "--sim-ttft-ms", "100", "--input-tokens", "64"),
+        # Apart from the others, so that the folder of runs holds four.
+        "short": _run(
+            root.parent / f"{root.name}-short", "--sim-ttft-ms", "100", "--requests", "3"
+        ),
     }
 
 
@@ -118,3 +122,38 @@ def test_cli_compare_pairs_a_folder_of_runs_by_workload(runs: dict[str, Path]) -
              for c in json.loads(out.stdout)["comparisons"]]  # fmt: skip
     assert sorted(Path(c).name for _, c in pairs) == ["a2", "b"]
     assert {Path(b).name for b, _ in pairs} == {"a"}
+
+
+def _gate(runs: dict[str, Path], base: str, cand: str, metric: str, limit: str) -> tuple[int, str]:
+    out = llmbench("gate", "--baseline", str(runs[base]), "--candidate", str(runs[cand]),
+                   "--metric", metric, "--max-regression", limit)  # fmt: skip
+    assert "Traceback" not in out.stderr
+    return out.returncode, out.stdout + out.stderr
+
+
+def test_gate_fails_a_30_percent_regression(runs: dict[str, Path]) -> None:
+    code, text = _gate(runs, "a", "b", "ttft_ms.p95", "10%")
+    assert code == 1, text
+    assert "gate REGRESSION: ttft_ms.p95" in text
+    assert "slow's P95 TTFT is 1." in text  # the sentence reads the gated statistic
+
+
+def test_gate_passes_a_same_config_rerun(runs: dict[str, Path]) -> None:
+    code, text = _gate(runs, "a", "a2", "ttft_ms.p95", "10%")
+    assert code == 0, text
+    assert "gate PASS" in text
+
+
+def test_gate_on_a_3_request_run_is_inconclusive(runs: dict[str, Path]) -> None:
+    """Its run length differs (3 vs 80 requests): noted, not refused; then too few to decide."""
+    code, text = _gate(runs, "a", "short", "ttft_ms.p50", "10%")
+    assert code == 3, text
+    assert "gate INCONCLUSIVE" in text
+    assert "n = 80 and 3" in text
+    assert "run length differs: load.requests: 80 vs 3" in text
+
+
+def test_gate_on_runs_of_other_workloads_exits_4(runs: dict[str, Path]) -> None:
+    code, text = _gate(runs, "a", "other", "ttft_ms.p95", "10%")
+    assert code == 4
+    assert "workload.input_tokens: 128 vs 64" in text

@@ -92,3 +92,71 @@ def compare(
         console = Console(width=None if sys.stdout.isatty() else 160)
         for result in results:
             console.print(comparison_table(result))
+
+
+# `llmbench gate` exit codes (docs/comparison.md): distinct, so a pipeline can tell them apart.
+GATE_EXIT = {"pass": 0, "regression": 1, "inconclusive": 3}
+GATE_CANNOT_COMPARE_EXIT = 4  # the runs could not be read or compared (2: bad flags)
+
+
+def _fraction(text: str) -> float:
+    """'10%' → 0.10: a percent sign is required, so 0.1 and 10 cannot be confused."""
+    value = text.strip()
+    try:
+        if not value.endswith("%"):
+            raise ValueError
+        fraction = float(value[:-1]) / 100
+    except ValueError:
+        raise ConfigError(
+            f"{text!r} is not a percentage", where="--max-regression", hint="e.g. 10%"
+        ) from None
+    if not 0 < fraction < 10:
+        raise ConfigError(
+            f"{text} is out of range", where="--max-regression", hint="between 0% and 1000%"
+        )
+    return fraction
+
+
+def gate(
+    baseline: Annotated[Path, typer.Option(help="the baseline run's results directory")],
+    candidate: Annotated[Path, typer.Option(help="the candidate run's results directory")],
+    metric: Annotated[str, typer.Option(help="METRIC.STATISTIC, e.g. ttft_ms.p95")],
+    max_regression: Annotated[
+        str, typer.Option(help="allowed regression of the statistic, e.g. 10%")
+    ],
+    min_requests: Annotated[
+        int, typer.Option(help="fewer ok requests on either side: inconclusive")
+    ] = 20,
+    force: Annotated[
+        bool, typer.Option("--force", help="gate runs whose workloads differ (listed)")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="seeds the bootstrap")] = 0,
+    format_: Annotated[Literal["terminal", "json"], typer.Option("--format")] = "terminal",
+) -> None:
+    """Fail a pipeline on a regression the data supports. Exit 0 pass, 1 regression,
+    3 inconclusive, 4 runs not comparable, 2 bad flags."""
+    fraction = _fraction(max_regression)
+    from llmbench.errors import LlmbenchError
+    from llmbench.report.gate import gate_runs, parse_metric
+
+    parse_metric(metric)  # a bad flag is a usage error (2), before reading anything
+    if min_requests < 2:
+        raise ConfigError("must be at least 2", where="--min-requests", hint="e.g. 20")
+    try:
+        result = gate_runs(baseline, candidate, metric, fraction, min_n=min_requests,
+                           seed=seed, force=force)  # fmt: skip
+    except ConfigError:
+        raise
+    except LlmbenchError as exc:
+        print(f"llmbench: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"llmbench: fix: {exc.hint}", file=sys.stderr)
+        raise SystemExit(GATE_CANNOT_COMPARE_EXIT) from None
+    if format_ == "json":
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(result.row.sentence)
+        for note in result.notes:
+            print(f"note: {note}")
+        print(result.line)
+    raise SystemExit(GATE_EXIT[result.outcome.value])

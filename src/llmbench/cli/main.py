@@ -25,6 +25,7 @@ app.command("run")(commands.run)
 app.command("demo")(commands.demo)
 app.command("report")(commands.report)
 app.command("compare")(compare.compare)
+app.command("gate")(compare.gate)
 app.add_typer(sim.app, name="sim")
 
 

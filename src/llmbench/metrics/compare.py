@@ -396,3 +396,47 @@ def compare_paired(
         band=band, alpha=alpha,
         verdict=verdict(ratio, p, lower_is_better=lower_is_better, band=band, alpha=alpha),
     )  # fmt: skip
+
+
+class GateOutcome(StrEnum):
+    PASS = "pass"  # the CI rules out a regression beyond the allowed one
+    REGRESSION = "regression"  # the whole CI lies beyond the allowed regression
+    INCONCLUSIVE = "inconclusive"  # the CI straddles the limit, or too few values to decide
+
+
+GATE_MIN_N = 20  # below this many values on either side the percentile bootstrap is not trusted
+
+
+def gate(
+    ratio: Ratio,
+    max_regression: float,
+    *,
+    lower_is_better: bool = True,
+    n: tuple[int, int] | None = None,
+    min_n: int = GATE_MIN_N,
+) -> tuple[GateOutcome, str]:
+    """A regression check on candidate/baseline `ratio`, and why, in words.
+
+    The limit is 1 + max_regression (lower is better: latency) or 1 − max_regression (higher
+    is better: tokens/s). REGRESSION only when the CI's bound nearest 1 is beyond the limit;
+    PASS only when the whole CI is on the good side of it; INCONCLUSIVE otherwise, and always
+    when either side has fewer than `min_n` values (`n`: the two sample sizes) or no CI.
+    """
+    if max_regression <= 0:
+        raise ValueError(f"max_regression must be > 0, got {max_regression}")
+    if n is not None and min(n) < min_n:
+        why = f"too few values to decide (n = {n[0]} and {n[1]}; at least {min_n} each)"
+        return GateOutcome.INCONCLUSIVE, why
+    if ratio.value is None or ratio.ci is None:
+        return GateOutcome.INCONCLUSIVE, "too few values for this statistic or for a CI"
+    lo, hi = ratio.ci
+    limit = 1 + max_regression if lower_is_better else 1 - max_regression
+    ci = f"[{lo:.3f}, {hi:.3f}]"
+    worse_bound, better_bound = (lo, hi) if lower_is_better else (hi, lo)
+    beyond = worse_bound > limit if lower_is_better else worse_bound < limit
+    within = better_bound <= limit if lower_is_better else better_bound >= limit
+    if beyond:
+        return GateOutcome.REGRESSION, f"the whole CI {ci} is beyond the limit {limit:.3f}"
+    if within:
+        return GateOutcome.PASS, f"the whole CI {ci} is within the limit {limit:.3f}"
+    return GateOutcome.INCONCLUSIVE, f"the CI {ci} straddles the limit {limit:.3f}"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llmbench.errors import ConfigError, IncompatibleRunsError, StoreError
-from llmbench.metrics.compare import DEFAULT_BAND, holm
+from llmbench.metrics.compare import DEFAULT_BAND, RATIO_STATISTICS, holm
 from llmbench.metrics.stability import Verdict as LoadState
 from llmbench.metrics.warmup import WarmupCheck
 from llmbench.report.comparison_rows import (
@@ -118,11 +118,22 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
 
 # What must match for two runs to be compared: what was sent and how (not where, not watched).
 _WORKLOAD_BLOCKS = ("workload", "load", "tokenizer")
+# How long a run lasted and how the client was organized do not change what one request is:
+# these may differ (a short run is then judged by its sample size), and are noted.
+_RUN_LENGTH = frozenset(("load.requests", "load.duration_s", "load.workers", "load.validity"))
 
 
-def workload_differences(baseline: RunSamples, candidate: RunSamples) -> list[str]:
+def _is_run_length(key: str) -> bool:
+    return any(key == k or key.startswith(k + ".") for k in _RUN_LENGTH)
+
+
+def workload_differences(
+    baseline: RunSamples, candidate: RunSamples, *, run_length: bool = False
+) -> list[str]:
     """'field: baseline vs candidate' for each workload or load field that differs (empty:
-    comparable). A run without run.json cannot be checked: that is itself a difference."""
+    comparable), leaving out the run's length and client layout (`_RUN_LENGTH`) unless
+    `run_length`, which lists only those. A run without run.json cannot be checked: that is
+    itself a difference."""
     b, c = baseline.spec, candidate.spec
     if b is None or c is None:
         missing = baseline if b is None else candidate
@@ -135,7 +146,7 @@ def workload_differences(baseline: RunSamples, candidate: RunSamples) -> list[st
     return [
         f"{key}: {flat_b.get(key)!r} vs {flat_c.get(key)!r}"
         for key in sorted(set(flat_b) | set(flat_c))
-        if flat_b.get(key) != flat_c.get(key)
+        if flat_b.get(key) != flat_c.get(key) and _is_run_length(key) == run_length
     ]
 
 
@@ -166,6 +177,7 @@ def compare_runs(
     force: bool = False,
     trim_warmup: bool = False,
     resamples: int = 2000,
+    primary: str = "p50",
 ) -> RunComparison:
     """Compares two results directories (docs/comparison.md).
 
@@ -174,13 +186,16 @@ def compare_runs(
     either run lacks, or that means different things on the two runs'
     protocols, is listed in `not_compared` with the reason. `trim_warmup` leaves out the
     requests MSER-5 marks as warm-up (said in the run's side and the notes); by default the
-    warm-up is reported only, since a cold start may be the very thing compared.
+    warm-up is reported only, since a cold start may be the very thing compared. `primary`
+    (p50, p95 or p99) is the ratio each unpaired row's verdict and sentence read.
     """
     asked = metrics is not None
     metrics = DEFAULT_METRICS if metrics is None else tuple(metrics)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; known: {', '.join(METRICS)}")
+    if primary not in RATIO_STATISTICS:
+        raise ValueError(f"primary must be one of {RATIO_STATISTICS}, got {primary!r}")
     b = read_samples(load_run(baseline), trim_warmup=trim_warmup)
     c = read_samples(load_run(candidate), trim_warmup=trim_warmup)
     differences = workload_differences(b, c)
@@ -191,7 +206,7 @@ def compare_runs(
             "(the report then lists these differences)",
         )
     b_label, c_label = _labels(b, c)
-    options = RowOptions(b_label, c_label, seed, band, confidence, resamples)
+    options = RowOptions(b_label, c_label, seed, band, confidence, resamples, primary)
     rows: list[MetricRow] = []
     not_compared: list[str] = []
     for metric in metrics:
@@ -207,6 +222,9 @@ def compare_runs(
     notes = [f"{side.label}: {note}" for side in (b, c) for note in side.notes]
     if differences:
         notes.insert(0, "forced: the workloads differ (" + "; ".join(differences) + ")")
+    if b.spec is not None and c.spec is not None:
+        lengths = workload_differences(b, c, run_length=True)
+        notes += [f"run length differs: {d}" for d in lengths]
     return RunComparison(
         baseline=_side(b, b_label), candidate=_side(c, c_label), rows=rows,
         not_compared=not_compared, differences=differences, forced=bool(differences),
@@ -239,7 +257,10 @@ def _workload_key(directory: Path) -> str:
     if not path.exists():
         return f"unknown:{directory}"
     spec = read_run_file(path).spec.model_dump(mode="json")
-    return json.dumps({k: spec.get(k) for k in _WORKLOAD_BLOCKS}, sort_keys=True)
+    flat: dict[str, Any] = {}
+    for block in _WORKLOAD_BLOCKS:
+        _flatten(spec.get(block), block, flat)
+    return json.dumps({k: v for k, v in flat.items() if not _is_run_length(k)}, sort_keys=True)
 
 
 def _names(directory: Path) -> set[str]:

@@ -58,6 +58,7 @@ class RowOptions:
     band: float
     confidence: float
     resamples: int
+    primary: str = "p50"  # the ratio an unpaired row's verdict and sentence read
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +191,7 @@ def _series_row(
     cmp = compare_samples(
         bs.values, cs.values, lower_is_better=metric.lower_is_better, seed=o.seed,
         confidence=o.confidence, band=o.band, resamples=o.resamples,
-        baseline_groups=bs.groups, candidate_groups=cs.groups,
+        baseline_groups=bs.groups, candidate_groups=cs.groups, primary=o.primary,
         test_samples=(bs.test, cs.test) if bs.test is not None and cs.test is not None else None,
     )  # fmt: skip
     row = MetricRow(metric.name, metric.label, metric.unit, "unpaired", cmp.verdict,

@@ -10,12 +10,14 @@ import pytest
 from scipy import stats
 
 from llmbench.metrics.compare import (
+    GateOutcome,
     Ratio,
     Verdict,
     _bootstrap_percentiles,
     compare_paired,
     compare_samples,
     describe_sample,
+    gate,
     holm,
     holm_adjusted,
     mann_whitney,
@@ -178,3 +180,30 @@ def test_paired_known_answer_and_wilcoxon() -> None:
     assert same.verdict is Verdict.SAME
     with pytest.raises(ValueError, match="positive"):
         compare_paired([1.0, 0.0], [1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("ci", "lower_is_better", "expected"),
+    [
+        ((1.12, 1.30), True, GateOutcome.REGRESSION),  # lower bound beyond 1.10
+        ((1.05, 1.30), True, GateOutcome.INCONCLUSIVE),  # straddles 1.10
+        ((0.95, 1.09), True, GateOutcome.PASS),  # all within 1.10
+        ((0.95, 1.10), True, GateOutcome.PASS),  # on the limit is within
+        ((0.70, 0.88), False, GateOutcome.REGRESSION),  # tokens/s fell more than 10 %
+        ((0.85, 1.02), False, GateOutcome.INCONCLUSIVE),
+        ((0.93, 1.02), False, GateOutcome.PASS),
+    ],
+)
+def test_gate_rules(ci: tuple[float, float], lower_is_better: bool, expected: GateOutcome) -> None:
+    outcome, why = gate(_ratio(*ci), 0.10, lower_is_better=lower_is_better, n=(50, 50))
+    assert outcome is expected
+    assert f"[{ci[0]:.3f}, {ci[1]:.3f}]" in why
+
+
+def test_gate_is_inconclusive_on_too_few_values_or_no_ci() -> None:
+    outcome, why = gate(_ratio(0.99, 1.01), 0.10, n=(3, 80))
+    assert outcome is GateOutcome.INCONCLUSIVE
+    assert "n = 3 and 80" in why
+    assert gate(Ratio("p95", None, None, 0.95, 0), 0.10)[0] is GateOutcome.INCONCLUSIVE
+    with pytest.raises(ValueError, match="max_regression"):
+        gate(_ratio(1, 1), 0.0)
