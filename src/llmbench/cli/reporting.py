@@ -34,7 +34,8 @@ def seed_tables(directory: Path, lang: Lang) -> RenderableType:
     parts: list[RenderableType] = [_rich(t) for t in doc.tables]
     if doc.comparison.table is not None:
         parts.append(_rich(doc.comparison.table))
-    parts += [Text(s) for s in doc.comparison.sentences]
+    parts += [Text(f"- {s}") for s in doc.comparison.sentences]
+    parts += [Text(note, style="dim") for note in doc.comparison.notes]
     parts.append(Text(m("why.title"), style="bold"))
     parts += [Text(f"- {s}") for s in doc.why.sentences]
     parts += [_rich(t) for t in doc.why.tables]

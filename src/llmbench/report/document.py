@@ -4,19 +4,13 @@ the comparison, the "why" section and the warnings. Markdown, HTML and the termi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from llmbench.report.comparison_section import ComparisonView, comparison_view
 from llmbench.report.messages import Messages
 from llmbench.report.source import ReportSource
 from llmbench.report.tables import TableView, seed_tables
 from llmbench.report.why import WhyView, why_view
-
-
-@dataclass(frozen=True, slots=True)
-class ComparisonView:
-    table: TableView | None
-    sentences: list[str] = field(default_factory=list)
-    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +21,6 @@ class ReportDocument:
     comparison: ComparisonView
     why: WhyView
     warnings: list[str]
-
-
-def comparison_view(source: ReportSource, m: Messages) -> ComparisonView:
-    if len(source.targets()) < 2:
-        return ComparisonView(None, note=m("comparison.none"))
-    return ComparisonView(None)
 
 
 def build_document(source: ReportSource, m: Messages) -> ReportDocument:

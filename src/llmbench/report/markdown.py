@@ -30,8 +30,7 @@ def render_markdown(doc: ReportDocument, m: Messages) -> str:
         lines += table_markdown(comparison.table)
     else:
         lines += [f"## {m('table.comparison')}", ""]
-    if comparison.note:
-        lines += [comparison.note, ""]
+    lines += [f"*{note}*\n" for note in comparison.notes]
     if comparison.sentences:
         lines += [f"**{m('comparison.sentences')}**", ""]
         lines += [f"- {s}" for s in comparison.sentences] + [""]

@@ -1,5 +1,6 @@
 """Stored results for the report tests, made once per session by real runs against the
-embedded simulator over loopback: one run, one two-level concurrency sweep, and a copy of the
+embedded simulator over loopback: one run, one two-level concurrency sweep, a two-target
+comparison study (`llmbench study`), and a copy of the
 run whose records say which session turn and agent step they belong to, beside a tasks.jsonl of
 two DAG tasks (the agent workloads that write these live on other branches; the report reads
 only the stored fields)."""
@@ -21,11 +22,26 @@ from support.cli import llmbench
 SIM = ["--sim-ttft-ms", "30", "--sim-itl-ms", "3", "--output-tokens", "8"]
 
 
+# Two embedded targets shaped like the seed's systems, one baseline round each.
+STUDY = """
+name: two targets
+targets:
+  self-hosted: sim:self-hosted-cold
+  cloud: sim:cloud-warm
+workload: {input_tokens: 32, output_tokens: 4}
+tokenizer: whitespace
+seed: 0
+scenarios:
+  baseline: {requests: 20}
+"""
+
+
 @dataclass(frozen=True)
 class StoredResults:
     run: Path
     sweep: Path
     agent: Path
+    study: Path
 
 
 def _check(*args: str) -> None:
@@ -125,4 +141,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> StoredResults:
         str(sweep),
     )
     _agent_copy(run, agent)
-    return StoredResults(run, sweep, agent)
+    spec = root / "study.yaml"
+    spec.write_text(STUDY)
+    _check("study", str(spec), "--output-dir", str(root / "study"))
+    return StoredResults(run, sweep, agent, root / "study")

@@ -99,6 +99,23 @@ def test_study_report_has_a_row_per_step(stored: StoredResults, tmp_path: Path) 
         assert f'id="chart-{chart}"' in page
 
 
+def test_comparison_study_report_compares_the_targets(
+    stored: StoredResults, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.md"
+    write_report(load_source(stored.study), "md", "en", out)
+    text = out.read_text()
+    assert [row[0] for row in _table(text, EN("table.main"))] == ["self-hosted", "cloud"]
+    rows = {row[1]: row for row in _table(text, EN("table.comparison"))}
+    ttft = rows["TTFT (ms)"]
+    assert ttft[0] == "cloud / self-hosted"
+    # the presets: the warm cloud answers its first token sooner than the cold self-hosted one
+    assert ttft[-1] == EN("verdict.faster")
+    assert "- cloud's median TTFT is 0." in text
+    zh = write_report(load_source(stored.study), "md", "zh", tmp_path / "zh.md").paths[0]
+    assert "cloud 的中位数首词延迟 TTFT是 self-hosted 的 0." in zh.read_text()
+
+
 def test_tasks_table_counts_censored_tasks(stored: StoredResults, tmp_path: Path) -> None:
     out = tmp_path / "report.md"
     write_report(load_source(stored.agent), "md", "en", out)
@@ -140,10 +157,14 @@ def _visible(html: str) -> str:
 
 
 def test_chinese_report_has_no_english_ui_words(stored: StoredResults, tmp_path: Path) -> None:
-    source = load_source(stored.agent)
-    md = write_report(source, "md", "zh", tmp_path / "zh.md").paths[0].read_text()
-    page = _visible(write_report(source, "html", "zh", tmp_path / "zh.html").paths[0].read_text())
-    for text in (md, page):
+    texts = []
+    for k, directory in enumerate((stored.agent, stored.study)):
+        source = load_source(directory)
+        texts.append(write_report(source, "md", "zh", tmp_path / f"{k}.md").paths[0].read_text())
+        page = write_report(source, "html", "zh", tmp_path / f"{k}.html").paths[0].read_text()
+        texts.append(_visible(page))
+    md, page = texts[0], texts[1]
+    for text in texts:
         left = [
             f
             for f in _english_fragments()
