@@ -180,3 +180,10 @@ def test_report_of_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "llmbench: error:" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_terminal_report_of_a_study_in_chinese(stored: StoredResults) -> None:
+    done = llmbench("report", str(stored.study), "--lang", "zh")
+    assert done.returncode == 0, done.stderr
+    for title in ("table.main", "table.spread", "table.comparison", "why.title"):
+        assert Messages("zh")(title) in done.stdout
