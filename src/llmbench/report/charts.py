@@ -34,6 +34,7 @@ from llmbench.tasks import TaskRecord, TaskStep
 Value = float | None
 Point = float | str | None
 CDF_POINTS = 200  # a CDF drawn through at most this many quantiles: the page stays small
+TIMESERIES_POINTS = 5000  # requests drawn in a run's time series, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +163,15 @@ def _monitor_mean(entry: RunEntry, group: str, quantity: str, scale: float) -> V
 def timeseries_chart(entry: RunEntry, samples: Samples, m: Messages) -> Chart | None:
     if not samples.sent_s.size:
         return None
-    latency = samples.ttft_ms if not np.isnan(samples.ttft_ms).all() else samples.e2e_ms
-    series = [
-        Series(
-            m("series.ttft_per_request"), _round(samples.sent_s), _round(latency), kind="markers"
-        )
-    ]
+    streamed = not np.isnan(samples.ttft_ms).all()
+    latency = samples.ttft_ms if streamed else samples.e2e_ms
+    # A long run is drawn through every k-th request (the page stays light), and says so.
+    step = -(-latency.size // TIMESERIES_POINTS)
+    label = m("series.ttft_per_request" if streamed else "series.e2e_per_request")
+    if step > 1:
+        label += " " + m("series.every", k=step)
+    sent, latency = samples.sent_s[::step], latency[::step]
+    series = [Series(label, _round(sent), _round(latency), kind="markers")]
     points = read_monitor_series(entry)
     for label, attr in (
         ("series.client_cpu_plain", "client_cpu"),

@@ -19,8 +19,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "report.warnings": ("Warnings", "警告"),
     "report.charts": ("Charts", "图表"),
-    "report.no_data": ("no data", "无数据"),
-    "report.png_note": ("PNG charts", "PNG 图表"),
     # environment
     "env.title": ("Test environment", "测试环境配置"),
     "env.item": ("item", "项目"),
@@ -46,7 +44,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "env.period": ("measured", "测试时间"),
     # columns
     "col.target": ("target", "测试对象"),
-    "col.run": ("run", "测试轮次"),
     "col.n": ("n", "样本数"),
     "col.metric": ("metric", "指标"),
     "col.mean_ttft": ("mean first-token latency (ms)", "平均首词生成延迟 (ms)"),
@@ -314,7 +311,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "series.client_cpu_plain": ("client CPU %", "客户端 CPU %"),
     "series.server_cpu_plain": ("server CPU %", "服务端 CPU %"),
     "series.ttft_per_request": ("TTFT per request", "单请求首词延迟"),
-    "series.ci": ("95% CI", "95% 置信区间"),
+    "series.e2e_per_request": ("E2E per request", "单请求完整响应延迟"),
+    "series.every": ("(every {k}th request)", "（每 {k} 个请求取一个）"),
     "axis.tokens_per_s": ("output tokens/s", "输出 tokens/s"),
     "axis.ms": ("ms", "毫秒"),
     "axis.run": ("run", "测试轮次"),
