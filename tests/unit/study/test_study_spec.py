@@ -12,6 +12,7 @@ from llmbench.config.study_file import (
     ConcurrencyScenario,
     OpenAITarget,
     SimTarget,
+    StudyFile,
     load_study_file,
 )
 from llmbench.errors import ConfigError
@@ -27,7 +28,7 @@ scenarios:
 """
 
 
-def load(tmp_path: Path, text: str) -> object:
+def load(tmp_path: Path, text: str) -> StudyFile:
     path = tmp_path / "study.yaml"
     path.write_text(text)
     return load_study_file(path, PRESETS)
@@ -41,10 +42,10 @@ def problem(tmp_path: Path, text: str) -> str:
 
 def test_shorthands_name_the_kind(tmp_path: Path) -> None:
     study = load(tmp_path, GOOD)
-    assert study.targets["self-hosted"] == SimTarget(preset="self-hosted-cold")  # type: ignore[attr-defined]
-    assert study.targets["cloud"] == OpenAITarget(base_url="https://api.example.com/v1")  # type: ignore[attr-defined]
-    assert study.scenarios["baseline"] == BaselineScenario(requests=5)  # type: ignore[attr-defined]
-    assert study.scenarios["load"] == ConcurrencyScenario(levels=[1, 2])  # type: ignore[attr-defined]
+    assert study.targets["self-hosted"] == SimTarget(preset="self-hosted-cold")
+    assert study.targets["cloud"] == OpenAITarget(base_url="https://api.example.com/v1")
+    assert study.scenarios["baseline"] == BaselineScenario(requests=5)
+    assert study.scenarios["load"] == ConcurrencyScenario(levels=[1, 2])
 
 
 def test_an_unknown_target_kind_lists_the_valid_ones_at_its_line(tmp_path: Path) -> None:
@@ -99,3 +100,14 @@ def test_target_names_become_directory_names_so_they_are_checked(tmp_path: Path)
     message = problem(tmp_path, GOOD.replace("cloud:", "'../cloud':"))
     assert "'../cloud'" in message
     assert "letters, digits" in message
+
+
+def test_the_spec_in_the_docs_and_the_demo_spec_load(tmp_path: Path) -> None:
+    docs = (Path(__file__).parents[3] / "docs" / "studies.md").read_text()
+    example = docs.split("## The spec\n\n```yaml\n")[1].split("```")[0]
+    study = load(tmp_path, example)
+    assert list(study.scenarios) == [
+        "baseline", "concurrency", "input-length", "rate", "long-prompts"
+    ]  # fmt: skip
+    demo = Path(__file__).parents[3] / "src" / "llmbench" / "study" / "specs" / "demo.yaml"
+    assert load_study_file(demo, PRESETS).targets["cloud"] == SimTarget(preset="cloud-warm")
