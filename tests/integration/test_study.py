@@ -131,3 +131,7 @@ def test_a_killed_study_resumes_to_the_runs_of_an_uninterrupted_one(tmp_path: Pa
         assert complete(after)[directory].run_id == run.run_id
     for run in after.runs:
         assert (killed / run.dir / "run.json").is_file()
+    shown = llmbench("report", str(killed))  # rebuilt from the stored results
+    assert shown.returncode == 0, shown.stderr
+    assert "mean TTFT ms" in shown.stdout
+    assert "6 of 6 runs complete" in shown.stdout

@@ -25,8 +25,8 @@ from llmbench.run.execute import Target, default_run_id, execute_run
 from llmbench.run.target import EmbeddedSim
 from llmbench.store.results import load_run_columns
 from llmbench.store.run_schema import RunResult, RunSummaryParts, SpecSource
-from llmbench.store.study_index import STUDY_FILE, load_study_index
-from llmbench.store.study_schema import StudyIndex
+from llmbench.store.study_index import STUDY_FILE, load_any_study
+from llmbench.store.study_schema import ComparisonIndex, StudyIndex
 from llmbench.study.runner import is_study, run_study
 
 # Piped output (files, CI logs) gets room for the full tables instead of rich's default 80.
@@ -137,7 +137,13 @@ def show_report(directory: Path, view: str) -> None:
     """Prints a stored run; a run that died before its summary is summarized from its records.
     A study directory (sweep, search, repeats) prints its step table."""
     if (directory / STUDY_FILE).exists():
-        stdout.print(study_summary(load_study_index(directory), str(directory)))
+        study = load_any_study(directory)
+        if isinstance(study, ComparisonIndex):
+            from llmbench.cli.study import show_study  # lazily: it imports this module
+
+            show_study(study, directory)
+            return
+        stdout.print(study_summary(study, str(directory)))
         return
     loaded = load_run_columns(directory)  # streamed: memory flat in the number of records
     run = loaded.run

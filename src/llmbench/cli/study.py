@@ -122,10 +122,11 @@ def show_study(index: ComparisonIndex, directory: Path) -> None:
     table = concurrency_table(index)
     if table is not None and table.row_count:
         stdout.print(table)
-    counts = {s: sum(r.status == s for r in index.runs) for s in ("complete", "failed")}
-    left = len(index.runs) - counts["complete"] - counts["failed"]
+    complete = sum(r.status == "complete" for r in index.runs)
+    failed = sum(r.status == "failed" for r in index.runs)
+    left = len(index.runs) - complete - failed
     stdout.print(
-        f"study {index.status}: {counts['complete']} runs complete, {counts['failed']} failed, "
+        f"study {index.status}: {complete} of {len(index.runs)} runs complete, {failed} failed, "
         f"{left} not run; results: {directory}" + (" (--resume to finish)" if left else ""),
         highlight=False,
     )
