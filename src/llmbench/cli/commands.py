@@ -138,12 +138,26 @@ def study(
 
 
 def report(
-    directory: Annotated[Path, typer.Argument(help="a results directory")],
+    directory: Annotated[Path, typer.Argument(help="a run or study results directory")],
     view: Annotated[
         Literal["summary", "3sigma"], typer.Option(help="3sigma: what the 3σ rule would drop")
     ] = "summary",
+    format: Annotated[
+        Literal["terminal", "md", "html", "png"],
+        typer.Option(help="md: report.md, html: report.html (offline), png: report-png/"),
+    ] = "terminal",
+    lang: Annotated[Literal["en", "zh"], typer.Option(help="the report's words")] = "en",
+    output: Annotated[
+        Path | None, typer.Option(help="the file (md, html) or folder (png); default in DIR")
+    ] = None,
 ) -> None:
-    """Re-render a run's summary from its results directory."""
-    from llmbench.cli.execution import show_report
+    """Rebuild a run's or study's report from its results directory alone."""
+    if format == "terminal":
+        from llmbench.cli.execution import show_report
 
-    show_report(directory, view)
+        show_report(directory, view, lang)
+        return
+    from llmbench.cli.reporting import write_files
+
+    for line in write_files(directory, format, lang, output):
+        print(line)
