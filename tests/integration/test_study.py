@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from tests.support.cli import LLMBENCH, llmbench
 
+from llmbench.metrics.compare import Verdict
+from llmbench.report.comparison import compare_runs
 from llmbench.store.study_index import load_any_study
 from llmbench.store.study_schema import ComparisonIndex, ComparisonRun
 
@@ -56,6 +58,11 @@ def headline(study: ComparisonIndex, target: str, scenario: str, step: str) -> A
     return run.headline
 
 
+def run_dir(directory: Path, study: ComparisonIndex, target: str, scenario: str, step: str) -> Path:
+    run = next(r for r in study.runs if (r.target, r.scenario, r.step) == (target, scenario, step))
+    return directory / run.dir
+
+
 def test_the_demo_study_shows_what_its_presets_imply(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     spec = write_spec(tmp_path / "demo.yaml", reduced_demo())
@@ -64,18 +71,35 @@ def test_the_demo_study_shows_what_its_presets_imply(tmp_path: Path) -> None:
     study = comparison(out)
     assert study.status == "complete"
     assert len(study.runs) == 2 * (1 + 2 + 2 + 1)
-    hosted, cloud = (headline(study, t, "baseline", "rounds") for t in ("self-hosted", "cloud"))
-    # Warm is faster to the first token and to the whole answer, and streams faster.
-    assert cloud.ttft_ms.mean < hosted.ttft_ms.mean
-    assert cloud.e2e_ms.mean < hosted.e2e_ms.mean
-    assert cloud.output_tokens_per_s > hosted.output_tokens_per_s
+
+    # Warm is faster to the first token and to the whole answer, and streams faster: each
+    # ratio's bootstrap CI excludes 1 on the right side.
+    hosted, cloud = (run_dir(out, study, t, "baseline", "rounds") for t in ("self-hosted", "cloud"))
+    rows = {r.metric: r for r in compare_runs(hosted, cloud, seed=1).rows}
+    for metric in ("ttft_ms", "e2e_ms", "request_output_tokens_per_s"):
+        ratio = rows[metric].ratio
+        assert ratio is not None
+        assert ratio.excludes_one(), (metric, ratio)
+        assert rows[metric].verdict is Verdict.FASTER, rows[metric].sentence
+    assert rows["ttft_ms"].ratio is not None
+    assert rows["ttft_ms"].ratio.ci is not None
+    assert rows["ttft_ms"].ratio.ci[1] < 1  # cloud's TTFT below self-hosted's
+
     for target in ("self-hosted", "cloud"):
+        # Batching raises throughput: one number per run (no CI from one run), by a wide margin.
         one, eight = (headline(study, target, "concurrency", c) for c in ("c1", "c8"))
-        assert eight.output_tokens_per_s > 2 * one.output_tokens_per_s  # batching raises it
-        short, long = (headline(study, target, "input-length", n) for n in ("in128", "in1024"))
-        assert long.ttft_ms.mean > short.ttft_ms.mean  # a longer prefill
-    for header in ("mean TTFT ms", "mean E2E ms", "output tok/s", "P95", "self-hosted", "cloud"):
-        assert header in result.stdout
+        assert eight.output_tokens_per_s > 2 * one.output_tokens_per_s
+        # A longer prompt takes longer to prefill: the TTFT ratio's CI lies above 1.
+        short, long = (run_dir(out, study, target, "input-length", n) for n in ("in128", "in1024"))
+        longer = compare_runs(short, long, metrics=["ttft_ms"], force=True, seed=1).rows[0]
+        assert longer.ratio is not None
+        assert longer.ratio.ci is not None
+        assert longer.ratio.ci[0] > 1, longer.sentence
+
+    for words in ("mean first-token latency", "P95", "fluctuation range", "self-hosted's"):
+        assert words in result.stdout
+    assert "report: " in result.stdout
+    assert (out / "report.md").is_file()
 
 
 def runs_of(study: ComparisonIndex) -> set[tuple[str, str, str, int, str, str]]:
@@ -133,5 +157,4 @@ def test_a_killed_study_resumes_to_the_runs_of_an_uninterrupted_one(tmp_path: Pa
         assert (killed / run.dir / "run.json").is_file()
     shown = llmbench("report", str(killed))  # rebuilt from the stored results
     assert shown.returncode == 0, shown.stderr
-    assert "mean TTFT ms" in shown.stdout
-    assert "6 of 6 runs complete" in shown.stdout
+    assert "mean first-token latency" in shown.stdout
