@@ -162,7 +162,7 @@ def show_study(index: ComparisonIndex, directory: Path, *, files: bool = True) -
         highlight=False,
     )
     for line in _report_files(source) if files else []:
-        stdout.print(line, highlight=False)
+        stdout.print(line, highlight=False, markup=False)
 
 
 def load_spec(path: Path) -> StudyFile:
