@@ -19,6 +19,8 @@ from llmbench.report.comparison import compare_runs
 from llmbench.store.study_index import load_any_study
 from llmbench.store.study_schema import ComparisonIndex, ComparisonRun
 
+from .conftest import StartSim
+
 DEMO = Path(__file__).parents[2] / "src" / "llmbench" / "study" / "specs" / "demo.yaml"
 TINY = {
     "targets": {"a": "sim:deterministic", "b": "sim:cloud-warm"},
@@ -158,3 +160,32 @@ def test_a_killed_study_resumes_to_the_runs_of_an_uninterrupted_one(tmp_path: Pa
     shown = llmbench("report", str(killed))  # rebuilt from the stored results
     assert shown.returncode == 0, shown.stderr
     assert "mean first-token latency" in shown.stdout
+
+
+def test_an_endpoint_target_runs_and_a_named_key_must_be_set(
+    tmp_path: Path, start_sim: StartSim
+) -> None:
+    url = start_sim(ttft_ms=5.0, itl_ms=1.0)
+    spec: dict[str, Any] = {
+        "targets": {
+            "local": url,
+            "keyed": {"base_url": url, "api_key_env": "LLMBENCH_TEST_NO_KEY"},
+        },
+        "workload": {"input_tokens": 8, "output_tokens": 4},
+        "scenarios": {"baseline": {"requests": 2}},
+    }
+    path = write_spec(tmp_path / "s.yaml", spec)
+    refused = llmbench("study", str(path), "--output-dir", str(tmp_path / "refused"))
+    assert refused.returncode != 0
+    assert "targets.keyed.api_key_env" in refused.stderr
+    assert "LLMBENCH_TEST_NO_KEY" in refused.stderr
+    assert not (tmp_path / "refused").exists()  # refused before anything started
+
+    del spec["targets"]["keyed"]
+    out = tmp_path / "ok"
+    result = llmbench("study", str(write_spec(path, spec)), "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr
+    study = comparison(out)
+    assert study.targets[0].kind == "openai"
+    assert study.targets[0].base_url == url
+    assert headline(study, "local", "baseline", "rounds").ok == 2
