@@ -103,6 +103,13 @@ def test_cli_compare_prints_sentences_and_json(runs: dict[str, Path]) -> None:
     row = data["comparisons"][0]["rows"][0]
     assert row["metric"] == "ttft_ms"
     assert row["ratios"]["p50"]["ci"][0] > 1.15
+    md = llmbench("compare", str(runs["a"]), str(runs["b"]), "--format", "md")
+    assert md.returncode == 0, md.stderr
+    assert md.stdout.startswith("### slow vs fast")
+    assert "| TTFT (ms) |" in md.stdout
+    bad = llmbench("compare", str(runs["a"]), str(runs["b"]), "--equivalence", "3")
+    assert bad.returncode == 2
+    assert "--equivalence" in bad.stderr
     refused = llmbench("compare", str(runs["a"]), str(runs["other"]))
     assert refused.returncode == 1
     assert "workload.input_tokens: 128 vs 64" in refused.stderr

@@ -54,6 +54,10 @@ def compare(
         str | None,
         typer.Option(help="comma-separated, e.g. ttft_ms,e2e_ms; default: all the runs have"),
     ] = None,
+    statistic: Annotated[
+        Literal["p50", "p95", "p99"],
+        typer.Option(help="the ratio each row's verdict and sentence read"),
+    ] = "p50",
     equivalence: Annotated[
         float, typer.Option(help="band of 'no meaningful difference': 0.03 = ±3 %")
     ] = 0.03,
@@ -79,7 +83,7 @@ def compare(
     pairs = pair_runs(run_directories(directories), baseline)
     results = [
         compare_runs(b, c, metrics=names, seed=seed, band=band, force=force,
-                     trim_warmup=trim_warmup)
+                     trim_warmup=trim_warmup, primary=statistic)
         for b, c in pairs
     ]  # fmt: skip
     if format_ == "json":

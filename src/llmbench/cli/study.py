@@ -22,17 +22,18 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
+from rich.text import Text
 
 from llmbench.cli.execution import _prepare_process, stderr, stdout
 from llmbench.config.study_file import StudyFile, load_study_file
 from llmbench.engine.loop import loop_factory
 from llmbench.metrics.columns import ColumnRow
-from llmbench.report.seed_tables import (
-    baseline_latency,
-    concurrency_table,
-    main_table,
-    spread_table,
-)
+from llmbench.report.document import build_document
+from llmbench.report.files import write_report
+from llmbench.report.messages import Messages
+from llmbench.report.source import ReportSource, load_source
+from llmbench.report.tables import TableView
 from llmbench.sim.twin.presets import BUILTIN
 from llmbench.store.study_schema import ComparisonIndex, ComparisonRun
 from llmbench.study.comparison import run_comparison
@@ -114,21 +115,54 @@ def run_study(study: StudyFile, output_dir: Path | None, *, resume: bool) -> Com
     return index
 
 
-def show_study(index: ComparisonIndex, directory: Path) -> None:
-    rows = baseline_latency(index, directory, seed=index.spec.seed)
-    if rows:
-        stdout.print(main_table(rows))
-        stdout.print(spread_table(rows))
-    table = concurrency_table(index)
-    if table is not None and table.row_count:
-        stdout.print(table)
-    counts = {s: sum(r.status == s for r in index.runs) for s in ("complete", "failed")}
-    left = len(index.runs) - counts["complete"] - counts["failed"]
+def _rich(view: TableView) -> Table:
+    table = Table(title=view.title, title_justify="left", caption=view.note, caption_justify="left")
+    for k, column in enumerate(view.columns):
+        table.add_column(column, justify="left" if k == 0 else "right")
+    for row in view.rows:
+        table.add_row(*row)
+    return table
+
+
+def _report_files(source: ReportSource) -> list[str]:
+    """report.md and report.html beside the runs; the lines that say where (or why not)."""
+    lines = []
+    for fmt in ("md", "html"):
+        try:
+            written = write_report(source, fmt, "en", None)
+        except ModuleNotFoundError as exc:  # jinja2, plotly: the `report` extra
+            lines.append(f"report.{fmt}: needs {exc.name}: pip install 'llmbench[report]'")
+            continue
+        lines += [f"report: {path}" for path in written.paths]
+        lines += [f"note: {note}" for note in written.notes]
+    return lines
+
+
+def show_study(index: ComparisonIndex, directory: Path, *, files: bool = True) -> None:
+    """The seed's tables and the comparison sentences, from the stored results alone; with
+    `files`, report.md and report.html written beside them."""
+    m = Messages("en")
+    source = load_source(directory)
+    document = build_document(source, m)
+    for table in document.tables:
+        if table.key != "environment":
+            stdout.print(_rich(table))
+    if document.comparison.sentences:
+        stdout.print(Text(m("comparison.sentences"), style="bold"))
+    for sentence in document.comparison.sentences:
+        stdout.print(Text(f"- {sentence}"))
+    for note in document.comparison.notes:
+        stdout.print(Text(note, style="dim"))
+    complete = sum(r.status == "complete" for r in index.runs)
+    failed = sum(r.status == "failed" for r in index.runs)
+    left = len(index.runs) - complete - failed
     stdout.print(
-        f"study {index.status}: {counts['complete']} runs complete, {counts['failed']} failed, "
+        f"study {index.status}: {complete} of {len(index.runs)} runs complete, {failed} failed, "
         f"{left} not run; results: {directory}" + (" (--resume to finish)" if left else ""),
         highlight=False,
     )
+    for line in _report_files(source) if files else []:
+        stdout.print(line, highlight=False, markup=False)
 
 
 def load_spec(path: Path) -> StudyFile:

@@ -94,7 +94,7 @@ def _unknown_key(model: type[BaseModel], loc: Loc) -> tuple[str, str | None, str
         kind = _tag(holder)
         fix = f"it applies to kind {' or '.join(other.kinds)}: set the kind, or remove it"
         return f"not a setting of kind {kind}", allowed, fix
-    if str(loc[-1]) in MOVED:
+    if model is RunSpec and str(loc[-1]) in MOVED:  # version-1 run specs only
         return "a version-1 field", allowed, f"it is now {MOVED[str(loc[-1])]} (docs/spec-files.md)"
     close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
     fix = f"did you mean {close[0]!r}?" if close else "remove it"

@@ -156,11 +156,14 @@ def _names_ok(names: Any, what: str) -> None:
 
 
 def _target_entry(value: Any) -> Any:
-    """`sim:<preset>` → a sim target; `http(s)://...` → an OpenAI-compatible one."""
+    """`sim:<preset>` → a sim target; `http(s)://...` → an OpenAI-compatible one; a mapping
+    without `kind` is a sim target when it names a preset, else an OpenAI-compatible one."""
     if isinstance(value, str):
         if value.startswith(SIM_PREFIX):
             return {"kind": "sim", "preset": value.removeprefix(SIM_PREFIX)}
         return {"kind": "openai", "base_url": value}
+    if isinstance(value, dict) and "kind" not in value:
+        return {**value, "kind": "sim" if "preset" in value else "openai"}
     return value
 
 

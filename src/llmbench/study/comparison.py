@@ -17,6 +17,7 @@ from llmbench.config.study_file import StudyFile
 from llmbench.errors import LlmbenchError, StoreError
 from llmbench.metrics.columns import ColumnRow
 from llmbench.monitor.environment import capture_environment
+from llmbench.redaction import public_url
 from llmbench.run.execute import execute_run
 from llmbench.store.results import read_run_file
 from llmbench.store.run_schema import Environment, RunResult
@@ -70,6 +71,15 @@ def _scenarios(study: StudyFile, plan: Plan) -> list[ComparisonScenario]:
             )
         )  # fmt: skip
     return out
+
+
+def public_study_spec(study: StudyFile) -> StudyFile:
+    """The spec as stored in study.json: endpoint URLs without user:password or query."""
+    dumped = study.model_dump(mode="json")
+    for target in dumped["targets"].values():
+        if target.get("base_url"):
+            target["base_url"] = public_url(target["base_url"])
+    return StudyFile.model_validate(dumped)
 
 
 def _finished_before(directory: Path, entry: ComparisonRun) -> bool:
@@ -135,7 +145,7 @@ def start_index(
     if previous is not None:
         done = {r.order: r for r in previous.runs if _finished_before(directory, r)}
     index = ComparisonIndex(
-        kind="comparison", name=study.name, status="running", spec=study,
+        kind="comparison", name=study.name, status="running", spec=public_study_spec(study),
         spec_hash=study.spec_hash(),
         environment=Environment.model_validate(capture_environment()),
         started_at=previous.started_at if previous else datetime.now(UTC).isoformat(),

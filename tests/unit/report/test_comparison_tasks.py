@@ -1,6 +1,6 @@
-"""Comparing task runs from hand-written results directories (tasks.jsonl, records.jsonl):
-task by task (paired), censored timeouts (Kaplan–Meier, log-rank), and a token stream never
-put in one row with a task API's first event without saying so."""
+"""Comparing runs from hand-written results directories (tasks.jsonl, records.jsonl): tasks
+task by task (paired), censored timeouts (Kaplan–Meier, log-rank), a token stream never put in
+one row with a task API's first event without saying so, and the warm-up check."""
 
 from __future__ import annotations
 
@@ -116,3 +116,22 @@ def test_token_stream_and_task_api_are_not_mixed_silently(tmp_path: Path) -> Non
         "different measures: stream TTFT (token stream), tasks first event (task API)"
     )
     assert row.note in row.sentence
+
+
+def test_warm_up_is_reported_and_excluded_only_when_asked(tmp_path: Path) -> None:
+    """15 slow first requests (TTFT 400 ms falling to 120 ms), then 60 at about 100 ms."""
+    ttfts = [400 - 20 * k for k in range(15)] + [100 + (k % 5) for k in range(60)]
+    slow = _write(tmp_path / "slow", [], tuple(_record(k, t) for k, t in enumerate(ttfts)))
+    flat = _write(tmp_path / "flat", [], tuple(_record(k, 100 + k % 5) for k in range(75)))
+    kept = compare_runs(flat, slow, force=True, metrics=["ttft_ms"])
+    assert kept.candidate.warmup.truncate == 15
+    assert kept.candidate.warmup_excluded == 0
+    assert kept.rows[0].comparison is not None
+    assert kept.rows[0].comparison.candidate.n == 75  # nothing dropped by default
+    assert any("first 15 of 75 requests look like warm-up" in n and "kept" in n
+               for n in kept.notes)  # fmt: skip
+    trimmed = compare_runs(flat, slow, force=True, metrics=["ttft_ms"], trim_warmup=True)
+    assert trimmed.candidate.warmup_excluded == 15
+    assert trimmed.rows[0].comparison is not None
+    assert trimmed.rows[0].comparison.candidate.n == 60
+    assert any(n.startswith("slow: warm-up excluded") for n in trimmed.notes)
