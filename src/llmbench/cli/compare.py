@@ -95,14 +95,12 @@ def compare(
     """Compare runs: candidate vs baseline per metric, with CIs and a verdict per row."""
     names = _metrics(metrics)
     band = _band(equivalence)
-    from llmbench.report.comparison import compare_runs, pair_runs, run_directories
+    from llmbench.report.comparison import compare_dirs
 
-    pairs = pair_runs(run_directories(directories), baseline)
-    results = [
-        compare_runs(b, c, metrics=names, seed=seed, band=band, force=force,
-                     trim_warmup=trim_warmup, primary=statistic)
-        for b, c in pairs
-    ]  # fmt: skip
+    results = compare_dirs(
+        directories, baseline=baseline, metrics=names, seed=seed, band=band, force=force,
+        trim_warmup=trim_warmup, primary=statistic,
+    )  # fmt: skip
     _show(results, format_)
 
 

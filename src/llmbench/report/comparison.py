@@ -34,6 +34,7 @@ __all__ = [
     "MetricRow",
     "RunComparison",
     "RunSide",
+    "compare_dirs",
     "compare_runs",
     "pair_runs",
     "run_directories",
@@ -316,3 +317,12 @@ def pair_runs(directories: Sequence[Path], baseline: str | None = None) -> list[
             hint="give a run's directory name, run id, target id or --name",
         )
     return pairs
+
+
+def compare_dirs(
+    paths: Sequence[Path], *, baseline: str | None = None, **options: Any
+) -> list[RunComparison]:
+    """`compare_runs` over every pair `pair_runs` makes of the runs under `paths` (results or
+    study directories); `options` are `compare_runs`'s keywords."""
+    pairs = pair_runs(run_directories(paths), baseline)
+    return [compare_runs(b, c, **options) for b, c in pairs]
