@@ -250,12 +250,17 @@ def _task_time_row(
 
 
 def _survival_verdict(row: MetricRow, p: float | None, alpha: float = 0.05) -> Verdict:
+    """Faster or slower only when the log-rank p < alpha, in the direction of the medians; a
+    median never reached (fewer than half can be said to have succeeded) is later than any."""
     s = row.survival
-    if s is None or p is None or p >= alpha or s.ratio_of_medians is None:
+    if s is None or p is None or p >= alpha:
         return Verdict.INCONCLUSIVE
-    if s.ratio_of_medians == 1:
+    b, c = s.baseline.median, s.candidate.median
+    if (b is None and c is None) or b == c:
         return Verdict.INCONCLUSIVE
-    return Verdict.FASTER if s.ratio_of_medians < 1 else Verdict.SLOWER
+    if b is None or (c is not None and c < b):
+        return Verdict.FASTER
+    return Verdict.SLOWER
 
 
 def rejudge(row: MetricRow, p_adjusted: float | None, o: RowOptions) -> MetricRow:

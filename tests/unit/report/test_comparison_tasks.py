@@ -160,3 +160,20 @@ def test_tasks_that_showed_nothing_are_censored_for_the_first_event(tmp_path: Pa
         "first_output_ms: c: 4 tasks ended without any event (censored): compare "
         "task_first_event_ms, which keeps them"
     ]
+
+
+def test_a_median_never_reached_is_slower_than_any(tmp_path: Path) -> None:
+    """The candidate times out on 16 of 20 tasks: its median time to success is not reached,
+    and that is slower than the baseline's (log-rank p tiny), not 'inconclusive'."""
+    base = [_task(f"t{i}", i * 100, t, TaskStatus.OK, 1.0) for i, t in enumerate(_TIMES * 2)]
+    cand = [
+        _task(f"t{i}", i * 100, t, TaskStatus.OK, 1.0) if i < 4
+        else _task(f"t{i}", i * 100, 60.0, TaskStatus.TIMEOUT, 1.0)
+        for i, t in enumerate(_TIMES * 2)
+    ]  # fmt: skip
+    b, c = _write(tmp_path / "b", base), _write(tmp_path / "c", cand)
+    (row,) = compare_runs(b, c, force=True, metrics=["task_completion_ms"]).rows
+    assert row.survival is not None
+    assert row.survival.candidate.median is None
+    assert row.verdict is Verdict.SLOWER
+    assert "is not reached vs" in row.sentence
