@@ -64,6 +64,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "col.p95_ttft": ("P95 first-token latency (ms)", "P95 首词延迟 (ms)"),
     "col.p95_e2e": ("P95 full-response latency (ms)", "P95 完整响应延迟 (ms)"),
     "col.mode": ("mode", "模式"),
+    "mode.sequential": ("sequential", "同步（逐步执行）"),
+    "mode.concurrent": ("concurrent", "并发"),
     "col.tasks": ("tasks", "任务数"),
     "col.tasks_ok": ("completed", "完成"),
     "col.tasks_censored": ("timed out / failed", "超时 / 失败"),

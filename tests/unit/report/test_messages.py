@@ -33,7 +33,7 @@ def test_chinese_is_chinese_where_english_has_words() -> None:
 
 
 # Keys made at run time from a stored value: f"part.{name}", f"verdict.{...}", ...
-DYNAMIC = ("part.", "basis.", "verdict.", "cmetric.", "protocol.", "state.", "cmp.stat_")
+DYNAMIC = ("part.", "basis.", "verdict.", "cmetric.", "protocol.", "state.", "cmp.stat_", "mode.")
 
 
 def _report_code() -> str:
