@@ -187,3 +187,10 @@ def test_terminal_report_of_a_study_in_chinese(stored: StoredResults) -> None:
     assert done.returncode == 0, done.stderr
     for title in ("table.main", "table.spread", "table.comparison", "why.title"):
         assert Messages("zh")(title) in done.stdout
+
+
+def test_output_without_a_file_format_is_a_usage_error(stored: StoredResults) -> None:
+    done = llmbench("report", str(stored.run), "--output", "x.md")
+    assert done.returncode == 2
+    assert "--output" in done.stderr
+    assert "--format md" in done.stderr
