@@ -170,8 +170,22 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{name}：服务端前缀缓存命中率为 {rate}。",
     ),
     "why.batch": (
-        "{name}: the server ran {mean} requests at once on average (max {max}).",
-        "{name}：服务端平均同时运行 {mean} 个请求（峰值 {max}）。",
+        "{name}: the server ran {mean} requests at once on average (max {max}; {n} scrapes).",
+        "{name}：服务端平均同时运行 {mean} 个请求（峰值 {max}；{n} 次采样）。",
+    ),
+    "why.batching": (
+        "{name}: from concurrency {c1} to {c2}, the server ran {b1} → {b2} requests at once on "
+        "average (its running-requests gauge), and output tokens/s went {t1} → {t2}.",
+        "{name}：并发数从 {c1} 到 {c2}，服务端平均同时运行的请求数（运行中请求数指标）为 "
+        "{b1} → {b2}，输出 tokens/s 为 {t1} → {t2}。",
+    ),
+    "why.input": (
+        "{name}: from {l1} to {l2} input tokens, the mean first-token wait went {w1} → {w2} ms.",
+        "{name}：输入从 {l1} 到 {l2} tokens，平均首词等待为 {w1} → {w2} ms。",
+    ),
+    "why.input_prefill": (
+        "Its prefill estimate: {p1} → {p2} ms.",
+        "其中预填充估算：{p1} → {p2} ms。",
     ),
     "why.none": (
         "No decomposition or cache evidence in these runs (run.json from before them).",

@@ -13,6 +13,7 @@ from llmbench.monitor.decomposition import Decomposition
 from llmbench.report.messages import Messages
 from llmbench.report.source import ReportSource, RunEntry
 from llmbench.report.tables import DASH, TableView, num, pct
+from llmbench.report.why_sweeps import MIN_BATCH_SAMPLES, batching_sentences, prefill_sentences
 
 # The parts that add up to E2E (the send lag comes before it); queue and prefill replace the
 # first-token wait when the server's histograms split it.
@@ -142,13 +143,14 @@ def _cache_sentences(cache: CacheEvidence, name: str, m: Messages) -> list[str]:
         )
     if cache.server is not None and cache.server.hit_rate is not None:
         out.append(m("why.server_cache", name=name, rate=pct(cache.server.hit_rate)))
-    if cache.batch_size is not None:
+    if cache.batch_size is not None and len(cache.batch_size.series) >= MIN_BATCH_SAMPLES:
         out.append(
             m(
                 "why.batch",
                 name=name,
                 mean=num(cache.batch_size.mean),
                 max=num(cache.batch_size.max),
+                n=len(cache.batch_size.series),
             )
         )
     return out
@@ -165,6 +167,7 @@ def why_view(source: ReportSource, m: Messages) -> WhyView:
         if (row := cache_row(entry, name, m)) is not None:
             cache.append(row)
         said += sentences(entry, name, m)
+    said += batching_sentences(source, m) + prefill_sentences(source, m)
     tables = []
     if decomposition:
         columns = ("col.target", "col.part", "col.mean", "col.p95", "col.share", "col.basis")

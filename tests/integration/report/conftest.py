@@ -22,7 +22,7 @@ from support.cli import llmbench
 SIM = ["--sim-ttft-ms", "30", "--sim-itl-ms", "3", "--output-tokens", "8"]
 
 
-# Two embedded targets shaped like the seed's systems, one baseline round each.
+# Two embedded targets shaped like the seed's systems: a baseline round, two input lengths.
 STUDY = """
 name: two targets
 targets:
@@ -33,6 +33,7 @@ tokenizer: whitespace
 seed: 0
 scenarios:
   baseline: {requests: 20}
+  input-length: {lengths: [32, 512], requests: 4}
 """
 
 

@@ -112,6 +112,11 @@ def test_comparison_study_report_compares_the_targets(
     # the presets: the warm cloud answers its first token sooner than the cold self-hosted one
     assert ttft[-1] == EN("verdict.faster")
     assert "- cloud's median TTFT is 0." in text
+    # why: the longer prompt's measured first-token wait, from each input-length run
+    waits = re.findall(r"from 32 to 512 input tokens, the mean first-token wait went "
+                       r"([\d.,]+) → ([\d.,]+) ms", text)  # fmt: skip
+    assert len(waits) == 2
+    assert all(float(b.replace(",", "")) > float(a.replace(",", "")) for a, b in waits)
     zh = write_report(load_source(stored.study), "md", "zh", tmp_path / "zh.md").paths[0]
     assert "cloud 的中位数首词延迟 TTFT是 self-hosted 的 0." in zh.read_text()
 
