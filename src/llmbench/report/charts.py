@@ -216,13 +216,22 @@ def _mean_by(keys: Sequence[object], values: FloatArray) -> tuple[list[str], lis
     return [str(k) for k in order], [round(sum(groups[k]) / len(groups[k]), 3) for k in order]
 
 
+def stored_turns(entry: RunEntry) -> tuple[list[str], list[Value]] | None:
+    """Mean TTFT per turn as run.json's `sessions` block stores it (session runs; absent from
+    other runs and files before it: then the records' turns are averaged)."""
+    block = getattr(entry.run, "sessions", None)
+    if block is None:
+        return None
+    return [str(t.turn) for t in block.per_turn], [t.ttft_ms.mean for t in block.per_turn]
+
+
 def turn_and_step_charts(
     entries: list[RunEntry], samples: dict[Path, Samples], m: Messages
 ) -> list[Chart]:
     turns, steps = [], []
     for entry in entries:
         s = samples[entry.directory]
-        x, y = _mean_by(s.turns, s.ttft_ms)
+        x, y = stored_turns(entry) or _mean_by(s.turns, s.ttft_ms)
         if x:
             turns.append(Series(entry.name, x, y))
         x, y = _mean_by(s.steps, s.e2e_ms)

@@ -187,6 +187,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Its prefill estimate: {p1} → {p2} ms.",
         "其中预填充估算：{p1} → {p2} ms。",
     ),
+    "why.sessions_continued": (
+        "{name}: continued sessions' median TTFT is {ratio}× new sessions'{ci} ({b} vs {a} ms).",
+        "{name}：延续会话的首词延迟中位数是新会话的 {ratio} 倍{ci}（{b} 对 {a} ms）。",
+    ),
+    "why.sessions_later": (
+        "{name}: later turns' median TTFT is {ratio}× the first turn's{ci} ({b} vs {a} ms).",
+        "{name}：后续轮次的首词延迟中位数是首轮的 {ratio} 倍{ci}（{b} 对 {a} ms）。",
+    ),
     "why.none": (
         "No decomposition or cache evidence in these runs (run.json from before them).",
         "这些测试结果中没有分解或缓存证据（run.json 版本较早）。",

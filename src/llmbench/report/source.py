@@ -79,6 +79,11 @@ class ReportSource:
         """Target names in the order they first appear."""
         return list(dict.fromkeys(e.target for e in self.entries))
 
+    def name_of(self, entry: RunEntry) -> str:
+        """The target alone when it has one run here, else the target and the step."""
+        alone = sum(e.target == entry.target for e in self.entries) == 1
+        return entry.target if alone else entry.name
+
     def scenario(self, name: str) -> list[RunEntry]:
         return [e for e in self.entries if e.scenario == name]
 

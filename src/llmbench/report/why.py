@@ -13,7 +13,12 @@ from llmbench.monitor.decomposition import Decomposition
 from llmbench.report.messages import Messages
 from llmbench.report.source import ReportSource, RunEntry
 from llmbench.report.tables import DASH, TableView, num, pct
-from llmbench.report.why_sweeps import MIN_BATCH_SAMPLES, batching_sentences, prefill_sentences
+from llmbench.report.why_sweeps import (
+    MIN_BATCH_SAMPLES,
+    batching_sentences,
+    prefill_sentences,
+    session_sentences,
+)
 
 # The parts that add up to E2E (the send lag comes before it); queue and prefill replace the
 # first-token wait when the server's histograms split it.
@@ -168,6 +173,7 @@ def why_view(source: ReportSource, m: Messages) -> WhyView:
             cache.append(row)
         said += sentences(entry, name, m)
     said += batching_sentences(source, m) + prefill_sentences(source, m)
+    said += session_sentences(source, m)
     tables = []
     if decomposition:
         columns = ("col.target", "col.part", "col.mean", "col.p95", "col.share", "col.basis")

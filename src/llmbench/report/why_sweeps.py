@@ -1,8 +1,9 @@
 """The "why" sentences a sweep's runs support, each from what those runs stored: across the
 concurrency levels, the server's mean running requests (its batch, `cache.batch_size`) beside
 the output tokens/s; across the input lengths, the mean first-token wait and, where the server's
-histograms split it, the prefill estimate (`decomposition`). Only the lowest and highest step of
-each target are set side by side; the tables have every step.
+histograms split it, the prefill estimate (`decomposition`); in session runs, the stored
+continued-vs-new and later-vs-first TTFT comparisons (`sessions`). Only the lowest and highest
+step of each target are set side by side; the tables have every step.
 """
 
 from __future__ import annotations
@@ -40,6 +41,27 @@ def batching_sentences(source: ReportSource, m: Messages) -> list[str]:
               b1=num(batches[0].mean), b2=num(batches[1].mean), t1=num(tokens[0]),
               t2=num(tokens[1]))
         )  # fmt: skip
+    return out
+
+
+def session_sentences(source: ReportSource, m: Messages) -> list[str]:
+    """Session runs: run.json's `sessions` comparisons (continued vs new sessions, later vs
+    first turns): the median TTFT ratio with its bootstrap CI, as stored."""
+    out = []
+    for entry in source.entries:
+        block = getattr(entry.run, "sessions", None)  # session runs only
+        if block is None:
+            continue
+        for key, comparison in (("why.sessions_continued", block.new_vs_continued),
+                                ("why.sessions_later", block.first_vs_later)):  # fmt: skip
+            if comparison is None or comparison.ttft_p50_ratio_b_over_a is None:
+                continue
+            ci = comparison.ratio_ci
+            out.append(
+                m(key, name=source.name_of(entry), ratio=num(comparison.ttft_p50_ratio_b_over_a),
+                  ci=f" [{num(ci[0])}, {num(ci[1])}]" if ci else "",
+                  a=num(comparison.ttft_ms_a.p50), b=num(comparison.ttft_ms_b.p50))
+            )  # fmt: skip
     return out
 
 
