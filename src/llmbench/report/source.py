@@ -131,9 +131,12 @@ def _comparison_source(directory: Path, index: ComparisonIndex) -> ReportSource:
     entries, warnings = [], []
     for planned in sorted(index.runs, key=_plan_order(index)):
         path = directory / planned.dir / RUN_FILE
-        if planned.status != "complete" or not path.is_file():
+        if planned.status != "complete":
             why = f": {planned.error}" if planned.error else ""
             warnings.append(f"{planned.dir}: {planned.status}{why}")
+            continue
+        if not path.is_file():
+            warnings.append(f"{path} is missing: run {planned.dir} left out")
             continue
         label = planned.step + (f" r{planned.repeat}" if repeated else "")
         entries.append(
