@@ -8,7 +8,7 @@ A chart appears only when the stored results have its data.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -106,15 +106,20 @@ def _ci(d: Distribution | None) -> tuple[Value, Value, Value]:
 
 
 def _sweep_chart(
-    key: str, title: str, x_title: str, entries: list[RunEntry], m: Messages, x_of: str
+    key: str,
+    title: str,
+    x_title: str,
+    entries: list[RunEntry],
+    m: Messages,
+    x_of: Callable[[RunEntry], int | None],
 ) -> Chart | None:
     series = []
     by_target: dict[str, list[RunEntry]] = defaultdict(list)
     for entry in entries:
-        if entry.run.summary is not None and getattr(entry, x_of) is not None:
+        if entry.run.summary is not None and x_of(entry) is not None:
             by_target[entry.target].append(entry)
     for target, runs in by_target.items():
-        xs = [float(getattr(e, x_of)) for e in runs]
+        xs = [float(x_of(e) or 0) for e in runs]
         for label, metric in (("series.ttft", "ttft_ms"), ("series.e2e", "e2e_ms")):
             cis = [_ci(getattr(e.run.summary, metric)) for e in runs]
             series.append(
@@ -323,10 +328,15 @@ def build_charts(source: ReportSource, m: Messages) -> list[Chart]:
             m("col.concurrency"),
             conc,
             m,
-            "concurrency",
+            lambda e: e.concurrency,
         ),
         _sweep_chart(
-            "vs_input", m("chart.vs_input"), m("col.input_tokens"), inputs, m, "input_tokens"
+            "vs_input",
+            m("chart.vs_input"),
+            m("col.input_tokens"),
+            inputs,
+            m,
+            lambda e: e.input_tokens,
         ),
         throughput_chart(conc, m),
     ]
