@@ -153,6 +153,12 @@ def report(
 ) -> None:
     """Rebuild a run's or study's report from its results directory alone."""
     if format == "terminal":
+        if output is not None:
+            raise ConfigError(
+                "the terminal report is printed, not written to a file",
+                where="--output",
+                hint="add --format md, html or png, or leave --output out",
+            )
         from llmbench.cli.execution import show_report
 
         show_report(directory, view, lang)

@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from llmbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from llmbench.report.comparison import RunComparison
 
 _FORMAT = Literal["terminal", "md", "json"]
 
@@ -40,6 +43,25 @@ def _band(value: float) -> float:
             hint="e.g. 0.03 for ±3 %",
         )
     return value
+
+
+def _show(results: list[RunComparison], format_: str) -> None:
+    from llmbench.report.comparison_view import (
+        comparison_markdown,
+        comparison_table,
+        comparisons_json,
+    )
+
+    if format_ == "json":
+        print(json.dumps(comparisons_json(results), indent=2))
+    elif format_ == "md":
+        print(comparison_markdown(results))
+    else:
+        from rich.console import Console
+
+        console = Console(width=None if sys.stdout.isatty() else 160)
+        for result in results:
+            console.print(comparison_table(result))
 
 
 def compare(
@@ -73,29 +95,13 @@ def compare(
     """Compare runs: candidate vs baseline per metric, with CIs and a verdict per row."""
     names = _metrics(metrics)
     band = _band(equivalence)
-    from llmbench.report.comparison import compare_runs, pair_runs, run_directories
-    from llmbench.report.comparison_view import (
-        comparison_markdown,
-        comparison_table,
-        comparisons_json,
-    )
+    from llmbench.report.comparison import compare_dirs
 
-    pairs = pair_runs(run_directories(directories), baseline)
-    results = [
-        compare_runs(b, c, metrics=names, seed=seed, band=band, force=force,
-                     trim_warmup=trim_warmup, primary=statistic)
-        for b, c in pairs
-    ]  # fmt: skip
-    if format_ == "json":
-        print(json.dumps(comparisons_json(results), indent=2))
-    elif format_ == "md":
-        print(comparison_markdown(results))
-    else:
-        from rich.console import Console
-
-        console = Console(width=None if sys.stdout.isatty() else 160)
-        for result in results:
-            console.print(comparison_table(result))
+    results = compare_dirs(
+        directories, baseline=baseline, metrics=names, seed=seed, band=band, force=force,
+        trim_warmup=trim_warmup, primary=statistic,
+    )  # fmt: skip
+    _show(results, format_)
 
 
 # `llmbench gate` exit codes (docs/comparison.md): distinct, so a pipeline can tell them apart.

@@ -6,6 +6,8 @@ Reported, never applied silently: a comparison states it and excludes it only wh
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,7 +83,11 @@ def mser5(series: npt.ArrayLike) -> WarmupCheck:
     head = float(x[:cut].mean())
     from scipy.stats import ttest_ind  # lazy: scipy.stats costs ~1.5 s to import
 
-    p = float(ttest_ind(x[:cut], x[cut:], equal_var=False).pvalue)
+    with warnings.catch_warnings():  # equal values (a constant series) make t undefined
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(ttest_ind(x[:cut], x[cut:], equal_var=False).pvalue)
+    if not math.isfinite(p):  # both parts constant: they differ surely, or not at all
+        p = 0.0 if head != rest else 1.0
     shifted = abs(head - rest) > MIN_SHIFT * abs(rest) and p < MAX_P
     # A real shift whose best cut is the limit itself may run on past it: never settled.
     return WarmupCheck(n, cut if shifted else 0, not (shifted and d == half), head, rest, cut)

@@ -34,6 +34,14 @@ from llmbench.tasks import TaskRecord, TaskStep
 Value = float | None
 Point = float | str | None
 CDF_POINTS = 200  # a CDF drawn through at most this many quantiles: the page stays small
+TIMESERIES_POINTS = 5000  # requests drawn in a run's time series, at most
+# The throughput chart's resource lines: (label, monitors group, quantity, scale).
+RESOURCE_SERIES: tuple[tuple[str, str, str, Literal["y2", "y3"]], ...] = (
+    ("series.client_cpu", "client", "cpu_percent", "y2"),
+    ("series.server_cpu", "target", "cpu_percent", "y2"),
+    ("series.client_memory", "client", "rss_bytes", "y3"),
+    ("series.server_memory", "target", "rss_bytes", "y3"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +52,7 @@ class Series:
     kind: Literal["line", "curve", "markers", "bar", "gantt"] = "line"  # curve: no markers
     lower: Sequence[Value] | None = None  # a 95 % CI band around y
     upper: Sequence[Value] | None = None
-    axis: Literal["y", "y2"] = "y"
+    axis: Literal["y", "y2", "y3"] = "y"
     base: Sequence[float] | None = None  # gantt: where each bar starts
 
 
@@ -56,6 +64,7 @@ class Chart:
     y_title: str
     series: tuple[Series, ...]
     y2_title: str | None = None
+    y3_title: str | None = None
     stacked: bool = False
     categories: list[str] = field(default_factory=list)  # a categorical x axis, in order
 
@@ -130,18 +139,16 @@ def throughput_chart(entries: list[RunEntry], m: Messages) -> Chart | None:
     if not any(len(runs) >= 2 for runs in by_target.values()):
         return None
     series = []
+    levels = sorted({e.concurrency or 0 for runs in by_target.values() for e in runs})
     for target, runs in by_target.items():
-        xs = [float(e.concurrency or 0) for e in runs]
+        xs = [str(e.concurrency) for e in runs]  # categories: bars side by side per level
         tokens = [e.run.summary.output_tokens_per_s if e.run.summary else None for e in runs]
         series.append(Series(m("series.tokens_per_s", name=target), xs, tokens, kind="bar"))
-        for label, group, quantity, scale in (
-            ("series.client_cpu", "client", "cpu_percent", 1.0),
-            ("series.server_cpu", "target", "cpu_percent", 1.0),
-            ("series.client_memory", "client", "rss_bytes", 2**20),
-        ):
+        for label, group, quantity, axis in RESOURCE_SERIES:
+            scale = 2**20 if quantity == "rss_bytes" else 1.0
             values = [_monitor_mean(e, group, quantity, scale) for e in runs]
             if any(v is not None for v in values):
-                series.append(Series(m(label, name=target), xs, values, axis="y2"))
+                series.append(Series(m(label, name=target), xs, values, axis=axis))
     return Chart(
         "throughput",
         m("chart.throughput"),
@@ -149,6 +156,8 @@ def throughput_chart(entries: list[RunEntry], m: Messages) -> Chart | None:
         m("axis.tokens_per_s"),
         tuple(series),
         y2_title=m("chart.cpu_percent"),
+        y3_title=m("axis.memory_mib"),
+        categories=[str(level) for level in levels],
     )
 
 
@@ -162,12 +171,15 @@ def _monitor_mean(entry: RunEntry, group: str, quantity: str, scale: float) -> V
 def timeseries_chart(entry: RunEntry, samples: Samples, m: Messages) -> Chart | None:
     if not samples.sent_s.size:
         return None
-    latency = samples.ttft_ms if not np.isnan(samples.ttft_ms).all() else samples.e2e_ms
-    series = [
-        Series(
-            m("series.ttft_per_request"), _round(samples.sent_s), _round(latency), kind="markers"
-        )
-    ]
+    streamed = not np.isnan(samples.ttft_ms).all()
+    latency = samples.ttft_ms if streamed else samples.e2e_ms
+    # A long run is drawn through every k-th request (the page stays light), and says so.
+    step = -(-latency.size // TIMESERIES_POINTS)
+    label = m("series.ttft_per_request" if streamed else "series.e2e_per_request")
+    if step > 1:
+        label += " " + m("series.every", k=step)
+    sent, latency = samples.sent_s[::step], latency[::step]
+    series = [Series(label, _round(sent), _round(latency), kind="markers")]
     points = read_monitor_series(entry)
     for label, attr in (
         ("series.client_cpu_plain", "client_cpu"),

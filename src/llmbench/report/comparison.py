@@ -34,6 +34,7 @@ __all__ = [
     "MetricRow",
     "RunComparison",
     "RunSide",
+    "compare_dirs",
     "compare_runs",
     "pair_runs",
     "run_directories",
@@ -207,6 +208,18 @@ def compare_runs(
         )
     b_label, c_label = _labels(b, c)
     options = RowOptions(b_label, c_label, seed, band, confidence, resamples, primary)
+    rows, not_compared = _rows(metrics, b, c, options, asked=asked)
+    return RunComparison(
+        baseline=_side(b, b_label), candidate=_side(c, c_label), rows=rows,
+        not_compared=not_compared, differences=differences, forced=bool(differences),
+        band=band, confidence=confidence, seed=seed, notes=_notes(b, c, options, differences),
+    )  # fmt: skip
+
+
+def _rows(
+    metrics: Sequence[str], b: RunSamples, c: RunSamples, options: RowOptions, *, asked: bool
+) -> tuple[list[MetricRow], list[str]]:
+    """The rows compared (Holm-adjusted across them) and 'metric: why' for the others."""
     rows: list[MetricRow] = []
     not_compared: list[str] = []
     for metric in metrics:
@@ -218,18 +231,18 @@ def compare_runs(
         else:
             rows.append(row)
     adjusted = holm([row.p_value for row in rows])
-    rows = [rejudge(row, p, options) for row, p in zip(rows, adjusted, strict=True)]
-    notes = [f"{side.label}: {note}" for side in (b, c) for note in side.notes]
+    return [rejudge(row, p, options) for row, p in zip(rows, adjusted, strict=True)], not_compared
+
+
+def _notes(b: RunSamples, c: RunSamples, o: RowOptions, differences: list[str]) -> list[str]:
+    notes = [f"{label}: {note}" for side, label in ((b, o.baseline), (c, o.candidate))
+             for note in side.notes]  # fmt: skip
     if differences:
         notes.insert(0, "forced: the workloads differ (" + "; ".join(differences) + ")")
     if b.spec is not None and c.spec is not None:
         lengths = workload_differences(b, c, run_length=True)
         notes += [f"run length differs: {d}" for d in lengths]
-    return RunComparison(
-        baseline=_side(b, b_label), candidate=_side(c, c_label), rows=rows,
-        not_compared=not_compared, differences=differences, forced=bool(differences),
-        band=band, confidence=confidence, seed=seed, notes=notes,
-    )  # fmt: skip
+    return notes
 
 
 def run_directories(paths: Sequence[Path]) -> list[Path]:
@@ -304,3 +317,12 @@ def pair_runs(directories: Sequence[Path], baseline: str | None = None) -> list[
             hint="give a run's directory name, run id, target id or --name",
         )
     return pairs
+
+
+def compare_dirs(
+    paths: Sequence[Path], *, baseline: str | None = None, **options: Any
+) -> list[RunComparison]:
+    """`compare_runs` over every pair `pair_runs` makes of the runs under `paths` (results or
+    study directories); `options` are `compare_runs`'s keywords."""
+    pairs = pair_runs(run_directories(paths), baseline)
+    return [compare_runs(b, c, **options) for b, c in pairs]

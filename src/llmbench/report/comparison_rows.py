@@ -140,23 +140,28 @@ def _series(metric: MetricDef, side: RunSamples) -> tuple[Series | None, str | N
         return side.per_request(metric.name), None
     if metric.kind == "itl":
         return side.itl(), None
-    if metric.kind == "first_event":
-        return side.first_event(), None
     # first_output: TTFT on a token stream, else the first event of a task API
     ttft = side.per_request("ttft_ms") if side.records else None
     if ttft is not None:
         return ttft, "TTFT (token stream)"
-    event = side.first_event()
+    events = side.first_event()
+    if events.censored:  # tasks that showed nothing: only task_first_event_ms keeps them
+        return None, f"{events.censored} tasks ended without any event"
+    event = events.series()
     return event, "first event (task API)" if event is not None else None
 
 
 NEITHER = "no values in either run"
 
 
-def _missing(metric: MetricDef, b: RunSamples, c: RunSamples, bs: Any, cs: Any) -> str:
-    if bs is None and cs is None:
+def _missing(
+    metric: MetricDef, b: RunSamples, c: RunSamples, bs: Any, cs: Any, why: str | None = None
+) -> str:
+    if bs is None and cs is None and why is None:
         return NEITHER
     side = b if bs is None else c
+    if why is not None:  # first_output of a task run with censored first events
+        return f"{side.label}: {why} (censored): compare task_first_event_ms, which keeps them"
     if metric.kind in ("request", "itl") and side.tasks and not side.records:
         return (
             f"{side.label} is a task API run (no token stream): its first event is a different "
@@ -169,11 +174,12 @@ def compare_metric(
     metric: MetricDef, b: RunSamples, c: RunSamples, o: RowOptions
 ) -> MetricRow | str:
     """The row of `metric`, or why it cannot be compared."""
-    if metric.kind == "completion":
-        return _completion_row(metric, b, c, o)
+    if metric.kind in ("completion", "first_event"):
+        return _task_time_row(metric, b, c, o)
     (bs, b_what), (cs, c_what) = _series(metric, b), _series(metric, c)
     if bs is None or cs is None:
-        return _missing(metric, b, c, bs, cs)
+        why = b_what if bs is None and b_what else c_what if cs is None and c_what else None
+        return _missing(metric, b, c, bs, cs, why)
     note = None
     if b_what != c_what:
         note = f"different measures: {b.label} {b_what}, {c.label} {c_what}"
@@ -219,30 +225,42 @@ def _paired_row(
     return replace(row, sentence=sentence(row, o))
 
 
-def _completion_row(
+def _task_time_row(
     metric: MetricDef, b: RunSamples, c: RunSamples, o: RowOptions
 ) -> MetricRow | str:
-    (bt, bok, bkeys), (ct, cok, ckeys) = b.completion(), c.completion()
-    if bt.size == 0 or ct.size == 0:
-        return _missing(metric, b, c, bt if bt.size else None, ct if ct.size else None)
-    if bok.all() and cok.all():  # nothing censored: times compared as any other sample
-        return _series_row(metric, Series(bt, keys=bkeys), Series(ct, keys=ckeys), o, None)
-    kb, kc = kaplan_meier(bt, bok), kaplan_meier(ct, cok)
+    """Task times: as any sample (paired when the tasks match) when nothing is censored;
+    otherwise Kaplan–Meier per side and the log-rank test."""
+    bt, ct = (side.completion() if metric.kind == "completion" else side.first_event()
+              for side in (b, c))  # fmt: skip
+    if bt.times.size == 0 or ct.times.size == 0:
+        return _missing(metric, b, c, bt if bt.times.size else None, ct if ct.times.size else None)
+    if not bt.censored and not ct.censored:
+        bs, cs = bt.series(), ct.series()
+        assert bs is not None
+        assert cs is not None
+        return _series_row(metric, bs, cs, o, None)
+    kb, kc = kaplan_meier(bt.times, bt.observed), kaplan_meier(ct.times, ct.observed)
     ratio = kc.median / kb.median if kb.median and kc.median is not None else None
-    p = logrank_p(bt, bok, ct, cok)
+    p = logrank_p(bt.times, bt.observed, ct.times, ct.observed)
+    what = "timeouts and failures" if metric.kind == "completion" else "tasks with no event"
     row = MetricRow(metric.name, metric.label, metric.unit, "survival", Verdict.INCONCLUSIVE, p,
-                    p, "", "timeouts and failures are censored (Kaplan–Meier)",
+                    p, "", f"{what} are censored (Kaplan–Meier)",
                     survival=SurvivalRow(kb, kc, ratio))  # fmt: skip
     return rejudge(row, p, o)
 
 
 def _survival_verdict(row: MetricRow, p: float | None, alpha: float = 0.05) -> Verdict:
+    """Faster or slower only when the log-rank p < alpha, in the direction of the medians; a
+    median never reached (fewer than half can be said to have succeeded) is later than any."""
     s = row.survival
-    if s is None or p is None or p >= alpha or s.ratio_of_medians is None:
+    if s is None or p is None or p >= alpha:
         return Verdict.INCONCLUSIVE
-    if s.ratio_of_medians == 1:
+    b, c = s.baseline.median, s.candidate.median
+    if (b is None and c is None) or b == c:
         return Verdict.INCONCLUSIVE
-    return Verdict.FASTER if s.ratio_of_medians < 1 else Verdict.SLOWER
+    if b is None or (c is not None and c < b):
+        return Verdict.FASTER
+    return Verdict.SLOWER
 
 
 def rejudge(row: MetricRow, p_adjusted: float | None, o: RowOptions) -> MetricRow:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from llmbench.metrics.compare import FloatArray, IntArray
 from llmbench.metrics.delivery import latency_growth
@@ -93,26 +94,52 @@ class RunSamples:
         medians = np.array([np.median(g) / _NS_PER_MS for g in gaps if g.size])
         return Series(values, groups, medians)
 
-    def first_event(self) -> Series | None:
-        """Per task: its first event's arrival − submission (ms); tasks with no event left out."""
-        pairs = [
-            (task_key, (t.events[0].arrived_ns - t.submitted_ns) / _NS_PER_MS)
-            for task_key, t in zip(task_keys(self.tasks), self.tasks, strict=True)
-            if t.events
-        ]
-        if not pairs:
-            return None
-        return Series(np.array([v for _, v in pairs]), keys=tuple(k for k, _ in pairs))
+    def first_event(self) -> TaskTimes:
+        """Per task: its first event's arrival − submission (ms); a task that ended without any
+        event is censored at its end (it had shown nothing by then)."""
+        rows = []
+        for key, t in zip(task_keys(self.tasks), self.tasks, strict=True):
+            if t.events:
+                rows.append((key, t.events[0].arrived_ns - t.submitted_ns, True))
+            elif t.ended_ns is not None:
+                rows.append((key, t.ended_ns - t.submitted_ns, False))
+        return TaskTimes.of(rows)
 
-    def completion(self) -> tuple[FloatArray, np.ndarray[Any, np.dtype[np.bool_]], tuple[str, ...]]:
-        """Per task with an end: (time from submission to its end in ms, succeeded, key); a
-        task that did not succeed is a censored observation at its end."""
-        ended = [t for t in self.tasks if t.ended_ns is not None]
-        keys = tuple(k for k, t in zip(task_keys(self.tasks), self.tasks, strict=True)
-                     if t.ended_ns is not None)  # fmt: skip
-        times = np.array([(t.ended_ns or 0) - t.submitted_ns for t in ended]) / _NS_PER_MS
-        ok = np.array([t.status is TaskStatus.OK for t in ended], dtype=bool)
-        return times.astype(np.float64), ok, keys
+    def completion(self) -> TaskTimes:
+        """Per task with an end: end − submission (ms); a task that did not succeed (timeout,
+        error, cancelled) is censored at its end: it had not succeeded by then."""
+        rows = [
+            (key, t.ended_ns - t.submitted_ns, t.status is TaskStatus.OK)
+            for key, t in zip(task_keys(self.tasks), self.tasks, strict=True)
+            if t.ended_ns is not None
+        ]
+        return TaskTimes.of(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskTimes:
+    """Task times in ms with whether each was observed (False: right-censored there)."""
+
+    times: FloatArray
+    observed: npt.NDArray[np.bool_]
+    keys: tuple[str, ...]
+
+    @classmethod
+    def of(cls, rows: list[tuple[str, int, bool]]) -> TaskTimes:
+        times = np.array([ns for _, ns, _ in rows], dtype=np.float64) / _NS_PER_MS
+        observed = np.array([ok for _, _, ok in rows], dtype=bool)
+        return cls(times, observed, tuple(k for k, _, _ in rows))
+
+    @property
+    def censored(self) -> int:
+        return int((~self.observed).sum())
+
+    def series(self) -> Series | None:
+        """The observed times as a sample (None when none), for when nothing is censored."""
+        if not self.observed.any():
+            return None
+        keys = tuple(k for k, ok in zip(self.keys, self.observed, strict=True) if ok)
+        return Series(self.times[self.observed], keys=keys)
 
 
 def task_keys(tasks: list[TaskRecord]) -> list[str]:

@@ -52,8 +52,8 @@ def _trace(series: Series, color: str) -> dict[str, Any]:
         "y": list(series.y),
         "legendgroup": series.name,
     }
-    if series.axis == "y2":
-        base["yaxis"] = "y2"
+    if series.axis != "y":
+        base["yaxis"] = series.axis
     if series.kind == "bar":
         return {**base, "type": "bar", "marker": {"color": color}}
     if series.kind == "gantt":
@@ -92,11 +92,23 @@ def plotly_figure(chart: Chart) -> dict[str, Any]:
     }
     if chart.y2_title:
         layout["yaxis2"] = {"title": {"text": chart.y2_title}, "overlaying": "y", "side": "right"}
+    if chart.y3_title:  # a third scale (memory beside CPU %): right of the second, room made
+        layout["xaxis"]["domain"] = [0, 0.88]
+        layout["yaxis2"]["anchor"] = "x"
+        layout["yaxis3"] = {
+            "title": {"text": chart.y3_title},
+            "overlaying": "y",
+            "side": "right",
+            "anchor": "free",
+            "position": 1.0,
+        }
     if chart.key == "gantt":
         layout["yaxis"]["autorange"] = "reversed"
         layout["yaxis"]["type"] = "category"
     if chart.categories:
-        layout["xaxis"]["type"] = "category"
+        layout["xaxis"].update(
+            type="category", categoryorder="array", categoryarray=chart.categories
+        )
     return {"data": traces, "layout": layout}
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from llmbench.report.messages import Messages
+from llmbench.metrics.stats import describe
+from llmbench.report.messages import CATALOG, Messages
 from llmbench.report.source import ReportSource, RunEntry, has_tasks, read_tasks
 from llmbench.store.run_schema import Distribution, RunResult
 from llmbench.tasks import TaskStatus
@@ -295,32 +296,65 @@ def input_table(source: ReportSource, m: Messages) -> TableView | None:
     return TableView("input", m("table.input"), tuple(m(c) for c in columns), tuple(rows))
 
 
+def _task_mode(entry: RunEntry, m: Messages) -> str:
+    """How a task's steps were run (a DAG run's `tasks.mode` and step limit), else the step's
+    label (a study's `sequential` / `concurrent` steps)."""
+    spec = getattr(entry.run.spec, "tasks", None)  # DAG task runs only (absent before them)
+    if spec is None:
+        return entry.label
+    mode = m(f"mode.{spec.mode}") if f"mode.{spec.mode}" in CATALOG else str(spec.mode)
+    return mode if spec.mode == "sequential" else f"{mode} ≤{spec.concurrency}"
+
+
+def _stored_task_cells(summary: Any) -> tuple[str, ...]:
+    """run.json's `tasks` block (DAG runs): tasks, completed, censored or failed, tasks/s,
+    mean and P95 completion (s) as stored."""
+    counts, completion = summary.counts, summary.task_completion_ms
+    not_done = counts.error + counts.timeout + counts.cancelled
+
+    def seconds(ms: float | None) -> str:
+        return DASH if ms is None else num(ms / 1e3, 3)
+
+    return (
+        num(summary.covers.measured),
+        num(counts.ok),
+        num(not_done),
+        num(summary.tasks_per_s, 3),
+        seconds(completion.mean),
+        seconds(completion.p95),
+    )
+
+
+def _task_cells(entry: RunEntry) -> tuple[str, ...]:
+    """The same cells from tasks.jsonl, for runs whose run.json has no `tasks` block."""
+    tasks = [t for t in read_tasks(entry) if not t.warmup]
+    done = [t for t in tasks if t.status is TaskStatus.OK and t.completion_ns is not None]
+    stats = describe(np.array([t.completion_ns for t in done], dtype=np.float64) / 1e9)
+    ends = [t.ended_ns for t in done if t.ended_ns is not None]
+    span_s = (max(ends) - min(t.submitted_ns for t in tasks)) / 1e9 if ends else None
+    return (
+        num(len(tasks)),
+        num(len(done)),
+        num(len(tasks) - len(done)),
+        num(len(done) / span_s, 3) if span_s else DASH,
+        num(stats["mean"], 3) if stats["mean"] is not None else DASH,
+        num(stats["p95"], 3) if stats["p95"] is not None else DASH,
+    )
+
+
 def tasks_table(source: ReportSource, m: Messages) -> TableView | None:
-    """One row per run that wrote tasks.jsonl (the seed's sequential vs concurrent table)."""
-    entries = [e for e in source.entries if has_tasks(e)]
+    """One row per run with tasks (the seed's sequential vs concurrent table): run.json's
+    `tasks` block where the run has one, else its tasks.jsonl summarized."""
+    entries = [e for e in source.entries if has_tasks(e) or getattr(e.run, "tasks", None)]
     if not entries:
         return None
     rows = []
     for entry in entries:
-        tasks = [t for t in read_tasks(entry) if not t.warmup]
-        done = [t for t in tasks if t.status is TaskStatus.OK and t.completion_ns is not None]
-        seconds = np.array([t.completion_ns for t in done], dtype=np.float64) / 1e9
-        ends = [t.ended_ns for t in done if t.ended_ns is not None]
-        span_s = (max(ends) - min(t.submitted_ns for t in tasks)) / 1e9 if ends else None
-        cells, _ = _resource_cells(entry.run, m)
+        summary = getattr(entry.run, "tasks", None)
+        cells = _stored_task_cells(summary) if summary is not None else _task_cells(entry)
+        resources, _ = _resource_cells(entry.run, m)
         rows.append(
-            (
-                entry.target,
-                entry.label,
-                num(entry.concurrency),
-                num(len(tasks)),
-                num(len(done)),
-                num(len(tasks) - len(done)),
-                num(len(done) / span_s, 3) if span_s else DASH,
-                num(float(seconds.mean()), 3) if seconds.size else DASH,
-                num(float(np.percentile(seconds, 95)), 3) if seconds.size else DASH,
-                cells[0],
-            )
+            (entry.target, _task_mode(entry, m), num(entry.concurrency), *cells, resources[0])
         )
     columns = (
         "col.target",

@@ -1,7 +1,8 @@
 """report.html opened in real headless Chromium (Debian's `chromium`, which `scripts/check`
 installs; driven by Playwright over its own protocol, no browser download): every chart renders
 as a plotly plot with traces, the console shows no error, and no request leaves the file. The
-screenshot is kept as an artifact: <pytest tmp dir>/report-browser0/report-<lang>.png
+screenshots of the agent-run pages are kept as artifacts:
+<pytest tmp dir>/report-browser0/report-agent-en.png and report-agent-zh.png
 (pytest keeps the last three runs' tmp dirs under /tmp/pytest-of-<user>/), or
 $LLMBENCH_TEST_ARTIFACTS/report-browser/ when that is set (docs/reports.md)."""
 
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Route, sync_playwright
+from playwright.sync_api import Browser, Route, sync_playwright
 
 from llmbench.report.files import write_report
 from llmbench.report.source import load_source
@@ -54,13 +56,22 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("report-browser")
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_html_report_renders_offline_in_chromium(
-    stored: StoredResults, screenshots: Path, lang: str
-) -> None:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
     assert shutil.which(CHROMIUM), f"{CHROMIUM} missing: `bash scripts/check` installs it"
-    page_path = write_report(load_source(stored.agent), "html", lang, screenshots / f"{lang}.html")  # type: ignore[arg-type]
-    url = page_path.paths[0].resolve().as_uri()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _open(
+    browser: Browser, page_path: Path, shot: Path
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """The charts' state, the console errors and every request the page made."""
+    url = page_path.resolve().as_uri()
     requests: list[str] = []
     problems: list[str] = []
 
@@ -71,28 +82,47 @@ def test_html_report_renders_offline_in_chromium(
         else:
             r.abort()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.route("**/*", route)
-            page.goto(url, wait_until="load")
-            charts: list[dict[str, Any]] = page.evaluate(CHARTS_JS)
-            shot = screenshots / f"report-{lang}.png"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.route("**/*", route)
+        page.goto(url, wait_until="load")
+        charts: list[dict[str, Any]] = page.evaluate(CHARTS_JS)
+        if shot is not None:
             page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
-    expected = {
-        "cdf_ttft",
-        "cdf_e2e",
-        "timeseries",
-        "per_turn",
-        "per_step",
-        "gantt",
-        "decomposition",
-    }
+    finally:
+        page.close()
+    return charts, problems, [u for u in requests if u != url]
+
+
+# (results, language, charts the page must have)
+PAGES = [
+    (
+        "agent",
+        "en",
+        {"cdf_ttft", "cdf_e2e", "timeseries", "per_turn", "per_step", "gantt", "decomposition"},
+    ),
+    ("agent", "zh", {"cdf_ttft", "gantt", "decomposition"}),
+    ("sweep", "en", {"vs_concurrency", "throughput", "cdf_e2e"}),
+    ("study", "en", {"cdf_ttft", "decomposition"}),
+]
+
+
+@pytest.mark.parametrize(("results", "lang", "expected"), PAGES)
+def test_html_report_renders_offline_in_chromium(
+    stored: StoredResults,
+    screenshots: Path,
+    browser: Browser,
+    results: str,
+    lang: str,
+    expected: set[str],
+) -> None:
+    name = f"{results}-{lang}"
+    source = load_source(getattr(stored, results))
+    page_path = write_report(source, "html", lang, screenshots / f"{name}.html").paths[0]  # type: ignore[arg-type]
+    shot = screenshots / f"report-{name}.png" if results == "agent" else None  # the artifacts
+    charts, problems, elsewhere = _open(browser, page_path, shot)
     assert {c["id"].removeprefix("chart-") for c in charts} >= expected
     for chart in charts:
         assert chart["plotted"], chart
@@ -100,5 +130,7 @@ def test_html_report_renders_offline_in_chromium(
         assert chart["points"], chart
         assert chart["drawn"], chart
     assert problems == []
-    assert requests == [url]
-    assert shot.stat().st_size > 50_000
+    assert elsewhere == []
+    assert shot is None or shot.stat().st_size > 50_000
+    if results == "study":  # the comparison table is on the page
+        assert "cloud / self-hosted" in page_path.read_text()

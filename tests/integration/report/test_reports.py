@@ -121,8 +121,8 @@ def test_tasks_table_counts_censored_tasks(stored: StoredResults, tmp_path: Path
     write_report(load_source(stored.agent), "md", "en", out)
     [row] = _table(out.read_text(), EN("table.tasks"))
     # three tasks: two done in 0.12 s each, over 0.17 s from first submission to last end;
-    # one timed out (censored: counted, not in the completion time)
-    assert row[3:9] == ["3", "2", "1", num(2 / 0.17, 3), "0.120", "0.120"]
+    # one timed out (censored: counted, not in the completion time); no P95 of 2 values
+    assert row[3:9] == ["3", "2", "1", num(2 / 0.17, 3), "0.120", "–"]
 
 
 def test_rebuilt_reports_are_identical(stored: StoredResults, tmp_path: Path) -> None:
@@ -180,3 +180,17 @@ def test_report_of_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "llmbench: error:" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_terminal_report_of_a_study_in_chinese(stored: StoredResults) -> None:
+    done = llmbench("report", str(stored.study), "--lang", "zh")
+    assert done.returncode == 0, done.stderr
+    for title in ("table.main", "table.spread", "table.comparison", "why.title"):
+        assert Messages("zh")(title) in done.stdout
+
+
+def test_output_without_a_file_format_is_a_usage_error(stored: StoredResults) -> None:
+    done = llmbench("report", str(stored.run), "--output", "x.md")
+    assert done.returncode == 2
+    assert "--output" in done.stderr
+    assert "--format md" in done.stderr

@@ -135,3 +135,45 @@ def test_warm_up_is_reported_and_excluded_only_when_asked(tmp_path: Path) -> Non
     assert trimmed.rows[0].comparison is not None
     assert trimmed.rows[0].comparison.candidate.n == 60
     assert any(n.startswith("slow: warm-up excluded") for n in trimmed.notes)
+
+
+def test_tasks_that_showed_nothing_are_censored_for_the_first_event(tmp_path: Path) -> None:
+    """Four of the candidate's tasks timed out before any event: their first event is censored
+    at their end, not dropped; first_output_ms, which cannot keep them, says why it is left."""
+    base = [_task(f"t{i}", i * 100, 10.0, TaskStatus.OK, 1.0) for i in range(12)]
+    cand = [_task(f"t{i}", i * 100, 10.0, TaskStatus.OK, 3.0) for i in range(8)] + [
+        TaskRecord(task_id=f"x{i}", target_id="t", name=f"t{i}", status=TaskStatus.TIMEOUT,
+                   scheduled_ns=i * 100 * S, submitted_ns=i * 100 * S,
+                   ended_ns=i * 100 * S + 30 * S)
+        for i in range(8, 12)
+    ]  # fmt: skip
+    b, c = _write(tmp_path / "b", base), _write(tmp_path / "c", cand)
+    result = compare_runs(b, c, force=True, metrics=["task_first_event_ms", "first_output_ms"])
+    (row,) = result.rows
+    assert row.metric == "task_first_event_ms"
+    assert row.mode == "survival"
+    assert row.survival is not None
+    assert row.survival.candidate.n_censored == 4
+    assert row.survival.candidate.median == 3000.0
+    assert row.verdict is Verdict.SLOWER
+    assert result.not_compared == [
+        "first_output_ms: c: 4 tasks ended without any event (censored): compare "
+        "task_first_event_ms, which keeps them"
+    ]
+
+
+def test_a_median_never_reached_is_slower_than_any(tmp_path: Path) -> None:
+    """The candidate times out on 16 of 20 tasks: its median time to success is not reached,
+    and that is slower than the baseline's (log-rank p tiny), not 'inconclusive'."""
+    base = [_task(f"t{i}", i * 100, t, TaskStatus.OK, 1.0) for i, t in enumerate(_TIMES * 2)]
+    cand = [
+        _task(f"t{i}", i * 100, t, TaskStatus.OK, 1.0) if i < 4
+        else _task(f"t{i}", i * 100, 60.0, TaskStatus.TIMEOUT, 1.0)
+        for i, t in enumerate(_TIMES * 2)
+    ]  # fmt: skip
+    b, c = _write(tmp_path / "b", base), _write(tmp_path / "c", cand)
+    (row,) = compare_runs(b, c, force=True, metrics=["task_completion_ms"]).rows
+    assert row.survival is not None
+    assert row.survival.candidate.median is None
+    assert row.verdict is Verdict.SLOWER
+    assert "is not reached vs" in row.sentence

@@ -11,6 +11,7 @@ from llmbench.monitor.decomposition import Decomposition
 from llmbench.report.messages import CATALOG, LANGS, Messages
 
 REPORT_DIR = Path(llmbench.report.__file__).parent
+REPORTING = REPORT_DIR.parent / "cli" / "reporting.py"
 FIELD = re.compile(r"\{(\w+)\}")
 
 
@@ -31,12 +32,26 @@ def test_chinese_is_chinese_where_english_has_words() -> None:
             assert re.search(r"[\u4e00-\u9fff]", zh), f"{key}: {zh!r}"
 
 
+# Keys made at run time from a stored value: f"part.{name}", f"verdict.{...}", ...
+DYNAMIC = ("part.", "basis.", "verdict.", "cmetric.", "protocol.", "state.", "cmp.stat_", "mode.")
+
+
+def _report_code() -> str:
+    paths = [*REPORT_DIR.glob("*.py"), *REPORT_DIR.glob("templates/*"), REPORTING]
+    return "".join(p.read_text() for p in paths if p.name != "messages.py")
+
+
 def test_every_key_the_report_uses_exists() -> None:
-    used: set[str] = set()
-    for path in [*REPORT_DIR.glob("*.py"), *REPORT_DIR.glob("templates/*")]:
-        used |= set(re.findall(r"""\bm\(\s*["']([a-z_0-9.]+)["']""", path.read_text()))
+    used = set(re.findall(r"""\bm\(\s*["']([a-z_0-9.]+)["']""", _report_code()))
     assert used, "no message keys found: the pattern no longer matches the code"
     assert used - CATALOG.keys() == set()
+
+
+def test_every_key_is_used() -> None:
+    code = _report_code()
+    quoted = set(re.findall(r"""["']([a-z_0-9.]+)["']""", code))
+    unused = [k for k in CATALOG if not k.startswith(DYNAMIC) and k not in quoted]
+    assert unused == []
 
 
 def test_every_decomposition_part_has_a_name_and_basis() -> None:
