@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.support.cli import LLMBENCH, llmbench
 
 from llmbench.metrics.compare import Verdict
 from llmbench.report.comparison import compare_runs
 from llmbench.store.study_index import load_any_study
 from llmbench.store.study_schema import ComparisonIndex, ComparisonRun
+from support.cli import LLMBENCH, llmbench
 
 from .conftest import StartSim
 

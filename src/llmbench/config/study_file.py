@@ -237,6 +237,10 @@ def _check_presets(study: StudyFile, presets: Collection[str], where: Callable[[
 def load_study_file(path: Path, presets: Collection[str]) -> StudyFile:
     """Reads and validates a study spec; every problem named `FILE:LINE:COL: field: problem
     (allowed: ...; fix: ...)`. `presets`: the twin presets a `sim` target may name."""
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no such study spec file", hint="check the SPEC path given to llmbench study"
+        )
     document = read_spec_file(path)
     try:
         study = StudyFile.model_validate(document.data)

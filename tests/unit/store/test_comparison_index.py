@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.support.comparison import GOLDEN, example_index
 
 from llmbench.errors import StoreError
 from llmbench.store.codec import any_study_from_json, study_from_json, to_json
 from llmbench.store.study_index import load_any_study, load_study_index, write_study_index
 from llmbench.store.study_schema import ComparisonIndex, StudyIndex
+from support.comparison import GOLDEN, example_index
 
 STEPS_STUDY = Path(__file__).parents[2] / "golden" / "results-v2" / "repeat" / "study.json"
 

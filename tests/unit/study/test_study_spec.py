@@ -111,3 +111,9 @@ def test_the_spec_in_the_docs_and_the_demo_spec_load(tmp_path: Path) -> None:
     ]  # fmt: skip
     demo = Path(__file__).parents[3] / "src" / "llmbench" / "study" / "specs" / "demo.yaml"
     assert load_study_file(demo, PRESETS).targets["cloud"] == SimTarget(preset="cloud-warm")
+
+
+def test_a_missing_spec_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such study spec file") as info:
+        load_study_file(tmp_path / "nope.yaml", PRESETS)
+    assert "llmbench study" in str(info.value)
