@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 from llmbench.errors import IncompatibleRunsError
 from llmbench.metrics.compare import Verdict
@@ -17,6 +19,7 @@ from llmbench.report.comparison_view import row_cells
 from llmbench.report.messages import CATALOG, Messages
 from llmbench.report.source import ReportSource, RunEntry
 from llmbench.report.tables import TableView
+from llmbench.store.results import RECORDS_FILE
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,20 @@ def _notes(result: RunComparison, m: Messages) -> list[str]:
     return notes
 
 
+def _stamp(directory: Path) -> tuple[str, int, int]:
+    """A run directory as a cache key: its path and its records file's size and mtime."""
+    records = directory / RECORDS_FILE
+    stat = records.stat() if records.exists() else None
+    return str(directory.resolve()), stat.st_size if stat else 0, stat.st_mtime_ns if stat else 0
+
+
+@lru_cache(maxsize=32)
+def _compared(base: tuple[str, int, int], candidate: tuple[str, int, int]) -> RunComparison:
+    """One comparison per pair of stored runs in a process: the study prints its document and
+    writes report.md and report.html from the same comparisons (seeded: the same values)."""
+    return compare_runs(Path(base[0]), Path(candidate[0]), seed=0)
+
+
 def comparison_view(source: ReportSource, m: Messages) -> ComparisonView:
     pairs = comparison_pairs(source)
     if not pairs:
@@ -111,7 +128,7 @@ def comparison_view(source: ReportSource, m: Messages) -> ComparisonView:
     notes: list[str] = []
     for base, candidate in pairs:
         try:
-            result = compare_runs(base.directory, candidate.directory, seed=0)
+            result = _compared(_stamp(base.directory), _stamp(candidate.directory))
         except IncompatibleRunsError as exc:
             notes.append(m("cmp.refused", candidate=candidate.name, baseline=base.name,
                            why=exc.message))  # fmt: skip
