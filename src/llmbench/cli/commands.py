@@ -1,4 +1,4 @@
-"""`llmbench run`, `demo` and `report`: flags → RunSpec → study.execute_run → terminal summary."""
+"""`llmbench run`, `study`, `demo` and `report`: flags or a spec file → runs → terminal summary."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 
 from llmbench.cli.flags import FLAG_OF_PATH, output_dir_param, with_run_flags
 from llmbench.cli.sources import SpecSources
-from llmbench.config import ClosedLoad, RunSpec, WorkloadSpec
+from llmbench.config import RunSpec
 from llmbench.config.run import DEFAULT_KEY_ENV
 from llmbench.errors import ConfigError
 
@@ -117,29 +117,66 @@ def run(
 
 def demo(
     output_dir: Annotated[
-        Path | None, typer.Option(help="default: results/<timestamp>-sim")
+        Path | None, typer.Option(help="default: results/<timestamp>-study", metavar="DIR")
     ] = None,
 ) -> None:
-    """Run the study against the embedded simulated target: no GPU, no keys."""
-    spec = RunSpec(
-        name="sim",
-        load=ClosedLoad(concurrency=8, requests=64, warmup=8),
-        workload=WorkloadSpec(input_tokens=128, output_tokens=64),
-        tokenizer="whitespace",
-    )
-    from llmbench.cli.execution import execute, stderr
+    """Compare a simulated self-hosted engine with a simulated warm cloud service: the built-in
+    study (baseline, concurrency, input length, rate), the seed's tables. No GPU, no keys."""
+    from llmbench.cli.execution import stderr
+    from llmbench.cli.study import demo_spec, run_study
 
-    stderr.print("llmbench demo: embedded simulated target (TTFT 200 ms, ITL 20 ms), 8 streams")
-    execute(spec, output_dir, api_key=None)
+    spec = demo_spec()
+    targets = ", ".join(f"{name} (sim:{t.preset})" for name, t in spec.targets.items()
+                        if t.kind == "sim")  # fmt: skip
+    stderr.print(f"llmbench demo: {targets}; scenarios: {', '.join(spec.scenarios)}")
+    run_study(spec, output_dir, resume=False)
+
+
+def study(
+    spec: Annotated[Path, typer.Argument(help="study spec YAML (docs/studies.md)", metavar="SPEC")],
+    output_dir: Annotated[
+        Path | None, typer.Option(help="default: results/<timestamp>-study", metavar="DIR")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="finish a stopped study in --output-dir: skip its finished runs")
+    ] = False,
+) -> None:
+    """Compare targets across scenarios: every scenario against every target, same prompts,
+    interleaved; one study directory (study.json + a run directory per run)."""
+    from llmbench.cli.study import load_spec, run_study
+
+    if resume and output_dir is None:
+        raise ConfigError("--resume needs --output-dir: the study directory to finish")
+    run_study(load_spec(spec), output_dir, resume=resume)
 
 
 def report(
-    directory: Annotated[Path, typer.Argument(help="a results directory")],
+    directory: Annotated[Path, typer.Argument(help="a run or study results directory")],
     view: Annotated[
         Literal["summary", "3sigma"], typer.Option(help="3sigma: what the 3σ rule would drop")
     ] = "summary",
+    format: Annotated[
+        Literal["terminal", "md", "html", "png"],
+        typer.Option(help="md: report.md, html: report.html (offline), png: report-png/"),
+    ] = "terminal",
+    lang: Annotated[Literal["en", "zh"], typer.Option(help="the report's words")] = "en",
+    output: Annotated[
+        Path | None, typer.Option(help="the file (md, html) or folder (png); default in DIR")
+    ] = None,
 ) -> None:
-    """Re-render a run's summary from its results directory."""
-    from llmbench.cli.execution import show_report
+    """Rebuild a run's or study's report from its results directory alone."""
+    if format == "terminal":
+        if output is not None:
+            raise ConfigError(
+                "the terminal report is printed, not written to a file",
+                where="--output",
+                hint="add --format md, html or png, or leave --output out",
+            )
+        from llmbench.cli.execution import show_report
 
-    show_report(directory, view)
+        show_report(directory, view, lang)
+        return
+    from llmbench.cli.reporting import write_files
+
+    for line in write_files(directory, format, lang, output):
+        print(line)

@@ -15,18 +15,20 @@ from pathlib import Path
 from rich.console import Console
 
 from llmbench.cli.progress import RunProgress
+from llmbench.cli.reporting import seed_tables
 from llmbench.config import RunSpec
 from llmbench.config.load import profile_name
 from llmbench.engine.loop import loop_factory
 from llmbench.metrics.summary import summarize_run, three_sigma
 from llmbench.report.load import load_lines, study_summary
+from llmbench.report.messages import Lang
 from llmbench.report.terminal import RunView, run_summary, three_sigma_table
 from llmbench.run.execute import Target, default_run_id, execute_run
 from llmbench.run.sessions import recomputed_sessions
 from llmbench.run.target import EmbeddedSim
 from llmbench.store.results import load_run_columns
 from llmbench.store.run_schema import RunResult, RunSummaryParts, SpecSource
-from llmbench.store.study_index import STUDY_FILE, load_study_index
+from llmbench.store.study_index import STUDY_FILE, load_any_study
 from llmbench.store.study_schema import StudyIndex
 from llmbench.study.runner import is_study, run_study
 from llmbench.workload.dag import load_tasks
@@ -137,11 +139,15 @@ def execute(
     return run
 
 
-def show_report(directory: Path, view: str) -> None:
+def show_report(directory: Path, view: str, lang: Lang = "en") -> None:
     """Prints a stored run; a run that died before its summary is summarized from its records.
-    A study directory (sweep, search, repeats) prints its step table."""
+    A study directory (sweep, search, repeats) prints its step table, then the seed's tables
+    (as `--lang zh` adds them, in Chinese, after a run's summary)."""
     if (directory / STUDY_FILE).exists():
-        stdout.print(study_summary(load_study_index(directory), str(directory)))
+        index = load_any_study(directory)
+        if isinstance(index, StudyIndex):  # a comparison study has no step table of its own
+            stdout.print(study_summary(index, str(directory)))
+        stdout.print(seed_tables(directory, lang))
         return
     loaded = load_run_columns(directory)  # streamed: memory flat in the number of records
     run = loaded.run
@@ -161,3 +167,5 @@ def show_report(directory: Path, view: str) -> None:
         stdout.print(three_sigma_table(three_sigma(loaded.columns, seed=0)))
         return
     stdout.print(run_summary(shown, loaded.warnings))
+    if lang != "en" and run is not None:
+        stdout.print(seed_tables(directory, lang))

@@ -1,5 +1,5 @@
-"""`llmbench` commands: run, demo, report, sim. Parses flags into specs, reads the API key from
-the environment, starts the embedded simulator when no URL is given, and prints results.
+"""`llmbench` commands: run, study, demo, report, sim. Parses flags into specs, reads the API key
+from the environment, starts the embedded simulator when no URL is given, and prints results.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
-from llmbench.cli import commands, sim
+from llmbench.cli import commands, compare, sim
 from llmbench.cli.errors import USAGE_EXIT, fail
 from llmbench.errors import LlmbenchError
 
@@ -23,7 +23,10 @@ app = typer.Typer(
 )
 app.command("run")(commands.run)
 app.command("demo")(commands.demo)
+app.command("study")(commands.study)
 app.command("report")(commands.report)
+app.command("compare")(compare.compare)
+app.command("gate")(compare.gate)
 app.add_typer(sim.app, name="sim")
 
 

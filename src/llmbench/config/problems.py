@@ -94,7 +94,7 @@ def _unknown_key(model: type[BaseModel], loc: Loc) -> tuple[str, str | None, str
         kind = _tag(holder)
         fix = f"it applies to kind {' or '.join(other.kinds)}: set the kind, or remove it"
         return f"not a setting of kind {kind}", allowed, fix
-    if str(loc[-1]) in MOVED:
+    if model is RunSpec and str(loc[-1]) in MOVED:  # version-1 run specs only
         return "a version-1 field", allowed, f"it is now {MOVED[str(loc[-1])]} (docs/spec-files.md)"
     close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
     fix = f"did you mean {close[0]!r}?" if close else "remove it"
@@ -142,19 +142,32 @@ def describe_problems(
     exc: ValidationError, where: Callable[[Loc], str], model: type[BaseModel]
 ) -> ConfigError:
     """One ConfigError listing every entry of `exc`, each located by `where(loc)`."""
-    lines = []
-    for error in exc.errors(include_input=False, include_url=False):
-        problem, allowed, fix = _explain(model, error)
-        detail = f"allowed: {allowed}; fix: {fix}" if allowed else f"fix: {fix}"
-        loc = untagged(model, error["loc"])
-        if error["type"] == "union_tag_invalid":
-            loc = (*loc, "kind")
-        field = f"{_field(loc)}: " if loc else ""
-        lines.append(f"{where(loc)}: {field}{problem} ({detail})")
+    lines = [
+        problem_line(model, error, (), where)
+        for error in exc.errors(include_input=False, include_url=False)
+    ]
+    return problems_error(lines, "run spec")
+
+
+def problem_line(
+    model: type[BaseModel], error: ErrorDetails, prefix: Loc, where: Callable[[Loc], str]
+) -> str:
+    """`WHERE: field.path: problem (allowed: ...; fix: ...)` for one error about `model`, which
+    sits at `prefix` in the file (a member of a mapping of models: `targets.NAME`)."""
+    problem, allowed, fix = _explain(model, error)
+    detail = f"allowed: {allowed}; fix: {fix}" if allowed else f"fix: {fix}"
+    loc = (*prefix, *untagged(model, error["loc"]))
+    if error["type"] == "union_tag_invalid":
+        loc = (*loc, "kind")
+    field = f"{_field(loc)}: " if loc else ""
+    return f"{where(loc)}: {field}{problem} ({detail})"
+
+
+def problems_error(lines: list[str], what: str) -> ConfigError:
     if len(lines) == 1:  # each line carries its own fix
         return ConfigError(lines[0])
     listed = "\n  ".join(lines)
-    return ConfigError(f"{len(lines)} problems in the run spec:\n  {listed}")
+    return ConfigError(f"{len(lines)} problems in the {what}:\n  {listed}")
 
 
 def with_default_bound(data: dict[str, Any]) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from pydantic import ValidationError
 from llmbench.config.problems import untagged
 from llmbench.errors import StoreError
 from llmbench.store.run_schema import Block, RunResult
-from llmbench.store.study_schema import StudyIndex
+from llmbench.store.study_schema import AnyStudy, ComparisonIndex, StudyIndex
 from llmbench.store.versions import RUN_UPGRADES, SCHEMA_VERSION, STUDY_UPGRADES, Document, upgrade
 
-M = TypeVar("M", RunResult, StudyIndex)
+M = TypeVar("M", RunResult, StudyIndex, ComparisonIndex)
 
 
 def to_document(model: Block) -> Document:
@@ -69,8 +69,21 @@ def run_from_json(data: Any, where: str) -> RunResult:
 
 
 def study_from_json(data: Any, where: str) -> StudyIndex:
-    """A parsed study.json of any version, upgraded and validated."""
+    """A parsed study.json of a steps study (any version), upgraded and validated."""
+    study = any_study_from_json(data, where)
+    if isinstance(study, ComparisonIndex):
+        raise StoreError(
+            f"{where}: a comparison study (several targets), not the steps of one",
+            hint="read it with `llmbench report`, or pass one of its run directories",
+        )
+    return study
+
+
+def any_study_from_json(data: Any, where: str) -> AnyStudy:
+    """A parsed study.json of either kind (steps or comparison), upgraded and validated."""
     document = upgrade(_document(data, where), where=where, upgrades=STUDY_UPGRADES)
+    if document.get("kind") == "comparison":
+        return _validated(ComparisonIndex, document, where)
     return _validated(StudyIndex, document, where)
 
 

@@ -14,10 +14,17 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from llmbench.store.run_schema import Distribution, RunResult
-from llmbench.store.study_schema import StudyIndex
+from llmbench.store.study_schema import ComparisonIndex, StudyIndex
 from llmbench.store.versions import SCHEMA_VERSION
 
-__all__ = ["Distribution", "RunResult", "StudyIndex", "json_schema", "schema_text"]
+__all__ = [
+    "ComparisonIndex",
+    "Distribution",
+    "RunResult",
+    "StudyIndex",
+    "json_schema",
+    "schema_text",
+]
 
 SCHEMA_FILE = Path("docs") / "results-schema.json"
 
@@ -25,14 +32,21 @@ SCHEMA_FILE = Path("docs") / "results-schema.json"
 def json_schema() -> dict[str, Any]:
     """One JSON Schema document: a results file is a run.json or a study.json."""
     refs, document = models_json_schema(
-        [(RunResult, "validation"), (StudyIndex, "validation")],
+        [(RunResult, "validation"), (StudyIndex, "validation"), (ComparisonIndex, "validation")],
         ref_template="#/$defs/{model}",
     )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"llmbench results, schema_version {SCHEMA_VERSION}",
-        "description": "run.json or study.json of a results directory (docs/results-schema.md)",
-        "oneOf": [refs[(RunResult, "validation")], refs[(StudyIndex, "validation")]],
+        "description": (
+            "run.json or study.json (steps or comparison) of a results directory "
+            "(docs/results-schema.md)"
+        ),
+        "oneOf": [
+            refs[(RunResult, "validation")],
+            refs[(StudyIndex, "validation")],
+            refs[(ComparisonIndex, "validation")],
+        ],
         **document,
     }
 

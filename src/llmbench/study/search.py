@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
+
+from llmbench.metrics.stability import Verdict, classify
+
+__all__ = ["Probe", "SearchResult", "Verdict", "classify", "slo_search", "sweep_rates"]
 
 
 def sweep_rates(synchronous_per_s: float, max_per_s: float, steps: int) -> list[float]:
@@ -21,35 +24,6 @@ def sweep_rates(synchronous_per_s: float, max_per_s: float, steps: int) -> list[
         )
     width = (max_per_s - synchronous_per_s) / (steps + 1)
     return [synchronous_per_s + width * k for k in range(1, steps + 1)]
-
-
-class Verdict(StrEnum):
-    STABLE = "stable"  # meets the objectives at the required attainment
-    BACKLOGGED = "backlogged"  # misses objectives, but latency is not still climbing at the end
-    OVERLOADED = "overloaded"  # latency still climbing at the end (a growing queue) or errors
-    INVALID = "invalid"  # the client did not deliver the load: no verdict on the server
-
-
-def classify(
-    *,
-    met: bool,
-    valid: bool = True,
-    latency_growth: float | None = None,
-    error_rate: float | None = None,
-    max_growth: float = 2.0,
-    max_error_rate: float = 0.05,
-) -> Verdict:
-    """Invalid when the client did not deliver the load; else stable when the objectives are met;
-    else overloaded when latency at the end of the run exceeds `max_growth` × that at its start
-    (the queue keeps growing) or more than `max_error_rate` of requests fail; else backlogged."""
-    if not valid:
-        return Verdict.INVALID
-    if met:
-        return Verdict.STABLE
-    growing = latency_growth is not None and latency_growth > max_growth
-    if growing or (error_rate or 0.0) > max_error_rate:
-        return Verdict.OVERLOADED
-    return Verdict.BACKLOGGED
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,363 @@
+"""The words of the Markdown, HTML and PNG reports in English and Chinese: one catalog, every
+user-visible string of those reports taken from it by key (`Messages(lang)(key, **values)`).
+Numbers, names and the monitors' own basis notes are data, not words, and stay as stored.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["en", "zh"]
+LANGS: tuple[Lang, ...] = ("en", "zh")
+
+# key → (English, Chinese); {name} fields are filled by the caller.
+CATALOG: dict[str, tuple[str, str]] = {
+    "report.title": ("llmbench report: {title}", "llmbench 测试报告：{title}"),
+    "report.generated_from": (
+        "Rebuilt from the stored results in {directory} alone.",
+        "完全由 {directory} 中保存的结果重新生成。",
+    ),
+    "report.warnings": ("Warnings", "警告"),
+    "report.charts": ("Charts", "图表"),
+    # environment
+    "env.title": ("Test environment", "测试环境配置"),
+    "env.item": ("item", "项目"),
+    "env.value": ("value", "值"),
+    "env.llmbench": ("llmbench", "llmbench 版本"),
+    "env.cpu": ("CPU", "CPU"),
+    "env.cores": (
+        "{logical} logical, {physical} physical cores",
+        "{logical} 逻辑核，{physical} 物理核",
+    ),
+    "env.cores_item": ("cores", "核数"),
+    "env.memory": ("memory", "内存"),
+    "env.os": ("operating system", "操作系统"),
+    "env.python": ("Python", "Python"),
+    "env.gpu": ("GPU", "GPU"),
+    "env.gpu_none": ("none ({reason})", "无（{reason}）"),
+    "env.target": ("target {target}", "测试对象 {target}"),
+    "env.target_value": (
+        "{model} at {url}, engine {engine}",
+        "模型 {model}，地址 {url}，引擎 {engine}",
+    ),
+    "env.hosts": ("hosts", "主机"),
+    "env.period": ("measured", "测试时间"),
+    # columns
+    "col.target": ("target", "测试对象"),
+    "col.n": ("n", "样本数"),
+    "col.metric": ("metric", "指标"),
+    "col.mean_ttft": ("mean first-token latency (ms)", "平均首词生成延迟 (ms)"),
+    "col.mean_e2e": ("mean full-response latency (ms)", "完整响应延迟 (ms)"),
+    "col.tokens_per_s": ("throughput (output tokens/s)", "吞吐量 (tokens/s)"),
+    "col.request_tokens_per_s": ("tokens/s per request (mean)", "单请求 tokens/s (均值)"),
+    "col.mean": ("mean (ms)", "平均值 (ms)"),
+    "col.p95": ("P95 (ms)", "P95 (ms)"),
+    "col.range_p5_p95": ("fluctuation range P5–P95 (ms)", "波动区间 P5–P95 (ms)"),
+    "col.range_min_max": ("min–max (ms)", "最小–最大 (ms)"),
+    "col.concurrency": ("concurrency", "并发数"),
+    "col.requests_per_s": ("requests/s", "请求/秒"),
+    "col.client_cpu": ("client CPU % (mean/max)", "客户端 CPU % (均值/峰值)"),
+    "col.client_memory": ("client memory (MiB)", "客户端内存 (MiB)"),
+    "col.server_cpu": ("server CPU % (mean/max)", "服务端 CPU % (均值/峰值)"),
+    "col.server_memory": ("server memory (MiB)", "服务端内存 (MiB)"),
+    "col.input_tokens": ("input length (tokens)", "输入长度 (tokens)"),
+    "col.p95_ttft": ("P95 first-token latency (ms)", "P95 首词延迟 (ms)"),
+    "col.p95_e2e": ("P95 full-response latency (ms)", "P95 完整响应延迟 (ms)"),
+    "col.mode": ("mode", "模式"),
+    "mode.sequential": ("sequential", "同步（逐步执行）"),
+    "mode.concurrent": ("concurrent", "并发"),
+    "col.tasks": ("tasks", "任务数"),
+    "col.tasks_ok": ("completed", "完成"),
+    "col.tasks_censored": ("timed out / failed", "超时 / 失败"),
+    "col.tasks_per_s": ("task throughput (tasks/s)", "任务吞吐量 (任务/秒)"),
+    "col.task_mean_s": ("mean completion (s)", "平均完成时间 (s)"),
+    "col.task_p95_s": ("P95 completion (s)", "P95 完成时间 (s)"),
+    "col.part": ("part", "组成部分"),
+    "col.share": ("share of E2E", "占完整响应比例"),
+    "col.basis": ("basis", "依据"),
+    "col.usage_cached": ("cached prompt tokens (usage)", "缓存命中的输入 tokens (usage)"),
+    "col.server_hits": ("server prefix-cache hit rate", "服务端前缀缓存命中率"),
+    "col.batch": ("running requests (mean/max)", "同时运行请求数 (均值/峰值)"),
+    "col.cold_start": ("cold start", "冷启动"),
+    # metrics
+    "metric.ttft": ("first-token latency (TTFT)", "首词延迟 (TTFT)"),
+    "metric.e2e": ("full-response latency (E2E)", "完整响应延迟 (E2E)"),
+    # tables
+    "table.main": ("Response latency per target", "响应延迟实测结果"),
+    "table.spread": (
+        "Mean, P95 and fluctuation range",
+        "平均值、P95 与波动区间",
+    ),
+    "table.concurrency": (
+        "Throughput and resources per concurrency level",
+        "不同并发数下的吞吐量与资源占用",
+    ),
+    "table.input": ("Latency per input length", "不同输入长度的响应时间"),
+    "table.tasks": ("Sequential vs concurrent tasks", "同步与并发任务执行对比"),
+    "table.comparison": ("Comparison", "对比"),
+    "table.decomposition": (
+        "Where the time goes (measured decomposition)",
+        "时间花在哪里（实测分解）",
+    ),
+    "table.cache": ("Cache and batching evidence", "缓存与批处理证据"),
+    "note.main": (
+        "Means over the measured ok requests of each run (n); output tokens/s is the run's "
+        "output tokens over its duration.",
+        "每轮测试中成功请求（n）的平均值；吞吐量为该轮输出 tokens 总数除以持续时间。",
+    ),
+    "note.spread": (
+        "The seed's fluctuation range is shown both as P5–P95 and as min–max: nothing dropped.",
+        "波动区间同时以 P5–P95 与最小–最大给出：未剔除任何数据。",
+    ),
+    "note.concurrency": (
+        "CPU in % of one core; memory is resident memory; server columns need the target's "
+        "process on this host.",
+        "CPU 以单核百分比计；内存为常驻内存；服务端列需被测进程在本机运行。",
+    ),
+    "note.client_health_cpu": (
+        "client CPU from the client's own watch (no monitors block)",
+        "客户端 CPU 来自客户端自检（无监控数据）",
+    ),
+    "note.tasks": (
+        "Completion time over completed tasks; timed-out and failed tasks are censored "
+        "observations, counted beside, never dropped. Task throughput: completed tasks over "
+        "the first submission to the last end.",
+        "完成时间只统计完成的任务；超时与失败的任务为删失观测，单独计数，不会丢弃。任务吞吐量："
+        "完成任务数除以从首次提交到最后结束的时间。",
+    ),
+    # the why section
+    "why.title": ("Why: the measured evidence", "原因分析：实测证据"),
+    "why.largest": (
+        "{name}: of the mean full response ({e2e} ms), the largest part is {part} ({ms} ms, "
+        "{share}).",
+        "{name}：完整响应平均 {e2e} ms，其中最大的部分是{part}（{ms} ms，占 {share}）。",
+    ),
+    "why.largest_estimated": (
+        "{name}: of the mean full response ({e2e} ms), the largest part is {part} ({ms} ms, "
+        "{share}; estimated from the server's histograms, see below).",
+        "{name}：完整响应平均 {e2e} ms，其中最大的部分是{part}（{ms} ms，占 {share}；"
+        "按服务端直方图估算，见下表）。",
+    ),
+    "why.split": (
+        "{name}: first-token wait split by {source}.",
+        "{name}：首词等待按 {source} 拆分。",
+    ),
+    "why.no_split": (
+        "{name}: the first-token wait is not split into queue and prefill (no server histograms).",
+        "{name}：首词等待未拆分为排队与预填充（无服务端直方图）。",
+    ),
+    "why.cold": (
+        "{name}: cold start found: the first {k} requests' {metric} median {first} ms is "
+        "{ratio}× the steady {steady} ms.",
+        "{name}：检测到冷启动：前 {k} 个请求的 {metric} 中位数 {first} ms 是稳定期 {steady} ms "
+        "的 {ratio} 倍。",
+    ),
+    "why.not_cold": (
+        "{name}: no cold start found over {n} requests.",
+        "{name}：在 {n} 个请求中未发现冷启动。",
+    ),
+    "why.cold_unknown": (
+        "{name}: cold start not judged ({reason}).",
+        "{name}：未判断冷启动（{reason}）。",
+    ),
+    "why.cache": (
+        "{name}: {share} of prompt tokens were cached (the responses' usage), {hits} requests "
+        "had a hit.",
+        "{name}：{share} 的输入 tokens 命中缓存（按响应 usage），{hits} 个请求命中。",
+    ),
+    "why.server_cache": (
+        "{name}: the server's prefix-cache hit rate was {rate}.",
+        "{name}：服务端前缀缓存命中率为 {rate}。",
+    ),
+    "why.batch": (
+        "{name}: the server ran {mean} requests at once on average (max {max}; {n} scrapes).",
+        "{name}：服务端平均同时运行 {mean} 个请求（峰值 {max}；{n} 次采样）。",
+    ),
+    "why.batching": (
+        "{name}: from concurrency {c1} to {c2}, the server ran {b1} → {b2} requests at once on "
+        "average (its running-requests gauge), and output tokens/s went {t1} → {t2}.",
+        "{name}：并发数从 {c1} 到 {c2}，服务端平均同时运行的请求数（运行中请求数指标）为 "
+        "{b1} → {b2}，输出 tokens/s 为 {t1} → {t2}。",
+    ),
+    "why.input": (
+        "{name}: from {l1} to {l2} input tokens, the mean first-token wait went {w1} → {w2} ms.",
+        "{name}：输入从 {l1} 到 {l2} tokens，平均首词等待为 {w1} → {w2} ms。",
+    ),
+    "why.input_prefill": (
+        "Its prefill estimate: {p1} → {p2} ms.",
+        "其中预填充估算：{p1} → {p2} ms。",
+    ),
+    "why.sessions_continued": (
+        "{name}: continued sessions' median TTFT is {ratio}× new sessions'{ci} ({b} vs {a} ms).",
+        "{name}：延续会话的首词延迟中位数是新会话的 {ratio} 倍{ci}（{b} 对 {a} ms）。",
+    ),
+    "why.sessions_later": (
+        "{name}: later turns' median TTFT is {ratio}× the first turn's{ci} ({b} vs {a} ms).",
+        "{name}：后续轮次的首词延迟中位数是首轮的 {ratio} 倍{ci}（{b} 对 {a} ms）。",
+    ),
+    "why.none": (
+        "No decomposition or cache evidence in these runs (run.json from before them).",
+        "这些测试结果中没有分解或缓存证据（run.json 版本较早）。",
+    ),
+    # decomposition parts
+    "part.client_send_lag": ("client send lag", "客户端发送延迟"),
+    "part.ttfb": ("headers (TTFB)", "响应头 (TTFB)"),
+    "part.first_token_wait": ("first-token wait", "首词等待"),
+    "part.queue_wait": ("queue wait", "排队等待"),
+    "part.prefill": ("prefill", "预填充"),
+    "part.decode": ("decode", "解码"),
+    "part.after_headers": ("after headers", "响应头之后"),
+    # the decomposition's basis notes as monitor/decomposition.py words them (shown translated
+    # only when the stored note is exactly this English text)
+    "basis.client_send_lag": (
+        "measured: sent − scheduled (before E2E starts)",
+        "实测：发送时刻 − 计划时刻（在 E2E 开始之前）",
+    ),
+    "basis.ttfb": (
+        "measured: network and server intake, sent → headers",
+        "实测：网络与服务端接收，发送 → 响应头",
+    ),
+    "basis.first_token_wait": ("measured: headers → first token", "实测：响应头 → 首个 token"),
+    "basis.decode": ("measured: first → last token", "实测：首个 → 最后一个 token"),
+    "basis.after_headers": (
+        "measured: headers → end, no first token seen",
+        "实测：响应头 → 结束，未见首个 token",
+    ),
+    "basis.queue_wait": (
+        "estimated: first-token wait × the server's queue / (queue + prefill) mean ratio",
+        "估算：首词等待 × 服务端排队 /（排队 + 预填充）均值之比",
+    ),
+    "basis.prefill": ("estimated: the rest of it", "估算：首词等待的其余部分"),
+    "cold.yes": ("yes: first {k} requests {ratio}×", "是：前 {k} 个请求 {ratio} 倍"),
+    "cold.no": ("no", "否"),
+    # comparison
+    "comparison.none": (
+        "One target only: nothing to compare.",
+        "只有一个测试对象：无可对比。",
+    ),
+    "cmp.pair": ("candidate / baseline", "对比对象 / 基准"),
+    "cmp.metric": ("metric", "指标"),
+    "cmp.baseline": (
+        "baseline mean · P50 · P95 · P99 (P5–P95)",
+        "基准 均值 · P50 · P95 · P99 (P5–P95)",
+    ),
+    "cmp.candidate": (
+        "candidate mean · P50 · P95 · P99 (P5–P95)",
+        "对比对象 均值 · P50 · P95 · P99 (P5–P95)",
+    ),
+    "cmp.median_ratio": ("median ratio [95% CI]", "中位数之比 [95% 置信区间]"),
+    "cmp.p95_ratio": ("P95 ratio", "P95 之比"),
+    "cmp.p99_ratio": ("P99 ratio", "P99 之比"),
+    "cmp.p_holm": ("p (Holm)", "p 值 (Holm 校正)"),
+    "cmp.superiority": ("P(candidate lower)", "P(对比对象更低)"),
+    "cmp.verdict": ("verdict", "结论"),
+    "cmp.stat_p50": ("median ", "中位数"),
+    "cmp.stat_p95": ("P95 ", "P95 "),
+    "cmp.stat_p99": ("P99 ", "P99 "),
+    "cmp.stat_geomean": ("task-by-task ", "逐任务"),
+    "cmp.sentence": (
+        "{candidate}'s {stat}{metric} is {ratio}× {baseline}'s{ci}, {p}: {verdict}",
+        "{candidate} 的{stat}{metric}是 {baseline} 的 {ratio} 倍{ci}，{p}：{verdict}",
+    ),
+    "cmp.sentence_plain": (
+        "{candidate} against {baseline} on {metric}, {p}: {verdict}",
+        "{candidate} 与 {baseline} 的{metric}对比，{p}：{verdict}",
+    ),
+    "cmp.side": ("{label}: {protocol}, load {state}", "{label}：{protocol}，负载状态 {state}"),
+    "cmp.not_compared": ("not compared: {reason}", "未对比：{reason}"),
+    "cmp.refused": (
+        "{candidate} not compared with {baseline}: {why}",
+        "{candidate} 未与 {baseline} 对比：{why}",
+    ),
+    "protocol.token stream": ("token stream", "token 流"),
+    "protocol.task API": ("task API", "任务 API"),
+    "protocol.token stream + tasks": ("token stream + tasks", "token 流 + 任务"),
+    "protocol.no data": ("no data", "无数据"),
+    "state.stable": ("stable", "稳定"),
+    "state.backlogged": ("backlogged", "积压"),
+    "state.overloaded": ("overloaded", "过载"),
+    "state.invalid": ("invalid", "无效"),
+    "verdict.faster": ("faster", "更快"),
+    "verdict.slower": ("slower", "更慢"),
+    "verdict.same": ("no meaningful difference", "无实质差异"),
+    "verdict.inconclusive": ("inconclusive", "无法判断"),
+    "cmetric.ttft_ms": ("TTFT", "首词延迟 TTFT"),
+    "cmetric.ttfo_ms": ("TTFO", "首个可见 token 延迟 TTFO"),
+    "cmetric.itl_ms": ("ITL", "token 间隔 ITL"),
+    "cmetric.tpot_ms": ("TPOT", "每 token 耗时 TPOT"),
+    "cmetric.e2e_ms": ("E2E", "完整响应延迟 E2E"),
+    "cmetric.request_output_tokens_per_s": ("output tokens/s", "输出 tokens/s"),
+    "cmetric.task_first_event_ms": ("first task event", "任务首个事件"),
+    "cmetric.task_completion_ms": ("task time to success", "任务成功耗时"),
+    "cmetric.first_output_ms": ("first output", "首个输出"),
+    "comparison.sentences": ("In plain words", "结论"),
+    # charts
+    "chart.cdf_ttft": ("First-token latency CDF", "首词延迟累积分布"),
+    "chart.cdf_e2e": ("Full-response latency CDF", "完整响应延迟累积分布"),
+    "chart.fraction": ("fraction of requests", "请求比例"),
+    "chart.latency_ms": ("latency (ms)", "延迟 (ms)"),
+    "chart.vs_concurrency": (
+        "Latency vs concurrency (mean, 95% CI)",
+        "延迟随并发数变化（均值，95% 置信区间）",
+    ),
+    "chart.vs_input": (
+        "Latency vs input length (mean, 95% CI)",
+        "延迟随输入长度变化（均值，95% 置信区间）",
+    ),
+    "chart.throughput": (
+        "Throughput, CPU and memory vs concurrency",
+        "吞吐量、CPU 与内存随并发数变化",
+    ),
+    "chart.cpu_percent": ("CPU % of one core", "CPU 单核 %"),
+    "chart.monitors_axis": ("CPU % of one core; running requests", "CPU 单核 %；运行中请求数"),
+    "chart.timeseries": ("A run over time: {name}", "单轮测试时间序列：{name}"),
+    "chart.seconds": ("seconds from the run's start", "距测试开始的秒数"),
+    "chart.per_turn": (
+        "First-token latency per session turn (mean)",
+        "各会话轮次的首词延迟（均值）",
+    ),
+    "chart.turn": ("turn", "轮次"),
+    "chart.per_step": (
+        "Full-response latency per agent step (mean)",
+        "各智能体步骤的完整响应延迟（均值）",
+    ),
+    "chart.step": ("step", "步骤"),
+    "chart.gantt": ("One task's steps: {task}", "单个任务的步骤：{task}"),
+    "chart.decomposition": ("Decomposition of the mean full response", "完整响应平均耗时分解"),
+    "series.ttft": ("TTFT {name}", "首词延迟 {name}"),
+    "series.e2e": ("E2E {name}", "完整响应 {name}"),
+    "series.tokens_per_s": ("output tokens/s {name}", "输出 tokens/s {name}"),
+    "series.client_cpu": ("client CPU % {name}", "客户端 CPU % {name}"),
+    "series.server_cpu": ("server CPU % {name}", "服务端 CPU % {name}"),
+    "series.client_memory": ("client MiB {name}", "客户端内存 MiB {name}"),
+    "series.batch": ("server running requests", "服务端运行中请求数"),
+    "series.server_memory": ("server MiB {name}", "服务端内存 MiB {name}"),
+    "series.host_cpu": ("host CPU %", "主机 CPU %"),
+    "series.client_cpu_plain": ("client CPU %", "客户端 CPU %"),
+    "series.server_cpu_plain": ("server CPU %", "服务端 CPU %"),
+    "series.ttft_per_request": ("TTFT per request", "单请求首词延迟"),
+    "series.e2e_per_request": ("E2E per request", "单请求完整响应延迟"),
+    "series.every": ("(every {k}th request)", "（每 {k} 个请求取一个）"),
+    "axis.tokens_per_s": ("output tokens/s", "输出 tokens/s"),
+    "axis.memory_mib": ("resident memory (MiB)", "常驻内存 (MiB)"),
+    "axis.ms": ("ms", "毫秒"),
+    "axis.run": ("run", "测试轮次"),
+}
+
+
+class Messages:
+    """`m("table.main")` → the table's title in the report's language."""
+
+    def __init__(self, lang: Lang = "en") -> None:
+        self.lang = lang
+        self._index = LANGS.index(lang)
+
+    def stored(self, key: str, text: str) -> str:
+        """A note stored in the results, translated when it is exactly the catalog's English
+        for `key` (a note worded otherwise stays as stored)."""
+        pair = CATALOG.get(key)
+        return pair[self._index] if pair is not None and pair[0] == text else text
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = CATALOG[key][self._index]
+        return text.format(**values) if values else text
