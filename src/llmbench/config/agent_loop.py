@@ -79,9 +79,12 @@ class AgentLoopSpec(Spec):
     @classmethod
     def _read_file(cls, data: Any) -> Any:
         """`file: PATH` is read once: its settings, then the inline ones over them."""
-        if not isinstance(data, dict) or not data.get("file"):
-            return data
-        return {**read_agent_loop(Path(data["file"])), **_inline(data), "source": data["file"]}
+        if not isinstance(data, dict) or not data.get("file") or not isinstance(data["file"], str):
+            return data  # no file, or not a path: the field's own check says so
+        path = Path(data["file"])
+        if not path.is_file():  # located at agent_loop.file, as any other bad setting
+            raise ValueError(f"no agent-loop file {path} (check the path given to --agent-loop)")
+        return {**read_agent_loop(path), **_inline(data), "source": data["file"]}
 
     @field_validator("markers")
     @classmethod

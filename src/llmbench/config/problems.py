@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from llmbench.config.load import MAX_REQUESTS
 from llmbench.config.paths import models_of, settings
 from llmbench.config.run import RunSpec, WorkloadSpec
 from llmbench.config.specfile import Loc, read_spec_file
@@ -142,11 +143,15 @@ def describe_problems(
     exc: ValidationError, where: Callable[[Loc], str], model: type[BaseModel]
 ) -> ConfigError:
     """One ConfigError listing every entry of `exc`, each located by `where(loc)`."""
-    lines = [
-        problem_line(model, error, (), where)
-        for error in exc.errors(include_input=False, include_url=False)
-    ]
+    errors = exc.errors(include_input=False, include_url=False)
+    lines = [problem_line(model, error, (), where) for error in _without_echoes(errors)]
     return problems_error(lines, "run spec")
+
+
+def _without_echoes(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drops a list's "too short" when its items failed: it is short only because they did."""
+    failed_items = {e["loc"][:-1] for e in errors if e["loc"] and isinstance(e["loc"][-1], int)}
+    return [e for e in errors if not (e["type"] == "too_short" and tuple(e["loc"]) in failed_items)]
 
 
 def problem_line(
@@ -190,9 +195,11 @@ def _session_requests(data: dict[str, Any]) -> int | None:
     turns = workload.get("turns", WorkloadSpec.model_fields["turns"].default)
     try:  # an environment variable gives text
         sessions, turns = int(workload["sessions"]), int(turns)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return sessions * turns if sessions > 0 and turns > 0 else None
+    if not (0 < sessions <= MAX_REQUESTS and turns > 0):  # validation names the field
+        return None
+    return sessions * turns
 
 
 def validate_run_spec(data: dict[str, Any], where: Callable[[Loc], str]) -> RunSpec:

@@ -254,6 +254,14 @@ class WorkloadSpec(_Spec):
             )
         return prefix
 
+    @model_validator(mode="after")
+    def _session_settings_need_sessions(self) -> WorkloadSpec:
+        if self.sessions is None and self.session_trace is not None:
+            raise ValueError("a session trace is replayed as sessions: set workload.sessions")
+        if self.sessions is None and self.system_tokens:
+            raise ValueError("workload.system_tokens opens each session: set workload.sessions")
+        return self
+
 
 class RunSpec(_Spec):
     """One run (or, with `study`, the steps of one study): where, what, when, and checks."""
@@ -344,12 +352,6 @@ class RunSpec(_Spec):
         """A session run is a closed loop of sessions: N x T requests, whole warm-up sessions."""
         sessions, turns = self.workload.sessions, self.workload.turns
         if sessions is None:
-            if self.workload.session_trace is not None:
-                raise ValueError(
-                    "a session trace is replayed as sessions: set workload.sessions (how many)"
-                )
-            if self.workload.system_tokens:
-                raise ValueError("workload.system_tokens opens each session: set workload.sessions")
             return self
         if self.workload.prefix_tokens:
             raise ValueError(

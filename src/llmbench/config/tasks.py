@@ -4,9 +4,9 @@ scheduled, and how many task instances run. The task file itself is read and che
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from llmbench.config.load import MAX_CONCURRENCY
 from llmbench.config.load import Spec as _Spec
@@ -29,3 +29,11 @@ class TasksSpec(_Spec):
     repeat: int = Field(
         1, ge=1, le=1_000_000, description="run the task list this many times (instances)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _needs_a_file(cls, data: Any) -> Any:
+        """Task settings without a task file: this one problem, not one per setting besides."""
+        if isinstance(data, dict) and data.get("file") is None:
+            raise ValueError("the task settings need a task file: set tasks.file (--tasks FILE)")
+        return data
