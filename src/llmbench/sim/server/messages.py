@@ -154,6 +154,7 @@ class MessagesEncoder(ResponseEncoder):
         self._prompt_tokens = gen.prompt_tokens
         self._thinking = gen.thinking_tokens
         self._written = 0
+        self._texts = None  # never scripted: agent replies are the chat face's
 
     def _usage(self, output_tokens: int, cached: int | None) -> dict[str, Any]:
         read = cached or 0
