@@ -48,8 +48,7 @@ def export(
         from llmbench.export.tables import write_table
 
         table = what or "requests"
-        count = write_table(out, format_, COLUMNS[table], table_rows(table, sources))
-        unit = "rows" if table != "runs" else "runs"
+        count, unit = write_table(out, format_, COLUMNS[table], table_rows(table, sources)), "rows"
     for source in sources:
         for warning in source.warnings:
             print(f"llmbench: warning: {warning}", file=sys.stderr)
