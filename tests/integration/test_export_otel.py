@@ -6,21 +6,18 @@ time and inside the run's wall-clock window."""
 
 from __future__ import annotations
 
-import base64
-import json
-import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from google.protobuf import json_format
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from llmbench.store.results import load_run
 from support.cli import llmbench
+from support.otlp import parse_line, read_spans
+from support.otlp import span_attributes as _attrs
 
 SIM = ["--sim-ttft-ms", "30", "--sim-itl-ms", "5"]
 TASKS = {"tasks": [{"name": "research", "steps": [
@@ -32,30 +29,6 @@ TASKS = {"tasks": [{"name": "research", "steps": [
     # 64 tokens 5 ms apart cannot finish in 0.1 s: a failed model call
     {"id": "slow", "prompt": "long", "max_tokens": 64, "timeout_s": 0.1},
 ], "input": {"goal": "g"}}]}  # fmt: skip
-HEX = {16: re.compile(r"[0-9a-f]{32}"), 8: re.compile(r"[0-9a-f]{16}")}
-
-
-def _parse(line: str) -> ExportTraceServiceRequest:
-    """One OTLP JSON line as the protobuf message. OTLP JSON writes trace and span ids as hex
-    where protobuf's own JSON mapping expects base64: checked as hex, converted, then parsed."""
-    doc = json.loads(line)
-    for resource_spans in doc["resourceSpans"]:
-        for scope_spans in resource_spans["scopeSpans"]:
-            for span in scope_spans["spans"]:
-                for key, size in (("traceId", 16), ("spanId", 8), ("parentSpanId", 8)):
-                    if key in span:
-                        assert HEX[size].fullmatch(span[key]), (key, span[key])
-                        span[key] = base64.b64encode(bytes.fromhex(span[key])).decode()
-    return json_format.Parse(json.dumps(doc), ExportTraceServiceRequest())
-
-
-def _attrs(span: Span) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for kv in span.attributes:
-        kind = kv.value.WhichOneof("value")
-        value = getattr(kv.value, kind)
-        out[kv.key] = list(value.values) if kind == "array_value" else value
-    return out
 
 
 def _wall_ns(iso: str) -> int:
@@ -73,16 +46,14 @@ def test_a_dag_run_exports_as_valid_otlp_with_genai_spans(tmp_path: Path) -> Non
     result = llmbench("export", str(run_dir), "--format", "otel", "--out", str(out))
     assert result.returncode == 0, result.stderr
 
+    requests, spans = read_spans(out)
     lines = out.read_text().splitlines()
-    requests = [_parse(line) for line in lines]
     # the check is real: a misspelt field or a time that is not a number is refused
     misspelt = lines[0].replace('"startTimeUnixNano"', '"startTime"', 1)
     not_a_time = lines[0].replace('"startTimeUnixNano":"', '"startTimeUnixNano":"soon', 1)
     for broken in (misspelt, not_a_time):
         with pytest.raises(json_format.ParseError):
-            _parse(broken)
-    spans = [s for r in requests for rs in r.resource_spans for ss in rs.scope_spans
-             for s in ss.spans]  # fmt: skip
+            parse_line(broken)
     loaded = load_run(run_dir)
     assert loaded.run is not None
     # 2 tasks × (invoke_agent + 1 tool step + 3 model calls)
