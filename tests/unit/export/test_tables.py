@@ -145,3 +145,11 @@ def test_spans_need_run_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     err = capsys.readouterr().err
     assert "run.json is missing" in err
     assert "--format csv" in err  # the fix: a table export needs no wall-clock anchor
+
+
+def test_a_run_inside_a_study_knows_its_place_when_given_alone() -> None:
+    (source,) = run_sources([GOLDEN_V2 / "concurrency-sweep" / "02-c2"])
+    assert source.study is not None
+    assert (source.study.study, source.study.step) == ("concurrency-sweep", "c2")
+    (alone,) = run_sources([CLOSED])
+    assert alone.study is None
