@@ -9,7 +9,7 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
-from llmbench.cli import commands, compare, sim
+from llmbench.cli import commands, compare, export, sim
 from llmbench.cli.errors import USAGE_EXIT, fail
 from llmbench.errors import LlmbenchError
 
@@ -27,6 +27,7 @@ app.command("study")(commands.study)
 app.command("report")(commands.report)
 app.command("compare")(compare.compare)
 app.command("gate")(compare.gate)
+app.command("export")(export.export)
 app.add_typer(sim.app, name="sim")
 
 
