@@ -20,7 +20,7 @@ HEAD_REVISION = "0002"
 MIGRATIONS = "llmbench.store.db:migrations"
 BUSY_TIMEOUT_S = 120.0  # a second writer waits this long for the first (a large import)
 # Serializes migrations of one PostgreSQL database (two runs recording into a new store at once).
-_PG_MIGRATION_LOCK = 0x6C6C6D62  # "llmb"
+PG_MIGRATION_LOCK = 0x6C6C6D62  # "llmb"
 _WRITE = "llmbench_write"
 
 
@@ -155,7 +155,7 @@ class HistoryStore:
         with self.write() as connection:
             if not self.is_sqlite:
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                                   {"key": _PG_MIGRATION_LOCK})  # fmt: skip
+                                   {"key": PG_MIGRATION_LOCK})  # fmt: skip
             config = Config()
             config.set_main_option("script_location", MIGRATIONS)
             config.attributes["connection"] = connection
