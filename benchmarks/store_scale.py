@@ -37,7 +37,7 @@ def generate(directory: Path, n: int) -> int:
     with (directory / "records.jsonl").open("wb") as f:
         for i in range(n):
             line = lines[i % _DISTINCT]
-            f.write(line.replace(_ID + str(i % _DISTINCT).encode() + b'"', _ID + b"%d\"" % i, 1))
+            f.write(line.replace(_ID + str(i % _DISTINCT).encode() + b'"', _ID + b'%d"' % i, 1))
     return (directory / "records.jsonl").stat().st_size
 
 
@@ -77,13 +77,13 @@ def main() -> None:
               f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
         store = args.store or str(Path(tmp) / "history.db")
         steps = [
-            ("import", ["import", str(directory), "--store", store]),
-            ("history RUN (stats from rows)", ["history", "scale-run", "--store", store]),
-            ("history --trend ttft_ms.p50", ["history", "--trend", "ttft_ms.p50", "--store", store]),
-        ]  # fmt: skip
+            ("import", ["import", str(directory)]),
+            ("history RUN (stats from rows)", ["history", "scale-run"]),
+            ("history --trend ttft_ms.p50", ["history", "--trend", "ttft_ms.p50"]),
+        ]
         print(f"{'step':<32} {'seconds':>8} {'peak RSS MiB':>13}")
         for name, command in steps:
-            seconds, peak_mib, _ = timed(*command)
+            seconds, peak_mib, _ = timed(*command, "--store", store)
             print(f"{name:<32} {seconds:>8.1f} {peak_mib:>13.0f}")
 
 

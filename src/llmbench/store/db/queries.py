@@ -124,7 +124,7 @@ def request_stats(connection: Connection, run_pk: int) -> dict[str, dict[str, fl
     query = select(*(requests.c[n] for n in names)).where(
         requests.c.run_pk == run_pk, requests.c.status == "ok", requests.c.warmup.is_(False)
     )
-    rows = connection.execute(query).all()
+    rows = [tuple(row) for row in connection.execute(query)]  # numpy probes a Row's keys
     table = np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
     out: dict[str, dict[str, float | int | None]] = {}
     for k, metric in enumerate(ROW_METRICS):
