@@ -45,7 +45,11 @@ def checked_store(flag: str | None) -> str | None:
     if text is not None:
         from llmbench.store.db.database import store_url
 
-        store_url(text)
+        try:
+            store_url(text)
+        except StoreError as exc:  # a bad flag or variable: a usage error
+            where = "--store" if flag else STORE_ENV
+            raise ConfigError(exc.message, where=where, hint=exc.hint) from None
     return text
 
 
