@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -120,8 +121,9 @@ def run(
 
         default = task_api_spec(resolved).auth.key_env
     store = checked_store(store)  # a bad store URL is refused before the run
+    recorder = None if store is None else partial(record_run, store, label)
     execute(resolved, output_dir, _api_key(key_env, where, default), sources.provenance(),
-            on_done=lambda directory: record_run(store, label, directory))  # fmt: skip
+            recorder)  # fmt: skip
 
 
 def demo(
@@ -159,8 +161,8 @@ def study(
     if resume and output_dir is None:
         raise ConfigError("--resume needs --output-dir: the study directory to finish")
     store = checked_store(store)  # a bad store URL is refused before the study
-    run_study(load_spec(spec), output_dir, resume=resume,
-              on_done=lambda directory: record_run(store, label, directory))  # fmt: skip
+    recorder = None if store is None else partial(record_run, store, label)
+    run_study(load_spec(spec), output_dir, resume=resume, on_done=recorder)
 
 
 def report(
