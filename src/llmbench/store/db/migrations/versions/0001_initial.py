@@ -16,6 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _studies()
+    _runs()
+    _requests()
+
+
+def _studies() -> None:
     op.create_table(
         "studies",
         sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
@@ -32,6 +38,9 @@ def upgrade() -> None:
         sa.Column("results_path", sa.Text, nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     )
+
+
+def _runs() -> None:
     op.create_table(
         "runs",
         sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
@@ -55,6 +64,9 @@ def upgrade() -> None:
         sa.Column("results_path", sa.Text, nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     )
+
+
+def _requests() -> None:
     op.create_table(
         "requests",
         sa.Column(
