@@ -5,12 +5,14 @@ from __future__ import annotations
 import inspect
 import os
 import re
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 
 from llmbench.cli.flags import FLAG_OF_PATH, output_dir_param, with_run_flags
+from llmbench.cli.history import LabelOption, StoreOption, checked_store, record_run
 from llmbench.cli.sources import SpecSources
 from llmbench.config import RunSpec
 from llmbench.config.run import DEFAULT_KEY_ENV
@@ -82,6 +84,10 @@ _RUN_PARAMS = [
     inspect.Parameter("set_", inspect.Parameter.KEYWORD_ONLY, default=None,
                       annotation=Annotated[list[str] | None, _SET_OPT]),
     output_dir_param(),
+    inspect.Parameter("store", inspect.Parameter.KEYWORD_ONLY, default=None,
+                      annotation=StoreOption),
+    inspect.Parameter("label", inspect.Parameter.KEYWORD_ONLY, default=None,
+                      annotation=LabelOption),
 ]  # fmt: skip
 
 
@@ -92,6 +98,8 @@ def run(
     spec: Path | None = None,
     set_: list[str] | None = None,
     output_dir: Path | None = None,
+    store: str | None = None,
+    label: list[str] | None = None,
     **flags: Any,
 ) -> None:
     """Run a load against an OpenAI-compatible endpoint (default: the embedded simulator)."""
@@ -112,7 +120,10 @@ def run(
         from llmbench.run.taskapi import task_api_spec
 
         default = task_api_spec(resolved).auth.key_env
-    execute(resolved, output_dir, _api_key(key_env, where, default), sources.provenance())
+    store = checked_store(store)  # a bad store URL is refused before the run
+    recorder = None if store is None else partial(record_run, store, label)
+    execute(resolved, output_dir, _api_key(key_env, where, default), sources.provenance(),
+            recorder)  # fmt: skip
 
 
 def demo(
@@ -140,6 +151,8 @@ def study(
     resume: Annotated[
         bool, typer.Option(help="finish a stopped study in --output-dir: skip its finished runs")
     ] = False,
+    store: StoreOption = None,
+    label: LabelOption = None,
 ) -> None:
     """Compare targets across scenarios: every scenario against every target, same prompts,
     interleaved; one study directory (study.json + a run directory per run)."""
@@ -147,7 +160,9 @@ def study(
 
     if resume and output_dir is None:
         raise ConfigError("--resume needs --output-dir: the study directory to finish")
-    run_study(load_spec(spec), output_dir, resume=resume)
+    store = checked_store(store)  # a bad store URL is refused before the study
+    recorder = None if store is None else partial(record_run, store, label)
+    run_study(load_spec(spec), output_dir, resume=resume, on_done=recorder)
 
 
 def report(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
+from llmbench.cli.history import StoreOption, run_directory
 from llmbench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -128,8 +129,10 @@ def _fraction(text: str) -> float:
 
 
 def gate(
-    baseline: Annotated[Path, typer.Option(help="the baseline run's results directory")],
-    candidate: Annotated[Path, typer.Option(help="the candidate run's results directory")],
+    baseline: Annotated[
+        str, typer.Option(help="the baseline run: results directory, or a stored run's id or label")
+    ],
+    candidate: Annotated[str, typer.Option(help="the candidate run: as --baseline")],
     metric: Annotated[str, typer.Option(help="METRIC.STATISTIC, e.g. ttft_ms.p95")],
     max_regression: Annotated[
         str, typer.Option(help="allowed regression of the statistic, e.g. 10%")
@@ -142,6 +145,7 @@ def gate(
     ] = False,
     seed: Annotated[int, typer.Option(help="seeds the bootstrap")] = 0,
     format_: Annotated[Literal["terminal", "json"], typer.Option("--format")] = "terminal",
+    store: StoreOption = None,
 ) -> None:
     """Fail a pipeline on a regression the data supports. Exit 0 pass, 1 regression,
     3 inconclusive, 4 runs not comparable, 2 bad flags."""
@@ -153,8 +157,8 @@ def gate(
     if min_requests < 2:
         raise ConfigError("must be at least 2", where="--min-requests", hint="e.g. 20")
     try:
-        result = gate_runs(baseline, candidate, metric, fraction, min_n=min_requests,
-                           seed=seed, force=force)  # fmt: skip
+        base, cand = run_directory(baseline, store), run_directory(candidate, store)
+        result = gate_runs(base, cand, metric, fraction, min_n=min_requests, seed=seed, force=force)
     except ConfigError:
         raise
     except LlmbenchError as exc:

@@ -10,6 +10,7 @@ import gc
 import resource
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -109,9 +110,11 @@ def execute(
     output_dir: Path | None,
     api_key: str | None,
     spec_source: SpecSource | None = None,
+    on_done: Callable[[Path], None] | None = None,
 ) -> RunResult | StudyIndex:
     """Starts the embedded target when no URL is given, runs, and prints the summary.
-    `spec_source` (spec file, its hash, the variables and flags used) goes into run.json."""
+    `spec_source` (spec file, its hash, the variables and flags used) goes into run.json;
+    `on_done` is given the results directory at the end (recording into the history)."""
     _prepare_process()
     if spec.tasks is not None:  # a bad task file is refused before the target sees anything
         load_tasks(Path(spec.tasks.file))
@@ -133,10 +136,12 @@ def execute(
             sim.stop()
     if is_study(spec):
         stdout.print(study_summary(index, str(directory)))
-        return index
-    stdout.print(run_summary(run))
-    stdout.print(f"results: {directory}")
-    return run
+    else:
+        stdout.print(run_summary(run))
+        stdout.print(f"results: {directory}")
+    if on_done is not None:
+        on_done(directory)
+    return index if is_study(spec) else run
 
 
 def show_report(directory: Path, view: str, lang: Lang = "en") -> None:

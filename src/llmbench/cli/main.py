@@ -1,5 +1,6 @@
-"""`llmbench` commands: run, study, demo, report, sim. Parses flags into specs, reads the API key
-from the environment, starts the embedded simulator when no URL is given, and prints results.
+"""`llmbench` commands: run, study, demo, report, compare, gate, history, import, export,
+sim. Parses flags into specs, reads the API key from the environment, starts the embedded
+simulator when no URL is given, and prints results.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
-from llmbench.cli import commands, compare, export, sim
+from llmbench.cli import commands, compare, export, history, sim
 from llmbench.cli.errors import USAGE_EXIT, fail
 from llmbench.errors import LlmbenchError
 
@@ -28,6 +29,8 @@ app.command("report")(commands.report)
 app.command("compare")(compare.compare)
 app.command("gate")(compare.gate)
 app.command("export")(export.export)
+app.command("history")(history.history)
+app.command("import")(history.import_dirs)
 app.add_typer(sim.app, name="sim")
 
 

@@ -27,7 +27,7 @@ from llmbench.errors import ConfigError
 from llmbench.store.run_schema import SpecSource
 
 ENV_PREFIX = "LLMBENCH_"
-NOT_SPEC_PARAMS = frozenset({"ctx", "spec", "output_dir", "set_"})  # `run` parameters outside
+NOT_SPEC_PARAMS = frozenset({"ctx", "spec", "output_dir", "set_", "store", "label"})  # not spec
 
 
 def _get(data: Mapping[str, Any], loc: Loc) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -101,9 +102,15 @@ async def _study_async(study: StudyFile, directory: Path, resume: bool) -> Compa
         )
 
 
-def run_study(study: StudyFile, output_dir: Path | None, *, resume: bool) -> ComparisonIndex:
+def run_study(
+    study: StudyFile,
+    output_dir: Path | None,
+    *,
+    resume: bool,
+    on_done: Callable[[Path], None] | None = None,
+) -> ComparisonIndex:
     """Runs the study into `output_dir` (default results/<timestamp>-study) and prints the
-    seed's tables."""
+    seed's tables; `on_done` is then given the study directory (recording into the history)."""
     _prepare_process()
     plan_study(study)  # a scenario that makes no valid run spec fails before anything starts
     check_keys(study, os.environ)
@@ -112,6 +119,8 @@ def run_study(study: StudyFile, output_dir: Path | None, *, resume: bool) -> Com
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         index = runner.run(_study_async(study, directory, resume))
     show_study(index, directory)
+    if on_done is not None:
+        on_done(directory)
     return index
 
 

@@ -1,0 +1,1 @@
+"""Alembic migrations of the history database (`versions/`, one file per schema revision)."""
