@@ -4,6 +4,8 @@ scheduled, and how many task instances run. The task file itself is read and che
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -29,6 +31,11 @@ class TasksSpec(_Spec):
     repeat: int = Field(
         1, ge=1, le=1_000_000, description="run the task list this many times (instances)"
     )
+    file_sha256: str | None = Field(
+        None,
+        description="the task file's SHA-256 when the spec was resolved: runs of one path with "
+        "other contents hash and compare as different workloads",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -36,4 +43,14 @@ class TasksSpec(_Spec):
         """Task settings without a task file: this one problem, not one per setting besides."""
         if isinstance(data, dict) and data.get("file") is None:
             raise ValueError("the task settings need a task file: set tasks.file (--tasks FILE)")
+        if isinstance(data, dict) and data.get("file_sha256") is None:
+            return {**data, "file_sha256": _digest(data["file"])}
         return data
+
+
+def _digest(path: object) -> str | None:
+    """The file's SHA-256, None when it cannot be read (the task-file reader then says why)."""
+    try:
+        return hashlib.sha256(Path(str(path)).read_bytes()).hexdigest()
+    except OSError:
+        return None

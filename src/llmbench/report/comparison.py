@@ -118,7 +118,7 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
 
 
 # What must match for two runs to be compared: what was sent and how (not where, not watched).
-_WORKLOAD_BLOCKS = ("workload", "load", "tokenizer")
+_WORKLOAD_BLOCKS = ("workload", "load", "tokenizer", "tasks", "agent_loop")
 # How long a run lasted and how the client was organized do not change what one request is:
 # these may differ (a short run is then judged by its sample size), and are noted.
 _RUN_LENGTH = frozenset(("load.requests", "load.duration_s", "load.workers", "load.validity"))
