@@ -11,7 +11,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from llmbench.config import RunSpec
+from llmbench.config.load import profile_name
 from llmbench.metrics.stats import percentile_min_n
+from llmbench.report.tasks import task_load
 from llmbench.store.run_schema import LagSummary, OpenLoopDelivery, RunResult
 from llmbench.store.study_schema import AcrossRuns, StudyIndex
 
@@ -166,3 +169,22 @@ def study_summary(index: StudyIndex, directory: str) -> RenderableType:
             Text(f"!!! INVALID steps (load not delivered): {', '.join(invalid)}", style="bold red")
         )
     return Group(*parts)
+
+
+def load_described(spec: RunSpec) -> str:
+    """What drove the requests: an agent workload's own shape, else the load profile."""
+    if spec.tasks is not None:
+        return task_load(spec.tasks)
+    if spec.agent_loop is not None:
+        loop = spec.agent_loop
+        return (
+            f"agent loop {loop.tasks} tasks, {loop.concurrency} at once, <= {loop.max_steps} steps"
+        )
+    load, workload = spec.load, spec.workload
+    if workload.sessions is not None:
+        streams = getattr(load, "concurrency", None)
+        return f"sessions {workload.sessions} x {workload.turns} turns, c={streams}"
+    rate = getattr(load, "rate", None)
+    return f"load {profile_name(load.model_dump(mode='json'))} " + (
+        f"rate={rate:g}/s" if rate else f"c={getattr(load, 'concurrency', None)}"
+    )

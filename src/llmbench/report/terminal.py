@@ -11,11 +11,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from llmbench.config.load import profile_name
 from llmbench.report.agent_loop import agent_loop_lines, payload_line
-from llmbench.report.load import SCHEDULED_ROWS, load_lines
+from llmbench.report.load import SCHEDULED_ROWS, load_described, load_lines
 from llmbench.report.sessions import session_lines
-from llmbench.report.tasks import task_lines, task_load
+from llmbench.report.tasks import task_lines
 from llmbench.store.run_schema import (
     ClientHealth,
     Counts,
@@ -232,20 +231,16 @@ def run_header(view: RunView) -> Text:
     if run is None:
         return Text.assemble(("run ", "bold"), f"{view.label}  ", (f"[{view.status}]", style),
                              view.detail)  # fmt: skip
-    target, load = run.target, run.spec.load
-    rate = getattr(load, "rate", None)
+    target = run.target
     kind = run.spec.target.kind
     protocol = target.endpoint if kind == "openai" else kind  # anthropic, a2a, ...
-    described = f"load {profile_name(load.model_dump(mode='json'))} " + (
-        f"rate={rate:g}/s" if rate else f"c={getattr(load, 'concurrency', None)}"
-    )
     return Text.assemble(
         ("run ", "bold"),
         f"{run.run_id}  ",
         (f"[{view.status}]", style),
         f"  target {target.id} {target.base_url} model {target.model} "
         f"({protocol})  "
-        + (task_load(run.spec.tasks) if run.spec.tasks else described)
+        + load_described(run.spec)
         + (f"  workers {processes}" if (processes := _processes(run)) > 1 else ""),
     )
 
