@@ -9,10 +9,18 @@
 #                    3 repeats), loads that were not measured before (CONCURRENCY_LEVELS, and a
 #                    Poisson RATE set from the sweeps' capacity), the concurrency sweep again with
 #                    more requests, then the server without continuous batching
+#   STAGE=stationary the sweeps and the predicted loads (RATE from the sweep: 60 % of its best
+#                    requests/s) on one server after a long warm-up (WARMUP_S), then some
+#                    concurrencies again (AGAIN_LEVELS) to see whether the server still moved
+#   STAGE=agents     a random-weight GLM-4.1V-9B-shaped vision model: 1080x2400 PNG screenshot
+#                    requests at c=1 and c=4, the phone-agent loop (scripts/gpu/phone-agent-gpu.yaml)
+#                    with stripped and kept screenshots; then the text model: sessions of 4 turns
+#                    with and without --cache-bust turn (does the server reuse a prefix cache?)
 #
 # Needs: torch + transformers 5.x (the H200 image has them), the wheels of transformers serve's
 # web stack in $WHEELS (see docs/real-engines.md), llmbench's source in ./src. ENGINE=sim runs
 # the same stages against llmbench's simulator instead (a CPU dry run of this script).
+# LLMBENCH_SRC: the llmbench source to run (default ./src).
 # Results: one tar.gz per section in $OUT, written as each section ends.
 set -uo pipefail
 STAGE=${STAGE:-sweeps}
@@ -24,7 +32,8 @@ LAYERS=${LAYERS:-28}
 OUTPUT_TOKENS=${OUTPUT_TOKENS:-32}
 REPEATS=${REPEATS:-3}
 # seconds of extra closed-loop load (c=16) before measuring: transformers serve 5.17 got ~1.5x
-# faster over its first ~3 minutes in both GPU calls (docs/real-engines.md); 0 (as run): none
+# faster over its first ~3 minutes in calls 1-2, but 180 s of it did not make it stationary in
+# call 4 (docs/real-engines.md); 0: none
 WARMUP_S=${WARMUP_S:-0}
 BUDGET=${BUDGET:-0}  # seconds this script may take (0: no limit); the repeat sweep yields to it
 mkdir -p "$OUT"
@@ -36,11 +45,11 @@ if [ "$ENGINE" = transformers ]; then
     SITE="$WORK/site"
     python3 -m pip install -q --no-index --no-deps --no-compile --target "$SITE" "$WHEELS"/*.whl \
         || exit 1
-    export PYTHONPATH="$SITE:$PWD/src"
+    export PYTHONPATH="$SITE:${LLMBENCH_SRC:-$PWD/src}"
     PY=python3
 else
     PY=${PY:-.venv/bin/python}
-    export PYTHONPATH="$PWD/src"
+    export PYTHONPATH="${LLMBENCH_SRC:-$PWD/src}"
 fi
 URL="http://127.0.0.1:$PORT"
 SERVER=""
@@ -51,12 +60,12 @@ start_server() {  # $1: extra flags of transformers serve (e.g. --continuous-bat
             > "$RESULTS/serve$2.log" 2>&1 &
     else
         $PY -m llmbench sim serve --preset cloud-warm --port "$PORT" --model "$MODEL" \
-            > "$RESULTS/serve$2.log" 2>&1 &
+            ${SIM_FLAGS:-} > "$RESULTS/serve$2.log" 2>&1 &
     fi
     SERVER=$!
-    $PY - "$URL" "$MODEL" <<'PYEOF' || exit 1
-import json, sys, time, urllib.request
-url, model = sys.argv[1:]
+    $PY - "$URL" "$MODEL" "$SERVER" <<'PYEOF' || exit 1
+import json, os, sys, time, urllib.request
+url, model, pid = sys.argv[1:]
 body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}],
                    "max_tokens": 4}).encode()
 started = time.monotonic()
@@ -67,6 +76,8 @@ while time.monotonic() - started < 240:
         with urllib.request.urlopen(request, timeout=60) as response:
             print(f"server ready after {time.monotonic() - started:.0f} s"); break
     except Exception:
+        if not os.path.exists(f"/proc/{pid}"):
+            sys.exit("the server exited: see its serve*.log")
         time.sleep(1)
 else:
     sys.exit("the server did not answer in 240 s")
@@ -108,19 +119,7 @@ pack() {  # section name: the results so far, as one file back
     tar -czf "$OUT/$1.tar.gz" -C "$WORK" results && echo "packed $1 $(date -u +%T)"
 }
 
-if [ "$ENGINE" = transformers ]; then
-    MODEL="$WORK/qwen2-7b-shape"
-    python3 scripts/gpu/build_text_model.py "$MODEL" --layers "$LAYERS" || exit 1
-    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$RESULTS/gpu.csv"
-    python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)' \
-        > "$RESULTS/versions.txt"
-else
-    MODEL=llmbench-sim
-fi
-
-if [ "$STAGE" = sweeps ]; then
-    start_server --continuous-batching ""
-    warm_up
+sweeps() {  # what calibration needs: input lengths at c=1, concurrency 1..64
     for n in 128 512 2048 8192; do
         bench "input_$n" --concurrency 1 --requests 10 --warmup 1 --input-tokens "$n"
     done
@@ -132,6 +131,66 @@ if [ "$STAGE" = sweeps ]; then
             --input-tokens 512
     done
     pack sweeps_concurrency
+}
+
+predicted_loads() {  # loads not measured before: CONCURRENCY_LEVELS, and a Poisson RATE
+    for c in ${CONCURRENCY_LEVELS:-12 24}; do
+        bench "predicted_c$c" --concurrency "$c" --requests $(( c * 3 )) --warmup "$c" \
+            --input-tokens 512
+    done
+    if [ -n "${RATE:-}" ]; then
+        bench "predicted_rate" --profile poisson --rate "$RATE" --duration 30 \
+            --max-concurrency 128 --warmup 4 --input-tokens 512
+    fi
+    pack predicted
+}
+
+sweep_again() {  # concurrency levels, seconds to keep for what follows: has the server moved?
+    for c in $1; do
+        if [ "$BUDGET" -gt 0 ] && [ $(( SECONDS + $2 + c )) -gt "$BUDGET" ]; then
+            echo "concurrency_again_$c and after skipped: ${SECONDS} s of $BUDGET s spent"
+            break
+        fi
+        requests=$(( c * 3 > 16 ? c * 3 : 16 ))
+        bench "concurrency_again_$c" --concurrency "$c" --requests "$requests" \
+            --warmup "$(( c < 8 ? c : 8 ))" --input-tokens 512
+    done
+    pack sweeps_again
+}
+
+capacity_rate() {  # 60 % of the best requests/s the concurrency sweep reached
+    $PY - "$RESULTS" <<'PYEOF'
+import json, pathlib, sys
+best = 0.0
+for path in pathlib.Path(sys.argv[1]).glob("concurrency_*/run.json"):
+    run = json.loads(path.read_text())
+    best = max(best, run["counts"]["ok"] / run["engine"]["measured"]["duration_s"])
+print(f"{0.6 * best:.2f}")
+PYEOF
+}
+
+text_model() {
+    if [ "$ENGINE" = transformers ]; then
+        MODEL="$WORK/qwen2-7b-shape"
+        python3 scripts/gpu/build_text_model.py "$MODEL" --layers "$LAYERS" || exit 1
+    else
+        MODEL=llmbench-sim
+    fi
+}
+
+if [ "$ENGINE" = transformers ]; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$RESULTS/gpu.csv"
+    python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)' \
+        > "$RESULTS/versions.txt"
+fi
+
+if [ "$STAGE" != agents ]; then
+    text_model
+fi
+if [ "$STAGE" = sweeps ]; then
+    start_server --continuous-batching ""
+    warm_up
+    sweeps
     # llmbench and the reference client on the same loads, alternating which goes first
     for rep in $(seq 1 "$REPEATS"); do
         for c in 1 8; do
@@ -166,26 +225,8 @@ elif [ "$STAGE" = predicted ]; then
         done
     done
     pack paired
-    for c in ${CONCURRENCY_LEVELS:-12 24}; do
-        bench "predicted_c$c" --concurrency "$c" --requests $(( c * 3 )) --warmup "$c" \
-            --input-tokens 512
-    done
-    if [ -n "${RATE:-}" ]; then
-        bench "predicted_rate" --profile poisson --rate "$RATE" --duration 30 \
-            --max-concurrency 128 --warmup 4 --input-tokens 512
-    fi
-    pack predicted
-    for c in 1 2 4 8 16 32; do
-        # keep ~70 s for the server without continuous batching (restart and two runs)
-        if [ "$BUDGET" -gt 0 ] && [ $(( SECONDS + 70 + c )) -gt "$BUDGET" ]; then
-            echo "concurrency_again_$c and above skipped: ${SECONDS} s of $BUDGET s spent"
-            break
-        fi
-        requests=$(( c * 3 > 16 ? c * 3 : 16 ))
-        bench "concurrency_again_$c" --concurrency "$c" --requests "$requests" \
-            --warmup "$(( c < 8 ? c : 8 ))" --input-tokens 512
-    done
-    pack sweeps_again
+    predicted_loads
+    sweep_again "1 2 4 8 16 32" 70  # keep ~70 s for the server without continuous batching
     stop_server
     if [ "$ENGINE" = transformers ]; then
         start_server "" "_static"
@@ -193,4 +234,47 @@ elif [ "$STAGE" = predicted ]; then
         bench static_c1 --concurrency 1 --requests 6 --warmup 1 --input-tokens 512
         pack static
     fi
+elif [ "$STAGE" = stationary ]; then
+    # the prediction test again on a server warmed for minutes (set WARMUP_S, e.g. 180)
+    start_server --continuous-batching ""
+    warm_up
+    sweeps
+    RATE=${RATE:-$(capacity_rate)}
+    echo "predicted_rate: Poisson $RATE requests/s (60 % of the sweep's best)"
+    predicted_loads
+    sweep_again "${AGAIN_LEVELS:-8 2 32}" 0
+elif [ "$STAGE" = agents ]; then
+    SCREEN=(--images 1 --image-size 1080x2400 --image-format png --input-tokens 64)
+    if [ "$ENGINE" = transformers ]; then
+        MODEL="$WORK/glm4v-9b-shape"
+        python3 scripts/gpu/build_vision_model.py "$MODEL" --layers "${VISION_LAYERS:-40}" \
+            || exit 1
+    else
+        MODEL=llmbench-sim
+        SIM_FLAGS="--reply agent"  # the simulator plays the agent (finishes at its third step)
+    fi
+    start_server --continuous-batching "_vision"
+    bench image_warmup --concurrency 1 --requests 3 "${SCREEN[@]}"
+    bench image_c1 --concurrency 1 --requests 12 --warmup 1 "${SCREEN[@]}"
+    bench image_c4 --concurrency 4 --requests 16 --warmup 4 "${SCREEN[@]}"
+    pack images
+    AGENT=(--agent-loop scripts/gpu/phone-agent-gpu.yaml)
+    bench agent_strip_c1 "${AGENT[@]}"
+    bench agent_keep_c1 "${AGENT[@]}" --set agent_loop.history=keep_images
+    bench agent_strip_c3 "${AGENT[@]}" --set agent_loop.concurrency=3
+    pack agents
+    stop_server
+    if [ "$ENGINE" = transformers ]; then rm -rf "$MODEL"; fi
+    SIM_FLAGS=""
+    # the text model: do later turns of a session find their history in a prefix cache?
+    text_model
+    start_server --continuous-batching "_text"
+    warm_up
+    for rep in 1 2; do  # alternating which goes first: the server still gets faster
+        for mode in $( [ "$rep" = 1 ] && echo "off turn" || echo "turn off" ); do
+            bench "sessions_${mode}_r$rep" --sessions 4 --turns 4 --concurrency 1 --warmup 0 \
+                --input-tokens 512 --cache-bust "$mode"
+        done
+    done
+    pack sessions
 fi

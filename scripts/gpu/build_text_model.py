@@ -27,8 +27,9 @@ CHAT_TEMPLATE = (
 )
 
 
-def bpe(vocab: int) -> Tokenizer:
-    """The byte-level BPE alone (no torch, no transformers: scripts/gpu/prompt_tokens.py)."""
+def bpe(vocab: int, special: list[str] = SPECIAL) -> Tokenizer:
+    """The byte-level BPE alone (no torch, no transformers: scripts/gpu/prompt_tokens.py); the
+    special tokens take the first ids, in order."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -40,7 +41,7 @@ def bpe(vocab: int) -> Tokenizer:
     ]
     trainer = trainers.BpeTrainer(
         vocab_size=vocab,
-        special_tokens=SPECIAL,
+        special_tokens=special,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(words, trainer)

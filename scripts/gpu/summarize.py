@@ -29,8 +29,9 @@ def run_row(run_dir: Path) -> dict[str, Any]:
     row["server_cpu_percent"] = ((monitors.get("target") or {}).get("cpu_percent") or {}).get(
         "mean"
     )
-    gpus = monitors.get("gpu") or [{}]
-    row["gpu_util_percent"] = (gpus[0].get("util_percent") or {}).get("mean")
+    gpus = monitors.get("gpu")  # a list of GPUs, or "none" where NVML found none
+    gpu = gpus[0] if isinstance(gpus, list) and gpus else {}
+    row["gpu_util_percent"] = (gpu.get("util_percent") or {}).get("mean")
     lag = (run.get("client") or {}).get("loop_lag_ms") or {}
     row["loop_lag_p99_ms"], row["loop_lag_max_ms"] = lag.get("p99"), lag.get("max")
     return row
