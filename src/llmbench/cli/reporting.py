@@ -16,7 +16,8 @@ from llmbench.report.source import load_source
 from llmbench.report.tables import TableView
 
 
-def _rich(view: TableView) -> Table:
+def rich_table(view: TableView) -> Table:
+    """A report table for the terminal: the first column left-aligned, numbers right."""
     table = Table(title=view.title, title_justify="left", caption=view.note, caption_justify="left")
     for k, column in enumerate(view.columns):
         table.add_column(column, justify="left" if k == 0 else "right")
@@ -31,14 +32,14 @@ def seed_tables(directory: Path, lang: Lang) -> RenderableType:
 
     m = Messages(lang)
     doc = build_document(load_source(directory), m)
-    parts: list[RenderableType] = [_rich(t) for t in doc.tables]
+    parts: list[RenderableType] = [rich_table(t) for t in doc.tables]
     if doc.comparison.table is not None:
-        parts.append(_rich(doc.comparison.table))
+        parts.append(rich_table(doc.comparison.table))
     parts += [Text(f"- {s}") for s in doc.comparison.sentences]
     parts += [Text(note, style="dim") for note in doc.comparison.notes]
     parts.append(Text(m("why.title"), style="bold"))
     parts += [Text(f"- {s}") for s in doc.why.sentences]
-    parts += [_rich(t) for t in doc.why.tables]
+    parts += [rich_table(t) for t in doc.why.tables]
     return Group(*parts)
 
 

@@ -23,10 +23,10 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 from rich.text import Text
 
 from llmbench.cli.execution import _prepare_process, stderr, stdout
+from llmbench.cli.reporting import rich_table
 from llmbench.config.study_file import StudyFile, load_study_file
 from llmbench.engine.loop import loop_factory
 from llmbench.metrics.columns import ColumnRow
@@ -34,7 +34,6 @@ from llmbench.report.document import build_document
 from llmbench.report.files import write_report
 from llmbench.report.messages import Messages
 from llmbench.report.source import ReportSource, load_source
-from llmbench.report.tables import TableView
 from llmbench.sim.twin.presets import BUILTIN
 from llmbench.store.study_schema import ComparisonIndex, ComparisonRun
 from llmbench.study.comparison import run_comparison
@@ -124,15 +123,6 @@ def run_study(
     return index
 
 
-def _rich(view: TableView) -> Table:
-    table = Table(title=view.title, title_justify="left", caption=view.note, caption_justify="left")
-    for k, column in enumerate(view.columns):
-        table.add_column(column, justify="left" if k == 0 else "right")
-    for row in view.rows:
-        table.add_row(*row)
-    return table
-
-
 def _report_files(source: ReportSource) -> list[str]:
     """report.md and report.html beside the runs; the lines that say where (or why not)."""
     lines = []
@@ -155,7 +145,7 @@ def show_study(index: ComparisonIndex, directory: Path, *, files: bool = True) -
     document = build_document(source, m)
     for table in document.tables:
         if table.key != "environment":
-            stdout.print(_rich(table))
+            stdout.print(rich_table(table))
     if document.comparison.sentences:
         stdout.print(Text(m("comparison.sentences"), style="bold"))
     for sentence in document.comparison.sentences:

@@ -15,7 +15,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from llmbench.metrics.stats import gated_percentile
+from llmbench.metrics.stats import as_sample, gated_percentile
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -59,7 +59,7 @@ class Description:
 
 def describe_sample(values: npt.ArrayLike) -> Description:
     """n, mean and gated percentiles (type 7, numpy's default) of a finite 1-D sample."""
-    x = np.sort(_sample(values))
+    x = np.sort(as_sample(values))
     if x.size == 0:
         return Description(0, None, None, None, None, None)
     p5, p50, p95, p99 = (gated_percentile(x, q) for q in (5, 50, 95, 99))
@@ -109,15 +109,6 @@ class Comparison:
     @property
     def ratio(self) -> Ratio:
         return self.ratios[self.primary]
-
-
-def _sample(values: npt.ArrayLike) -> FloatArray:
-    x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 1:
-        raise ValueError(f"a sample is one-dimensional, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("a sample holds finite values only (drop 'not applicable' first)")
-    return x
 
 
 def _percentile_or_none(x: FloatArray, statistic: str) -> float | None:
@@ -185,7 +176,7 @@ def quantile_ratios(
     """candidate Pq / baseline Pq for each statistic ("p50", "p95", ...), with percentile-
     bootstrap CIs: both samples resampled independently (by group when groups are given),
     seeded by `seed` so the same inputs always give the same CI."""
-    b, c = _sample(baseline), _sample(candidate)
+    b, c = as_sample(baseline), as_sample(candidate)
     point = {s: _point_ratio(b, c, s) for s in statistics}
     bg = None if baseline_groups is None else np.asarray(baseline_groups)
     cg = None if candidate_groups is None else np.asarray(candidate_groups)
@@ -231,7 +222,7 @@ def _point_ratio(b: FloatArray, c: FloatArray, statistic: str) -> float | None:
 def mann_whitney(baseline: npt.ArrayLike, candidate: npt.ArrayLike) -> tuple[float, float] | None:
     """(two-sided Mann–Whitney U p-value, P(candidate < baseline) + ½·P(tie)); None when either
     sample is empty. scipy's `mannwhitneyu` (exact for small samples without ties)."""
-    b, c = _sample(baseline), _sample(candidate)
+    b, c = as_sample(baseline), as_sample(candidate)
     if b.size == 0 or c.size == 0:
         return None
     from scipy.stats import mannwhitneyu  # lazy: scipy.stats costs ~1.5 s to import
@@ -365,7 +356,7 @@ def compare_paired(
     resamples: int = DEFAULT_RESAMPLES,
 ) -> PairedComparison:
     """Pairs (baseline[i], candidate[i]) of positive values: see `PairedComparison`."""
-    b, c = _sample(baseline), _sample(candidate)
+    b, c = as_sample(baseline), as_sample(candidate)
     if b.shape != c.shape:
         raise ValueError(f"paired samples differ in length: {b.size} and {c.size}")
     if (b <= 0).any() or (c <= 0).any():

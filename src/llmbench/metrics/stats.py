@@ -181,7 +181,8 @@ def tukey_outliers(
     return out
 
 
-def _as_sample(values: npt.ArrayLike) -> FloatArray:
+def as_sample(values: npt.ArrayLike) -> FloatArray:
+    """`values` as a 1-D float array; ValueError unless every value is finite."""
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1:
         raise ValueError(f"a sample is one-dimensional, got shape {arr.shape}")
@@ -220,7 +221,7 @@ def describe(
     spread_min_max, mean_ci, p95_ci, p99_ci, outliers. Pq is None below `percentile_min_n(q)`;
     an empty sample has n = 0 and None elsewhere.
     """
-    x = _as_sample(values)
+    x = as_sample(values)
     n = int(x.size)
     if n == 0:
         return _empty(confidence)
@@ -256,7 +257,7 @@ def three_sigma_view(
     A view only: nothing is removed from any other statistic. With n < 2 there is no std, so
     the bounds are None and nothing is dropped.
     """
-    x = _as_sample(values)
+    x = as_sample(values)
     if x.size < 2:
         mean = float(x.mean()) if x.size else None
         return {
