@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import llmbench.cli.execution
@@ -98,6 +98,7 @@ def test_any_flag_values_give_a_spec_or_one_clear_error(
 
 @FAST
 @given(sets=SETS, profile=PROFILES)
+@example(sets=[("--set", "agent_loop.file=\r")], profile=[])  # a path quoted, not printed raw
 def test_any_set_assignment_gives_a_spec_or_one_clear_error(
     sets: list[tuple[str, str]], profile: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
