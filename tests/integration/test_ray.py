@@ -27,11 +27,13 @@ import numpy as np
 import orjson
 import psutil
 import pytest
+from rich.console import Console
 
 from llmbench.config import ClosedLoad, RunSpec, WorkloadSpec
 from llmbench.config.ray import RaySettings
 from llmbench.metrics.columns import ColumnRow
 from llmbench.records import RequestRecord
+from llmbench.report.terminal import run_summary
 from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run, record_line
 
@@ -208,3 +210,8 @@ def test_a_killed_ray_worker_leaves_its_in_flight_requests_as_errors(
     assert len(survivor) == 21  # its whole share, warm-up included
     assert all(r.ok for r in survivor)
     assert set(sim_logs(base_url)) <= set(by_id)  # every request the server saw is recorded
+    console = Console(record=True, width=200)
+    console.print(run_summary(run))
+    text = console.export_text()
+    assert "workers 2 on Ray (2 nodes, start skew " in text
+    assert f"worker {lost.worker_id} (pid {killed[0]}) died: {len(lost_records)} in-flight" in text
