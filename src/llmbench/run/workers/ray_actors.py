@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import secrets
 import socket
@@ -33,6 +34,7 @@ from llmbench.run.workers.pool import EXIT_TIMEOUT_S, READY_TIMEOUT_S, Placed
 from llmbench.run.workers.wire import read_frame, write_frame
 
 START_LEAD_NS = 500_000_000  # the start message crosses the network to every node
+CONNECT_TIMEOUT_S = 5.0
 CLOCK_SAMPLES = 7  # round trips per actor; the fastest one sets the offset
 LOCAL_OBJECT_STORE_BYTES = 100 * 1024 * 1024  # `--ray local` moves no objects worth more
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -177,12 +179,14 @@ class RayPlacement:
         ray = self._ray
         if ray.is_initialized():
             return
+        if self.address != "local":
+            _check_reachable(self.address)
         self._started_ray = True
         # Ray's own notes (not on the main thread, no SIGTERM handler) are not the run's.
         quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
         try:
             if self.address == "local":  # a one-host instance for trying it out
-                cpus = max(1, round(workers * self.settings.cpus_per_worker + 0.499))
+                cpus = max(1, math.ceil(workers * self.settings.cpus_per_worker))
                 ray.init(
                     address="local", num_cpus=cpus, include_dashboard=False,
                     object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet,
@@ -304,6 +308,22 @@ def ray_placement(spec: RunSpec, load: LoadPlan) -> RayPlacement | None:
             hint="drop --ray for this workload",
         )
     return RayPlacement(spec.ray)
+
+
+def _check_reachable(address: str) -> None:
+    """A quick TCP connect to the head, so that a wrong address fails in seconds (Ray itself
+    retries for minutes and cannot be interrupted meanwhile)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # `auto` and the like: Ray finds the cluster itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise DistributedError(
+            f"cannot reach the Ray cluster at {address}: {exc}",
+            hint="start it with `ray start --head --port PORT` (docs/distributed.md), check the "
+            "address and that the port is open from here, or try --ray local",
+        ) from None
 
 
 def _failure(ended: asyncio.Future[Any]) -> str:

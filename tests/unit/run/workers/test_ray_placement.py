@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import pytest
 
 from llmbench.config import ClosedLoad, RunSpec, WorkloadSpec
 from llmbench.config.ray import RaySettings
-from llmbench.errors import ConfigError
+from llmbench.errors import ConfigError, DistributedError
 from llmbench.records import RequestRecord, Status
 from llmbench.run.plan import build_load
 from llmbench.run.workers import ray_actors
@@ -104,3 +105,15 @@ def test_no_ray_address_is_a_local_run_and_an_agent_workload_is_refused() -> Non
     )
     with pytest.raises(ConfigError, match="one process, not on Ray"):
         ray_actors.ray_placement(sessions, build_load(sessions))
+
+
+def test_an_unreachable_cluster_fails_in_seconds_with_the_fix() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    placement = ray_actors.RayPlacement(RaySettings(address=f"127.0.0.1:{port}"))
+    began = time.monotonic()
+    with pytest.raises(DistributedError, match="cannot reach the Ray cluster") as caught:
+        placement._connect(2)
+    assert time.monotonic() - began < ray_actors.CONNECT_TIMEOUT_S + 1
+    assert "ray start --head" in (caught.value.hint or "")
