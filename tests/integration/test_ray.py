@@ -141,6 +141,10 @@ def test_two_ray_workers_run_like_local_workers_and_measure_like_the_sim(
     per_worker = ray.workers.per_worker or []
     assert len({w.node for w in per_worker}) == 2
     assert all(w.clock_offset_ns == w.clock_uncertainty_ns == 0 for w in per_worker)  # one host
+    for worker in per_worker:  # each node's environment, captured there
+        assert worker.environment is not None
+        assert worker.environment.host.hostname == socket.gethostname()
+        assert worker.environment.python.version == ray.environment.python.version
     # The start skew: the spread of the workers' own lateness after the common start.
     late = [w.start_late_ms for w in per_worker if w.start_late_ms is not None]
     assert len(late) == 2

@@ -285,6 +285,7 @@ class WorkerProcess(Block):
     node: str | None = None
     clock_offset_ns: int | None = None
     clock_uncertainty_ns: int | None = None
+    environment: Environment | None = None  # its node's, captured by the worker
 
 
 class RayCluster(Block):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -28,6 +29,7 @@ from llmbench.config import RunSpec
 from llmbench.config.ray import RaySettings
 from llmbench.engine.loop import loop_factory
 from llmbench.errors import ConfigError, DistributedError
+from llmbench.monitor.environment import capture_environment
 from llmbench.run.plan import LoadPlan
 from llmbench.run.workers.child import WorkerTask, serve
 from llmbench.run.workers.pool import EXIT_TIMEOUT_S, READY_TIMEOUT_S, Placed
@@ -70,6 +72,9 @@ class LoadWorker:
         node_id = ray.get_runtime_context().get_node_id()
         return time.monotonic_ns(), boot_id(), f"{socket.gethostname()} (node {node_id[:12]})"
 
+    def environment(self) -> dict[str, Any]:
+        return capture_environment()  # this node's host, Python and packages
+
     def run(self, task: WorkerTask, host: str, port: int, token: str) -> None:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(_serve_tcp(task, host, port, token))
@@ -86,6 +91,7 @@ class _Clock:
     offset_ns: int  # the actor's monotonic clock minus this process's
     uncertainty_ns: int
     node: str
+    environment: dict[str, Any] | None = None
 
 
 class _RayWorker:
@@ -126,6 +132,7 @@ class _RayWorker:
             "node": self._clock.node,
             "clock_offset_ns": self._clock.offset_ns,
             "clock_uncertainty_ns": self._clock.uncertainty_ns,
+            "environment": self._clock.environment,
         }
 
 
@@ -169,6 +176,8 @@ class RayPlacement:
             actor = actor_class.options(scheduling_strategy=bundle).remote()
             self._actors.append(actor)
             clock = await self._clock(actor)
+            environment = await asyncio.wrap_future(actor.environment.remote().future())
+            clock = dataclasses.replace(clock, environment=environment)
             self._nodes.add(clock.node)
             done = actor.run.remote(task, host, port, self._token)
             reader, writer = await self._arrival(task.worker_id, done)
