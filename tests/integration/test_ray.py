@@ -36,6 +36,7 @@ from llmbench.records import RequestRecord
 from llmbench.report.terminal import run_summary
 from llmbench.run.execute import Target, execute_run
 from llmbench.store.results import load_run, record_line
+from support.cli import sigterm_long_run
 
 StartSim = Callable[..., str]
 RAY = Path(sys.executable).with_name("ray")
@@ -174,12 +175,13 @@ def test_two_ray_workers_run_like_local_workers_and_measure_like_the_sim(
     assert abs(np.mean(_gaps_ms(records)) - np.mean(true_gaps)) < 5.0
 
 
-def _actor_pids() -> list[int]:
-    """The worker actors' processes (Ray titles them after the actor's class)."""
+def _actor_pids(running: bool = False) -> list[int]:
+    """The worker actors' processes (Ray titles them after the actor's class, and the method
+    while one runs: `running` keeps those in `run`, not an earlier test's actor ending)."""
     found = []
     for process in psutil.process_iter(["pid", "cmdline"]):
         cmdline = " ".join(process.info["cmdline"] or ())
-        if cmdline.startswith("ray::LoadWorker"):
+        if cmdline.startswith("ray::LoadWorker.run" if running else "ray::LoadWorker"):
             found.append(process.info["pid"])
     return found
 
@@ -193,7 +195,7 @@ def test_a_killed_ray_worker_leaves_its_in_flight_requests_as_errors(
 
     def on_record(row: ColumnRow) -> None:
         if not killed and row.ok and not row.warmup:
-            victim = _actor_pids()[0]
+            victim = _actor_pids(running=True)[0]
             os.kill(victim, signal.SIGKILL)  # the actor's process dies: no goodbye
             killed.append(victim)
 
@@ -219,3 +221,16 @@ def test_a_killed_ray_worker_leaves_its_in_flight_requests_as_errors(
     text = console.export_text()
     assert "workers 2 on Ray (2 nodes, start skew " in text
     assert f"worker {lost.worker_id} (pid {killed[0]}) died: {len(lost_records)} in-flight" in text
+
+
+def test_sigterm_stops_the_ray_workers_and_keeps_every_finished_record(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    run, lines = sigterm_long_run(tmp_path, extra=["--ray", ray_cluster, "--ray-workers", "2"])
+    assert run.workers is not None
+    assert run.workers.start == "ray"
+    assert {line["worker_id"] for line in lines} == {0, 1}
+    assert len({line["request_id"] for line in lines}) == len(lines)
+    for worker in run.workers.per_worker or ():
+        assert worker.lost is False  # told to stop: each sent its `done`, none was lost
+    assert not _actor_pids()  # the actors ended with the run
