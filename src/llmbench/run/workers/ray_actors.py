@@ -170,19 +170,34 @@ class RayPlacement:
             LoadWorker
         )
         strategy = self._ray.util.scheduling_strategies.PlacementGroupSchedulingStrategy
-        placed = []
-        for task in tasks:
+        for task in tasks:  # all start at once; Ray places each in its bundle
             bundle = strategy(self._group, placement_group_bundle_index=task.worker_id)
-            actor = actor_class.options(scheduling_strategy=bundle).remote()
-            self._actors.append(actor)
+            self._actors.append(actor_class.options(scheduling_strategy=bundle).remote())
+        clocks = []
+        for actor in self._actors:  # one at a time: a busy driver would blur the round trips
             clock = await self._clock(actor)
             environment = await asyncio.wrap_future(actor.environment.remote().future())
-            clock = dataclasses.replace(clock, environment=environment)
+            clocks.append(dataclasses.replace(clock, environment=environment))
             self._nodes.add(clock.node)
-            done = actor.run.remote(task, host, port, self._token)
-            reader, writer = await self._arrival(task.worker_id, done)
-            placed.append(Placed(_RayWorker(self._ray, actor, done, clock), reader, writer))
-        return placed
+        runs = [
+            actor.run.remote(task, host, port, self._token)
+            for actor, task in zip(self._actors, tasks, strict=True)
+        ]
+        arrivals = await asyncio.gather(
+            *(self._arrival(task.worker_id, done) for task, done in zip(tasks, runs, strict=True)),
+            return_exceptions=True,
+        )
+        channels = []
+        for arrival in arrivals:  # each ended: connected, failed, or timed out
+            if isinstance(arrival, BaseException):
+                raise arrival
+            channels.append(arrival)
+        return [
+            Placed(_RayWorker(self._ray, actor, done, clock), reader, writer)
+            for actor, done, clock, (reader, writer) in zip(
+                self._actors, runs, clocks, channels, strict=True
+            )
+        ]
 
     def _connect(self, workers: int) -> None:
         ray = self._ray
