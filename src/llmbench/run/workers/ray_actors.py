@@ -64,7 +64,8 @@ def boot_id() -> str:
 
 
 class LoadWorker:
-    """The actor: tells its clock, then runs one worker's share (Ray wraps it at placement)."""
+    """The actor: tells its clock and environment, then runs one worker's share (Ray wraps it
+    at placement)."""
 
     def clock(self) -> tuple[int, str, str]:
         import ray  # in the actor: there, Ray is installed
@@ -87,7 +88,7 @@ async def _serve_tcp(task: WorkerTask, host: str, port: int, token: str) -> None
 
 
 @dataclass(frozen=True, slots=True)
-class _Clock:
+class _ActorInfo:
     offset_ns: int  # the actor's monotonic clock minus this process's
     uncertainty_ns: int
     node: str
@@ -97,7 +98,7 @@ class _Clock:
 class _RayWorker:
     """A worker actor as the pool sees a process: alive while its `run` call has not ended."""
 
-    def __init__(self, ray: ModuleType, actor: Any, done: Any, clock: _Clock) -> None:
+    def __init__(self, ray: ModuleType, actor: Any, done: Any, clock: _ActorInfo) -> None:
         self._ray = ray
         self._actor = actor
         self._done = done  # the ObjectRef of its `run` call
@@ -247,7 +248,7 @@ class RayPlacement:
                 hint="use fewer --ray-workers, a smaller --set ray.cpus_per_worker, or add nodes",
             ) from None
 
-    async def _clock(self, actor: Any) -> _Clock:
+    async def _clock(self, actor: Any) -> _ActorInfo:
         """The actor's clock offset from the fastest of CLOCK_SAMPLES round trips."""
         best: tuple[int, int, str] | None = None
         node = ""
@@ -256,12 +257,12 @@ class RayPlacement:
             theirs, their_boot, node = await asyncio.wrap_future(actor.clock.remote().future())
             back = time.monotonic_ns()
             if their_boot == boot_id():  # one host: one clock, no estimate needed
-                return _Clock(0, 0, node)
+                return _ActorInfo(0, 0, node)
             trip = back - sent
             if best is None or trip < best[0]:
                 best = (trip, theirs - (sent + back) // 2, node)
         assert best is not None
-        return _Clock(best[1], (best[0] + 1) // 2, node)
+        return _ActorInfo(best[1], (best[0] + 1) // 2, node)
 
     async def _arrival(
         self, worker_id: int, done: Any
