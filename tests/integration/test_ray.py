@@ -35,6 +35,7 @@ from llmbench.metrics.columns import ColumnRow
 from llmbench.records import RequestRecord
 from llmbench.report.terminal import run_summary
 from llmbench.run.execute import Target, execute_run
+from llmbench.run.workers import ray_actors
 from llmbench.store.results import load_run, record_line
 from support.cli import sigterm_long_run
 
@@ -234,3 +235,37 @@ def test_sigterm_stops_the_ray_workers_and_keeps_every_finished_record(
     for worker in run.workers.per_worker or ():
         assert worker.lost is False  # told to stop: each sent its `done`, none was lost
     assert not _actor_pids()  # the actors ended with the run
+
+
+def test_workers_taken_for_another_hosts_get_a_measured_offset_and_keep_their_durations(
+    ray_cluster: str, start_sim: StartSim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver made to believe its actors run on another host (another boot id): their
+    clock offsets are estimated instead of known; the true offset is 0 (one host), so each
+    estimate must lie within its stated uncertainty, the records' times moved by it must stay
+    within that of the simulator's log, and durations must not change."""
+    monkeypatch.setattr(ray_actors, "boot_id", lambda: "another-host")
+    base_url = start_sim(ttft_ms=30.0, itl_ms=5.0)
+    spec = _spec(ray_cluster, requests=8, output_tokens=4)
+    run = asyncio.run(execute_run(spec, Target(base_url), tmp_path / "run"))
+    assert run.status == "complete"
+    per_worker = {w.worker_id: w for w in run.workers.per_worker or ()}
+    for worker in per_worker.values():
+        assert worker.clock_uncertainty_ns is not None
+        assert worker.clock_offset_ns is not None
+        assert worker.clock_uncertainty_ns > 0
+        assert abs(worker.clock_offset_ns) <= worker.clock_uncertainty_ns
+    assert run.workers.start_skew_uncertainty_ms == pytest.approx(
+        2 * max(w.clock_uncertainty_ns or 0 for w in per_worker.values()) / 1e6
+    )
+    logs = sim_logs(base_url)
+    excess_ms = []
+    for record in load_run(tmp_path / "run").records:
+        log, worker = logs[record.request_id], per_worker[record.worker_id]
+        # On the driver's clock: sent before the simulator received it, give or take the
+        # offset's error (at most its uncertainty).
+        assert record.sent_ns - (worker.clock_uncertainty_ns or 0) <= log["received_ns"]
+        ttft_ns = (record.first_token_ns or 0) - record.sent_ns  # one clock's difference
+        excess_ms.append((ttft_ns - (log["chunk_emit_ns"][0] - log["received_ns"])) / 1e6)
+    assert min(excess_ms) >= 0  # never shorter than the server's own TTFT: not moved apart
+    assert np.mean(excess_ms) < 5.0  # the local workers' bound (test_workers.py)
