@@ -70,6 +70,10 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "llmbench run --concurrency 512 --requests 2048 --workers 4": {
         "load": ClosedLoad(concurrency=512, requests=2048, workers=4),
     },
+    "llmbench run --concurrency 4096 --requests 20000 --ray HEAD:6379 --ray-workers 16": {
+        "load": ClosedLoad(concurrency=4096, requests=20000),
+        "ray.address": "HEAD:6379", "ray.workers": 16,
+    },
     "llmbench run --profile replay --trace trace.jsonl --time-scale 0.5": {
         "load": ReplayLoad(trace="trace.jsonl", time_scale=0.5),
     },

@@ -99,6 +99,8 @@ RUN_FLAGS = (
     Flag("--duration", "load.duration_s"),
     Flag("--warmup", "load.warmup"),
     Flag("--workers", "load.workers"),
+    Flag("--ray", "ray.address", metavar="ADDRESS|local"),
+    Flag("--ray-workers", "ray.workers"),
     Flag("--input-tokens", "workload.input_tokens", "prompt tokens; input-sweep: 128,512,..."),
     Flag("--prefix-tokens", "workload.prefix_tokens"),
     Flag("--output-tokens", "workload.output_tokens"),

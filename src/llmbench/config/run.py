@@ -39,6 +39,7 @@ from llmbench.config.load import (
     ValiditySpec,
 )
 from llmbench.config.load import Spec as _Spec
+from llmbench.config.ray import RaySettings
 from llmbench.config.slo import SloSpec
 from llmbench.config.task_api import TaskApiSettings
 from llmbench.config.tasks import TasksSpec
@@ -273,6 +274,7 @@ class RunSpec(_Spec):
     sim: SimSpec = Field(default_factory=SimSpec)
     monitor: MonitorSpec = Field(default_factory=MonitorSpec)
     task_api: TaskApiSettings = Field(default_factory=TaskApiSettings)
+    ray: RaySettings = Field(default_factory=RaySettings)
     slo: SloSpec | None = None
     tokenizer: str | None = Field(
         None,
@@ -382,7 +384,8 @@ class RunSpec(_Spec):
     def spec_hash(self) -> str:
         """Stable hash of the resolved spec: runs with equal hashes ran the same workload."""
         # What is watched does not change the workload: monitor settings stay out of the hash.
-        dumped = self.model_dump(mode="json", exclude={"monitor": True})
+        # Nor does where the load workers run (Ray or this host's processes).
+        dumped = self.model_dump(mode="json", exclude={"monitor": True, "ray": True})
         dumped["target"].pop("server_metrics_url", None)
         # Fields at the default they had before they existed: earlier runs stay comparable.
         # OpenAI-compatible targets hash as they did before other kinds existed.

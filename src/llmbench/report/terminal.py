@@ -239,25 +239,30 @@ def run_header(view: RunView) -> Text:
         f"{run.run_id}  ",
         (f"[{view.status}]", style),
         f"  target {target.id} {target.base_url} model {target.model} "
-        f"({protocol})  "
-        + load_described(run.spec)
-        + (f"  workers {processes}" if (processes := _processes(run)) > 1 else ""),
+        f"({protocol})  " + load_described(run.spec) + _workers_text(run),
     )
 
 
-def _processes(run: RunResult) -> int:
-    return run.workers.processes if run.workers is not None else 1
+def _workers_text(run: RunResult) -> str:
+    """`workers N`; on Ray, its nodes and the measured start skew too."""
+    workers = run.workers
+    n = workers.processes if workers is not None else 1
+    if workers is None or workers.cluster is None:
+        return f"  workers {n}" if n > 1 else ""
+    skew = "–" if workers.start_skew_ms is None else f"{workers.start_skew_ms:.3f}"
+    return f"  workers {n} on Ray ({workers.cluster.nodes} nodes, start skew {skew} ms)"
 
 
 def _worker_warnings(run: RunResult) -> list[Text]:
     """A worker process that died: its in-flight requests were counted, its share not sent."""
     lines = []
     for worker in (run.workers.per_worker if run.workers else None) or []:
-        if worker.lost:
+        if worker.lost:  # a Ray actor's exit code is not known
+            code = "" if worker.exit_code is None else f" (exit code {worker.exit_code})"
             lines.append(
                 Text(
-                    f"! worker {worker.worker_id} (pid {worker.pid}) died (exit code "
-                    f"{worker.exit_code}): {worker.lost_in_flight} in-flight requests "
+                    f"! worker {worker.worker_id} (pid {worker.pid}) died{code}: "
+                    f"{worker.lost_in_flight} in-flight requests "
                     "counted as worker_lost errors; the rest of its share was not sent",
                     style="bold red",
                 )

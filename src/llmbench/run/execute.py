@@ -31,6 +31,7 @@ from llmbench.clients.openai import OpenAIClient, list_models
 from llmbench.clients.scrape import TargetEnvironment, describe_target
 from llmbench.clients.tokens import Tokenizer, load_tokenizer
 from llmbench.config import RunSpec, SimSpec
+from llmbench.config.load import MAX_WORKERS
 from llmbench.config.run import ENGINE_NAMES
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome
 from llmbench.engine.protocol import Conversant
@@ -51,6 +52,7 @@ from llmbench.run.taskapi import TASK_KINDS, bind_target
 from llmbench.run.watching import RunWatch
 from llmbench.run.workers.child import WorkerTask, check_target_kind, make_client
 from llmbench.run.workers.pool import RecordSink, run_workers
+from llmbench.run.workers.ray_actors import ray_placement
 from llmbench.run.workers.share import choose_workers, usable_cpus
 from llmbench.store.results import RunWriter, record_line
 from llmbench.store.run_schema import (
@@ -376,9 +378,11 @@ async def drive_load(
     """Runs the load in this process, or over worker processes (`load.workers`): the outcome,
     connections opened before it, the `client` and the `workers` blocks of run.json."""
     cpus = usable_cpus(local_target=target.embedded_sim is not None)
-    n = choose_workers(load, requested=spec.load.workers, cpus=cpus)
-    info: dict[str, Any] = {"requested": spec.load.workers, "used": n, "usable_cpus": cpus}
-    if n == 1:
+    placement = ray_placement(spec, load)
+    requested = spec.ray.workers if placement else spec.load.workers
+    n = choose_workers(load, requested=requested, cpus=MAX_WORKERS if placement else cpus)
+    info: dict[str, Any] = {"requested": requested, "used": n, "usable_cpus": cpus}
+    if n == 1 and placement is None:
         async with (
             make_client(
                 spec, target.base_url, model, api_key=api_key,
@@ -401,8 +405,12 @@ async def drive_load(
         for w in range(n)
     ]
     async with ClientWatch() as watch:  # the parent's own load: reading and writing records
-        result = await run_workers(tasks, sink=sink, stop=stop, pacing=load.pacing)
-    client = ClientHealth.model_validate(merge_reports(result.health, parent=watch.report()))
+        result = await run_workers(
+            tasks, sink=sink, stop=stop, pacing=load.pacing, placement=placement
+        )
+    skew = {key: result.info[key] for key in ("start_skew_ms", "start_skew_uncertainty_ms")}
+    merged = merge_reports(result.health, parent=watch.report())
+    client = ClientHealth.model_validate({**merged, **skew})
     workers = WorkersInfo.model_validate({**info, "cpu_s_load": 0.0, **result.info})
     cpu_s = math.fsum(w.cpu_s for w in workers.per_worker or () if w.cpu_s is not None)
     # the workers' CPU; the parent's own is in client.parent

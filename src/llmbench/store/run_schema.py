@@ -265,6 +265,10 @@ class ClientHealth(Block):
     workers: list[WorkerHealthEntry] | None = None
     parent: ClientHealth | None = None
     trust: Trust | None = None
+    # With worker processes: the spread of the workers' measured start (each on its own clock)
+    # and the bound the clock offsets put on it (0 on one host; docs/distributed.md).
+    start_skew_ms: float | None = None
+    start_skew_uncertainty_ms: float | None = None
 
 
 class WorkerProcess(Block):
@@ -275,6 +279,23 @@ class WorkerProcess(Block):
     lost_in_flight: int
     connections_opened_before: int
     cpu_s: float | None
+    start_late_ms: float | None = None  # woke this long after the common start (own clock)
+    # Ray workers: the node, and its monotonic clock minus the driver's with that estimate's
+    # uncertainty (0 and 0 on the driver's host: one clock).
+    node: str | None = None
+    clock_offset_ns: int | None = None
+    clock_uncertainty_ns: int | None = None
+    environment: Environment | None = None  # its node's, captured by the worker
+
+
+class RayCluster(Block):
+    """Where `--ray` placed the workers (docs/distributed.md)."""
+
+    address: str
+    placement_strategy: str
+    nodes: int  # distinct nodes the workers ran on
+    ray_version: str
+    records_channel: str  # host:port the workers sent their records to
 
 
 class WorkersInfo(Block):
@@ -283,8 +304,11 @@ class WorkersInfo(Block):
     usable_cpus: int
     cpu_s_load: float
     processes: int
-    start: Literal["spawn"] | None = None
+    start: Literal["spawn", "ray"] | None = None
+    start_skew_ms: float | None = None
+    start_skew_uncertainty_ms: float | None = None
     per_worker: list[WorkerProcess] | None = None
+    cluster: RayCluster | None = None
 
 
 class LlmbenchVersion(Block):

@@ -7,6 +7,7 @@ parent's end) cancels what is in flight.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import os
 import signal
@@ -144,19 +145,42 @@ def make_client(
     )
 
 
+# A record's absolute times (the rest are offsets from them, or durations).
+_ABSOLUTE_NS = (
+    "scheduled_ns", "sent_ns", "headers_ns", "first_token_ns", "first_content_ns", "end_ns",
+    "first_sent_ns",
+)  # fmt: skip
+
+
+def on_parent_clock(record: RequestRecord, offset_ns: int) -> RequestRecord:
+    """The record with its absolute times moved onto the parent's clock (`offset_ns`: this
+    worker's monotonic clock minus the parent's); durations stay this clock's own differences.
+    Unchanged (the same object) on the parent's host, where the offset is 0."""
+    if offset_ns == 0:
+        return record
+    moved = {
+        name: value - offset_ns
+        for name in _ABSOLUTE_NS
+        if (value := getattr(record, name)) is not None
+    }
+    return dataclasses.replace(record, **moved)
+
+
 class _Announcing:
     """Tells the parent about each request just before it goes out, so that a request in
     flight when this process dies is counted (`worker_lost`), never lost."""
 
-    def __init__(self, client: OpenAIClient, outbox: Outbox) -> None:
+    def __init__(self, client: OpenAIClient, outbox: Outbox, offset_ns: int) -> None:
         self._client = client
         self._outbox = outbox
+        self._offset_ns = offset_ns
 
     async def send(self, spec: RequestSpec, ctx: SendContext) -> RequestRecord:
+        offset = self._offset_ns  # the parent makes any `worker_lost` record on its own clock
         self._outbox.now(
             {
                 "t": "sent", "id": ctx.request_id, "item": spec.item_id,
-                "scheduled_ns": ctx.scheduled_ns, "sent_ns": time.monotonic_ns(),
+                "scheduled_ns": ctx.scheduled_ns - offset, "sent_ns": time.monotonic_ns() - offset,
                 "warmup": ctx.warmup, "session": spec.session_id,
                 "turn": spec.turn, "task": spec.task_id, "step": spec.step_id,
                 "input_tokens": spec.input_tokens, "max_tokens": spec.max_tokens,
@@ -165,12 +189,12 @@ class _Announcing:
         return await self._client.send(spec, ctx)
 
 
-def phase_dict(phase: PhaseOutcome | None) -> dict[str, Any] | None:
+def phase_dict(phase: PhaseOutcome | None, offset_ns: int = 0) -> dict[str, Any] | None:
     if phase is None:
         return None
     return {
-        "started_ns": phase.started_ns,
-        "ended_ns": phase.ended_ns,
+        "started_ns": phase.started_ns - offset_ns,
+        "ended_ns": phase.ended_ns - offset_ns,
         "sent": phase.sent,
         "stop_reason": phase.stop_reason.value,
     }
@@ -196,12 +220,14 @@ async def _run_share(
     *,
     stop: asyncio.Event,
     start_ns: int,
+    offset_ns: int,
 ) -> tuple[RunOutcome, PacingStats]:
     pacing = PacingStats()
 
     def sink(record: RequestRecord) -> None:
         # The line as the one-process path writes it, and the row its columns take: the parent
         # appends both as they are, decoding nothing of the record.
+        record = on_parent_clock(record, offset_ns)
         outbox.later(*record_message(record_line(record), column_row(record)))
 
     if share.open is not None:
@@ -219,14 +245,15 @@ async def _run_share(
     return outcome, pacing
 
 
-async def _wait_start(reader: asyncio.StreamReader) -> int | None:
-    """The common start (monotonic ns), or None when the parent stops or goes first."""
+async def _wait_start(reader: asyncio.StreamReader) -> tuple[int, int] | None:
+    """The common start on this process's monotonic clock and the clock's offset from the
+    parent's, or None when the parent stops or goes first."""
     try:
         async with asyncio.timeout(START_TIMEOUT_S):
             messages, _ = await read_frame(reader)
             for message in messages:
                 if message["t"] == "start":
-                    return int(message["start_ns"])
+                    return int(message["start_ns"]), int(message.get("offset_ns", 0))
     except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
         pass
     return None
@@ -248,28 +275,34 @@ async def _work(task: WorkerTask, outbox: Outbox, reader: asyncio.StreamReader) 
         assert isinstance(client, OpenAIClient)
         warmed = await client.open_connections(share.warm_connections)
         outbox.now({"t": "ready", "pid": os.getpid(), "warmed": warmed})
-        start_ns = await _wait_start(reader)
+        start = await _wait_start(reader)
         outcome, pacing = RunOutcome(None, None, StopReason.INTERRUPTED), PacingStats()
         cpu_before_s = time.process_time()
-        if start_ns is not None:  # None: stopped before the start
+        late_ns, offset_ns = None, 0
+        if start is not None:  # None: stopped before the start
+            start_ns, offset_ns = start
+            await pace_until(start_ns, time.monotonic_ns)
+            late_ns = time.monotonic_ns() - start_ns  # this worker's part of the start skew
             async with asyncio.TaskGroup() as group:
                 control = group.create_task(_control(reader, stop))
                 outcome, pacing = await _run_share(
-                    share, _Announcing(client, outbox), task, outbox, stop=stop, start_ns=start_ns
-                )
+                    share, _Announcing(client, outbox, offset_ns), task, outbox, stop=stop,
+                    start_ns=start_ns, offset_ns=offset_ns,
+                )  # fmt: skip
                 control.cancel()
-    outbox.now(_done(outcome, pacing, watch, time.process_time() - cpu_before_s))
+    done = _done(outcome, pacing, watch, time.process_time() - cpu_before_s, offset_ns)
+    outbox.now({**done, "start_late_ns": late_ns} if late_ns is not None else done)
 
 
 def _done(
-    outcome: RunOutcome, pacing: PacingStats, watch: ClientWatch, cpu_s: float
+    outcome: RunOutcome, pacing: PacingStats, watch: ClientWatch, cpu_s: float, offset_ns: int
 ) -> dict[str, Any]:
     return {
         "t": "done",
         "cpu_s": cpu_s,  # this process's CPU seconds from the start to the end of its share
         "outcome": {
-            "warmup": phase_dict(outcome.warmup),
-            "measured": phase_dict(outcome.measured),
+            "warmup": phase_dict(outcome.warmup, offset_ns),
+            "measured": phase_dict(outcome.measured, offset_ns),
             "stop_reason": outcome.stop_reason.value,
         },
         "dispatch_lag_ns": pacing.dispatch_lag_ns.tolist(),  # an array("q"): not JSON
@@ -278,8 +311,10 @@ def _done(
     }
 
 
-async def _serve(conn: Connection, task: WorkerTask) -> None:
-    reader, writer = await open_channel(conn)
+async def serve(
+    task: WorkerTask, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Runs the worker's share over its channel to the parent, whatever carries it."""
     outbox = Outbox(writer)
     try:
         await _work(task, outbox, reader)
@@ -304,4 +339,9 @@ def worker_main(conn: Connection, task: WorkerTask) -> None:
     gc.collect()
     gc.freeze()  # as in the parent: the start-up objects stay out of the collector's scans
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(_serve(conn, task))
+        runner.run(_serve_pipe(conn, task))
+
+
+async def _serve_pipe(conn: Connection, task: WorkerTask) -> None:
+    reader, writer = await open_channel(conn)
+    await serve(task, reader, writer)

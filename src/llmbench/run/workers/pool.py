@@ -1,6 +1,7 @@
-"""The parent side of a multi-process run: spawns the workers, starts them together once each
-has opened its connection pool, forwards a stop, and passes their records on (line and column
-row, not decoded). A dead worker shows as EOF; its unfinished requests become `worker_lost`.
+"""The parent side of a multi-process run: places the workers (spawned here, or elsewhere by a
+`Placement` such as Ray's), starts them together once each has opened its connection pool,
+forwards a stop, and passes their records on (line and column row, not decoded). A dead worker
+shows as EOF; its unfinished requests become `worker_lost`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import multiprocessing
 import time
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome, StopReason
 from llmbench.engine.open_loop import PacingStats
@@ -28,10 +29,105 @@ EXIT_TIMEOUT_S = 10.0
 STOP_GRACE_S = 30.0  # a stopped worker cancels at once; one still running this late is stuck
 
 
+class WorkerHandle(Protocol):
+    """A placed worker's process, wherever it runs: alive, killed, its exit awaited."""
+
+    @property
+    def clock_offset_ns(self) -> int:
+        """Its monotonic clock minus this process's (0: one host, one clock)."""
+
+    def is_alive(self) -> bool: ...
+
+    def kill(self) -> None: ...
+
+    async def exit_code(self) -> int | None:
+        """Waits (EXIT_TIMEOUT_S at most, then kills) for it to end; its code where known."""
+
+    def describe(self) -> dict[str, Any]:
+        """Where it ran, for run.json's per-worker entry (node, clock offset and uncertainty)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A placed worker and its end of the channel."""
+
+    handle: WorkerHandle
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+
+class Placement(Protocol):
+    """Where the worker processes run: spawned on this host, or placed by a cluster."""
+
+    name: Literal["spawn", "ray"]
+    start_lead_ns: int  # the common start lies this far after the last worker is ready
+
+    async def place(self, tasks: list[WorkerTask]) -> list[Placed]: ...
+
+    async def close(self) -> None: ...
+
+    def describe(self) -> dict[str, Any] | None:
+        """run.json's `workers.cluster` block (None for processes on this host)."""
+
+
+class _LocalProcess:
+    """A worker spawned on this host: one monotonic clock with this process."""
+
+    clock_offset_ns = 0
+
+    def __init__(self, process: BaseProcess) -> None:
+        self.process = process
+
+    def is_alive(self) -> bool:
+        return self.process.is_alive()
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    async def exit_code(self) -> int | None:
+        """Waits (off the loop) for the worker to exit; kills one that does not."""
+        await asyncio.to_thread(self.process.join, EXIT_TIMEOUT_S)
+        if self.process.exitcode is None:
+            self.process.kill()
+            await asyncio.to_thread(self.process.join, EXIT_TIMEOUT_S)
+        return self.process.exitcode
+
+    def describe(self) -> dict[str, Any]:
+        return {}
+
+
+class LocalPlacement:
+    """Worker processes spawned on this host (`--workers N`)."""
+
+    name: Literal["spawn", "ray"] = "spawn"
+    start_lead_ns = START_LEAD_NS
+
+    async def place(self, tasks: list[WorkerTask]) -> list[Placed]:
+        context = multiprocessing.get_context("spawn")  # not fork: this process runs a loop
+        placed = []
+        for task in tasks:
+            parent_end, child_end = context.Pipe()
+            process = context.Process(
+                target=worker_main, args=(child_end, task), name=f"llmbench-worker-{task.worker_id}"
+            )
+            process.daemon = True  # never outlives this process
+            process.start()
+            child_end.close()
+            reader, writer = await open_channel(parent_end)
+            placed.append(Placed(_LocalProcess(process), reader, writer))
+        return placed
+
+    async def close(self) -> None:
+        return None
+
+    def describe(self) -> dict[str, Any] | None:
+        return None
+
+
 @dataclass
 class _Worker:
     worker_id: int
-    process: BaseProcess
+    process: WorkerHandle
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     pid: int | None = None
@@ -110,40 +206,15 @@ async def _read(worker: _Worker, sink: RecordSink) -> None:
     worker.ready.set()  # a worker that died before it was ready: nobody waits for it forever
 
 
-async def _exit_code(process: BaseProcess) -> int | None:
-    """Waits (off the loop) for a worker to exit; kills one that does not."""
-    await asyncio.to_thread(process.join, EXIT_TIMEOUT_S)
-    if process.exitcode is None:
-        process.kill()
-        await asyncio.to_thread(process.join, EXIT_TIMEOUT_S)
-    return process.exitcode
-
-
 async def _finish(worker: _Worker, sink: RecordSink, target_id: str) -> None:
     await _read(worker, sink)
     worker.writer.close()
-    worker.exit_code = await _exit_code(worker.process)
+    worker.exit_code = await worker.process.exit_code()
     if worker.done is None:  # died: what it had announced and not finished is counted
         for notice in worker.in_flight.values():
             sink(_lost_record(notice, worker, target_id))
         worker.lost_records = len(worker.in_flight)
         worker.in_flight.clear()
-
-
-async def _spawn(tasks: list[WorkerTask]) -> list[_Worker]:
-    context = multiprocessing.get_context("spawn")  # not fork: this process runs an event loop
-    workers = []
-    for task in tasks:
-        parent_end, child_end = context.Pipe()
-        process = context.Process(
-            target=worker_main, args=(child_end, task), name=f"llmbench-worker-{task.worker_id}"
-        )
-        process.daemon = True  # never outlives this process
-        process.start()
-        child_end.close()
-        reader, writer = await open_channel(parent_end)
-        workers.append(_Worker(task.worker_id, process, reader, writer))
-    return workers
 
 
 async def _forward_stop(stop: asyncio.Event, workers: list[_Worker]) -> None:
@@ -158,8 +229,9 @@ async def _forward_stop(stop: asyncio.Event, workers: list[_Worker]) -> None:
             worker.process.kill()
 
 
-async def _start_together(workers: list[_Worker], stop: asyncio.Event) -> bool:
-    """Sends the common start once every worker is ready; False (and stop) if one is not."""
+async def _start_together(workers: list[_Worker], stop: asyncio.Event, lead_ns: int) -> bool:
+    """Sends the common start once every worker is ready, each in its own clock (this
+    process's start plus the worker's clock offset); False (and stop) if one is not ready."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
             for worker in workers:
@@ -167,29 +239,35 @@ async def _start_together(workers: list[_Worker], stop: asyncio.Event) -> bool:
     except TimeoutError:
         stop.set()
         return False
-    start_ns = time.monotonic_ns() + START_LEAD_NS
+    start_ns = time.monotonic_ns() + lead_ns
     for worker in workers:
-        write_frame(worker.writer, [{"t": "start", "start_ns": start_ns}])
+        offset = worker.process.clock_offset_ns
+        start = {"t": "start", "start_ns": start_ns + offset, "offset_ns": offset}
+        write_frame(worker.writer, [start])
     return True
 
 
 async def run_workers(
-    tasks: list[WorkerTask], *, sink: RecordSink, stop: asyncio.Event, pacing: PacingStats
+    tasks: list[WorkerTask],
+    *,
+    sink: RecordSink,
+    stop: asyncio.Event,
+    pacing: PacingStats,
+    placement: Placement | None = None,
 ) -> WorkersResult:
-    """Runs one worker per task until all have finished (or died); `sink` gets every record."""
-    workers = await _spawn(tasks)
-    target_id = tasks[0].target_id
+    """Runs one worker per task, placed by `placement` (spawned on this host by default),
+    until all have finished (or died); `sink` gets every record."""
+    placement = placement or LocalPlacement()
     try:
-        async with asyncio.TaskGroup() as group:
-            finishing = [group.create_task(_finish(w, sink, target_id)) for w in workers]
-            forward = group.create_task(_forward_stop(stop, workers))
-            started = await _start_together(workers, stop)
-            await asyncio.wait(finishing)
-            forward.cancel()
+        placed = await placement.place(tasks)
+        workers = [
+            _Worker(task.worker_id, p.handle, p.reader, p.writer)
+            for task, p in zip(tasks, placed, strict=True)
+        ]
+        lead_ns = placement.start_lead_ns
+        started = await _run_placed(workers, sink, stop, lead_ns, tasks[0].target_id)
     finally:
-        for worker in workers:
-            if worker.process.is_alive():
-                worker.process.kill()
+        await placement.close()
     if failed := [w for w in workers if w.failure]:
         raise DistributedError(f"worker {failed[0].worker_id}: {failed[0].failure}")
     if not started or not any(w.pid for w in workers):
@@ -200,7 +278,25 @@ async def run_workers(
             hint="the host may be overloaded: use fewer --workers, or --workers 1 to run "
             "in-process and see any error there",
         )
-    return _result(workers, pacing, stop)
+    return _result(workers, pacing, stop, placement)
+
+
+async def _run_placed(
+    workers: list[_Worker], sink: RecordSink, stop: asyncio.Event, lead_ns: int, target_id: str
+) -> bool:
+    """Starts the placed workers together and reads them to their end; False if not started."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            finishing = [group.create_task(_finish(w, sink, target_id)) for w in workers]
+            forward = group.create_task(_forward_stop(stop, workers))
+            started = await _start_together(workers, stop, lead_ns)
+            await asyncio.wait(finishing)
+            forward.cancel()
+    finally:
+        for worker in workers:
+            if worker.process.is_alive():
+                worker.process.kill()
+    return started
 
 
 def _merge_phase(phases: list[PhaseOutcome]) -> PhaseOutcome | None:
@@ -224,7 +320,9 @@ def _phase(data: dict[str, Any] | None) -> PhaseOutcome | None:
     )
 
 
-def _result(workers: list[_Worker], pacing: PacingStats, stop: asyncio.Event) -> WorkersResult:
+def _result(
+    workers: list[_Worker], pacing: PacingStats, stop: asyncio.Event, placement: Placement
+) -> WorkersResult:
     done = [w.done for w in workers if w.done is not None]
     warmups = [p for d in done if (p := _phase(d["outcome"]["warmup"]))]
     measured = [p for d in done if (p := _phase(d["outcome"]["measured"]))]
@@ -237,20 +335,41 @@ def _result(workers: list[_Worker], pacing: PacingStats, stop: asyncio.Event) ->
     health = [
         WorkerHealth(w.worker_id, w.pid, w.done["watch"] if w.done else None) for w in workers
     ]
-    info = {
+    info: dict[str, Any] = {
         "processes": len(workers),
-        "start": "spawn",
-        "per_worker": [
-            {
-                "worker_id": w.worker_id,
-                "pid": w.pid,
-                "exit_code": w.exit_code,
-                "lost": w.done is None,
-                "lost_in_flight": w.lost_records,
-                "connections_opened_before": w.warmed,
-                "cpu_s": w.done["cpu_s"] if w.done else None,
-            }
-            for w in workers
-        ],
+        "start": placement.name,
+        **start_skew(workers),
+        "per_worker": [_per_worker(w) for w in workers],
     }
+    if (cluster := placement.describe()) is not None:
+        info["cluster"] = cluster
     return WorkersResult(outcome, sum(w.warmed for w in workers), health, info)
+
+
+def _per_worker(worker: _Worker) -> dict[str, Any]:
+    late_ns = worker.done.get("start_late_ns") if worker.done else None
+    return {
+        "worker_id": worker.worker_id,
+        "pid": worker.pid,
+        "exit_code": worker.exit_code,
+        "lost": worker.done is None,
+        "lost_in_flight": worker.lost_records,
+        "connections_opened_before": worker.warmed,
+        "cpu_s": worker.done["cpu_s"] if worker.done else None,
+        "start_late_ms": None if late_ns is None else late_ns / 1e6,
+        **worker.process.describe(),
+    }
+
+
+def start_skew(workers: list[_Worker]) -> dict[str, float | None]:
+    """How far apart the workers began the load: each measures, on its own clock, how late it
+    woke after the common start; the spread of those, and the bound that the clock offsets'
+    uncertainty puts on it (0 for workers on this host: one clock)."""
+    late = [w.done["start_late_ns"] for w in workers if w.done and "start_late_ns" in w.done]
+    uncertainty = max(
+        (w.process.describe().get("clock_uncertainty_ns") or 0 for w in workers), default=0
+    )
+    return {
+        "start_skew_ms": (max(late) - min(late)) / 1e6 if late else None,
+        "start_skew_uncertainty_ms": 2 * uncertainty / 1e6 if late else None,
+    }
