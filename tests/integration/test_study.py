@@ -14,7 +14,9 @@ from typing import Any
 import yaml
 
 from llmbench.metrics.compare import Verdict
+from llmbench.report.agent_tables import later_cached_share, reuse
 from llmbench.report.comparison import compare_runs
+from llmbench.report.source import load_source
 from llmbench.store.study_index import load_any_study
 from llmbench.store.study_schema import ComparisonIndex, ComparisonRun
 from support.cli import LLMBENCH, llmbench
@@ -38,7 +40,13 @@ def reduced_demo() -> dict[str, Any]:
         "concurrency": {"levels": [1, 8], "requests": 2, "per_stream": 2},
         "input-length": {"lengths": [128, 1024], "requests": 2},
         "rate": {"rates": [4], "requests": 6},
-    }
+        "sessions": {"sessions": 3, "turns": 3, "system_tokens": 1024},
+        "agent-loop": {
+            "tasks": 1, "screen_size": "270x600",
+            "actuation": {"tap_s": 0.05, "type_s": 0.05, "other_s": 0.05},
+        },
+        "tasks": {"file": str(DEMO.parent / "demo-tasks.yaml")},
+    }  # fmt: skip
     return spec
 
 
@@ -72,7 +80,7 @@ def test_the_demo_study_shows_what_its_presets_imply(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     study = comparison(out)
     assert study.status == "complete"
-    assert len(study.runs) == 2 * (1 + 2 + 2 + 1)
+    assert len(study.runs) == 2 * (1 + 2 + 2 + 1 + 2 + 1 + 2)
 
     # Warm is faster to the first token and to the whole answer, and streams faster: each
     # ratio's bootstrap CI excludes 1 on the right side.
@@ -98,10 +106,72 @@ def test_the_demo_study_shows_what_its_presets_imply(tmp_path: Path) -> None:
         assert longer.ratio.ci is not None
         assert longer.ratio.ci[0] > 1, longer.sentence
 
-    for words in ("mean first-token latency", "P95", "fluctuation range", "self-hosted's"):
+    agent_workloads_show_what_the_presets_imply(out, study)
+    shown = (
+        "mean first-token latency", "P95", "fluctuation range", "self-hosted's",
+        "Continued vs new sessions", "Agent loop per step", "Sequential vs concurrent",
+    )  # fmt: skip
+    for words in shown:
         assert words in result.stdout
     assert "report: " in result.stdout
     assert (out / "report.md").is_file()
+
+
+def agent_workloads_show_what_the_presets_imply(out: Path, study: ComparisonIndex) -> None:
+    source = load_source(out)
+    entries = {(e.target, e.scenario, e.label): e for e in source.entries}
+    # Reused sessions cut TTFT where the server keeps the prefix: cloud's later turns, continued
+    # over new (the same turns and prompt lengths), with a CI below 1; self-hosted has no
+    # prefix cache, so nothing of its prompts is cached.
+    cloud = reuse(
+        entries[("cloud", "sessions", "new")], entries[("cloud", "sessions", "continued")]
+    )
+    assert cloud.ratio is not None
+    assert cloud.ci is not None
+    assert cloud.ci[1] < 1, cloud
+    for target, cached in (("self-hosted", False), ("cloud", True)):
+        block = entries[(target, "sessions", "continued")].run.sessions
+        assert block is not None
+        share = later_cached_share(block)
+        assert share is not None
+        assert (share > 0.5) if cached else (share == 0), (target, share)
+    later = entries[("cloud", "sessions", "continued")].run.sessions
+    assert later is not None
+    assert later.first_vs_later is not None
+    assert later.first_vs_later.ratio_ci is not None
+    assert later.first_vs_later.ratio_ci[1] < 1  # later turns hit the cache: faster than turn 0
+
+    # Warm is faster to the first token in the agent loop too (each step of one task).
+    hosted, warm = (run_dir(out, study, t, "agent-loop", "run") for t in ("self-hosted", "cloud"))
+    ttft = compare_runs(hosted, warm, metrics=["ttft_ms"], seed=1).rows[0]
+    assert ttft.ratio is not None
+    assert ttft.ratio.ci is not None
+    assert ttft.ratio.ci[1] < 1, ttft.sentence
+    for target in ("self-hosted", "cloud"):
+        loop = entries[(target, "agent-loop", "run")].run.agent_loop
+        assert loop is not None
+        assert loop.by_status["ok"] == 1
+        assert loop.model_share.mean is not None
+        assert loop.actuation_share.mean is not None
+        assert 0.95 < loop.model_share.mean + loop.actuation_share.mean <= 1.0 + 1e-9
+
+    # The DAG task: a concurrent run's steps overlap (critical path < Σ step times), and on the
+    # continuously batching cloud it finishes sooner than one step at a time.
+    completion: dict[tuple[str, str], float] = {}
+    for target in ("self-hosted", "cloud"):
+        for mode in ("sequential", "concurrent"):
+            tasks = entries[(target, "tasks", mode)].run.tasks
+            assert tasks is not None
+            assert tasks.counts.ok == 1
+            assert tasks.task_completion_ms.mean is not None
+            completion[(target, mode)] = tasks.task_completion_ms.mean
+        concurrent = entries[(target, "tasks", "concurrent")].run.tasks
+        assert concurrent is not None
+        path, steps = concurrent.critical_path_ms.mean, concurrent.step_time_sum_ms.mean
+        assert path is not None
+        assert steps is not None
+        assert path < 0.8 * steps
+    assert completion[("cloud", "concurrent")] < 0.8 * completion[("cloud", "sequential")]
 
 
 def runs_of(study: ComparisonIndex) -> set[tuple[str, str, str, int, str, str]]:

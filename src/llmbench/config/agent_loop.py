@@ -79,8 +79,8 @@ class AgentLoopSpec(Spec):
     @classmethod
     def _read_file(cls, data: Any) -> Any:
         """`file: PATH` is read once: its settings, then the inline ones over them."""
-        if not isinstance(data, dict) or not data.get("file"):
-            return data
+        if not isinstance(data, dict) or not isinstance(data.get("file"), str) or not data["file"]:
+            return data  # no file, or not text: the field's own check says so
         return {**read_agent_loop(Path(data["file"])), **_inline(data), "source": data["file"]}
 
     @field_validator("markers")

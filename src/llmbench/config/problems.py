@@ -190,7 +190,7 @@ def _session_requests(data: dict[str, Any]) -> int | None:
     turns = workload.get("turns", WorkloadSpec.model_fields["turns"].default)
     try:  # an environment variable gives text
         sessions, turns = int(workload["sessions"]), int(turns)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # inf is a float too
         return None
     return sessions * turns if sessions > 0 and turns > 0 else None
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, cast
 from pydantic import Discriminator, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from llmbench.config.agent_loop import AgentLoopSpec
 from llmbench.config.load import (
     INT64_MAX,
     INT64_MIN,
@@ -143,8 +144,49 @@ class RateScenario(_Scenario):
         return rates
 
 
+class SessionsScenario(Spec):
+    """Multi-turn sessions run twice: `continued` (each session reuses its own history, turn 0
+    cold: `cache_bust: session`) and `new` (every turn a new conversation of the same length,
+    nothing reused: `cache_bust: turn`). Per turn TTFT and cached share, first vs later turns."""
+
+    kind: Literal["sessions"] = "sessions"
+    sessions: int = Field(4, ge=1, le=MAX_REQUESTS, description="sessions per run")
+    turns: int = Field(4, ge=2, le=100_000, description="turns (requests) of each session")
+    concurrency: int = Field(1, ge=1, le=MAX_CONCURRENCY, description="sessions in flight")
+    warmup: int = Field(0, ge=0, le=MAX_REQUESTS, description="warm-up sessions per run")
+    system_tokens: int = Field(
+        0, ge=0, le=MAX_TOKENS, description="a system message of N words opening each session"
+    )
+    think_time_s: float = Field(0.0, ge=0, le=WEEK_S, description="seconds between turns")
+
+
+class AgentLoopScenario(AgentLoopSpec):
+    """The phone-agent loop (docs/agent-loop.md): its settings inline or from `file` (relative
+    to the study spec), one run per target. A `sim` target plays the agent (`reply: agent`)."""
+
+    kind: Literal["agent-loop"] = "agent-loop"
+
+
+class TasksScenario(Spec):
+    """A DAG task file (docs/tasks.md) run twice: `sequential` (one step at a time) and
+    `concurrent` (every ready step, up to `concurrency`): completion time vs critical path."""
+
+    kind: Literal["tasks"] = "tasks"
+    file: str = Field(description="the task file (YAML), relative to the study spec")
+    concurrency: int = Field(
+        8, ge=1, le=MAX_CONCURRENCY, description="concurrent step: steps in flight at most"
+    )
+    repeat: int = Field(1, ge=1, le=1_000_000, description="instances of the task list per run")
+
+
 Scenario = Annotated[
-    BaselineScenario | ConcurrencyScenario | InputLengthScenario | RateScenario,
+    BaselineScenario
+    | ConcurrencyScenario
+    | InputLengthScenario
+    | RateScenario
+    | SessionsScenario
+    | AgentLoopScenario
+    | TasksScenario,
     Discriminator("kind"),
 ]
 
@@ -234,6 +276,24 @@ def _check_presets(study: StudyFile, presets: Collection[str], where: Callable[[
             )
 
 
+# Scenario kinds whose `file` names a file: read relative to the study spec's directory.
+FILE_KINDS = ("agent-loop", "tasks")
+
+
+def _files_beside(data: Any, base: Path) -> Any:
+    """A scenario's relative `file` made relative to the spec's directory (not the cwd)."""
+    if not isinstance(data, dict) or not isinstance(data.get("scenarios"), dict):
+        return data
+    scenarios = {}
+    for name, entry in data["scenarios"].items():
+        kind = entry.get("kind", name) if isinstance(entry, dict) else None
+        file = entry.get("file") if isinstance(entry, dict) else None
+        if kind in FILE_KINDS and isinstance(file, str) and file and not Path(file).is_absolute():
+            entry = {**entry, "file": str(base / file)}
+        scenarios[name] = entry
+    return {**data, "scenarios": scenarios}
+
+
 def load_study_file(path: Path, presets: Collection[str]) -> StudyFile:
     """Reads and validates a study spec; every problem named `FILE:LINE:COL: field: problem
     (allowed: ...; fix: ...)`. `presets`: the twin presets a `sim` target may name."""
@@ -243,7 +303,7 @@ def load_study_file(path: Path, presets: Collection[str]) -> StudyFile:
         )
     document = read_spec_file(path)
     try:
-        study = StudyFile.model_validate(document.data)
+        study = StudyFile.model_validate(_files_beside(document.data, path.parent))
     except ValidationError as exc:
         raise study_problems(exc, document.where) from None
     _check_presets(study, presets, document.where)
@@ -259,6 +319,9 @@ MEMBERS: dict[str, dict[str, type[Spec]]] = {
         "concurrency": ConcurrencyScenario,
         "input-length": InputLengthScenario,
         "rate": RateScenario,
+        "sessions": SessionsScenario,
+        "agent-loop": AgentLoopScenario,
+        "tasks": TasksScenario,
     },
 }
 

@@ -12,15 +12,17 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from llmbench.config import RunSpec, SimSpec
 from llmbench.config.problems import describe_problems
-from llmbench.config.study_file import OpenAITarget, SimTarget, StudyFile
+from llmbench.config.study_file import OpenAITarget, SimTarget, StudyFile, TasksScenario
 from llmbench.errors import ConfigError
 from llmbench.study.scenarios import Step, scenario_steps, supported
+from llmbench.workload.dag import load_tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +43,20 @@ class Plan:
     skipped: list[tuple[str, str, str]]  # (target, scenario, why)
 
 
-def target_fields(study: StudyFile, name: str) -> dict[str, Any]:
+def sim_spec(target: SimTarget, *, agent: bool = False) -> SimSpec:
+    """A sim target's simulator; `agent`: the one playing the phone agent (`reply: agent`)."""
+    extra: dict[str, Any] = {"reply": "agent"} if agent else {}
+    return SimSpec(preset=target.preset, seed=target.seed, **extra)
+
+
+def target_fields(study: StudyFile, name: str, *, agent: bool = False) -> dict[str, Any]:
     """The RunSpec fields that say where a target is (`sim`: started by the study)."""
     target = study.targets[name]
     if isinstance(target, OpenAITarget):
         keep = ("base_url", "model", "endpoint", "api_key_env", "request_timeout_s")
         return {"target": {k: getattr(target, k) for k in keep}}
     assert isinstance(target, SimTarget)
-    return {"sim": SimSpec(preset=target.preset, seed=target.seed).model_dump(mode="json")}
+    return {"sim": sim_spec(target, agent=agent).model_dump(mode="json")}
 
 
 def workload_hash(spec: RunSpec) -> str:
@@ -67,7 +75,8 @@ def run_spec(study: StudyFile, target: str, step: Step, prompt_set: int, where: 
         "monitor": study.monitor.model_dump(mode="json"),
         "tokenizer": study.tokenizer,
         "seed": study.seed,
-        **target_fields(study, target),
+        **step.extra,
+        **target_fields(study, target, agent="agent_loop" in step.extra),
     }
     try:
         return RunSpec.model_validate(data)
@@ -75,6 +84,13 @@ def run_spec(study: StudyFile, target: str, step: Step, prompt_set: int, where: 
         error = describe_problems(exc, lambda loc: where, RunSpec)
         hint = "change the scenario or the study's workload"
         raise ConfigError(error.message, hint=hint) from None
+
+
+def check_files(study: StudyFile) -> None:
+    """Every task file a scenario names reads and checks (FILE:LINE problems) before any run."""
+    for entry in study.scenarios.values():
+        if isinstance(entry, TasksScenario):
+            load_tasks(Path(entry.file))
 
 
 def _blocks(study: StudyFile) -> list[tuple[str, Step, int]]:
@@ -88,6 +104,7 @@ def _blocks(study: StudyFile) -> list[tuple[str, Step, int]]:
 
 def plan_study(study: StudyFile) -> Plan:
     """Every run of the study in running order, each with its spec and directory name."""
+    check_files(study)
     names = list(study.targets)
     skipped = [
         (t, s, why)

@@ -6,34 +6,39 @@ registered in `PLANNERS` with the capability its targets must offer in `NEEDS`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmbench.config.study_file import (
+    AgentLoopScenario,
     BaselineScenario,
     ConcurrencyScenario,
     InputLengthScenario,
     OpenAITarget,
     RateScenario,
+    SessionsScenario,
     SimTarget,
     StudyFile,
+    TasksScenario,
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
     """One step of a scenario: its label, the value it varies, and the RunSpec fields it sets
-    (`load`, and `workload` overrides merged onto the study's workload)."""
+    (`load`, `workload` overrides merged onto the study's workload, and `extra` top-level
+    fields: an agent workload's `agent_loop` or `tasks`)."""
 
     label: str
     value: float | None
     load: dict[str, Any]
     workload: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Steps:
-    over: str | None  # what the steps vary: concurrency | input_tokens | rate; None: one step
+    over: str | None  # what the steps vary: concurrency | input_tokens | rate | ...; None: one
     steps: list[Step]
 
 
@@ -82,33 +87,105 @@ def _rate(scenario: Any) -> Steps:
     return Steps("rate", steps)
 
 
+def _sessions(scenario: Any) -> Steps:
+    """`continued` reuses each session's history (turn 0 cold, a word unique to the session
+    opening it); `new` sends every turn as a new conversation of the same length (a word unique
+    to the turn): the same turns and prompt lengths, with and without reuse."""
+    s: SessionsScenario = scenario
+    load = {**_closed(s.concurrency, s.sessions * s.turns, s.warmup * s.turns)}
+    session = {
+        "sessions": s.sessions, "turns": s.turns, "system_tokens": s.system_tokens,
+        "think_time_s": s.think_time_s, "prefix_tokens": 0, "input_mix": None,
+        "input_tokens_stddev": 0.0,
+    }  # fmt: skip
+    return Steps(
+        "session",
+        [
+            Step("continued", None, load, {**session, "cache_bust": "session"}),
+            Step("new", None, load, {**session, "cache_bust": "turn"}),
+        ],
+    )
+
+
+def _agent_loop(scenario: Any) -> Steps:
+    s: AgentLoopScenario = scenario
+    loop = s.model_dump(mode="json", exclude={"kind", "file"})  # the file is read already
+    load = _closed(s.concurrency, max(1, s.tasks), 0)  # the loop paces itself; kept for the bar
+    return Steps(None, [Step("run", None, load, {}, {"agent_loop": loop})])
+
+
+def _tasks(scenario: Any) -> Steps:
+    s: TasksScenario = scenario
+    both = {"file": s.file, "repeat": s.repeat}
+    sequential = {**both, "mode": "sequential", "concurrency": 1}
+    concurrent = {**both, "mode": "concurrent", "concurrency": s.concurrency}
+    # The task file paces itself: the load says the step limit and the instances, for the record.
+    return Steps(
+        "mode",
+        [
+            Step("sequential", 1.0, _closed(1, s.repeat, 0), {}, {"tasks": sequential}),
+            Step(
+                "concurrent",
+                float(s.concurrency),
+                _closed(s.concurrency, s.repeat, 0),
+                {},
+                {"tasks": concurrent},
+            ),
+        ],
+    )
+
+
 # kind → its steps. Each kind's model is in config/study_file.py (the `Scenario` union).
 PLANNERS: dict[str, Callable[[Any], Steps]] = {
     "baseline": _baseline,
     "concurrency": _concurrency,
     "input-length": _input_length,
     "rate": _rate,
+    "sessions": _sessions,
+    "agent-loop": _agent_loop,
+    "tasks": _tasks,
 }
-# kind → what a target must offer to run it ("tokens": a streamed token API).
-NEEDS: dict[str, str] = {
-    "baseline": "tokens",
-    "concurrency": "tokens",
-    "input-length": "tokens",
-    "rate": "tokens",
+# kind → what a target must offer to run it ("tokens": a streamed token API; "chat": a chat
+# endpoint, which message histories and screenshots need; "agent": replies that end in an
+# action, which a model endpoint may give and a simulator gives with `reply: agent`).
+NEEDS: dict[str, frozenset[str]] = {
+    "baseline": frozenset({"tokens"}),
+    "concurrency": frozenset({"tokens"}),
+    "input-length": frozenset({"tokens"}),
+    "rate": frozenset({"tokens"}),
+    "sessions": frozenset({"tokens", "chat"}),
+    "agent-loop": frozenset({"tokens", "chat", "agent"}),
+    "tasks": frozenset({"tokens"}),
 }
-# target kind → what it offers.
-OFFERS: dict[type[Any], frozenset[str]] = {
-    OpenAITarget: frozenset({"tokens"}),
-    SimTarget: frozenset({"tokens"}),
+
+
+# target kind → what a target of that kind offers. A `sim` target answers the agent loop from
+# a second simulator of the same preset with `reply: agent` (study/targets.py).
+def _endpoint_offers(target: OpenAITarget) -> frozenset[str]:
+    return frozenset({"tokens", "agent"} | ({"chat"} if target.endpoint == "chat" else set()))
+
+
+OFFERS: dict[type[Any], Callable[[Any], frozenset[str]]] = {
+    OpenAITarget: _endpoint_offers,
+    SimTarget: lambda _: frozenset({"tokens", "chat", "agent"}),
 }
+WHAT = {"tokens": "a streamed token API", "chat": "the chat endpoint", "agent": "agent replies"}
 
 
 def supported(study: StudyFile, target: str, scenario: str) -> str | None:
     """None when `target` can run `scenario`; else why not."""
     kind = study.scenarios[scenario].kind
-    offers = OFFERS.get(type(study.targets[target]), frozenset())
-    need = NEEDS[kind]
-    return None if need in offers else f"{scenario} ({kind}) needs a {need} API"
+    entry = study.targets[target]
+    offers = OFFERS[type(entry)](entry) if type(entry) in OFFERS else frozenset()
+    missing = sorted(NEEDS[kind] - offers)
+    if not missing:
+        return None
+    return f"{scenario} ({kind}) needs {' and '.join(WHAT[m] for m in missing)}"
+
+
+def wants_agent_replies(scenario_kind: str) -> bool:
+    """Whether a simulator must play the agent (`reply: agent`) for this kind."""
+    return "agent" in NEEDS[scenario_kind]
 
 
 def scenario_steps(study: StudyFile, scenario: str) -> Steps:

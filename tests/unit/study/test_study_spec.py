@@ -60,7 +60,10 @@ def test_an_unknown_scenario_kind_lists_the_valid_ones(tmp_path: Path) -> None:
     message = problem(tmp_path, GOOD + "  warmth: {}\n")
     assert "study.yaml:7:" in message
     assert "scenarios.warmth.kind" in message
-    assert "'baseline', 'concurrency', 'input-length', 'rate'" in message
+    assert (
+        "'baseline', 'concurrency', 'input-length', 'rate', 'sessions', 'agent-loop', 'tasks'"
+        in message
+    )
 
 
 def test_an_unknown_key_inside_a_target_is_named_without_the_kind_tag(tmp_path: Path) -> None:
