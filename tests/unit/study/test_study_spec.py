@@ -108,9 +108,14 @@ def test_target_names_become_directory_names_so_they_are_checked(tmp_path: Path)
 def test_the_spec_in_the_docs_and_the_demo_spec_load(tmp_path: Path) -> None:
     docs = (Path(__file__).parents[3] / "docs" / "studies.md").read_text()
     example = docs.split("## The spec\n\n```yaml\n")[1].split("```")[0]
+    workloads = Path(__file__).parents[3] / "examples" / "workloads"
+    for name, source in (("phone-agent.yaml", "phone-agent.yaml"),
+                         ("fan-out.yaml", "fan-out-planner.yaml")):  # fmt: skip
+        (tmp_path / name).write_text((workloads / source).read_text())  # beside the spec
     study = load(tmp_path, example)
     assert list(study.scenarios) == [
-        "baseline", "concurrency", "input-length", "rate", "long-prompts"
+        "baseline", "concurrency", "input-length", "rate", "long-prompts", "sessions",
+        "agent-loop", "tasks",
     ]  # fmt: skip
     demo = Path(__file__).parents[3] / "src" / "llmbench" / "study" / "specs" / "demo.yaml"
     assert load_study_file(demo, PRESETS).targets["cloud"] == SimTarget(preset="cloud-warm")
