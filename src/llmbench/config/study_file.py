@@ -32,7 +32,7 @@ from llmbench.config.load import (
     Spec,
 )
 from llmbench.config.problems import DOCS_HINT, problem_line, problems_error
-from llmbench.config.run import MonitorSpec, WorkloadSpec
+from llmbench.config.run import MonitorSpec, SimSpec, WorkloadSpec
 from llmbench.config.specfile import Loc, read_spec_file
 from llmbench.errors import ConfigError
 
@@ -70,9 +70,49 @@ class SimTarget(Spec):
         description="twin preset (`llmbench sim presets`; checked when the study is loaded)"
     )
     seed: int = Field(1, ge=INT64_MIN, le=INT64_MAX, description="seeds the twin's noise")
+    agent: Literal["loop", "manus"] = Field(
+        "loop",
+        description="how it meets an agent-loop scenario: loop (a second simulator plays the "
+        "phone agent's model) or manus (an agent service: its Manus-shaped task face)",
+    )
+    task_options: str | None = Field(
+        None, description="agent manus: the task face's plan, e.g. 'steps:3,tool_ms:200'"
+    )
+    poll_interval_ms: float = Field(
+        50.0, gt=0, le=3_600_000, description="agent manus: time between two polls of one task"
+    )
+
+    @field_validator("task_options")
+    @classmethod
+    def _check_task_options(cls, text: str | None) -> str | None:
+        try:
+            SimSpec(task_options=text)  # the simulator's own check
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return text
 
 
-StudyTarget = Annotated[OpenAITarget | SimTarget, Discriminator("kind")]
+class ManusTarget(Spec):
+    """An agent service speaking the Manus v2 task API (docs/agent-services.md): it runs the
+    agent-loop scenario's tasks as service tasks, and nothing that needs a token stream."""
+
+    kind: Literal["manus"] = "manus"
+    base_url: str = Field(description="the service root, http(s)://host[:port]")
+    api_key_env: str = Field("MANUS_API_KEY", description="name of the variable holding the key")
+    poll_interval_ms: float = Field(
+        1000.0, gt=0, le=3_600_000, description="time between two polls of one task"
+    )
+    task_timeout_s: float = Field(
+        600.0, gt=0, le=WEEK_S, description="a task still running this long is cancelled"
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        return OpenAITarget._check_url(url)
+
+
+StudyTarget = Annotated[OpenAITarget | SimTarget | ManusTarget, Discriminator("kind")]
 
 
 class _Scenario(Spec):
@@ -313,7 +353,7 @@ def load_study_file(path: Path, presets: Collection[str]) -> StudyFile:
 # The kinds of each mapping of union members, by tag: an error inside one member is explained
 # against that member, its path without the tag (`targets.cloud.modle`, not `...openai.modle`).
 MEMBERS: dict[str, dict[str, type[Spec]]] = {
-    "targets": {"openai": OpenAITarget, "sim": SimTarget},
+    "targets": {"openai": OpenAITarget, "sim": SimTarget, "manus": ManusTarget},
     "scenarios": {
         "baseline": BaselineScenario,
         "concurrency": ConcurrencyScenario,

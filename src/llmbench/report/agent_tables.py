@@ -157,26 +157,54 @@ def agent_step_table(source: ReportSource, m: Messages) -> TableView | None:
     )  # fmt: skip
 
 
+def _seconds(ms: float | None) -> str:
+    return DASH if ms is None else num(ms / 1e3, 3)
+
+
+def _loop_row(entry: RunEntry, m: Messages) -> tuple[str, ...]:
+    block = entry.run.agent_loop
+    assert block is not None
+    done = block.task_completion_ms
+    first = block.per_step[0].ttft_ms_p50 if block.per_step else None
+    return (
+        entry.target, m("protocol.loop"), f"{block.by_status.get('ok', 0)} / {block.tasks}",
+        num(block.steps_per_task.mean), _seconds(done.p50), _seconds(done.p95), num(first),
+        DASH, pct(block.model_share.mean), pct(block.actuation_share.mean),
+    )  # fmt: skip
+
+
+def _service_row(entry: RunEntry, m: Messages) -> tuple[str, ...]:
+    tasks = entry.run.tasks
+    assert tasks is not None
+    done, first = tasks.task_completion_ms, tasks.task_first_event_ms
+    return (
+        entry.target, m("protocol.service"), f"{tasks.counts.ok} / {tasks.covers.measured}",
+        DASH, _seconds(done.p50), _seconds(done.p95), DASH,
+        num(first.p50) if first is not None else DASH, DASH, DASH,
+    )  # fmt: skip
+
+
+def _service_entries(source: ReportSource) -> list[RunEntry]:
+    """A study's agent-loop runs that a target ran as an agent service (its task API)."""
+
+    def served(entry: RunEntry) -> bool:
+        tasks = getattr(entry.run, "tasks", None)
+        return tasks is not None and tasks.service is not None and entry.run.agent_loop is None
+
+    return [e for e in source.entries if e.scenario == "agent-loop" and served(e)]
+
+
 def agent_task_table(source: ReportSource, m: Messages) -> TableView | None:
-    """Per agent-loop run: tasks, steps per task, completion, model and actuation shares."""
-    rows = []
-    for entry in _loop_entries(source):
-        block = entry.run.agent_loop
-        assert block is not None
-        done = block.task_completion_ms
-        rows.append(
-            (
-                entry.target, f"{block.by_status.get('ok', 0)} / {block.tasks}",
-                num(block.steps_per_task.mean),
-                DASH if done.p50 is None else num(done.p50 / 1e3, 3),
-                DASH if done.p95 is None else num(done.p95 / 1e3, 3),
-                pct(block.model_share.mean), pct(block.actuation_share.mean),
-            )
-        )  # fmt: skip
+    """Per agent-loop run: tasks, steps per task, completion, the first sign of each protocol
+    (a loop's first TTFT, a service's first event: two columns, never one), and the model and
+    actuation shares of the loop's time."""
+    rows = [_loop_row(e, m) for e in _loop_entries(source)]
+    rows += [_service_row(e, m) for e in _service_entries(source)]
     if not rows:
         return None
-    columns = ("col.target", "col.tasks_ok_of", "col.steps_per_task", "col.task_p50_s",
-               "col.task_p95_s", "col.model_share", "col.actuation_share")  # fmt: skip
+    columns = ("col.target", "col.protocol", "col.tasks_ok_of", "col.steps_per_task",
+               "col.task_p50_s", "col.task_p95_s", "col.loop_first_ttft", "col.first_event",
+               "col.model_share", "col.actuation_share")  # fmt: skip
     return TableView(
         "agent_tasks", m("table.agent_tasks"), tuple(m(c) for c in columns), tuple(rows),
         m("note.agent_tasks"),

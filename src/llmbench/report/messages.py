@@ -98,6 +98,11 @@ CATALOG: dict[str, tuple[str, str]] = {
     "col.steps_per_task": ("steps per task (mean)", "每任务步数（均值）"),
     "col.task_p50_s": ("P50 completion (s)", "P50 完成时间 (s)"),
     "col.model_share": ("model share (mean)", "模型耗时占比（均值）"),
+    "col.protocol": ("how", "方式"),
+    "col.loop_first_ttft": ("loop: TTFT P50 of step 0 (ms)", "循环：第 0 步 TTFT P50 (ms)"),
+    "col.first_event": ("service: first event P50 (ms)", "服务：首个事件 P50 (ms)"),
+    "protocol.loop": ("phone-agent loop (token stream)", "手机智能体循环（token 流）"),
+    "protocol.service": ("agent service (task API)", "智能体服务（任务 API）"),
     "col.actuation_share": ("actuation share (mean)", "设备执行占比（均值）"),
     "col.part": ("part", "组成部分"),
     "col.share": ("share of E2E", "占完整响应比例"),
@@ -124,7 +129,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "table.sessions": ("Sessions: first vs later turns", "多轮会话：首轮与后续轮次"),
     "table.reuse": ("Continued vs new sessions", "续接会话与新会话对比"),
     "table.agent_steps": ("Agent loop per step", "智能体循环：逐步延迟"),
-    "table.agent_tasks": ("Agent loop tasks: model vs actuation", "智能体任务：模型与设备执行耗时"),
+    "table.agent_tasks": (
+        "Agent tasks: the loop vs the service, model vs actuation",
+        "智能体任务：自建循环与托管服务、模型与设备执行耗时",
+    ),
     "table.comparison": ("Comparison", "对比"),
     "table.decomposition": (
         "Where the time goes (measured decomposition)",
@@ -173,12 +181,15 @@ CATALOG: dict[str, tuple[str, str]] = {
         "每一步是手机智能体循环中的一次模型调用。",
     ),
     "note.agent_tasks": (
-        "Completion: a task's submission to its last step's end, ok tasks. Model share: Σ "
+        "Completion: a task's submission to its last step's end (a service: to its end as "
+        "polled, known to within one poll interval), ok tasks. A loop's first token (TTFT) and "
+        "a service's first event are different measures: separate columns. Model share: Σ "
         "model calls / completion; actuation share: Σ actuation waits / completion (means "
-        "over tasks).",
-        "完成时间：从任务提交到最后一步结束，仅统计成功任务。"
+        "over tasks; a service's own split is not visible).",
+        "完成时间：从任务提交到最后一步结束（服务：轮询得知的结束，误差在一个轮询间隔内），仅统计成功任务。"
+        "循环的首 token（TTFT）与服务的首个事件是不同的度量，分列显示。"
         "模型占比：模型调用耗时之和 / 完成时间；"
-        "设备执行占比：设备执行等待之和 / 完成时间（按任务取均值）。",
+        "设备执行占比：设备执行等待之和 / 完成时间（按任务取均值；服务内部的划分不可见）。",
     ),
     "note.tasks": (
         "Completion time over completed tasks; timed-out and failed tasks are censored "

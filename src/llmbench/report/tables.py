@@ -367,7 +367,9 @@ def tasks_table(source: ReportSource, m: Messages) -> TableView | None:
     entries = [
         e
         for e in source.entries
-        if (has_tasks(e) or getattr(e.run, "tasks", None)) and not _session_or_loop(e.run)
+        if (has_tasks(e) or getattr(e.run, "tasks", None))
+        and not _session_or_loop(e.run)
+        and e.scenario != "agent-loop"  # the agent tables show an agent service's loop tasks
     ]
     if not entries:
         return None

@@ -19,9 +19,15 @@ from pydantic import ValidationError
 
 from llmbench.config import RunSpec, SimSpec
 from llmbench.config.problems import describe_problems
-from llmbench.config.study_file import OpenAITarget, SimTarget, StudyFile, TasksScenario
+from llmbench.config.study_file import (
+    ManusTarget,
+    OpenAITarget,
+    SimTarget,
+    StudyFile,
+    TasksScenario,
+)
 from llmbench.errors import ConfigError
-from llmbench.study.scenarios import Step, scenario_steps, supported
+from llmbench.study.scenarios import Step, as_service, scenario_steps, supported
 from llmbench.workload.dag import load_tasks
 
 
@@ -44,9 +50,11 @@ class Plan:
 
 
 def sim_spec(target: SimTarget, *, agent: bool = False) -> SimSpec:
-    """A sim target's simulator; `agent`: the one playing the phone agent (`reply: agent`)."""
-    extra: dict[str, Any] = {"reply": "agent"} if agent else {}
-    return SimSpec(preset=target.preset, seed=target.seed, **extra)
+    """A sim target's simulator (its task face planned by `task_options`); `agent`: the one
+    playing the phone agent's model (`reply: agent`)."""
+    if agent:
+        return SimSpec(preset=target.preset, seed=target.seed, reply="agent")
+    return SimSpec(preset=target.preset, seed=target.seed, task_options=target.task_options)
 
 
 def target_fields(study: StudyFile, name: str, *, agent: bool = False) -> dict[str, Any]:
@@ -55,8 +63,26 @@ def target_fields(study: StudyFile, name: str, *, agent: bool = False) -> dict[s
     if isinstance(target, OpenAITarget):
         keep = ("base_url", "model", "endpoint", "api_key_env", "request_timeout_s")
         return {"target": {k: getattr(target, k) for k in keep}}
+    if isinstance(target, ManusTarget):
+        return {"target": {"kind": "manus", "base_url": target.base_url,
+                           "api_key_env": target.api_key_env}}  # fmt: skip
     assert isinstance(target, SimTarget)
     return {"sim": sim_spec(target, agent=agent).model_dump(mode="json")}
+
+
+def service_step(study: StudyFile, name: str, step: Step) -> Step:
+    """An agent-loop step as an agent service runs it: the loop's tasks (count, concurrency,
+    warm-up) become Manus tasks, one per workload prompt, followed by polling; the service
+    plans and acts itself (docs/studies.md, "Agent scenarios")."""
+    target = study.targets[name]
+    assert isinstance(target, SimTarget | ManusTarget)
+    loop = step.extra["agent_loop"]
+    load = {"kind": "closed", "concurrency": loop["concurrency"], "requests": loop["tasks"],
+            "warmup": loop["warmup_tasks"]}  # fmt: skip
+    follow: dict[str, Any] = {"poll_interval_ms": target.poll_interval_ms}
+    if isinstance(target, ManusTarget):
+        follow["task_timeout_s"] = target.task_timeout_s
+    return Step(step.label, step.value, load, step.workload, {"task_api": follow})
 
 
 def workload_hash(spec: RunSpec) -> str:
@@ -65,7 +91,11 @@ def workload_hash(spec: RunSpec) -> str:
     return hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_spec(study: StudyFile, target: str, step: Step, prompt_set: int, where: str) -> RunSpec:
+def run_spec(
+    study: StudyFile, target: str, step: Step, prompt_set: int, where: str, service: bool = False
+) -> RunSpec:
+    if service:
+        step = service_step(study, target, step)
     workload = {**study.workload.model_dump(mode="json"), **step.workload}
     workload["prompt_set"] = study.workload.prompt_set + prompt_set
     data = {
@@ -78,6 +108,8 @@ def run_spec(study: StudyFile, target: str, step: Step, prompt_set: int, where: 
         **step.extra,
         **target_fields(study, target, agent="agent_loop" in step.extra),
     }
+    if service and isinstance(study.targets[target], SimTarget):
+        data["target"] = {"kind": "manus"}  # the embedded simulator's task face
     try:
         return RunSpec.model_validate(data)
     except ValidationError as exc:
@@ -119,7 +151,8 @@ def plan_study(study: StudyFile) -> Plan:
         shift = index % len(targets) if targets else 0
         for target in targets[shift:] + targets[:shift]:  # no target always goes first
             where = f"scenarios.{scenario} step {step.label}"
-            spec = run_spec(study, target, step, index, where)
+            service = as_service(study, target, scenario)
+            spec = run_spec(study, target, step, index, where, service)
             pending.append((target, scenario, step, repeat, spec))
     if study.order == "random":
         random.Random(study.seed).shuffle(pending)

@@ -14,6 +14,7 @@ from llmbench.config.study_file import (
     BaselineScenario,
     ConcurrencyScenario,
     InputLengthScenario,
+    ManusTarget,
     OpenAITarget,
     RateScenario,
     SessionsScenario,
@@ -145,47 +146,73 @@ PLANNERS: dict[str, Callable[[Any], Steps]] = {
     "agent-loop": _agent_loop,
     "tasks": _tasks,
 }
-# kind → what a target must offer to run it ("tokens": a streamed token API; "chat": a chat
-# endpoint, which message histories and screenshots need; "agent": replies that end in an
-# action, which a model endpoint may give and a simulator gives with `reply: agent`).
-NEEDS: dict[str, frozenset[str]] = {
-    "baseline": frozenset({"tokens"}),
-    "concurrency": frozenset({"tokens"}),
-    "input-length": frozenset({"tokens"}),
-    "rate": frozenset({"tokens"}),
-    "sessions": frozenset({"tokens", "chat"}),
-    "agent-loop": frozenset({"tokens", "chat", "agent"}),
-    "tasks": frozenset({"tokens"}),
+TOKENS, CHAT = frozenset({"tokens"}), frozenset({"tokens", "chat"})
+LOOP, SERVICE = frozenset({"tokens", "chat", "agent"}), frozenset({"task-api"})
+# kind → what a target must offer to run it, alternatives in order of preference ("tokens": a
+# streamed token API; "chat": a chat endpoint, which message histories and screenshots need;
+# "agent": replies that end in an action, which a model endpoint may give and a simulator gives
+# with `reply: agent`; "task-api": an agent service, which runs the agent loop's tasks itself).
+NEEDS: dict[str, tuple[frozenset[str], ...]] = {
+    "baseline": (TOKENS,),
+    "concurrency": (TOKENS,),
+    "input-length": (TOKENS,),
+    "rate": (TOKENS,),
+    "sessions": (CHAT,),
+    "agent-loop": (LOOP, SERVICE),
+    "tasks": (TOKENS,),
 }
 
 
-# target kind → what a target of that kind offers. A `sim` target answers the agent loop from
-# a second simulator of the same preset with `reply: agent` (study/targets.py).
 def _endpoint_offers(target: OpenAITarget) -> frozenset[str]:
     return frozenset({"tokens", "agent"} | ({"chat"} if target.endpoint == "chat" else set()))
 
 
+def _sim_offers(target: SimTarget) -> frozenset[str]:
+    """A simulator streams tokens and chats; it meets the agent loop as the phone agent's model
+    (a second simulator with `reply: agent`) or as an agent service (its task face)."""
+    return CHAT | ({"agent"} if target.agent == "loop" else {"task-api"})
+
+
+# target kind → what a target of that kind offers.
 OFFERS: dict[type[Any], Callable[[Any], frozenset[str]]] = {
     OpenAITarget: _endpoint_offers,
-    SimTarget: lambda _: frozenset({"tokens", "chat", "agent"}),
+    SimTarget: _sim_offers,
+    ManusTarget: lambda _: SERVICE,
 }
-WHAT = {"tokens": "a streamed token API", "chat": "the chat endpoint", "agent": "agent replies"}
+WHAT = {
+    "tokens": "a streamed token API",
+    "chat": "the chat endpoint",
+    "agent": "agent replies",
+    "task-api": "an agent task API",
+}
+
+
+def _offers(study: StudyFile, target: str) -> frozenset[str]:
+    entry = study.targets[target]
+    return OFFERS[type(entry)](entry) if type(entry) in OFFERS else frozenset()
 
 
 def supported(study: StudyFile, target: str, scenario: str) -> str | None:
     """None when `target` can run `scenario`; else why not."""
     kind = study.scenarios[scenario].kind
-    entry = study.targets[target]
-    offers = OFFERS[type(entry)](entry) if type(entry) in OFFERS else frozenset()
-    missing = sorted(NEEDS[kind] - offers)
-    if not missing:
+    offers = _offers(study, target)
+    if any(need <= offers for need in NEEDS[kind]):
         return None
-    return f"{scenario} ({kind}) needs {' and '.join(WHAT[m] for m in missing)}"
+    missing = [" and ".join(WHAT[m] for m in sorted(need - offers)) for need in NEEDS[kind]]
+    return f"{scenario} ({kind}) needs {' or '.join(missing)}"
 
 
-def wants_agent_replies(scenario_kind: str) -> bool:
-    """Whether a simulator must play the agent (`reply: agent`) for this kind."""
-    return "agent" in NEEDS[scenario_kind]
+def as_service(study: StudyFile, target: str, scenario: str) -> bool:
+    """Whether `target` runs this agent-loop scenario as an agent service (its task API)."""
+    alternatives = NEEDS[study.scenarios[scenario].kind]
+    offers = _offers(study, target)
+    return len(alternatives) > 1 and not alternatives[0] <= offers and offers >= SERVICE
+
+
+def plays_agent(study: StudyFile, target: SimTarget) -> bool:
+    """Whether a sim target needs its second simulator playing the phone agent's model."""
+    loops = any(NEEDS[s.kind][0] == LOOP for s in study.scenarios.values())
+    return loops and target.agent == "loop"
 
 
 def scenario_steps(study: StudyFile, scenario: str) -> Steps:

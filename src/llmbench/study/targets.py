@@ -10,14 +10,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from llmbench.config import RunSpec
-from llmbench.config.study_file import OpenAITarget, SimTarget, StudyFile
+from llmbench.config.study_file import ManusTarget, OpenAITarget, SimTarget, StudyFile
 from llmbench.errors import ConfigError
 from llmbench.redaction import public_url
 from llmbench.run.execute import Target
 from llmbench.run.target import EmbeddedSim
 from llmbench.store.study_schema import ComparisonTarget
 from llmbench.study.plan import sim_spec
-from llmbench.study.scenarios import wants_agent_replies
+from llmbench.study.scenarios import plays_agent
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,9 @@ class StartedTarget:
         return self.agent if spec.agent_loop is not None and self.agent else self.target
 
 
-def api_key_of(name: str, target: OpenAITarget, environ: Mapping[str, str]) -> str | None:
+def api_key_of(
+    name: str, target: OpenAITarget | ManusTarget, environ: Mapping[str, str]
+) -> str | None:
     """The key from the named variable; the default variable may be absent (local servers)."""
     key = environ.get(target.api_key_env) or None
     if key is None and "api_key_env" in target.model_fields_set:
@@ -47,7 +49,7 @@ def api_key_of(name: str, target: OpenAITarget, environ: Mapping[str, str]) -> s
 def check_keys(study: StudyFile, environ: Mapping[str, str]) -> None:
     """Every named key variable is set: fails before any target starts."""
     for name, target in study.targets.items():
-        if isinstance(target, OpenAITarget):
+        if isinstance(target, OpenAITarget | ManusTarget):
             api_key_of(name, target, environ)
 
 
@@ -57,7 +59,6 @@ def started_targets(
 ) -> Iterator[dict[str, StartedTarget]]:
     """Every target of the study, ready; the simulators stop when the block ends."""
     check_keys(study, environ)
-    agent_loop = any(wants_agent_replies(s.kind) for s in study.scenarios.values())
     with contextlib.ExitStack() as stack:
         started: dict[str, StartedTarget] = {}
         for name, target in study.targets.items():
@@ -65,7 +66,7 @@ def started_targets(
                 words = sim_spec(target)
                 sim = stack.enter_context(EmbeddedSim(words))
                 agent = None
-                if agent_loop:  # one more process, for the whole study too
+                if plays_agent(study, target):  # one more process, for the whole study too
                     plays = sim_spec(target, agent=True)
                     agent_sim = stack.enter_context(EmbeddedSim(plays))
                     agent = Target(agent_sim.base_url, embedded_sim=plays, pid=agent_sim.pid)
@@ -79,7 +80,7 @@ def started_targets(
             else:
                 info = ComparisonTarget(
                     name=name, kind=target.kind, base_url=public_url(target.base_url),
-                    model=target.model, preset=None,
+                    model=getattr(target, "model", None), preset=None,
                 )  # fmt: skip
                 key = api_key_of(name, target, environ)
                 started[name] = StartedTarget(Target(target.base_url), key, info)

@@ -100,7 +100,9 @@ def test_a_target_that_cannot_run_a_kind_is_skipped_with_the_reason(tmp_path: Pa
     skipped = {(t, s): why for t, s, why in plan.skipped}
     assert set(skipped) == {("plain", "sessions"), ("plain", "phone")}
     assert skipped[("plain", "sessions")] == "sessions (sessions) needs the chat endpoint"
-    assert skipped[("plain", "phone")] == "phone (agent-loop) needs the chat endpoint"
+    assert skipped[("plain", "phone")] == (
+        "phone (agent-loop) needs the chat endpoint or an agent task API"
+    )
     assert {r.target for r in plan.runs if r.scenario == "tasks"} == {"sim", "chat", "plain"}
 
 
@@ -120,3 +122,46 @@ def test_agent_scenario_settings_are_checked_with_file_and_line(tmp_path: Path) 
     assert "scenarios.sessions.turns" in message
     assert "study.yaml:9:" in message
     assert "scenarios.tasks.repeet: unknown key" in message
+
+
+SERVICES = """\
+targets:
+  loop: sim:self-hosted-cold
+  face: {preset: cloud-warm, agent: manus, task_options: "steps:3,tool_ms:20"}
+  manus: {kind: manus, base_url: "https://api.example.com", poll_interval_ms: 2000}
+workload: {input_tokens: 64, output_tokens: 8}
+scenarios:
+  baseline: {requests: 2}
+  agent-loop: {tasks: 3, concurrency: 2, warmup_tasks: 1}
+"""
+
+
+def test_an_agent_service_runs_the_agent_loops_tasks_on_its_task_api(tmp_path: Path) -> None:
+    plan = plan_study(load(tmp_path, SERVICES))
+    skipped = {(t, s): why for t, s, why in plan.skipped}
+    # an agent service streams no tokens: the token scenarios skip it, saying why
+    assert skipped == {("manus", "baseline"): "baseline (baseline) needs a streamed token API"}
+    runs = {(r.target, r.scenario): r.spec for r in plan.runs}
+    loop, face, manus = (runs[(t, "agent-loop")] for t in ("loop", "face", "manus"))
+    assert loop.agent_loop is not None
+    assert loop.sim.reply == "agent"
+    for service in (face, manus):
+        assert service.agent_loop is None
+        assert service.target.kind == "manus"
+        assert service.load.total_requests == 3 + 1  # the loop's tasks and warm-up tasks
+        assert getattr(service.load, "concurrency", None) == 2
+    assert face.sim.task_options == "steps:3,tool_ms:20"  # the embedded simulator's task face
+    assert face.task_api.poll_interval_ms == 50
+    assert manus.target.base_url == "https://api.example.com"
+    assert manus.task_api.poll_interval_ms == 2000
+    # the face's token scenarios go to the same simulator, with its words
+    assert runs[("face", "baseline")].sim.reply == "words"
+
+
+def test_a_bad_task_face_plan_is_named_at_its_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, SERVICES.replace("steps:3,tool_ms:20", "stops:3"))
+    message = str(info.value)
+    assert "study.yaml:3:" in message
+    assert "targets.face.task_options" in message
+    assert "unknown task option" in message

@@ -118,7 +118,9 @@ def test_the_spec_in_the_docs_and_the_demo_spec_load(tmp_path: Path) -> None:
         "agent-loop", "tasks",
     ]  # fmt: skip
     demo = Path(__file__).parents[3] / "src" / "llmbench" / "study" / "specs" / "demo.yaml"
-    assert load_study_file(demo, PRESETS).targets["cloud"] == SimTarget(preset="cloud-warm")
+    assert load_study_file(demo, PRESETS).targets["cloud"] == SimTarget(
+        preset="cloud-warm", agent="manus", task_options="steps:3,tokens:32,tool_ms:200"
+    )
 
 
 def test_a_missing_spec_file_is_named(tmp_path: Path) -> None:
