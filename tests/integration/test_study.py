@@ -270,3 +270,38 @@ def test_an_endpoint_target_runs_and_a_named_key_must_be_set(
     assert study.targets[0].kind == "openai"
     assert study.targets[0].base_url == url
     assert headline(study, "local", "baseline", "rounds").ok == 2
+
+
+def test_an_agent_service_endpoint_runs_the_agent_loop_scenario_as_tasks(
+    tmp_path: Path, start_sim: StartSim
+) -> None:
+    url = start_sim(ttft_ms=5.0, itl_ms=1.0, task_options="steps:2,tool_ms:30")  # type: ignore[arg-type]
+    spec: dict[str, Any] = {
+        "targets": {
+            "loop": "sim:deterministic",
+            "service": {"kind": "manus", "base_url": url, "poll_interval_ms": 20},
+        },
+        "workload": {"input_tokens": 8, "output_tokens": 4},
+        "scenarios": {
+            "baseline": {"requests": 2},
+            "agent-loop": {"tasks": 2, "screen_size": "90x200", "actuation": {"tap_s": 0.01}},
+        },
+    }
+    out = tmp_path / "out"
+    result = llmbench("study", str(write_spec(tmp_path / "s.yaml", spec)), "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr
+    study = comparison(out)
+    assert study.status == "complete"
+    assert [(t, s) for t, s, _ in study.skipped] == [("service", "baseline")]  # no token stream
+    assert {(r.target, r.scenario) for r in study.runs} == {
+        ("loop", "baseline"), ("loop", "agent-loop"), ("service", "agent-loop")
+    }  # fmt: skip
+    service = load_source(out).scenario("agent-loop")
+    runs = {e.target: e.run for e in service}
+    tasks = runs["service"].tasks
+    assert tasks is not None
+    assert tasks.service is not None
+    assert tasks.counts.ok == 2
+    assert runs["service"].spec.target.kind == "manus"
+    assert runs["loop"].agent_loop is not None
+    assert "task API" in result.stdout
