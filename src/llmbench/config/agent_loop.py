@@ -81,6 +81,8 @@ class AgentLoopSpec(Spec):
         """`file: PATH` is read once: its settings, then the inline ones over them."""
         if not isinstance(data, dict) or not isinstance(data.get("file"), str) or not data["file"]:
             return data  # no file, or not text: the field's own check says so
+        if not Path(data["file"]).is_file():  # named where the spec names it
+            raise ValueError(f"file {data['file']!r}: no such agent-loop file")
         return {**read_agent_loop(Path(data["file"])), **_inline(data), "source": data["file"]}
 
     @field_validator("markers")

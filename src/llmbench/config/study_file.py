@@ -17,7 +17,15 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import Discriminator, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from llmbench.config.agent_loop import AgentLoopSpec
@@ -81,6 +89,17 @@ class SimTarget(Spec):
     poll_interval_ms: float = Field(
         50.0, gt=0, le=3_600_000, description="agent manus: time between two polls of one task"
     )
+
+    @model_serializer(mode="wrap")
+    def _newer_at_default(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Fields newer than study.json files: left out at their defaults, so earlier studies
+        dump, hash and resume as they did."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in ("agent", "task_options", "poll_interval_ms"):
+                if name in data and data[name] == type(self).model_fields[name].default:
+                    del data[name]
+        return data
 
     @field_validator("task_options")
     @classmethod

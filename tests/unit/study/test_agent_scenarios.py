@@ -165,3 +165,11 @@ def test_a_bad_task_face_plan_is_named_at_its_line(tmp_path: Path) -> None:
     assert "study.yaml:3:" in message
     assert "targets.face.task_options" in message
     assert "unknown task option" in message
+
+
+def test_a_missing_agent_loop_file_is_named_where_the_spec_names_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, SPEC.replace("file: loop.yaml", "file: gone.yaml"))
+    message = str(info.value)
+    assert "study.yaml:8:" in message
+    assert f"{tmp_path / 'gone.yaml'}': no such agent-loop file" in message
