@@ -93,7 +93,7 @@ def _sessions(scenario: Any) -> Steps:
     opening it); `new` sends every turn as a new conversation of the same length (a word unique
     to the turn): the same turns and prompt lengths, with and without reuse."""
     s: SessionsScenario = scenario
-    load = {**_closed(s.concurrency, s.sessions * s.turns, s.warmup * s.turns)}
+    load = _closed(s.concurrency, s.sessions * s.turns, s.warmup * s.turns)
     session = {
         "sessions": s.sessions, "turns": s.turns, "system_tokens": s.system_tokens,
         "think_time_s": s.think_time_s, "prefix_tokens": 0, "input_mix": None,
@@ -111,7 +111,9 @@ def _sessions(scenario: Any) -> Steps:
 def _agent_loop(scenario: Any) -> Steps:
     s: AgentLoopScenario = scenario
     loop = s.model_dump(mode="json", exclude={"kind", "file"})  # the file is read already
-    load = _closed(s.concurrency, max(1, s.tasks), 0)  # the loop paces itself; kept for the bar
+    # The loop paces itself; the load says its tasks and concurrency, for the record (and for
+    # an agent service, which runs them as a closed loop of tasks: study/plan.py).
+    load = _closed(s.concurrency, s.tasks, s.warmup_tasks)
     return Steps(None, [Step("run", None, load, {}, {"agent_loop": loop})])
 
 
