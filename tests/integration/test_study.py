@@ -14,7 +14,10 @@ from typing import Any
 import yaml
 
 from llmbench.metrics.compare import Verdict
+from llmbench.report.agent_tables import agent_task_table, later_cached_share, reuse
 from llmbench.report.comparison import compare_runs
+from llmbench.report.messages import Messages
+from llmbench.report.source import load_source
 from llmbench.store.study_index import load_any_study
 from llmbench.store.study_schema import ComparisonIndex, ComparisonRun
 from support.cli import LLMBENCH, llmbench
@@ -38,7 +41,13 @@ def reduced_demo() -> dict[str, Any]:
         "concurrency": {"levels": [1, 8], "requests": 2, "per_stream": 2},
         "input-length": {"lengths": [128, 1024], "requests": 2},
         "rate": {"rates": [4], "requests": 6},
-    }
+        "sessions": {"sessions": 3, "turns": 3, "system_tokens": 1024},
+        "agent-loop": {
+            "tasks": 1, "screen_size": "270x600",
+            "actuation": {"tap_s": 0.05, "type_s": 0.05, "other_s": 0.05},
+        },
+        "tasks": {"file": str(DEMO.parent / "demo-tasks.yaml")},
+    }  # fmt: skip
     return spec
 
 
@@ -72,7 +81,7 @@ def test_the_demo_study_shows_what_its_presets_imply(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     study = comparison(out)
     assert study.status == "complete"
-    assert len(study.runs) == 2 * (1 + 2 + 2 + 1)
+    assert len(study.runs) == 2 * (1 + 2 + 2 + 1 + 2 + 1 + 2)
 
     # Warm is faster to the first token and to the whole answer, and streams faster: each
     # ratio's bootstrap CI excludes 1 on the right side.
@@ -98,10 +107,82 @@ def test_the_demo_study_shows_what_its_presets_imply(tmp_path: Path) -> None:
         assert longer.ratio.ci is not None
         assert longer.ratio.ci[0] > 1, longer.sentence
 
-    for words in ("mean first-token latency", "P95", "fluctuation range", "self-hosted's"):
+    agent_workloads_show_what_the_presets_imply(out, study)
+    shown = (
+        "mean first-token latency", "P95", "fluctuation range", "self-hosted's",
+        "Continued vs new sessions", "Agent loop per step", "Sequential vs concurrent",
+    )  # fmt: skip
+    for words in shown:
         assert words in result.stdout
     assert "report: " in result.stdout
     assert (out / "report.md").is_file()
+
+
+def agent_workloads_show_what_the_presets_imply(out: Path, study: ComparisonIndex) -> None:
+    source = load_source(out)
+    entries = {(e.target, e.scenario, e.label): e for e in source.entries}
+    # Reused sessions cut TTFT where the server keeps the prefix: cloud's later turns, continued
+    # over new (the same turns and prompt lengths), with a CI below 1; self-hosted has no
+    # prefix cache, so nothing of its prompts is cached.
+    cloud = reuse(
+        entries[("cloud", "sessions", "new")], entries[("cloud", "sessions", "continued")]
+    )
+    assert cloud.ratio is not None
+    assert cloud.ci is not None
+    assert cloud.ci[1] < 1, cloud
+    for target, cached in (("self-hosted", False), ("cloud", True)):
+        block = entries[(target, "sessions", "continued")].run.sessions
+        assert block is not None
+        share = later_cached_share(block)
+        assert share is not None
+        assert (share > 0.5) if cached else (share == 0), (target, share)
+    later = entries[("cloud", "sessions", "continued")].run.sessions
+    assert later is not None
+    assert later.first_vs_later is not None
+    assert later.first_vs_later.ratio_ci is not None
+    assert later.first_vs_later.ratio_ci[1] < 1  # later turns hit the cache: faster than turn 0
+
+    # The agent task: self-hosted runs the phone-agent loop on its model (the simulator playing
+    # the agent), the cloud runs it as an agent service on its task face; the table keeps the
+    # loop's TTFT and the service's first event in separate columns.
+    loop = entries[("self-hosted", "agent-loop", "run")].run
+    assert loop.agent_loop is not None
+    assert loop.agent_loop.by_status["ok"] == 1
+    assert loop.agent_loop.model_share.mean is not None
+    assert loop.agent_loop.actuation_share.mean is not None
+    assert 0.95 < loop.agent_loop.model_share.mean + loop.agent_loop.actuation_share.mean <= 1.0
+    service = entries[("cloud", "agent-loop", "run")].run
+    assert service.spec.target.kind == "manus"
+    assert service.agent_loop is None
+    assert service.tasks is not None
+    assert service.tasks.service is not None
+    assert service.tasks.counts.ok == 1
+    table = agent_task_table(source, Messages("en"))
+    assert table is not None
+    rows = {row[0]: dict(zip(table.columns, row, strict=True)) for row in table.rows}
+    ttft, event = "loop: TTFT P50 of step 0 (ms)", "service: first event P50 (ms)"
+    assert rows["self-hosted"][event] == "–"
+    assert rows["self-hosted"][ttft] != "–"
+    assert rows["cloud"][ttft] == "–"
+    assert rows["cloud"][event] != "–"
+
+    # The DAG task: a concurrent run's steps overlap (critical path < Σ step times), and on the
+    # continuously batching cloud it finishes sooner than one step at a time.
+    completion: dict[tuple[str, str], float] = {}
+    for target in ("self-hosted", "cloud"):
+        for mode in ("sequential", "concurrent"):
+            tasks = entries[(target, "tasks", mode)].run.tasks
+            assert tasks is not None
+            assert tasks.counts.ok == 1
+            assert tasks.task_completion_ms.mean is not None
+            completion[(target, mode)] = tasks.task_completion_ms.mean
+        concurrent = entries[(target, "tasks", "concurrent")].run.tasks
+        assert concurrent is not None
+        path, steps = concurrent.critical_path_ms.mean, concurrent.step_time_sum_ms.mean
+        assert path is not None
+        assert steps is not None
+        assert path < 0.8 * steps
+    assert completion[("cloud", "concurrent")] < 0.8 * completion[("cloud", "sequential")]
 
 
 def runs_of(study: ComparisonIndex) -> set[tuple[str, str, str, int, str, str]]:
@@ -189,3 +270,38 @@ def test_an_endpoint_target_runs_and_a_named_key_must_be_set(
     assert study.targets[0].kind == "openai"
     assert study.targets[0].base_url == url
     assert headline(study, "local", "baseline", "rounds").ok == 2
+
+
+def test_an_agent_service_endpoint_runs_the_agent_loop_scenario_as_tasks(
+    tmp_path: Path, start_sim: StartSim
+) -> None:
+    url = start_sim(ttft_ms=5.0, itl_ms=1.0, task_options="steps:2,tool_ms:30")  # type: ignore[arg-type]
+    spec: dict[str, Any] = {
+        "targets": {
+            "loop": "sim:deterministic",
+            "service": {"kind": "manus", "base_url": url, "poll_interval_ms": 20},
+        },
+        "workload": {"input_tokens": 8, "output_tokens": 4},
+        "scenarios": {
+            "baseline": {"requests": 2},
+            "agent-loop": {"tasks": 2, "screen_size": "90x200", "actuation": {"tap_s": 0.01}},
+        },
+    }
+    out = tmp_path / "out"
+    result = llmbench("study", str(write_spec(tmp_path / "s.yaml", spec)), "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr
+    study = comparison(out)
+    assert study.status == "complete"
+    assert [(t, s) for t, s, _ in study.skipped] == [("service", "baseline")]  # no token stream
+    assert {(r.target, r.scenario) for r in study.runs} == {
+        ("loop", "baseline"), ("loop", "agent-loop"), ("service", "agent-loop")
+    }  # fmt: skip
+    service = load_source(out).scenario("agent-loop")
+    runs = {e.target: e.run for e in service}
+    tasks = runs["service"].tasks
+    assert tasks is not None
+    assert tasks.service is not None
+    assert tasks.counts.ok == 2
+    assert runs["service"].spec.target.kind == "manus"
+    assert runs["loop"].agent_loop is not None
+    assert "task API" in result.stdout

@@ -60,11 +60,16 @@ class ScenarioBars:
         self._bars: dict[str, TaskID] = {}
 
     def study_started(self, runs: list[PlannedRun], done: set[int]) -> None:
-        totals: dict[str, tuple[int, int]] = {}
+        totals: dict[str, tuple[int | None, int]] = {}
         for run in runs:
-            n = run.spec.load.total_requests or 0
+            # An agent loop's or a task file's requests are known only as they are made.
+            scripted = run.spec.agent_loop is not None or run.spec.tasks is not None
+            n = None if scripted else run.spec.load.total_requests or 0
             total, completed = totals.get(run.scenario, (0, 0))
-            totals[run.scenario] = (total + n, completed + (n if run.order in done else 0))
+            totals[run.scenario] = (
+                None if total is None or n is None else total + n,
+                completed + (n or 0 if run.order in done else 0),
+            )
         for scenario, (total, completed) in totals.items():
             self._bars[scenario] = self._progress.add_task(
                 scenario, total=total, completed=completed, scenario=scenario, now=""

@@ -83,9 +83,7 @@ class AgentLoopSpec(Spec):
             return data  # no file, or not a path: the field's own check says so
         path = Path(data["file"])
         if not path.is_file():  # located at agent_loop.file, as any other bad setting
-            raise ValueError(
-                f"no agent-loop file {str(path)!r} (check the path given to --agent-loop)"
-            )
+            raise ValueError(f"file {str(path)!r}: no such agent-loop file")
         return {**read_agent_loop(path), **_inline(data), "source": data["file"]}
 
     @field_validator("markers")

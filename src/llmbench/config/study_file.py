@@ -17,9 +17,18 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import Discriminator, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
+from llmbench.config.agent_loop import AgentLoopSpec
 from llmbench.config.load import (
     INT64_MAX,
     INT64_MIN,
@@ -31,7 +40,7 @@ from llmbench.config.load import (
     Spec,
 )
 from llmbench.config.problems import DOCS_HINT, problem_line, problems_error
-from llmbench.config.run import MonitorSpec, WorkloadSpec
+from llmbench.config.run import MonitorSpec, SimSpec, WorkloadSpec
 from llmbench.config.specfile import Loc, read_spec_file
 from llmbench.errors import ConfigError
 
@@ -69,9 +78,60 @@ class SimTarget(Spec):
         description="twin preset (`llmbench sim presets`; checked when the study is loaded)"
     )
     seed: int = Field(1, ge=INT64_MIN, le=INT64_MAX, description="seeds the twin's noise")
+    agent: Literal["loop", "manus"] = Field(
+        "loop",
+        description="how it meets an agent-loop scenario: loop (a second simulator plays the "
+        "phone agent's model) or manus (an agent service: its Manus-shaped task face)",
+    )
+    task_options: str | None = Field(
+        None, description="agent manus: the task face's plan, e.g. 'steps:3,tool_ms:200'"
+    )
+    poll_interval_ms: float = Field(
+        50.0, gt=0, le=3_600_000, description="agent manus: time between two polls of one task"
+    )
+
+    @model_serializer(mode="wrap")
+    def _newer_at_default(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Fields newer than study.json files: left out at their defaults, so earlier studies
+        dump, hash and resume as they did."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in ("agent", "task_options", "poll_interval_ms"):
+                if name in data and data[name] == type(self).model_fields[name].default:
+                    del data[name]
+        return data
+
+    @field_validator("task_options")
+    @classmethod
+    def _check_task_options(cls, text: str | None) -> str | None:
+        try:
+            SimSpec(task_options=text)  # the simulator's own check
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return text
 
 
-StudyTarget = Annotated[OpenAITarget | SimTarget, Discriminator("kind")]
+class ManusTarget(Spec):
+    """An agent service speaking the Manus v2 task API (docs/agent-services.md): it runs the
+    agent-loop scenario's tasks as service tasks, and nothing that needs a token stream."""
+
+    kind: Literal["manus"] = "manus"
+    base_url: str = Field(description="the service root, http(s)://host[:port]")
+    api_key_env: str = Field("MANUS_API_KEY", description="name of the variable holding the key")
+    poll_interval_ms: float = Field(
+        1000.0, gt=0, le=3_600_000, description="time between two polls of one task"
+    )
+    task_timeout_s: float = Field(
+        600.0, gt=0, le=WEEK_S, description="a task still running this long is cancelled"
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        return OpenAITarget._check_url(url)
+
+
+StudyTarget = Annotated[OpenAITarget | SimTarget | ManusTarget, Discriminator("kind")]
 
 
 class _Scenario(Spec):
@@ -143,8 +203,49 @@ class RateScenario(_Scenario):
         return rates
 
 
+class SessionsScenario(Spec):
+    """Multi-turn sessions run twice: `continued` (each session reuses its own history, turn 0
+    cold: `cache_bust: session`) and `new` (every turn a new conversation of the same length,
+    nothing reused: `cache_bust: turn`). Per turn TTFT and cached share, first vs later turns."""
+
+    kind: Literal["sessions"] = "sessions"
+    sessions: int = Field(4, ge=1, le=MAX_REQUESTS, description="sessions per run")
+    turns: int = Field(4, ge=2, le=100_000, description="turns (requests) of each session")
+    concurrency: int = Field(1, ge=1, le=MAX_CONCURRENCY, description="sessions in flight")
+    warmup: int = Field(0, ge=0, le=MAX_REQUESTS, description="warm-up sessions per run")
+    system_tokens: int = Field(
+        0, ge=0, le=MAX_TOKENS, description="a system message of N words opening each session"
+    )
+    think_time_s: float = Field(0.0, ge=0, le=WEEK_S, description="seconds between turns")
+
+
+class AgentLoopScenario(AgentLoopSpec):
+    """The phone-agent loop (docs/agent-loop.md): its settings inline or from `file` (relative
+    to the study spec), one run per target. A `sim` target plays the agent (`reply: agent`)."""
+
+    kind: Literal["agent-loop"] = "agent-loop"
+
+
+class TasksScenario(Spec):
+    """A DAG task file (docs/tasks.md) run twice: `sequential` (one step at a time) and
+    `concurrent` (every ready step, up to `concurrency`): completion time vs critical path."""
+
+    kind: Literal["tasks"] = "tasks"
+    file: str = Field(description="the task file (YAML), relative to the study spec")
+    concurrency: int = Field(
+        8, ge=1, le=MAX_CONCURRENCY, description="concurrent step: steps in flight at most"
+    )
+    repeat: int = Field(1, ge=1, le=1_000_000, description="instances of the task list per run")
+
+
 Scenario = Annotated[
-    BaselineScenario | ConcurrencyScenario | InputLengthScenario | RateScenario,
+    BaselineScenario
+    | ConcurrencyScenario
+    | InputLengthScenario
+    | RateScenario
+    | SessionsScenario
+    | AgentLoopScenario
+    | TasksScenario,
     Discriminator("kind"),
 ]
 
@@ -234,6 +335,24 @@ def _check_presets(study: StudyFile, presets: Collection[str], where: Callable[[
             )
 
 
+# Scenario kinds whose `file` names a file: read relative to the study spec's directory.
+FILE_KINDS = ("agent-loop", "tasks")
+
+
+def _files_beside(data: Any, base: Path) -> Any:
+    """A scenario's relative `file` made relative to the spec's directory (not the cwd)."""
+    if not isinstance(data, dict) or not isinstance(data.get("scenarios"), dict):
+        return data
+    scenarios = {}
+    for name, entry in data["scenarios"].items():
+        kind = entry.get("kind", name) if isinstance(entry, dict) else None
+        file = entry.get("file") if isinstance(entry, dict) else None
+        if kind in FILE_KINDS and isinstance(file, str) and file and not Path(file).is_absolute():
+            entry = {**entry, "file": str(base / file)}
+        scenarios[name] = entry
+    return {**data, "scenarios": scenarios}
+
+
 def load_study_file(path: Path, presets: Collection[str]) -> StudyFile:
     """Reads and validates a study spec; every problem named `FILE:LINE:COL: field: problem
     (allowed: ...; fix: ...)`. `presets`: the twin presets a `sim` target may name."""
@@ -243,7 +362,7 @@ def load_study_file(path: Path, presets: Collection[str]) -> StudyFile:
         )
     document = read_spec_file(path)
     try:
-        study = StudyFile.model_validate(document.data)
+        study = StudyFile.model_validate(_files_beside(document.data, path.parent))
     except ValidationError as exc:
         raise study_problems(exc, document.where) from None
     _check_presets(study, presets, document.where)
@@ -253,12 +372,15 @@ def load_study_file(path: Path, presets: Collection[str]) -> StudyFile:
 # The kinds of each mapping of union members, by tag: an error inside one member is explained
 # against that member, its path without the tag (`targets.cloud.modle`, not `...openai.modle`).
 MEMBERS: dict[str, dict[str, type[Spec]]] = {
-    "targets": {"openai": OpenAITarget, "sim": SimTarget},
+    "targets": {"openai": OpenAITarget, "sim": SimTarget, "manus": ManusTarget},
     "scenarios": {
         "baseline": BaselineScenario,
         "concurrency": ConcurrencyScenario,
         "input-length": InputLengthScenario,
         "rate": RateScenario,
+        "sessions": SessionsScenario,
+        "agent-loop": AgentLoopScenario,
+        "tasks": TasksScenario,
     },
 }
 

@@ -236,8 +236,9 @@ def turn_and_step_charts(
     turns, steps = [], []
     for entry in entries:
         s = samples[entry.directory]
+        # An agent loop's records number its steps as turns: the step chart shows them.
         x, y = stored_turns(entry) or _mean_by(s.turns, s.ttft_ms)
-        if x:
+        if x and getattr(entry.run, "agent_loop", None) is None:
             turns.append(Series(entry.name, x, y))
         x, y = _mean_by(s.steps, s.e2e_ms)
         if x:
@@ -267,9 +268,11 @@ def turn_and_step_charts(
 
 
 def gantt_chart(source: ReportSource, m: Messages) -> Chart | None:
-    """The steps of the first finished task with timed steps, in seconds from its submission."""
+    """The steps of the first finished task with timed steps, in seconds from its submission:
+    a DAG task's when there is one (its branches show), else a session's or an agent loop's."""
+    dag_first = sorted(source.entries, key=lambda e: getattr(e.run.spec, "tasks", None) is None)
     task = next(
-        (t for e in source.entries if has_tasks(e) for t in read_tasks(e) if _timed_steps(t)), None
+        (t for e in dag_first if has_tasks(e) for t in read_tasks(e) if _timed_steps(t)), None
     )
     if task is None:
         return None

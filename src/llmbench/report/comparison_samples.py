@@ -96,7 +96,11 @@ class RunSamples:
 
     def first_event(self) -> TaskTimes:
         """Per task: its first event's arrival − submission (ms); a task that ended without any
-        event is censored at its end (it had shown nothing by then)."""
+        event is censored at its end (it had shown nothing by then). Tasks llmbench drives
+        itself (sessions, DAG tasks, the agent loop: no provider, no events in the whole run)
+        have no first event to wait for: none."""
+        if not any(t.events or t.provider_task_id is not None for t in self.tasks):
+            return TaskTimes.of([])
         rows = []
         for key, t in zip(task_keys(self.tasks), self.tasks, strict=True):
             if t.events:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from llmbench.report.agent_tables import agent_tables
 from llmbench.report.comparison_section import ComparisonView, comparison_view
 from llmbench.report.messages import Messages
 from llmbench.report.source import ReportSource
@@ -27,7 +28,7 @@ def build_document(source: ReportSource, m: Messages) -> ReportDocument:
     return ReportDocument(
         title=m("report.title", title=source.title),
         intro=m("report.generated_from", directory=source.directory.name),
-        tables=seed_tables(source, m),
+        tables=[*seed_tables(source, m), *(t for t in agent_tables(source, m) if t is not None)],
         comparison=comparison_view(source, m),
         why=why_view(source, m),
         warnings=list(source.warnings),

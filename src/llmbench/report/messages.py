@@ -72,6 +72,38 @@ CATALOG: dict[str, tuple[str, str]] = {
     "col.tasks_per_s": ("task throughput (tasks/s)", "任务吞吐量 (任务/秒)"),
     "col.task_mean_s": ("mean completion (s)", "平均完成时间 (s)"),
     "col.task_p95_s": ("P95 completion (s)", "P95 完成时间 (s)"),
+    "col.critical_path_s": ("mean critical path (s)", "平均关键路径 (s)"),
+    "col.step_sum_s": ("mean Σ step times (s)", "平均各步骤耗时之和 (s)"),
+    "col.step": ("step", "步骤"),
+    "col.sessions": ("sessions × turns", "会话数 × 轮数"),
+    "col.ttft_first": ("TTFT P50 turn 0 (ms)", "首轮 TTFT P50 (ms)"),
+    "col.ttft_later": ("TTFT P50 later turns (ms)", "后续轮次 TTFT P50 (ms)"),
+    "col.later_first": ("later / turn 0 [95% CI]", "后续轮次 / 首轮 [95% CI]"),
+    "col.cached_first": ("cached share turn 0", "首轮缓存命中占比"),
+    "col.cached_later": ("cached share later turns", "后续轮次缓存命中占比"),
+    "col.n_new_continued": ("n later turns (new / continued)", "后续轮次样本数（新 / 续）"),
+    "col.ttft_later_new": ("TTFT P50 later turns, new (ms)", "新会话后续轮次 TTFT P50 (ms)"),
+    "col.ttft_later_continued": (
+        "TTFT P50 later turns, continued (ms)",
+        "续接会话后续轮次 TTFT P50 (ms)",
+    ),
+    "col.continued_new": ("continued / new [95% CI]", "续接 / 新会话 [95% CI]"),
+    "col.agent_step": ("step", "步骤"),
+    "col.ttft_p50": ("TTFT P50 (ms)", "TTFT P50 (ms)"),
+    "col.thinking_p50": ("time to the action P50 (ms)", "输出动作用时 P50 (ms)"),
+    "col.e2e_p50": ("E2E P50 (ms)", "E2E P50 (ms)"),
+    "col.prompt_tokens": ("prompt tokens (mean)", "输入 token 数（均值）"),
+    "col.cached": ("cached share", "缓存命中占比"),
+    "col.tasks_ok_of": ("tasks ok / all", "成功任务 / 全部"),
+    "col.steps_per_task": ("steps per task (mean)", "每任务步数（均值）"),
+    "col.task_p50_s": ("P50 completion (s)", "P50 完成时间 (s)"),
+    "col.model_share": ("model share (mean)", "模型耗时占比（均值）"),
+    "col.protocol": ("how", "方式"),
+    "col.loop_first_ttft": ("loop: TTFT P50 of step 0 (ms)", "循环：第 0 步 TTFT P50 (ms)"),
+    "col.first_event": ("service: first event P50 (ms)", "服务：首个事件 P50 (ms)"),
+    "protocol.loop": ("agent loop", "智能体循环"),
+    "protocol.service": ("task API", "任务 API"),
+    "col.actuation_share": ("actuation share (mean)", "设备执行占比（均值）"),
     "col.part": ("part", "组成部分"),
     "col.share": ("share of E2E", "占完整响应比例"),
     "col.basis": ("basis", "依据"),
@@ -94,6 +126,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "table.input": ("Latency per input length", "不同输入长度的响应时间"),
     "table.tasks": ("Sequential vs concurrent tasks", "同步与并发任务执行对比"),
+    "table.sessions": ("Sessions: first vs later turns", "多轮会话：首轮与后续轮次"),
+    "table.reuse": ("Continued vs new sessions", "续接会话与新会话对比"),
+    "table.agent_steps": ("Agent loop per step", "智能体循环：逐步延迟"),
+    "table.agent_tasks": (
+        "Agent tasks: the loop vs the service, model vs actuation",
+        "智能体任务：自建循环与托管服务、模型与设备执行耗时",
+    ),
     "table.comparison": ("Comparison", "对比"),
     "table.decomposition": (
         "Where the time goes (measured decomposition)",
@@ -117,6 +156,40 @@ CATALOG: dict[str, tuple[str, str]] = {
     "note.client_health_cpu": (
         "client CPU from the client's own watch (no monitors block)",
         "客户端 CPU 来自客户端自检（无监控数据）",
+    ),
+    "note.sessions": (
+        "Per session run: turn 0 against turns >= 1 (median ratio, bootstrap 95% CI, seeded); "
+        "cached share: usage cached_tokens / prompt_tokens over the requests reporting it. A "
+        "study's `continued` step reuses each session's history; `new` sends every turn as a "
+        "new conversation of the same length.",
+        "每个会话运行：首轮与第 1 轮及之后的轮次对比（中位数之比，自助法 95% 置信区间，固定种子）；"
+        "缓存命中占比：上报 cached_tokens 的请求中 cached_tokens / prompt_tokens。研究中的 "
+        "`continued` 步骤复用各会话的历史，`new` 将每一轮作为同长度的新对话发送。",
+    ),
+    "note.reuse": (
+        "Turns >= 1 only (the same turns and prompt lengths in both runs): median TTFT of the "
+        "continued sessions over the new ones, bootstrap 95% CI (seeded); below 1 with a CI "
+        "below 1: reuse cuts TTFT.",
+        "仅统计第 1 轮及之后的轮次（两次运行的轮次与输入长度相同）："
+        "续接会话与新会话 TTFT 中位数之比，自助法 95% 置信区间（固定种子）；"
+        "比值与置信区间都小于 1 说明复用降低了 TTFT。",
+    ),
+    "note.agent_steps": (
+        "Per step index over the run's tasks: TTFT, time from sending to the chunk holding the "
+        "action, and E2E (P50); a step is one model call of the phone-agent loop.",
+        "按步骤序号统计本次运行的所有任务：TTFT、从发送到包含动作的数据块的时间、E2E（P50）；"
+        "每一步是手机智能体循环中的一次模型调用。",
+    ),
+    "note.agent_tasks": (
+        "Completion: a task's submission to its last step's end (a service: to its end as "
+        "polled, known to within one poll interval), ok tasks. A loop's first token (TTFT) and "
+        "a service's first event are different measures: separate columns. Model share: Σ "
+        "model calls / completion; actuation share: Σ actuation waits / completion (means "
+        "over tasks; a service's own split is not visible).",
+        "完成时间：从任务提交到最后一步结束（服务：轮询得知的结束，误差在一个轮询间隔内），仅统计成功任务。"
+        "循环的首 token（TTFT）与服务的首个事件是不同的度量，分列显示。"
+        "模型占比：模型调用耗时之和 / 完成时间；"
+        "设备执行占比：设备执行等待之和 / 完成时间（按任务取均值；服务内部的划分不可见）。",
     ),
     "note.tasks": (
         "Completion time over completed tasks; timed-out and failed tasks are censored "

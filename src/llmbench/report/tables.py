@@ -342,10 +342,35 @@ def _task_cells(entry: RunEntry) -> tuple[str, ...]:
     )
 
 
+def _path_cells(summary: Any) -> tuple[str, str]:
+    """Mean critical path and mean Σ step times (s) of run.json's `tasks` block (DAG runs;
+    an agent service's tasks have no steps to chain: –)."""
+    if summary is None or summary.service is not None:
+        return DASH, DASH
+
+    def seconds(stats: Distribution) -> str:
+        return DASH if stats.mean is None else num(stats.mean / 1e3, 3)
+
+    return seconds(summary.critical_path_ms), seconds(summary.step_time_sum_ms)
+
+
+def _session_or_loop(run: RunResult) -> bool:
+    """Sessions and the agent loop write tasks too; their own tables show them."""
+    return (
+        getattr(run, "sessions", None) is not None or getattr(run, "agent_loop", None) is not None
+    )
+
+
 def tasks_table(source: ReportSource, m: Messages) -> TableView | None:
     """One row per run with tasks (the seed's sequential vs concurrent table): run.json's
     `tasks` block where the run has one, else its tasks.jsonl summarized."""
-    entries = [e for e in source.entries if has_tasks(e) or getattr(e.run, "tasks", None)]
+    entries = [
+        e
+        for e in source.entries
+        if (has_tasks(e) or getattr(e.run, "tasks", None))
+        and not _session_or_loop(e.run)
+        and e.scenario != "agent-loop"  # the agent tables show an agent service's loop tasks
+    ]
     if not entries:
         return None
     rows = []
@@ -354,8 +379,9 @@ def tasks_table(source: ReportSource, m: Messages) -> TableView | None:
         cells = _stored_task_cells(summary) if summary is not None else _task_cells(entry)
         resources, _ = _resource_cells(entry.run, m)
         rows.append(
-            (entry.target, _task_mode(entry, m), num(entry.concurrency), *cells, resources[0])
-        )
+            (entry.target, _task_mode(entry, m), num(entry.concurrency), *cells,
+             *_path_cells(summary), resources[0])
+        )  # fmt: skip
     columns = (
         "col.target",
         "col.mode",
@@ -366,6 +392,8 @@ def tasks_table(source: ReportSource, m: Messages) -> TableView | None:
         "col.tasks_per_s",
         "col.task_mean_s",
         "col.task_p95_s",
+        "col.critical_path_s",
+        "col.step_sum_s",
         "col.client_cpu",
     )
     return TableView(

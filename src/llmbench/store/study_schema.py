@@ -192,7 +192,7 @@ class ComparisonTarget(Block):
     """A target as the study saw it (no key: `api_key_env` names the variable only)."""
 
     name: str
-    kind: str = Field(description="openai | sim (more kinds as protocols land)")
+    kind: str = Field(description="openai | sim | manus (more kinds as protocols land)")
     base_url: str | None = Field(description="without user:password; sim: where it listened")
     model: str | None
     preset: str | None = Field(description="sim: the twin preset")

@@ -166,8 +166,9 @@ async def _one(
     _set_aside(path)
     state.set_run(planned_entry(run).model_copy(update={"status": "running"}))
     try:
+        where = target.for_spec(run.spec)
         result = await execute_run(
-            run.spec, target.target, path, api_key=target.api_key, stop=stop, on_record=on_record
+            run.spec, where, path, api_key=target.api_key, stop=stop, on_record=on_record
         )
     except LlmbenchError as exc:
         entry = planned_entry(run).model_copy(update={"status": "failed", "error": str(exc)})

@@ -177,3 +177,21 @@ def test_a_median_never_reached_is_slower_than_any(tmp_path: Path) -> None:
     assert row.survival.candidate.median is None
     assert row.verdict is Verdict.SLOWER
     assert "is not reached vs" in row.sentence
+
+
+def test_tasks_llmbench_drives_itself_have_no_first_event_to_compare(tmp_path: Path) -> None:
+    """DAG tasks, sessions and agent-loop tasks have no provider and no events: their first
+    event is not a censored observation but a measure they do not have (left out, not
+    'never reached')."""
+
+    def own(i: int, took_s: float) -> TaskRecord:
+        return TaskRecord(task_id=f"t{i}-0", target_id="t", name=f"t{i}", status=TaskStatus.OK,
+                          scheduled_ns=i * S, submitted_ns=i * S,
+                          ended_ns=i * S + round(took_s * S))  # fmt: skip
+
+    b = _write(tmp_path / "b", [own(i, 1.0 + i / 100) for i in range(10)])
+    c = _write(tmp_path / "c", [own(i, 2.0 + i / 100) for i in range(10)])
+    result = compare_runs(b, c, force=True, seed=1)
+    assert [row.metric for row in result.rows] == ["task_completion_ms"]
+    assert result.rows[0].mode == "paired"
+    assert result.not_compared == []

@@ -60,7 +60,10 @@ def test_an_unknown_scenario_kind_lists_the_valid_ones(tmp_path: Path) -> None:
     message = problem(tmp_path, GOOD + "  warmth: {}\n")
     assert "study.yaml:7:" in message
     assert "scenarios.warmth.kind" in message
-    assert "'baseline', 'concurrency', 'input-length', 'rate'" in message
+    assert (
+        "'baseline', 'concurrency', 'input-length', 'rate', 'sessions', 'agent-loop', 'tasks'"
+        in message
+    )
 
 
 def test_an_unknown_key_inside_a_target_is_named_without_the_kind_tag(tmp_path: Path) -> None:
@@ -105,12 +108,19 @@ def test_target_names_become_directory_names_so_they_are_checked(tmp_path: Path)
 def test_the_spec_in_the_docs_and_the_demo_spec_load(tmp_path: Path) -> None:
     docs = (Path(__file__).parents[3] / "docs" / "studies.md").read_text()
     example = docs.split("## The spec\n\n```yaml\n")[1].split("```")[0]
+    workloads = Path(__file__).parents[3] / "examples" / "workloads"
+    for name, source in (("phone-agent.yaml", "phone-agent.yaml"),
+                         ("fan-out.yaml", "fan-out-planner.yaml")):  # fmt: skip
+        (tmp_path / name).write_text((workloads / source).read_text())  # beside the spec
     study = load(tmp_path, example)
     assert list(study.scenarios) == [
-        "baseline", "concurrency", "input-length", "rate", "long-prompts"
+        "baseline", "concurrency", "input-length", "rate", "long-prompts", "sessions",
+        "agent-loop", "tasks",
     ]  # fmt: skip
     demo = Path(__file__).parents[3] / "src" / "llmbench" / "study" / "specs" / "demo.yaml"
-    assert load_study_file(demo, PRESETS).targets["cloud"] == SimTarget(preset="cloud-warm")
+    assert load_study_file(demo, PRESETS).targets["cloud"] == SimTarget(
+        preset="cloud-warm", agent="manus", task_options="steps:3,tokens:32,tool_ms:200"
+    )
 
 
 def test_a_missing_spec_file_is_named(tmp_path: Path) -> None:
