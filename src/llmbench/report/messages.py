@@ -207,6 +207,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "part.prefill": ("prefill", "预填充"),
     "part.decode": ("decode", "解码"),
     "part.after_headers": ("after headers", "响应头之后"),
+    "part.intake": ("intake (network, server)", "接入（网络、服务端）"),
+    "part.first_token_delivery": ("first-token delivery", "首词送达"),
+    "part.after_first_token": ("after first token", "首个 token 之后"),
+    "part.first_token_other": ("first-token wait, other", "首词等待（其他）"),
     # the decomposition's basis notes as monitor/decomposition.py words them (shown translated
     # only when the stored note is exactly this English text)
     "basis.client_send_lag": (
@@ -228,6 +232,43 @@ CATALOG: dict[str, tuple[str, str]] = {
         "估算：首词等待 × 服务端排队 /（排队 + 预填充）均值之比",
     ),
     "basis.prefill": ("estimated: the rest of it", "估算：首词等待的其余部分"),
+    # by the block's `split` (the two above are the notes of run.json files without one)
+    "basis.queue_wait_apportioned": (
+        "estimated: first-token wait × the server's mean queue time / the client's mean "
+        "first-token wait",
+        "估算：首词等待 × 服务端平均排队时间 / 客户端平均首词等待",
+    ),
+    "basis.prefill_apportioned": (
+        "estimated: first-token wait × the server's mean prefill time / the client's mean "
+        "first-token wait",
+        "估算：首词等待 × 服务端平均预填充时间 / 客户端平均首词等待",
+    ),
+    "basis.first_token_other": (
+        "estimated: first-token wait − queue wait − prefill (server intake after the headers, "
+        "first-token delivery)",
+        "估算：首词等待 − 排队等待 − 预填充（响应头之后的服务端接收、首词送达）",
+    ),
+    "basis.intake": (
+        "measured (simulator log, shared clock): sent → the engine could schedule it "
+        "(network, server intake, request overhead)",
+        "实测（模拟器日志，共享时钟）：发送 → 引擎可调度（网络、服务端接收、请求开销）",
+    ),
+    "basis.queue_wait_exact": (
+        "measured (simulator log): could be scheduled → first scheduled",
+        "实测（模拟器日志）：可调度 → 首次调度",
+    ),
+    "basis.prefill_exact": (
+        "measured (simulator log): first scheduled → first token produced",
+        "实测（模拟器日志）：首次调度 → 产生首个 token",
+    ),
+    "basis.first_token_delivery": (
+        "measured (simulator log, shared clock): first token produced → received by the client",
+        "实测（模拟器日志，共享时钟）：产生首个 token → 客户端收到",
+    ),
+    "basis.after_first_token": (
+        "measured (simulator log, shared clock): first token produced → end, no first token seen",
+        "实测（模拟器日志，共享时钟）：产生首个 token → 结束，未见首个 token",
+    ),
     "cold.yes": ("yes: first {k} requests {ratio}×", "是：前 {k} 个请求 {ratio} 倍"),
     "cold.no": ("no", "否"),
     # comparison

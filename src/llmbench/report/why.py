@@ -20,8 +20,8 @@ from llmbench.report.why_sweeps import (
     session_sentences,
 )
 
-# The parts that add up to E2E (the send lag comes before it); queue and prefill replace the
-# first-token wait when the server's histograms split it.
+# Of run.json files without `decomposition.additive`: the parts that add up to E2E (the send
+# lag comes before it); queue and prefill replaced the first-token wait when histograms split it.
 E2E_PARTS = ("ttfb", "first_token_wait", "decode", "after_headers")
 SPLIT_PARTS = ("ttfb", "queue_wait", "prefill", "decode", "after_headers")
 
@@ -33,9 +33,10 @@ class WhyView:
 
 
 def stacked_parts(decomposition: Decomposition) -> list[tuple[str, float]]:
-    """(part, mean ms) of the parts whose means add up to the mean E2E."""
+    """(part, mean ms) of the parts whose means add up to the mean E2E (as the block names
+    them; older files by their part names)."""
     parts = decomposition.parts
-    names = SPLIT_PARTS if "queue_wait" in parts else E2E_PARTS
+    names = decomposition.additive or (SPLIT_PARTS if "queue_wait" in parts else E2E_PARTS)
     return [
         (name, mean)
         for name in names
@@ -61,10 +62,16 @@ def decomposition_rows(entry: RunEntry, name: str, m: Messages) -> list[tuple[st
             num(stats.mean_ms),
             num(stats.p95_ms),
             DASH if part == "client_send_lag" else _share(stats.mean_ms, e2e),
-            m.stored(f"basis.{part}", stats.basis),
+            _basis_note(m, part, block.split, stats.basis),
         )
         for part, stats in block.parts.items()
     ]
+
+
+def _basis_note(m: Messages, part: str, split: str | None, note: str) -> str:
+    """A part's stored basis, translated by its split's catalog entry, else the part's."""
+    translated = m.stored(f"basis.{part}_{split}", note)
+    return translated if translated != note else m.stored(f"basis.{part}", note)
 
 
 def _cold_cell(cache: CacheEvidence, m: Messages) -> str:

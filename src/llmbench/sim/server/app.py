@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import functools
 import hmac
+import itertools
 import signal
 import time
 import uuid
@@ -177,9 +178,10 @@ class _Simulator:
             return await self._wrong_content_type(request, entry)
         start_ns = received_ns + (fault.start_delay_ns if fault else 0)
         plan: Plan
-        if self.twin is None:
+        if self.twin is None:  # no queue: served at once, after any start-delay fault
+            entry.queued_ns, entry.admitted_ns = received_ns, start_ns
             start_ns += self.config.prefill_ns(gen.prompt_tokens)
-            plan = delayed_after(self._plan(start_ns, gen.max_tokens, seq), fault)
+            plan = delayed_after(self._plan(start_ns, gen.max_tokens, seq, entry), fault)
         else:  # the engine times the tokens; a mid-stream stall delays their delivery
             try:
                 reply_words = [t.strip() for t in script] if script else None
@@ -189,7 +191,7 @@ class _Simulator:
             except AdmissionError as exc:
                 error = ApiError(400, str(exc), param="messages", code="context_length_exceeded")
                 return await self._refuse(request, entry, error)
-            entry.engine_arrival_ns = plan.engine_arrival_ns
+            entry.engine_arrival_ns, plan.log = plan.engine_arrival_ns, entry
             if fault is not None and fault.stall_after_chunks is not None:
                 plan.stall_after_chunks = fault.stall_after_chunks
                 plan.stall_ns = fault.stall_after_ns
@@ -244,10 +246,14 @@ class _Simulator:
         except web.HTTPRequestEntityTooLarge as exc:  # chunked body over client_max_size
             raise too_large from exc
 
-    def _plan(self, start_ns: int, n_tokens: int, seq: int) -> ChunkPlan:
+    def _plan(
+        self, start_ns: int, n_tokens: int, seq: int, entry: RequestLog | None = None
+    ) -> ChunkPlan:
         cfg = self.config
         rng = request_rng(cfg.seed, seq) if cfg.jitter_ns > 0 else None
         tokens = token_deadlines_ns(start_ns, n_tokens, cfg.ttft_ns, cfg.itl_ns, cfg.jitter_ns, rng)
+        if entry is not None and (first := next(tokens, None)) is not None:
+            entry.first_token_ns, tokens = first, itertools.chain((first,), tokens)
         return chunk_deadlines_ns(tokens, cfg.tokens_per_chunk)
 
     def model_plan(
@@ -404,6 +410,9 @@ class _Simulator:
     async def log_all(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"requests": [e.to_dict() for e in self.log.entries()]})
 
+    async def phases(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self.log.phases())
+
     async def log_one(self, request: web.Request) -> web.StreamResponse:
         entry = self.log.get(request.match_info["request_id"])
         if entry is None:
@@ -479,6 +488,7 @@ def build_app(config: SimConfig) -> web.Application:
     app.router.add_post("/v1/completions", sim.completions)
     app.router.add_post(MESSAGES_PATH, functools.partial(sim._generate, kind="messages"))
     app.router.add_get("/sim/log", sim.log_all)
+    app.router.add_get("/sim/phases", sim.phases)
     app.router.add_post("/sim/log/clear", sim.log_clear)
     app.router.add_get("/sim/log/{request_id}", sim.log_one)
     app.router.add_get("/metrics", sim.metrics)
