@@ -138,6 +138,13 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{name}：完整响应平均 {e2e} ms，其中最大的部分是{part}（{ms} ms，占 {share}；"
         "按服务端直方图估算，见下表）。",
     ),
+    "why.gap": (
+        "{b} is {gap} ms {dir} than {a} in mean full response; {share} of that gap is {part} "
+        "({pb} vs {pa} ms).",
+        "{b} 的平均完整响应比 {a} {dir} {gap} ms；其中 {share} 来自{part}（{pb} 对 {pa} ms）。",
+    ),
+    "why.slower": ("slower", "慢"),
+    "why.faster": ("faster", "快"),
     "why.split": (
         "{name}: first-token wait split by {source}.",
         "{name}：首词等待按 {source} 拆分。",

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmbench.monitor.cache_evidence import CacheEvidence
-from llmbench.monitor.decomposition import Decomposition
 from llmbench.report.messages import Messages
 from llmbench.report.source import ReportSource, RunEntry
 from llmbench.report.tables import DASH, TableView, num, pct
+from llmbench.report.why_gap import gap_sentences, stacked_parts
 from llmbench.report.why_sweeps import (
     MIN_BATCH_SAMPLES,
     batching_sentences,
@@ -20,28 +20,11 @@ from llmbench.report.why_sweeps import (
     session_sentences,
 )
 
-# Of run.json files without `decomposition.additive`: the parts that add up to E2E (the send
-# lag comes before it); queue and prefill replaced the first-token wait when histograms split it.
-E2E_PARTS = ("ttfb", "first_token_wait", "decode", "after_headers")
-SPLIT_PARTS = ("ttfb", "queue_wait", "prefill", "decode", "after_headers")
-
 
 @dataclass(frozen=True, slots=True)
 class WhyView:
     tables: list[TableView]
     sentences: list[str]
-
-
-def stacked_parts(decomposition: Decomposition) -> list[tuple[str, float]]:
-    """(part, mean ms) of the parts whose means add up to the mean E2E (as the block names
-    them; older files by their part names)."""
-    parts = decomposition.parts
-    names = decomposition.additive or (SPLIT_PARTS if "queue_wait" in parts else E2E_PARTS)
-    return [
-        (name, mean)
-        for name in names
-        if name in parts and (mean := parts[name].mean_ms) is not None
-    ]
 
 
 def _share(part_ms: float | None, e2e_ms: float | None) -> str:
@@ -180,6 +163,7 @@ def why_view(source: ReportSource, m: Messages) -> WhyView:
             cache.append(row)
         said += sentences(entry, name, m)
     said += batching_sentences(source, m) + prefill_sentences(source, m)
+    said += gap_sentences(source, m)
     said += session_sentences(source, m)
     tables = []
     if decomposition:
