@@ -79,6 +79,18 @@ class PartStats(BaseModel):
     n: int
 
 
+class TaskParts(BaseModel):
+    """run.json's `decomposition.tasks`: per part, its mean and P95 (ms) over ok agent-service
+    tasks (their completion: submitted → end seen)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    tasks: int
+    parts: dict[str, PartStats]
+    additive: list[str]
+    sum_check_max_ms: float | None  # max over tasks of |Σ parts − completion|
+
+
 class Decomposition(BaseModel):
     """run.json's `decomposition` block: per part, its mean and P95 (ms) over measured ok
     requests, and whether it is measured or estimated."""
@@ -92,9 +104,11 @@ class Decomposition(BaseModel):
     # exact (simulator log) | apportioned (server histograms) | none; absent in older files
     split: Split | None = None
     additive: list[str] | None = None  # the parts that sum to E2E per request (None: older)
+    tasks: TaskParts | None = None  # agent-service tasks' completion, split (task runs only)
 
 
-def _stats(values: Floats, basis: str) -> PartStats:
+def stats(values: Floats, basis: str) -> PartStats:
+    """A part's summary over the requests where it applies (NaN elsewhere)."""
     values = values[~np.isnan(values)]
     if not values.size:
         return PartStats(basis=basis, mean_ms=None, p95_ms=None, n=0)
@@ -211,10 +225,10 @@ def decompose(
     present = [n for n, v in values.items() if (~np.isnan(v)).any()]
     additive = [n for n in ADDITIVE[split] if n in present]
     lag = columns.floats("client_lag_ns")[ok]
-    parts = {"client_send_lag": _stats(lag, BASIS["client_send_lag"])}
+    parts = {"client_send_lag": stats(lag, BASIS["client_send_lag"])}
     # The parts that add up to E2E first, in time order; the measured ones beside them after.
     for name in additive + [n for n in present if n not in additive]:
-        parts[name] = _stats(values[name], _basis(name, split))
+        parts[name] = stats(values[name], _basis(name, split))
     return Decomposition(
         requests=int(ok.sum()),
         parts=parts,
