@@ -146,3 +146,25 @@ def test_cached_tokens_are_the_logs(sim: EmbeddedSim, tmp_path: Path) -> None:
         if window.start_ns <= e["received_ns"] <= window.end_ns
     ]  # fmt: skip
     assert metrics.counters["prefix_cache_hits"] == sum(e["cached_tokens"] for e in in_window)
+
+
+def test_the_fixed_timing_simulator_has_no_queue_and_its_ttft_as_prefill(tmp_path: Path) -> None:
+    spec = SimSpec(ttft_ms=30.0, itl_ms=5.0)
+    with EmbeddedSim(spec) as fixed:
+        run = asyncio.run(
+            execute_run(
+                RunSpec(
+                    workload=WorkloadSpec(input_tokens=32, output_tokens=8),
+                    load=ClosedLoad(concurrency=4, requests=16, warmup=0, workers=1),
+                ),
+                Target(fixed.base_url, embedded_sim=spec, pid=fixed.pid),
+                tmp_path,
+            )
+        )
+    parts = run.decomposition.parts
+    assert run.decomposition.split == "exact"
+    # Served at once on arrival: no queue; the first token exactly TTFT after its first byte.
+    assert parts["queue_wait"].mean_ms == 0
+    assert parts["prefill"].mean_ms == pytest.approx(30.0, abs=1e-6)
+    assert parts["prefill"].p95_ms == pytest.approx(30.0, abs=1e-6)
+    assert run.decomposition.sum_check_max_ms < 1
