@@ -47,7 +47,8 @@ BASIS = {
     "prefill_apportioned": "estimated: first-token wait × the server's mean prefill time / "
     "the client's mean first-token wait",
     "first_token_other": "estimated: first-token wait − queue wait − prefill (server intake "
-    "after the headers, first-token delivery)",
+    "after the headers, first-token delivery; and prefill where the server has no histogram "
+    "of it)",
     "intake": "measured (simulator log, shared clock): sent → the engine could schedule it "
     "(network, server intake, request overhead)",
     "queue_wait_exact": "measured (simulator log): could be scheduled → first scheduled",
@@ -159,29 +160,33 @@ def _exact(client: _Client, phases: list[ServerPhases | None]) -> dict[str, Floa
 
 
 def _apportion(wait: Floats, server_metrics: ServerMetrics) -> tuple[dict[str, Floats] | None, str]:
-    """queue_wait, prefill and first_token_other per request from the server's histogram
-    means, or None and why not."""
+    """queue_wait, prefill (where the server has its histogram: SGLang and TGI have none) and
+    first_token_other per request from the server's histogram means, or None and why not."""
     histograms = server_metrics.histograms
     queue, prefill = histograms.get("queue_time_s"), histograms.get("prefill_time_s")
-    if queue is None or prefill is None or queue.mean is None or prefill.mean is None:
-        return None, "no server queue and prefill histograms: first-token wait not split"
-    q_ns, p_ns = queue.mean * 1e9, prefill.mean * 1e9
-    w_ns = float(np.nanmean(wait)) if (~np.isnan(wait)).any() else 0.0
+    if queue is None or queue.mean is None:
+        return None, "no server queue histogram: first-token wait not split"
+    means = {"queue_wait": queue.mean * 1e9}
     source = f"{server_metrics.engine} histograms over the run's window"
-    if q_ns + p_ns <= 0 or w_ns <= 0:
+    if prefill is not None and prefill.mean is not None:
+        means["prefill"] = prefill.mean * 1e9
+    else:
+        source += " (no prefill histogram: prefill stays in first_token_other)"
+    total = sum(means.values())
+    w_ns = float(np.nanmean(wait)) if (~np.isnan(wait)).any() else 0.0
+    if total <= 0 or w_ns <= 0:
         return None, f"{source}: zero queue and prefill, or no first-token wait"
-    if q_ns + p_ns <= w_ns:
-        shares = (q_ns / w_ns, p_ns / w_ns)
+    if total <= w_ns:
         source += ": their means scaled onto each request's first-token wait"
     else:  # headers sent late, or other clients' requests in the histograms
-        shares = (q_ns / (q_ns + p_ns), p_ns / (q_ns + p_ns))
         source += (
-            f": their mean sum ({(q_ns + p_ns) / MS:.3g} ms) exceeds the client's mean "
+            f": their mean sum ({total / MS:.3g} ms) exceeds the client's mean "
             f"first-token wait ({w_ns / MS:.3g} ms), so the wait is split by their ratio"
         )
-    queue_part, prefill_part = wait * shares[0], wait * shares[1]
-    other = wait - queue_part - prefill_part
-    return {"queue_wait": queue_part, "prefill": prefill_part, "first_token_other": other}, source
+    scale = max(total, w_ns)
+    values = {part: wait * (mean / scale) for part, mean in means.items()}
+    values["first_token_other"] = wait - sum(values.values())
+    return values, source
 
 
 def _basis(part: str, split: str) -> str:

@@ -252,8 +252,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "basis.first_token_other": (
         "estimated: first-token wait − queue wait − prefill (server intake after the headers, "
-        "first-token delivery)",
-        "估算：首词等待 − 排队等待 − 预填充（响应头之后的服务端接收、首词送达）",
+        "first-token delivery; and prefill where the server has no histogram of it)",
+        "估算：首词等待 − 排队等待 − 预填充（响应头之后的服务端接收、首词送达；"
+        "服务端无预填充直方图时也含预填充）",
     ),
     "basis.intake": (
         "measured (simulator log, shared clock): sent → the engine could schedule it "

@@ -127,3 +127,18 @@ def test_without_histograms_only_the_clients_intervals() -> None:
     assert block.additive == ["ttfb", "first_token_wait", "decode"]
     assert "queue_wait" not in block.parts
     assert block.sum_check_max_ms == 0
+
+
+def test_a_queue_histogram_alone_splits_off_the_queue() -> None:  # SGLang, TGI
+    columns = RunColumns.from_records(
+        _record(i, headers=MS, first=(1 + w) * MS, end=(11 + w) * MS)
+        for i, w in enumerate([10, 30])
+    )
+    block = decompose(columns, _metrics(queue_s=0.005))
+    assert block.split == "apportioned"
+    assert block.additive == ["ttfb", "queue_wait", "first_token_other", "decode"]
+    assert block.parts["queue_wait"].mean_ms == pytest.approx(5)
+    assert block.parts["first_token_other"].mean_ms == pytest.approx(15)
+    assert block.split_source is not None
+    assert "no prefill histogram" in block.split_source
+    assert decompose(columns, _metrics(prefill_s=0.005)).split == "none"
