@@ -218,6 +218,29 @@ CATALOG: dict[str, tuple[str, str]] = {
     "part.first_token_delivery": ("first-token delivery", "首词送达"),
     "part.after_first_token": ("after first token", "首个 token 之后"),
     "part.first_token_other": ("first-token wait, other", "首词等待（其他）"),
+    "part.task_accept": ("task: accept", "任务：受理"),
+    "part.task_human_wait": ("task: human wait", "任务：等待人工"),
+    "part.task_agent_work": ("task: agent work", "任务：智能体工作"),
+    "part.task_polling_delay": ("task: polling delay", "任务：轮询延迟"),
+    "basis.task_accept": (
+        "measured: submitted → the create call answered",
+        "实测：提交 → 创建请求得到应答",
+    ),
+    "basis.task_human_wait": (
+        "measured: the service's waiting-for-a-human time, until llmbench answered",
+        "实测：服务等待人工的时间，直到 llmbench 应答",
+    ),
+    "basis.task_agent_work": (
+        "estimated: completion − accept − human wait − polling delay (the service's own work "
+        "and the delivery of its end)",
+        "估算：完成时间 − 受理 − 等待人工 − 轮询延迟（服务自身的工作及其结束通知的送达）",
+    ),
+    "basis.task_polling_delay": (
+        "estimated: a poll-seen end lies between the previous poll and the one that saw it: half "
+        "that interval; 0 for an end seen by webhook or stream",
+        "估算：轮询发现的结束位于前一次轮询与发现它的那次之间：取该间隔的一半；"
+        "由 webhook 或流发现的结束为 0",
+    ),
     # the decomposition's basis notes as monitor/decomposition.py words them (shown translated
     # only when the stored note is exactly this English text)
     "basis.client_send_lag": (

@@ -48,7 +48,22 @@ def decomposition_rows(entry: RunEntry, name: str, m: Messages) -> list[tuple[st
             _basis_note(m, part, block.split, stats.basis),
         )
         for part, stats in block.parts.items()
-    ]
+    ] + _task_rows(entry, name, m)
+
+
+def _task_rows(entry: RunEntry, name: str, m: Messages) -> list[tuple[str, ...]]:
+    """Agent-service tasks' completion split (`decomposition.tasks`), as shares of its mean."""
+    block = entry.run.decomposition
+    split = block.tasks if block is not None else None
+    if split is None:
+        return []
+    tasks = entry.run.tasks
+    completion = tasks.task_completion_ms.mean if tasks is not None else None
+    return [
+        (name, m(f"part.task_{part}"), num(stats.mean_ms), num(stats.p95_ms),
+         _share(stats.mean_ms, completion), m.stored(f"basis.task_{part}", stats.basis))
+        for part, stats in split.parts.items()
+    ]  # fmt: skip
 
 
 def _basis_note(m: Messages, part: str, split: str | None, note: str) -> str:
