@@ -74,8 +74,14 @@ def test_deltas_cover_the_window_not_the_servers_past(start_sim: StartSim, tmp_p
     )
     assert server_first_ms <= parts["first_token_wait"]["mean_ms"] + 2
     assert 1e3 * block["histograms"]["decode_time_s"]["mean"] <= parts["decode"]["mean_ms"] + 2
+    # A simulator at a URL is any vLLM-named server: queue and prefill are apportioned.
+    assert run["decomposition"]["split"] == "apportioned"
     assert run["decomposition"]["sum_check_max_ms"] < 1  # the parts sum to E2E per request
-    estimated = parts["queue_wait"]["mean_ms"] + parts["prefill"]["mean_ms"]
+    # The run's means are the server's (its phases fit in the client's wait), the rest other.
+    for part, histogram in (("queue_wait", "queue_time_s"), ("prefill", "prefill_time_s")):
+        server_ms = 1e3 * block["histograms"][histogram]["mean"]
+        assert parts[part]["mean_ms"] == pytest.approx(server_ms, rel=1e-9, abs=1e-9)
+    estimated = sum(parts[p]["mean_ms"] for p in ("queue_wait", "prefill", "first_token_other"))
     assert estimated == pytest.approx(parts["first_token_wait"]["mean_ms"])
 
 

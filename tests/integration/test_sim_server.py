@@ -28,7 +28,7 @@ import pytest
 _SERVE = """
 import json, sys
 from llmbench.sim.server.config import SimConfig
-from llmbench.sim.server.app import serve
+from llmbench.sim.server.serving import serve
 
 def announce(host, port):
     print(f"llmbench-sim listening on http://{host}:{port}", flush=True)

@@ -53,6 +53,9 @@ def test_a_manus_run_writes_task_metrics_and_never_the_key(keyed_sim: str, tmp_p
     assert tasks["counts"]["ok"] + tasks["counts"]["error"] == 6
     assert tasks["task_accept_ms"]["n"] == 6
     assert "within one poll interval" in tasks["service"]["polling"]["note"]
+    split = json.loads((good / "run.json").read_text())["decomposition"]["tasks"]
+    assert split["tasks"] == tasks["counts"]["ok"]
+    assert split["sum_check_max_ms"] < 1  # accept + human wait + agent work + polling delay
     lines = [json.loads(x) for x in (bad / "tasks.jsonl").read_text().splitlines()]
     assert [t["error"]["http_status"] for t in lines] == [401] * 6
     assert all(t["error"]["raw_body"] for t in lines)

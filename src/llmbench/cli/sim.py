@@ -78,8 +78,8 @@ def serve(
     --preset/--preset-file the serving-engine twin times the responses (wall clock).
     """
     settings = _serve_settings(config_json, flags)
-    from llmbench.sim.server.app import serve as serve_app
     from llmbench.sim.server.config import SimConfig
+    from llmbench.sim.server.serving import serve as serve_app
 
     twin = None
     if settings.preset is not None or preset_file is not None or set_:

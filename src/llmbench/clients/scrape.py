@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from llmbench.clients.engines import detect_engine
 from llmbench.clients.http import api_root, json_loads, make_session
+from llmbench.monitor.decomposition import ServerPhases
 from llmbench.monitor.server_metrics import ScrapeFailure
 from llmbench.redaction import redact
 
@@ -138,6 +139,33 @@ def _version_endpoint(
         if isinstance(parsed, dict) and "version" in parsed:
             return {"path": path, "version": str(parsed["version"])}
     return None
+
+
+async def read_sim_phases(
+    base_url: str, *, timeout_s: float = 30.0
+) -> tuple[dict[str, ServerPhases] | None, str]:
+    """The embedded simulator's engine phases per request id (`GET /sim/phases`), for the
+    exact decomposition; None and why when it does not give them (bounded by `timeout_s`)."""
+    url = api_root(base_url) + "/sim/phases"
+    try:
+        async with (
+            make_session(connection_limit=1, connect_timeout_s=timeout_s) as session,
+            asyncio.timeout(timeout_s),
+            session.get(url) as response,
+        ):
+            if response.status != 200:
+                return None, f"the simulator's /sim/phases answered HTTP {response.status}"
+            body = json_loads(await response.read())
+        index = {name: k for k, name in enumerate(body["fields"])}
+        at = [index[n] for n in ("request_id", "queued_ns", "admitted_ns", "first_token_ns")]
+    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
+        return None, f"the simulator's /sim/phases could not be read ({type(exc).__name__})"
+    phases = {
+        row[at[0]]: ServerPhases(row[at[1]], row[at[2]], row[at[3]])
+        for row in body["requests"]
+        if None not in (row[at[1]], row[at[2]], row[at[3]])
+    }
+    return phases, "the embedded simulator's log (its engine phases per request)"
 
 
 def redact_all(value: Any, secrets: list[str]) -> Any:

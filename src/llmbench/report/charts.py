@@ -27,7 +27,7 @@ from llmbench.report.source import (
     read_tasks,
 )
 from llmbench.report.tables import concurrency_entries, input_entries
-from llmbench.report.why import stacked_parts
+from llmbench.report.why_gap import stacked_parts
 from llmbench.store.run_schema import Distribution
 from llmbench.tasks import TaskRecord, TaskStep
 

@@ -211,6 +211,13 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{name}：完整响应平均 {e2e} ms，其中最大的部分是{part}（{ms} ms，占 {share}；"
         "按服务端直方图估算，见下表）。",
     ),
+    "why.gap": (
+        "{b} is {gap} ms {dir} than {a} in mean full response; {share} of that gap is {part} "
+        "({pb} vs {pa} ms).",
+        "{b} 的平均完整响应比 {a} {dir} {gap} ms；其中 {share} 来自{part}（{pb} 对 {pa} ms）。",
+    ),
+    "why.slower": ("slower", "慢"),
+    "why.faster": ("faster", "快"),
     "why.split": (
         "{name}: first-token wait split by {source}.",
         "{name}：首词等待按 {source} 拆分。",
@@ -280,6 +287,33 @@ CATALOG: dict[str, tuple[str, str]] = {
     "part.prefill": ("prefill", "预填充"),
     "part.decode": ("decode", "解码"),
     "part.after_headers": ("after headers", "响应头之后"),
+    "part.intake": ("intake (network, server)", "接入（网络、服务端）"),
+    "part.first_token_delivery": ("first-token delivery", "首词送达"),
+    "part.after_first_token": ("after first token", "首个 token 之后"),
+    "part.first_token_other": ("first-token wait, other", "首词等待（其他）"),
+    "part.task_accept": ("task: accept", "任务：受理"),
+    "part.task_human_wait": ("task: human wait", "任务：等待人工"),
+    "part.task_agent_work": ("task: agent work", "任务：智能体工作"),
+    "part.task_polling_delay": ("task: polling delay", "任务：轮询延迟"),
+    "basis.task_accept": (
+        "measured: submitted → the create call answered",
+        "实测：提交 → 创建请求得到应答",
+    ),
+    "basis.task_human_wait": (
+        "measured: the service's waiting-for-a-human time, until llmbench answered",
+        "实测：服务等待人工的时间，直到 llmbench 应答",
+    ),
+    "basis.task_agent_work": (
+        "estimated: completion − accept − human wait − polling delay (the service's own work "
+        "and the delivery of its end)",
+        "估算：完成时间 − 受理 − 等待人工 − 轮询延迟（服务自身的工作及其结束通知的送达）",
+    ),
+    "basis.task_polling_delay": (
+        "estimated: a poll-seen end lies between the previous poll and the one that saw it: half "
+        "that interval; 0 for an end seen by webhook or stream",
+        "估算：轮询发现的结束位于前一次轮询与发现它的那次之间：取该间隔的一半；"
+        "由 webhook 或流发现的结束为 0",
+    ),
     # the decomposition's basis notes as monitor/decomposition.py words them (shown translated
     # only when the stored note is exactly this English text)
     "basis.client_send_lag": (
@@ -301,6 +335,44 @@ CATALOG: dict[str, tuple[str, str]] = {
         "估算：首词等待 × 服务端排队 /（排队 + 预填充）均值之比",
     ),
     "basis.prefill": ("estimated: the rest of it", "估算：首词等待的其余部分"),
+    # by the block's `split` (the two above are the notes of run.json files without one)
+    "basis.queue_wait_apportioned": (
+        "estimated: first-token wait × the server's mean queue time / the client's mean "
+        "first-token wait",
+        "估算：首词等待 × 服务端平均排队时间 / 客户端平均首词等待",
+    ),
+    "basis.prefill_apportioned": (
+        "estimated: first-token wait × the server's mean prefill time / the client's mean "
+        "first-token wait",
+        "估算：首词等待 × 服务端平均预填充时间 / 客户端平均首词等待",
+    ),
+    "basis.first_token_other": (
+        "estimated: first-token wait − queue wait − prefill (server intake after the headers, "
+        "first-token delivery; and prefill where the server has no histogram of it)",
+        "估算：首词等待 − 排队等待 − 预填充（响应头之后的服务端接收、首词送达；"
+        "服务端无预填充直方图时也含预填充）",
+    ),
+    "basis.intake": (
+        "measured (simulator log, shared clock): sent → the engine could schedule it "
+        "(network, server intake, request overhead)",
+        "实测（模拟器日志，共享时钟）：发送 → 引擎可调度（网络、服务端接收、请求开销）",
+    ),
+    "basis.queue_wait_exact": (
+        "measured (simulator log): could be scheduled → first scheduled",
+        "实测（模拟器日志）：可调度 → 首次调度",
+    ),
+    "basis.prefill_exact": (
+        "measured (simulator log): first scheduled → first token produced",
+        "实测（模拟器日志）：首次调度 → 产生首个 token",
+    ),
+    "basis.first_token_delivery": (
+        "measured (simulator log, shared clock): first token produced → received by the client",
+        "实测（模拟器日志，共享时钟）：产生首个 token → 客户端收到",
+    ),
+    "basis.after_first_token": (
+        "measured (simulator log, shared clock): first token produced → end, no first token seen",
+        "实测（模拟器日志，共享时钟）：产生首个 token → 结束，未见首个 token",
+    ),
     "cold.yes": ("yes: first {k} requests {ratio}×", "是：前 {k} 个请求 {ratio} 倍"),
     "cold.no": ("no", "否"),
     # comparison

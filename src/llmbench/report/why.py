@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmbench.monitor.cache_evidence import CacheEvidence
-from llmbench.monitor.decomposition import Decomposition
 from llmbench.report.messages import Messages
 from llmbench.report.source import ReportSource, RunEntry
 from llmbench.report.tables import DASH, TableView, num, pct
+from llmbench.report.why_gap import gap_sentences, stacked_parts
 from llmbench.report.why_sweeps import (
     MIN_BATCH_SAMPLES,
     batching_sentences,
@@ -20,27 +20,11 @@ from llmbench.report.why_sweeps import (
     session_sentences,
 )
 
-# The parts that add up to E2E (the send lag comes before it); queue and prefill replace the
-# first-token wait when the server's histograms split it.
-E2E_PARTS = ("ttfb", "first_token_wait", "decode", "after_headers")
-SPLIT_PARTS = ("ttfb", "queue_wait", "prefill", "decode", "after_headers")
-
 
 @dataclass(frozen=True, slots=True)
 class WhyView:
     tables: list[TableView]
     sentences: list[str]
-
-
-def stacked_parts(decomposition: Decomposition) -> list[tuple[str, float]]:
-    """(part, mean ms) of the parts whose means add up to the mean E2E."""
-    parts = decomposition.parts
-    names = SPLIT_PARTS if "queue_wait" in parts else E2E_PARTS
-    return [
-        (name, mean)
-        for name in names
-        if name in parts and (mean := parts[name].mean_ms) is not None
-    ]
 
 
 def _share(part_ms: float | None, e2e_ms: float | None) -> str:
@@ -61,10 +45,31 @@ def decomposition_rows(entry: RunEntry, name: str, m: Messages) -> list[tuple[st
             num(stats.mean_ms),
             num(stats.p95_ms),
             DASH if part == "client_send_lag" else _share(stats.mean_ms, e2e),
-            m.stored(f"basis.{part}", stats.basis),
+            _basis_note(m, part, block.split, stats.basis),
         )
         for part, stats in block.parts.items()
-    ]
+    ] + _task_rows(entry, name, m)
+
+
+def _task_rows(entry: RunEntry, name: str, m: Messages) -> list[tuple[str, ...]]:
+    """Agent-service tasks' completion split (`decomposition.tasks`), as shares of its mean."""
+    block = entry.run.decomposition
+    split = block.tasks if block is not None else None
+    if split is None:
+        return []
+    tasks = entry.run.tasks
+    completion = tasks.task_completion_ms.mean if tasks is not None else None
+    return [
+        (name, m(f"part.task_{part}"), num(stats.mean_ms), num(stats.p95_ms),
+         _share(stats.mean_ms, completion), m.stored(f"basis.task_{part}", stats.basis))
+        for part, stats in split.parts.items()
+    ]  # fmt: skip
+
+
+def _basis_note(m: Messages, part: str, split: str | None, note: str) -> str:
+    """A part's stored basis, translated by its split's catalog entry, else the part's."""
+    translated = m.stored(f"basis.{part}_{split}", note)
+    return translated if translated != note else m.stored(f"basis.{part}", note)
 
 
 def _cold_cell(cache: CacheEvidence, m: Messages) -> str:
@@ -173,6 +178,7 @@ def why_view(source: ReportSource, m: Messages) -> WhyView:
             cache.append(row)
         said += sentences(entry, name, m)
     said += batching_sentences(source, m) + prefill_sentences(source, m)
+    said += gap_sentences(source, m)
     said += session_sentences(source, m)
     tables = []
     if decomposition:

@@ -28,7 +28,7 @@ from llmbench.clients.engines import (
     sent_fields_of,
 )
 from llmbench.clients.openai import OpenAIClient, list_models
-from llmbench.clients.scrape import TargetEnvironment, describe_target
+from llmbench.clients.scrape import TargetEnvironment, describe_target, read_sim_phases
 from llmbench.clients.tokens import Tokenizer, load_tokenizer
 from llmbench.config import RunSpec, SimSpec
 from llmbench.config.load import MAX_WORKERS
@@ -44,6 +44,7 @@ from llmbench.monitor.cache_evidence import cache_evidence
 from llmbench.monitor.client_health import ClientWatch, judge_metrics, merge_reports
 from llmbench.monitor.decomposition import decompose
 from llmbench.monitor.environment import capture_environment
+from llmbench.monitor.task_parts import decompose_tasks
 from llmbench.records import RequestRecord
 from llmbench.redaction import public_url
 from llmbench.run.plan import LoadPlan, TaskSink, build_load, prompt_tokens
@@ -288,6 +289,8 @@ async def execute_run(
             _mark_failed(writer, run)
             raise
         watched = watch.blocks(_measured_window(outcome))
+        origin_ns = run.clock.monotonic_ns_at_start
+        evidence = await _evidence(target, sink, watched, watch, origin_ns)
         parts = RunSummaryParts.model_validate(summarize_run(records, seed=spec.seed))
         judged = load.assess(records, parts.summary.duration_s)
         # The judged blocks that were given: `goodput` only with objectives.
@@ -304,7 +307,7 @@ async def execute_run(
                 **dict(parts),
                 **judgement,
                 **watched,
-                **_evidence(records, watched, watch, run.clock.monotonic_ns_at_start),
+                **evidence,
                 **_agent_blocks(spec, sink.tasks),
                 **sessions,
             }
@@ -435,14 +438,24 @@ async def _target_environment(
     return environment
 
 
-def _evidence(
-    records: RunColumns, watched: dict[str, Any], watch: RunWatch, origin_ns: int
+async def _evidence(
+    target: Target, sink: RecordKeeper, watched: dict[str, Any], watch: RunWatch, origin_ns: int
 ) -> dict[str, Any]:
-    """run.json's `cache` and `decomposition` blocks, from the records and server metrics."""
-    metrics = watched["server_metrics"]
+    """run.json's `cache` and `decomposition` blocks, from the records, tasks and server
+    metrics, and for the embedded simulator its log's engine phases (an exact queue / prefill
+    split)."""
+    metrics, records = watched["server_metrics"], sink.columns
+    phases, source = None, None
+    if target.embedded_sim is not None:
+        phases, source = await read_sim_phases(target.base_url)
+    decomposition = decompose(records, metrics, phases, source)
+    update: dict[str, Any] = {"tasks": decompose_tasks(sink.tasks)}
+    if phases is None and source is not None:  # why the exact split is missing
+        update["split_source"] = f"{source}; {decomposition.split_source}"
+    decomposition = decomposition.model_copy(update=update)
     return {
         "cache": cache_evidence(records, metrics, watch.running_series(), origin_ns),
-        "decomposition": decompose(records, metrics),
+        "decomposition": decomposition,
     }
 
 

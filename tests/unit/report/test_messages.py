@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import llmbench.report
-from llmbench.monitor.decomposition import Decomposition
+from llmbench.monitor.decomposition import ADDITIVE, BASIS, Decomposition
+from llmbench.monitor.task_parts import TASK_BASIS
 from llmbench.report.messages import CATALOG, LANGS, Messages
 
 REPORT_DIR = Path(llmbench.report.__file__).parent
@@ -63,11 +64,20 @@ def test_every_decomposition_part_has_a_name_and_basis() -> None:
         "after_headers",
         "queue_wait",
         "prefill",
+        *(p for split in ADDITIVE.values() for p in split),
     )
     assert "parts" in Decomposition.model_fields
     for part in parts:
         assert f"part.{part}" in CATALOG
-        assert f"basis.{part}" in CATALOG
+        assert f"basis.{part}" in CATALOG or f"basis.{part}_exact" in CATALOG
+
+
+def test_the_catalog_words_each_basis_as_the_decomposition_stores_it() -> None:
+    for key, note in BASIS.items():
+        assert CATALOG[f"basis.{key}"][0] == note
+    for key, note in TASK_BASIS.items():
+        assert f"part.task_{key}" in CATALOG
+        assert CATALOG[f"basis.task_{key}"][0] == note
 
 
 def test_stored_notes_are_translated_only_when_worded_as_the_catalog() -> None:

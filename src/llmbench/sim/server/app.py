@@ -1,7 +1,7 @@
 """The simulator's aiohttp application: routes, auth, faults and the timed emission loop.
 
-`build_app` gives the application (for in-process use); `serve` runs it on uvloop when
-available until SIGINT or SIGTERM. Every chunk is written at an absolute deadline and logged.
+`build_app` gives the application (for in-process use; `serving.serve` runs it on a socket).
+Every chunk is written at an absolute deadline and logged.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import asyncio
 import dataclasses
 import functools
 import hmac
-import signal
+import itertools
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import suppress
 
 from aiohttp import hdrs, web
@@ -65,13 +65,13 @@ from llmbench.sim.server.protocol import (
 from llmbench.sim.server.schedule import chunk_deadlines_ns, request_rng, token_deadlines_ns
 from llmbench.sim.server.served import TwinRunner, TwinStream
 from llmbench.sim.server.taskface import TaskFace
+from llmbench.sim.server.truth import TruthFace
 from llmbench.sim.twin.engine import AdmissionError
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _JSON = "application/json"
 _ARRIVAL_NS = web.RequestKey("arrival_ns", int)  # 0: unknown (no stamping protocol in front)
 _MALFORMED_CHUNKS = 2  # good token chunks sent before the malformed event
-_SHUTDOWN_TIMEOUT_S = 1.0
 _STATUS_FAULTS = {
     429: ("Rate limit reached (simulated fault)", "requests", "rate_limit_exceeded"),
     500: (
@@ -177,9 +177,10 @@ class _Simulator:
             return await self._wrong_content_type(request, entry)
         start_ns = received_ns + (fault.start_delay_ns if fault else 0)
         plan: Plan
-        if self.twin is None:
+        if self.twin is None:  # no queue: served at once, after any start-delay fault
+            entry.queued_ns, entry.admitted_ns = received_ns, start_ns
             start_ns += self.config.prefill_ns(gen.prompt_tokens)
-            plan = delayed_after(self._plan(start_ns, gen.max_tokens, seq), fault)
+            plan = delayed_after(self._plan(start_ns, gen.max_tokens, seq, entry), fault)
         else:  # the engine times the tokens; a mid-stream stall delays their delivery
             try:
                 reply_words = [t.strip() for t in script] if script else None
@@ -189,7 +190,7 @@ class _Simulator:
             except AdmissionError as exc:
                 error = ApiError(400, str(exc), param="messages", code="context_length_exceeded")
                 return await self._refuse(request, entry, error)
-            entry.engine_arrival_ns = plan.engine_arrival_ns
+            entry.engine_arrival_ns, plan.log = plan.engine_arrival_ns, entry
             if fault is not None and fault.stall_after_chunks is not None:
                 plan.stall_after_chunks = fault.stall_after_chunks
                 plan.stall_ns = fault.stall_after_ns
@@ -244,10 +245,14 @@ class _Simulator:
         except web.HTTPRequestEntityTooLarge as exc:  # chunked body over client_max_size
             raise too_large from exc
 
-    def _plan(self, start_ns: int, n_tokens: int, seq: int) -> ChunkPlan:
+    def _plan(
+        self, start_ns: int, n_tokens: int, seq: int, entry: RequestLog | None = None
+    ) -> ChunkPlan:
         cfg = self.config
         rng = request_rng(cfg.seed, seq) if cfg.jitter_ns > 0 else None
         tokens = token_deadlines_ns(start_ns, n_tokens, cfg.ttft_ns, cfg.itl_ns, cfg.jitter_ns, rng)
+        if entry is not None and (first := next(tokens, None)) is not None:
+            entry.first_token_ns, tokens = first, itertools.chain((first,), tokens)
         return chunk_deadlines_ns(tokens, cfg.tokens_per_chunk)
 
     def model_plan(
@@ -401,27 +406,12 @@ class _Simulator:
     async def health(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"status": "ok"})
 
-    async def log_all(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"requests": [e.to_dict() for e in self.log.entries()]})
-
-    async def log_one(self, request: web.Request) -> web.StreamResponse:
-        entry = self.log.get(request.match_info["request_id"])
-        if entry is None:
-            body = error_body(
-                "no log entry for this request id", "not_found_error", code="not_found"
-            )
-            return _json_response(404, body)
-        return web.json_response(entry.to_dict())
-
-    async def metrics(self, request: web.Request) -> web.StreamResponse:
+    def metrics_text(self) -> str:
         """Prometheus text: the twin's queue, batch, KV usage and prefix hit rate."""
         values = self.twin.metrics() if self.twin is not None else {}
         values["llmbench_sim_requests_total"] = self._seq
         histograms = self.twin.histograms if self.twin is not None else None
-        return web.Response(text=prometheus_text(values, histograms), content_type="text/plain")
-
-    async def log_clear(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"cleared": self.log.clear()})
+        return prometheus_text(values, histograms)
 
     async def model_call(self, start_ns: int, words: tuple[str, ...], max_tokens: int) -> int:
         """A task step's model call (task face): sleeps until its last token is due."""
@@ -478,59 +468,13 @@ def build_app(config: SimConfig) -> web.Application:
     app.router.add_post("/v1/chat/completions", sim.chat)
     app.router.add_post("/v1/completions", sim.completions)
     app.router.add_post(MESSAGES_PATH, functools.partial(sim._generate, kind="messages"))
-    app.router.add_get("/sim/log", sim.log_all)
-    app.router.add_post("/sim/log/clear", sim.log_clear)
-    app.router.add_get("/sim/log/{request_id}", sim.log_one)
-    app.router.add_get("/metrics", sim.metrics)
+    TruthFace(sim.log, sim.metrics_text).install(app)
     A2AFace(sim.token_times, config.api_key).install(app)
     app.cleanup_ctx.append(sim.twin_loop)
     TaskFace(config.task_options, config.seed, config.api_key, sim.model_call).install(app)
     return app
 
 
-def serve(
-    host: str, port: int, config: SimConfig, on_listening: Callable[[str, int], None]
-) -> None:
-    """Serve until SIGINT/SIGTERM; `on_listening(host, bound_port)` once connections are accepted.
-
-    Port 0 picks a free port. A host resolving to several addresses binds each; the first
-    bound port is reported.
-    """
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve(host, port, config, on_listening))
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
-async def _serve(
-    host: str, port: int, config: SimConfig, on_listening: Callable[[str, int], None]
-) -> None:
-    runner = web.AppRunner(build_app(config), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
-    await runner.setup()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            # Not possible off the main thread (or on Windows): then only KeyboardInterrupt.
-            with suppress(ValueError, RuntimeError, NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-                installed.append(sig)
-        assert runner.server is not None
-        arrivals = runner.app[_SIMULATOR].arrivals
-        server = await loop.create_server(
-            arrivals.wrap(runner.server), host, port, backlog=1024, reuse_address=True
-        )
-        on_listening(host, int(server.sockets[0].getsockname()[1]))
-        await stop.wait()
-        server.close()
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        await runner.cleanup()
+def arrival_clock(app: web.Application) -> ArrivalClock:
+    """The clock that stamps each request's first byte, for the server in front of `app`."""
+    return app[_SIMULATOR].arrivals

@@ -23,6 +23,14 @@ class RequestLog:
     stream: bool = False
     body_ns: int | None = None  # the request's body read in full (its last byte was in)
     engine_arrival_ns: int | None = None  # the twin's: the arrival its engine went by
+    # When the engine could first schedule it (twin: engine arrival + request overhead; fixed
+    # timing: received), first scheduled it (the start of its first prefill step; fixed timing:
+    # received + a start-delay fault) and produced its first token (the end of that token's
+    # step; fixed timing: the first token's deadline). None until known.
+    queued_ns: int | None = None
+    admitted_ns: int | None = None
+    first_token_ns: int | None = None
+    cached_tokens: int | None = None  # twin: prompt tokens its prefix cache gave at admission
     headers_ns: int | None = None
     chunk_deadline_ns: array[int] = field(default_factory=lambda: array("q"))
     chunk_emit_ns: array[int] = field(default_factory=lambda: array("q"))
@@ -69,6 +77,10 @@ class RequestLog:
             "received_ns": self.received_ns,
             "body_ns": self.body_ns,
             "engine_arrival_ns": self.engine_arrival_ns,
+            "queued_ns": self.queued_ns,
+            "admitted_ns": self.admitted_ns,
+            "first_token_ns": self.first_token_ns,
+            "cached_tokens": self.cached_tokens,
             "headers_ns": self.headers_ns,
             "chunk_deadline_ns": self.chunk_deadline_ns.tolist(),
             "chunk_emit_ns": self.chunk_emit_ns.tolist(),
@@ -86,6 +98,12 @@ class RequestLog:
             "fault": self.fault,
             "outcome": self.outcome,
         }
+
+
+PHASE_FIELDS = (
+    "request_id", "received_ns", "queued_ns", "admitted_ns", "first_token_ns", "done_ns",
+    "prompt_tokens", "cached_tokens", "outcome",
+)  # fmt: skip
 
 
 class EmissionLog:
@@ -110,6 +128,16 @@ class EmissionLog:
 
     def entries(self) -> list[RequestLog]:
         return list(self._entries.values())
+
+    def phases(self) -> dict[str, Any]:
+        """`GET /sim/phases`: per request, only the engine phases and their ends, as rows (a
+        run's decomposition reads these; the full log carries every chunk)."""
+        rows = [
+            [e.request_id, e.received_ns, e.queued_ns, e.admitted_ns, e.first_token_ns,
+             e.done_ns, e.prompt_tokens, e.cached_tokens, e.outcome]
+            for e in self._entries.values()
+        ]  # fmt: skip
+        return {"fields": list(PHASE_FIELDS), "requests": rows}
 
     def clear(self) -> int:
         count = len(self._entries)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 from llmbench.sim.server.clock import DeadlineWaiter
 from llmbench.sim.server.exposition import Histogram
+from llmbench.sim.server.log import RequestLog
 from llmbench.sim.twin.engine import Engine
 from llmbench.sim.twin.params import Preset
 from llmbench.sim.twin.sequence import Seq
@@ -31,8 +32,8 @@ class TwinStream:
     """One request's token deadlines, pushed by the engine loop, awaited by its writer."""
 
     __slots__ = (
-        "_deadlines", "_wake", "done", "engine_arrival_ns", "seq", "sink", "stall_after_chunks",
-        "stall_ns",
+        "_deadlines", "_wake", "done", "engine_arrival_ns", "log", "seq", "sink",
+        "stall_after_chunks", "stall_ns",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -49,6 +50,8 @@ class TwinStream:
         self.stall_ns = 0
         # Writes a due token itself (True) or refuses it (False: it queues for `chunks`).
         self.sink: Callable[[int, bool], bool] | None = None
+        # The request's log entry until its engine phases are written in (at its first token).
+        self.log: RequestLog | None = None
 
     @property
     def cached_tokens(self) -> int:
@@ -158,7 +161,19 @@ class TwinRunner:
     def token(self, seq: Seq, end_s: float, last: bool) -> None:
         stream = seq.tag
         assert isinstance(stream, TwinStream)
+        if stream.log is not None:  # its first token: the phases are known, and logged now
+            self._log_phases(stream.log, seq, end_s)
+            stream.log = None
         self._due.append((stream, last))
+
+    def _log_phases(self, entry: RequestLog, seq: Seq, first_s: float) -> None:
+        """The times `_observe` gives vLLM's histograms, on the log's ns clock: queued at
+        eligible, admitted when first scheduled, first token at its step's end."""
+        assert seq.admitted_s is not None
+        entry.queued_ns = self.nanoseconds(seq.eligible_s)
+        entry.admitted_ns = self.nanoseconds(seq.admitted_s)
+        entry.first_token_ns = self.nanoseconds(first_s)
+        entry.cached_tokens = seq.cached_tokens
 
     async def run(self) -> None:
         """The engine loop: plan a step at the previous step's end, sleep until it ends."""
