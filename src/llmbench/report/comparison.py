@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmbench.config.digest import by_contents
 from llmbench.errors import ConfigError, IncompatibleRunsError, StoreError
 from llmbench.metrics.compare import DEFAULT_BAND, RATIO_STATISTICS, holm
 from llmbench.metrics.stability import Verdict as LoadState
@@ -141,6 +142,7 @@ def workload_differences(
     if b is None or c is None:
         missing = baseline if b is None else candidate
         return [f"{missing.directory}: no run.json, so its workload is unknown"]
+    b, c = by_contents(b), by_contents(c)  # a trace or dataset by its digest, not its path
     flat_b: dict[str, Any] = {}
     flat_c: dict[str, Any] = {}
     for block in _WORKLOAD_BLOCKS:
@@ -271,7 +273,7 @@ def _workload_key(directory: Path) -> str:
     path = directory / RUN_FILE
     if not path.exists():
         return f"unknown:{directory}"
-    spec = read_run_file(path).spec.model_dump(mode="json")
+    spec = by_contents(read_run_file(path).spec.model_dump(mode="json"))
     flat: dict[str, Any] = {}
     for block in _WORKLOAD_BLOCKS:
         _flatten(spec.get(block), block, flat)
