@@ -14,6 +14,7 @@ from typing import Any
 from llmbench.clients.openai import OpenAIClient
 from llmbench.config.agent_loop import AgentLoopSpec
 from llmbench.metrics.agent_loop import agent_loop_summary
+from llmbench.metrics.tasks import summarize_tasks
 from llmbench.records import RequestRecord
 from llmbench.run.agent_loop import AgentLoop
 from llmbench.tasks import TaskRecord, TaskStatus
@@ -158,3 +159,30 @@ def test_stop_cancels_the_tasks_and_keeps_their_records(start_sim: StartSim) -> 
     assert all([s.kind for s in t.steps] == ["model"] for t in tasks)
     assert len(records) == 2
     assert all(r.ok for r in records)
+
+
+def test_a_step_capped_task_is_censored_in_both_blocks(start_sim: StartSim) -> None:
+    """A task cut at its step cap never finished: kept out of completion times (agent_loop and
+    tasks blocks alike), counted as step-capped, and in the elapsed times at its cut."""
+    base_url = start_sim(ttft_ms=5, itl_ms=1, reply="agent", agent_finish_after=3)
+    _, finished = _run(base_url, _spec(max_steps=3))  # finishes at its third step
+    _, capped = _run(base_url, _spec(max_steps=2))  # cut before it
+    assert [t.status for t in finished] == [TaskStatus.OK]
+    assert [t.status for t in capped] == [TaskStatus.TIMEOUT]
+    assert capped[0].error is not None
+    assert capped[0].error.category == "step_cap"
+    tasks = finished + capped
+    loop = agent_loop_summary(tasks, history="strip_images", markers=["do(action="])
+    block = summarize_tasks(tasks)
+    done_ms = (finished[0].completion_ns or 0) / 1e6
+    cut_ms = (capped[0].completion_ns or 0) / 1e6
+    for completion in (loop["task_completion_ms"], block["task_completion_ms"]):
+        assert completion["n"] == 1
+        assert completion["max"] == done_ms
+    for elapsed in (loop["task_elapsed_ms"], block["task_elapsed_ms"]):
+        assert elapsed["n"] == 2
+        assert sorted([elapsed["min"], elapsed["max"]]) == sorted([done_ms, cut_ms])
+    assert loop["censored"] == {"step_cap": 1}
+    assert block["censoring"]["censored"] == 1
+    assert block["censoring"]["by_category"] == {"step_cap": 1}
+    assert loop["by_status"]["timeout"] == block["counts"]["timeout"] == 1

@@ -15,7 +15,7 @@ from llmbench.cli.history import StoreOption, run_directory
 from llmbench.errors import ConfigError
 
 if TYPE_CHECKING:
-    from llmbench.report.comparison import RunComparison
+    from llmbench.report.comparison import ComparedDirs
 
 _FORMAT = Literal["terminal", "md", "json"]
 
@@ -46,23 +46,28 @@ def _band(value: float) -> float:
     return value
 
 
-def _show(results: list[RunComparison], format_: str) -> None:
+def _show(compared: ComparedDirs, format_: str) -> None:
     from llmbench.report.comparison_view import (
         comparison_markdown,
         comparison_table,
         comparisons_json,
+        skipped_line,
     )
 
+    results, skipped = compared.results, compared.skipped
     if format_ == "json":
-        print(json.dumps(comparisons_json(results), indent=2))
+        print(json.dumps(comparisons_json(results, skipped), indent=2))
     elif format_ == "md":
-        print(comparison_markdown(results))
+        print(comparison_markdown(results, skipped))
     else:
         from rich.console import Console
+        from rich.text import Text
 
         console = Console(width=None if sys.stdout.isatty() else 160)
         for result in results:
             console.print(comparison_table(result))
+        for note in skipped:
+            console.print(Text("note: " + skipped_line(note), style="dim"))
 
 
 def compare(
@@ -98,11 +103,11 @@ def compare(
     band = _band(equivalence)
     from llmbench.report.comparison import compare_dirs
 
-    results = compare_dirs(
+    compared = compare_dirs(
         directories, baseline=baseline, metrics=names, seed=seed, band=band, force=force,
         trim_warmup=trim_warmup, primary=statistic,
     )  # fmt: skip
-    _show(results, format_)
+    _show(compared, format_)
 
 
 # `llmbench gate` exit codes (docs/comparison.md): distinct, so a pipeline can tell them apart.

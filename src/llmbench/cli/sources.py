@@ -15,6 +15,7 @@ import yaml
 
 from llmbench.cli.flags import BY_PARAM, FlagApplier, apply_flags, apply_set
 from llmbench.config import RunSpec, upgrade_spec_v1
+from llmbench.config.beside import RUN_SPEC_FILES, files_beside
 from llmbench.config.problems import validate_run_spec
 from llmbench.config.specfile import (
     SECRET_HINT,
@@ -118,7 +119,10 @@ class SpecSources:
 
     def base(self) -> dict[str, Any]:
         """File data with the environment over it."""
-        data: dict[str, Any] = _copy(self.document.data) if self.document else {}
+        data: dict[str, Any] = {}
+        if self.document is not None:  # its relative paths name files beside it
+            folder = Path(self.document.name).parent
+            data = files_beside(_copy(self.document.data), folder, RUN_SPEC_FILES)
         for name, value in self.environment.items():
             _set(data, env_loc(name), value)
             self.origins[env_loc(name)] = name

@@ -13,11 +13,15 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializerFunctionWrapHandler,
     Tag,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
+
+from llmbench.config.digest import with_digests, without_unknown
 
 # Ranges: wide enough for any real benchmark, narrow enough that no value overflows a
 # schedule, a timer or a JSON reader downstream.
@@ -151,10 +155,22 @@ class ReplayLoad(_Load):
 
     kind: Literal["replay"] = "replay"
     trace: str = Field(min_length=1, description="replay: Mooncake-style JSONL trace")
+    trace_sha256: str | None = Field(
+        None, description="replay: the trace's SHA-256 when resolved (the workload's identity)"
+    )
     time_scale: float = Field(
         1.0, gt=0, le=1e6, description="replay: multiply the trace's gaps (0.5 = twice as fast)"
     )
     max_concurrency: int | None = _cap()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trace_by_contents(cls, data: Any) -> Any:
+        return with_digests(data, {"trace": "trace_sha256"})
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return without_unknown(handler(self), ("trace_sha256",))
 
     @property
     def needs_bound(self) -> bool:

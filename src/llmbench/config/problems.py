@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from llmbench.config.beside import RUN_SPEC_FILES, files_beside
 from llmbench.config.load import MAX_REQUESTS
 from llmbench.config.paths import models_of, settings
 from llmbench.config.run import RunSpec, WorkloadSpec
@@ -213,4 +214,5 @@ def validate_run_spec(data: dict[str, Any], where: Callable[[Loc], str]) -> RunS
 def load_run_spec(path: Path) -> RunSpec:
     """Reads, parses and validates a spec file alone (no environment, no flags)."""
     document = read_spec_file(path)
-    return validate_run_spec(document.data, document.where)
+    data = files_beside(document.data, path.parent, RUN_SPEC_FILES)
+    return validate_run_spec(data, document.where)

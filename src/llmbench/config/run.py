@@ -11,13 +11,16 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import (
     BeforeValidator,
     Field,
+    SerializerFunctionWrapHandler,
     TypeAdapter,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from llmbench.config.agent_loop import AgentLoopSpec
+from llmbench.config.digest import by_contents, with_digests, without_unknown
 from llmbench.config.images import ImageSpec
 from llmbench.config.load import (
     INT64_MAX,
@@ -211,6 +214,12 @@ class WorkloadSpec(_Spec):
     session_trace: str | None = Field(
         None, description="sessions replayed from a JSONL trace (session_id, lengths, hash_ids)"
     )
+    dataset_sha256: str | None = Field(
+        None, description="the dataset's SHA-256 when resolved (the workload's identity)"
+    )
+    session_trace_sha256: str | None = Field(
+        None, description="the session trace's SHA-256 when resolved (the workload's identity)"
+    )
     trace_block_tokens: int = Field(
         512, ge=1, le=MAX_TOKENS, description="tokens of one hash id's block (Mooncake: 512)"
     )
@@ -254,6 +263,16 @@ class WorkloadSpec(_Spec):
                 "the prompt"
             )
         return prefix
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inputs_by_contents(cls, data: Any) -> Any:
+        fields = {"dataset": "dataset_sha256", "session_trace": "session_trace_sha256"}
+        return with_digests(data, fields)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return without_unknown(handler(self), ("dataset_sha256", "session_trace_sha256"))
 
     @model_validator(mode="after")
     def _session_settings_need_sessions(self) -> WorkloadSpec:
@@ -386,6 +405,8 @@ class RunSpec(_Spec):
         # What is watched does not change the workload: monitor settings stay out of the hash.
         # Nor does where the load workers run (Ray or this host's processes).
         dumped = self.model_dump(mode="json", exclude={"monitor": True, "ray": True})
+        # A trace or dataset counts by its contents, not its path (none set: nothing changes).
+        dumped = by_contents(dumped)
         dumped["target"].pop("server_metrics_url", None)
         # Fields at the default they had before they existed: earlier runs stay comparable.
         # OpenAI-compatible targets hash as they did before other kinds existed.

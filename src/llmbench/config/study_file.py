@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from llmbench.config.agent_loop import AgentLoopSpec
+from llmbench.config.beside import STUDY_SPEC_FILES, beside, files_beside
 from llmbench.config.load import (
     INT64_MAX,
     INT64_MIN,
@@ -347,8 +348,8 @@ def _files_beside(data: Any, base: Path) -> Any:
     for name, entry in data["scenarios"].items():
         kind = entry.get("kind", name) if isinstance(entry, dict) else None
         file = entry.get("file") if isinstance(entry, dict) else None
-        if kind in FILE_KINDS and isinstance(file, str) and file and not Path(file).is_absolute():
-            entry = {**entry, "file": str(base / file)}
+        if kind in FILE_KINDS and isinstance(file, str):
+            entry = {**entry, "file": beside(file, base)}
         scenarios[name] = entry
     return {**data, "scenarios": scenarios}
 
@@ -362,7 +363,8 @@ def load_study_file(path: Path, presets: Collection[str]) -> StudyFile:
         )
     document = read_spec_file(path)
     try:
-        study = StudyFile.model_validate(_files_beside(document.data, path.parent))
+        data = files_beside(document.data, path.parent, STUDY_SPEC_FILES)
+        study = StudyFile.model_validate(_files_beside(data, path.parent))
     except ValidationError as exc:
         raise study_problems(exc, document.where) from None
     _check_presets(study, presets, document.where)

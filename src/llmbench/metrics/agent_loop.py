@@ -2,8 +2,11 @@
 E2E), prompt tokens, payload bytes, images and cached-token share; per task, completion time
 and the shares of it spent in model calls and in actuation waits. From the TaskRecords alone.
 
-Measured tasks only (warm-up excluded); failed, cancelled and step-capped tasks are counted and
-kept in the completion times as censored observations (their time so far), never dropped.
+Measured tasks only (warm-up excluded). The rule is the `tasks` block's (docs/metrics.md, "Task
+metrics"): completion times cover **ok** tasks; a step-capped, timed-out or cancelled task never
+finished, so it is a censored observation: counted (`censored`, by category, `step_cap` for the
+step cap), in `task_elapsed_ms` at its cut, never in `task_completion_ms`. Per-task time splits
+(model, actuation and their shares) cover every measured task that ended.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from llmbench.metrics.stats import describe
+from llmbench.metrics.tasks import censored_by_category
 from llmbench.tasks import TaskRecord, TaskStatus, TaskStep
 
 _NS_PER_MS = 1e6
@@ -67,7 +71,8 @@ def agent_loop_summary(
     """JSON-ready `agent_loop` block of run.json (store/run_schema.py `AgentLoopSummary`)."""
     measured = [t for t in tasks if not t.warmup]
     by_index: dict[int, list[TaskStep]] = defaultdict(list)
-    model_ms, actuation_ms, completion_ms, model_share, actuation_share = [], [], [], [], []
+    model_ms, actuation_ms, model_share, actuation_share = [], [], [], []
+    completion_ms, elapsed_ms = [], []
     thinking_ms, steps_per_task = [], []
     for task in measured:
         model = [s for s in task.steps if s.kind == "model"]
@@ -80,7 +85,9 @@ def agent_loop_summary(
             if (think := _since_sent_ms(step, step.marker_ns)) is not None:
                 thinking_ms.append(think)
         if task.completion_ns:
-            completion_ms.append(task.completion_ns / _NS_PER_MS)
+            elapsed_ms.append(task.completion_ns / _NS_PER_MS)
+            if task.ok:
+                completion_ms.append(task.completion_ns / _NS_PER_MS)
             model_share.append(model_ns / task.completion_ns)
             actuation_share.append(actuation_ns / task.completion_ns)
         model_ms.append(model_ns / _NS_PER_MS)
@@ -92,7 +99,9 @@ def agent_loop_summary(
         "tasks": len(measured),
         "by_status": statuses,
         "steps_per_task": describe(steps_per_task, seed=seed),
+        "censored": censored_by_category(measured),
         "task_completion_ms": describe(completion_ms, seed=seed),
+        "task_elapsed_ms": describe(elapsed_ms, seed=seed),
         "model_ms": describe(model_ms, seed=seed),
         "actuation_ms": describe(actuation_ms, seed=seed),
         "model_share": describe(model_share, seed=seed),

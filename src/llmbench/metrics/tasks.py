@@ -121,14 +121,28 @@ def _steps(measured: Sequence[TaskRecord], seed: int) -> dict[str, Any]:
     return out
 
 
+CENSORED_STATUSES = (TaskStatus.TIMEOUT, TaskStatus.CANCELLED)
+
+
+def censored_by_category(measured: Sequence[TaskRecord]) -> dict[str, int]:
+    """Censored tasks (cut before they finished) by why: `step_cap`, `timeout`, `cancelled`."""
+    out: dict[str, int] = {}
+    for task in measured:
+        if task.status in CENSORED_STATUSES:
+            why = task.error.category if task.error is not None else task.status.value
+            out[why] = out.get(why, 0) + 1
+    return dict(sorted(out.items()))
+
+
 def _censoring(measured: Sequence[TaskRecord]) -> dict[str, Any]:
-    cut = [t for t in measured if t.status in (TaskStatus.TIMEOUT, TaskStatus.CANCELLED)]
+    cut = [t for t in measured if t.status in CENSORED_STATUSES]
     elapsed = [t.completion_ns for t in cut if t.completion_ns is not None]
     return {
         "censored": len(cut),
+        "by_category": censored_by_category(measured),
         "min_censored_at_ms": min(elapsed) / _NS_PER_MS if elapsed else None,
-        "note": "timed-out and cancelled tasks are kept: counted, and in task_elapsed_ms at the "
-        "time they were cut; task_completion_ms covers ok tasks only",
+        "note": "timed-out (step-capped included) and cancelled tasks are kept: counted, and in "
+        "task_elapsed_ms at the time they were cut; task_completion_ms covers ok tasks only",
     }
 
 

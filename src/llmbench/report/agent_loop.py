@@ -50,13 +50,21 @@ def agent_loop_table(block: AgentLoopSummary) -> Table:
     return table
 
 
+def _censored(by_why: dict[str, int]) -> str:
+    """`; censored: step_cap 2` — tasks cut before they finished, kept out of completion."""
+    if not by_why:
+        return ""
+    return "; censored: " + ", ".join(f"{why} {n}" for why, n in by_why.items())
+
+
 def agent_loop_lines(run: RunResult | None) -> list[RenderableType]:
     block = run.agent_loop if run is not None else None
     if block is None:
         return []
     done = block.task_completion_ms
     line = (
-        f"tasks: completion p50 {_f((done.p50 or 0) / 1000, 2)} s (n={done.n}); "
+        f"tasks: completion p50 {_f((done.p50 or 0) / 1000, 2)} s (n={done.n} ok"
+        f"{_censored(block.censored)}); "
         f"model {_pct(block.model_share.mean)} and actuation {_pct(block.actuation_share.mean)} "
         f"of a task's time (means); {_f(block.steps_per_task.mean)} steps a task"
     )

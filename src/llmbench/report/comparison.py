@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmbench.config.digest import by_contents
 from llmbench.errors import ConfigError, IncompatibleRunsError, StoreError
 from llmbench.metrics.compare import DEFAULT_BAND, RATIO_STATISTICS, holm
 from llmbench.metrics.stability import Verdict as LoadState
@@ -31,7 +32,9 @@ from llmbench.store.results import RECORDS_FILE, RUN_FILE, load_run, read_run_fi
 __all__ = [
     "DEFAULT_METRICS",
     "METRICS",
+    "ComparedDirs",
     "MetricRow",
+    "Pairing",
     "RunComparison",
     "RunSide",
     "compare_dirs",
@@ -139,6 +142,7 @@ def workload_differences(
     if b is None or c is None:
         missing = baseline if b is None else candidate
         return [f"{missing.directory}: no run.json, so its workload is unknown"]
+    b, c = by_contents(b), by_contents(c)  # a trace or dataset by its digest, not its path
     flat_b: dict[str, Any] = {}
     flat_c: dict[str, Any] = {}
     for block in _WORKLOAD_BLOCKS:
@@ -269,7 +273,7 @@ def _workload_key(directory: Path) -> str:
     path = directory / RUN_FILE
     if not path.exists():
         return f"unknown:{directory}"
-    spec = read_run_file(path).spec.model_dump(mode="json")
+    spec = by_contents(read_run_file(path).spec.model_dump(mode="json"))
     flat: dict[str, Any] = {}
     for block in _WORKLOAD_BLOCKS:
         _flatten(spec.get(block), block, flat)
@@ -285,44 +289,74 @@ def _names(directory: Path) -> set[str]:
     return names
 
 
-def pair_runs(directories: Sequence[Path], baseline: str | None = None) -> list[tuple[Path, Path]]:
+@dataclass(frozen=True, slots=True)
+class Pairing:
+    """(baseline, candidate) pairs, and why each run left out was left out (said, not hidden)."""
+
+    pairs: list[tuple[Path, Path]]
+    skipped: list[str]
+
+
+def _listed(group: Sequence[Path]) -> str:
+    return ", ".join(d.name for d in group)
+
+
+def pair_runs(directories: Sequence[Path], baseline: str | None = None) -> Pairing:
     """(baseline, candidate) pairs: runs grouped by workload; in each group the run named
     `baseline` (directory name or path, run id, target id or spec name; default: the group's
     first) against each other. Two runs of different workloads make one pair (which
-    `compare_runs` refuses unless forced). Raises ConfigError when nothing can be paired."""
+    `compare_runs` refuses unless forced). A group without a run named `baseline`, and a run
+    alone with its workload, are left out with a note. Raises ConfigError when nothing can be
+    paired."""
     groups: dict[str, list[Path]] = {}
     for directory in directories:
         groups.setdefault(_workload_key(directory), []).append(directory)
-    multi = [g for g in groups.values() if len(g) >= 2]
-    if not multi and len(directories) == 2:
-        multi = [list(directories)]
+    considered = list(groups.values())
+    multi = [g for g in considered if len(g) >= 2]
+    if not multi and len(directories) == 2:  # two runs given alone: one pair, checked later
+        considered = multi = [list(directories)]
     if not multi:
         raise ConfigError(
             f"nothing to compare among {len(directories)} run(s): no two ran the same workload",
             hint="pass two results directories, or a study with several targets",
         )
     pairs: list[tuple[Path, Path]] = []
-    for group in multi:
+    skipped: list[str] = []
+    for group in considered:
+        if len(group) < 2:
+            skipped.append(f"run {_listed(group)}: no other run ran its workload")
+            continue
         base = group[0]
         if baseline is not None:
             named = [d for d in group if baseline in _names(d)]
             if not named:
+                skipped.append(f"runs {_listed(group)} (one workload): no run named {baseline!r}")
                 continue
             base = named[0]
         pairs.extend((base, other) for other in group if other != base)
     if not pairs:
         raise ConfigError(
-            f"no run is named {baseline!r}",
+            f"no run is named {baseline!r} in any group of runs of one workload: "
+            + "; ".join(_listed(g) for g in multi),
             where="--baseline",
             hint="give a run's directory name, run id, target id or --name",
         )
-    return pairs
+    return Pairing(pairs, skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class ComparedDirs:
+    """What `compare_dirs` compared, and the notes on the runs it left out."""
+
+    results: list[RunComparison]
+    skipped: list[str]
 
 
 def compare_dirs(
     paths: Sequence[Path], *, baseline: str | None = None, **options: Any
-) -> list[RunComparison]:
+) -> ComparedDirs:
     """`compare_runs` over every pair `pair_runs` makes of the runs under `paths` (results or
     study directories); `options` are `compare_runs`'s keywords."""
-    pairs = pair_runs(run_directories(paths), baseline)
-    return [compare_runs(b, c, **options) for b, c in pairs]
+    pairing = pair_runs(run_directories(paths), baseline)
+    results = [compare_runs(b, c, **options) for b, c in pairing.pairs]
+    return ComparedDirs(results, pairing.skipped)

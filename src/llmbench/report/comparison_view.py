@@ -92,8 +92,9 @@ def comparison_table(result: RunComparison) -> RenderableType:
     return Group(table, *sentences, *notes)
 
 
-def comparison_markdown(results: Sequence[RunComparison]) -> str:
-    """Markdown: per comparison a heading, the table, the sentences and the notes."""
+def comparison_markdown(results: Sequence[RunComparison], skipped: Sequence[str] = ()) -> str:
+    """Markdown: per comparison a heading, the table, the sentences and the notes; then the
+    runs left out (`skipped`: `compare_dirs`'s notes)."""
     out: list[str] = []
     for result in results:
         out.append(f"### {result.candidate.label} vs {result.baseline.label}\n")
@@ -106,8 +107,15 @@ def comparison_markdown(results: Sequence[RunComparison]) -> str:
         out += [f"- {row.sentence}" for row in result.rows]
         out += [f"- *{line}*" for line in _footer(result)]
         out.append("")
+    out += [f"- *{skipped_line(note)}*" for note in skipped]
     return "\n".join(out)
 
 
-def comparisons_json(results: Sequence[RunComparison]) -> dict[str, Any]:
-    return {"comparisons": [result.to_json() for result in results]}
+def skipped_line(note: str) -> str:
+    return f"not compared: {note}"
+
+
+def comparisons_json(
+    results: Sequence[RunComparison], skipped: Sequence[str] = ()
+) -> dict[str, Any]:
+    return {"comparisons": [result.to_json() for result in results], "skipped": list(skipped)}

@@ -19,13 +19,12 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from llmbench.clients.taskapi import Poll, TaskApiClient, TaskApiError
 from llmbench.clients.taskapi_spec import MANUS, TaskApiSpec, dig, load_task_api_spec
-from llmbench.clients.webhooks import KeyCache, WebhookReceiver
 from llmbench.config import RunSpec
 from llmbench.config.task_api import TaskApiSettings
 from llmbench.engine.closed_loop import PhaseOutcome, RunOutcome, StopReason
@@ -36,6 +35,9 @@ from llmbench.errors import ConfigError, EndpointError
 from llmbench.records import RequestRecord, RequestSpec
 from llmbench.run.task_tracker import Identity, TaskTracker
 from llmbench.tasks import TaskRecord, TaskStatus
+
+if TYPE_CHECKING:
+    from llmbench.clients.webhooks import WebhookReceiver
 
 _MAX_POLL_FAILURES = 3
 _CONFIRM_POLLS = 5  # polls after a webhook's end, for polling's own sighting of it
@@ -114,6 +116,9 @@ class TaskApiDriver:
         if s.webhook_tls_cert is not None and s.webhook_tls_key is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(s.webhook_tls_cert, s.webhook_tls_key)
+        # Here, not at the top: only webhook runs pay for `cryptography` (start-up time).
+        from llmbench.clients.webhooks import KeyCache, WebhookReceiver
+
         self.receiver = WebhookReceiver(
             s.webhook_listen, s.webhook_public_url, KeyCache(api.public_key), self._delivered,
             event_id_field=self.spec.webhooks.event_id_field, ssl_context=context,

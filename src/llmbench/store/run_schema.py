@@ -415,8 +415,15 @@ class AgentLoopSummary(Block):
     markers: list[str]
     tasks: int
     by_status: dict[str, int]
+    censored: dict[str, int] = Field(
+        default_factory=dict,
+        description="tasks cut before they finished, by why: step_cap, timeout, cancelled",
+    )
     steps_per_task: Distribution
-    task_completion_ms: Distribution = Field(description="submitted → last step's end")
+    task_completion_ms: Distribution = Field(description="ok tasks: submitted → last step's end")
+    task_elapsed_ms: Distribution | None = Field(
+        None, description="every ended task; censored ones (step cap, cancel) at the cut"
+    )
     model_ms: Distribution = Field(description="per task: Σ model calls (sent → end)")
     actuation_ms: Distribution = Field(description="per task: Σ actuation waits")
     model_share: Distribution = Field(description="per task: model_ms / completion")

@@ -48,7 +48,10 @@ class StepSummary(Block):
 
 
 class Censoring(Block):
-    censored: int = Field(description="timed-out + cancelled measured tasks")
+    censored: int = Field(description="timed-out (step-capped included) + cancelled measured tasks")
+    by_category: dict[str, int] = Field(
+        default_factory=dict, description="censored tasks by why: step_cap, timeout, cancelled"
+    )
     min_censored_at_ms: float | None
     note: str
 
