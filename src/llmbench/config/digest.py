@@ -1,7 +1,8 @@
 """Files a spec names enter the workload by their contents, not their path: a replay trace
-(`load.trace`), a dataset (`workload.dataset`, a bundled `builtin:NAME` by its bundled file)
-and a session trace (`workload.session_trace`). Each has a `*_sha256` beside it, filled when
-the spec is resolved and kept in results, so a stored spec reads back without the file.
+(`load.trace`), a dataset (`workload.dataset`, a bundled `builtin:NAME` by its bundled file),
+a session trace (`workload.session_trace`) and a task file (`tasks.file`). Each has a
+`*_sha256` beside it, filled when the spec is resolved and kept in results, so a stored spec
+reads back without the file.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ BY_CONTENTS = (
     ("load", "trace", "trace_sha256"),
     ("workload", "dataset", "dataset_sha256"),
     ("workload", "session_trace", "session_trace_sha256"),
+    ("tasks", "file", "file_sha256"),
 )
 _BUILTIN = "builtin:"
 

@@ -4,12 +4,11 @@ scheduled, and how many task instances run. The task file itself is read and che
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from llmbench.config.digest import source_sha256
 from llmbench.config.load import MAX_CONCURRENCY
 from llmbench.config.load import Spec as _Spec
 
@@ -44,13 +43,5 @@ class TasksSpec(_Spec):
         if isinstance(data, dict) and data.get("file") is None:
             raise ValueError("the task settings need a task file: set tasks.file (--tasks FILE)")
         if isinstance(data, dict) and data.get("file_sha256") is None:
-            return {**data, "file_sha256": _digest(data["file"])}
+            return {**data, "file_sha256": source_sha256(data["file"])}
         return data
-
-
-def _digest(path: object) -> str | None:
-    """The file's SHA-256, None when it cannot be read (the task-file reader then says why)."""
-    try:
-        return hashlib.sha256(Path(str(path)).read_bytes()).hexdigest()
-    except OSError:
-        return None

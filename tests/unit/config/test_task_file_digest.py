@@ -1,8 +1,10 @@
 """A task file's contents are part of the workload: one path with other contents hashes and
-compares as a different workload, and a stored spec reads back without the file."""
+compares as a different workload, one file at two paths as the same, and a stored spec reads
+back without the file."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -45,3 +47,13 @@ def test_a_stored_spec_keeps_its_digest_without_the_file(tmp_path: Path) -> None
     assert again.tasks is not None
     assert again.tasks.file_sha256 == stored["tasks"]["file_sha256"]
     assert again.spec_hash() == RunSpec.model_validate(stored).spec_hash()
+
+
+def test_one_file_at_two_paths_is_one_workload(tmp_path: Path) -> None:
+    first = _spec(tmp_path / "tasks.yaml", "hello")
+    there = tmp_path / "elsewhere" / "copy.yaml"
+    there.parent.mkdir()
+    shutil.copy(tmp_path / "tasks.yaml", there)
+    second = RunSpec.model_validate({"tasks": {"file": str(there)}})
+    assert first.spec_hash() == second.spec_hash()
+    assert workload_differences(_samples(first, "a"), _samples(second, "b")) == []
