@@ -36,8 +36,9 @@ from llmbench.records import RequestRecord
 from llmbench.report.terminal import run_summary
 from llmbench.run.execute import Target, execute_run
 from llmbench.run.workers import ray_actors
-from llmbench.store.results import load_run, record_line
-from support.cli import sigterm_long_run
+from llmbench.store.results import load_run, read_run_file, record_line
+from llmbench.store.run_schema import RayCluster, RunResult
+from support.cli import llmbench, sigterm_long_run
 
 StartSim = Callable[..., str]
 RAY = Path(sys.executable).with_name("ray")
@@ -269,3 +270,70 @@ def test_workers_taken_for_another_hosts_get_a_measured_offset_and_keep_their_du
         excess_ms.append((ttft_ns - (log["chunk_emit_ns"][0] - log["received_ns"])) / 1e6)
     assert min(excess_ms) >= 0  # never shorter than the server's own TTFT: not moved apart
     assert np.mean(excess_ms) < 5.0  # the local workers' bound (test_workers.py)
+
+
+TINY_STUDY = {
+    "targets": {"a": "sim:deterministic"},
+    "workload": {"input_tokens": 16, "output_tokens": 4},
+    "scenarios": {"concurrency": {"levels": [2, 4], "requests": 8}},
+}
+
+
+def _study_runs(out: Path) -> list[RunResult]:
+    return [read_run_file(p) for p in sorted(out.glob("0*/run.json")) if "." not in p.parent.name]
+
+
+def _complete_on_ray(run: RunResult, out: Path) -> RayCluster:
+    """On two Ray workers, every record there once, all ok; the spec keeps the Ray settings
+    and its hash does not (as `llmbench run --ray`). The cluster it ran on."""
+    assert run.status == "complete"
+    assert run.workers is not None
+    assert (run.workers.start, run.workers.processes) == ("ray", 2)
+    assert run.workers.cluster is not None
+    assert run.spec.ray.address is not None
+    assert run.spec_hash == run.spec.model_copy(update={"ray": RaySettings()}).spec_hash()
+    records = (out / run.run_id / "records.jsonl").read_bytes().splitlines()
+    lines = [orjson.loads(line) for line in records]
+    assert len(lines) == len({line["request_id"] for line in lines}) == 8
+    assert all(line["status"] == "ok" for line in lines)
+    assert {line["worker_id"] for line in lines} == {0, 1}
+    assert run.counts is not None
+    assert run.counts.ok == 8
+    return run.workers.cluster
+
+
+def test_a_study_places_every_runs_workers_on_ray_and_resumes_on_another_cluster(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    """`llmbench study --ray local`: one Ray instance for the whole study (both runs' workers
+    on the same node); resumed with `--ray ADDRESS`, the unfinished run reruns on that cluster,
+    the finished one is kept: the Ray settings are not part of the study's identity."""
+    spec, out = tmp_path / "study.yaml", tmp_path / "out"
+    spec.write_text(json.dumps(TINY_STUDY))
+    ray_flags = ["--ray-workers", "2", "--output-dir", str(out)]
+    result = llmbench("study", str(spec), "--ray", "local", *ray_flags, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    first, second = _study_runs(out)
+    nodes = []
+    for run in (first, second):
+        assert _complete_on_ray(run, out).address == "local"
+        assert run.workers is not None
+        nodes.append({w.node for w in run.workers.per_worker or ()})
+    assert len(nodes[0]) == 1  # one local node
+    assert nodes[0] == nodes[1]  # started once: the same node (its id) for both runs
+
+    # As a study killed during its second run leaves it: study.json says running.
+    index = json.loads((out / "study.json").read_text())
+    index["status"] = "running"
+    index["runs"][1]["status"] = "running"
+    (out / "study.json").write_text(json.dumps(index))
+    resumed = llmbench("study", str(spec), "--resume", "--ray", ray_cluster, *ray_flags,
+                       timeout=120)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    kept, rerun = _study_runs(out)
+    assert kept == first  # untouched
+    cluster = _complete_on_ray(rerun, out)
+    assert (cluster.address, cluster.nodes) == (ray_cluster, 2)
+    assert (out / f"{second.run_id}.interrupted-1" / "run.json").exists()  # set aside, kept
+    assert json.loads((out / "study.json").read_text())["status"] == "complete"
