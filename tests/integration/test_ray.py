@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import platform
 import secrets
 import signal
 import socket
@@ -37,7 +38,7 @@ from llmbench.report.terminal import run_summary
 from llmbench.run.execute import Target, execute_run
 from llmbench.run.workers import ray_actors
 from llmbench.store.results import load_run, read_run_file, record_line
-from llmbench.store.run_schema import RayCluster, RunResult
+from llmbench.store.run_schema import RayCluster, RunResult, WorkerProcess
 from support.cli import llmbench, sigterm_long_run
 
 StartSim = Callable[..., str]
@@ -123,6 +124,33 @@ def _spec(ray: str | None, *, requests: int, output_tokens: int) -> RunSpec:
     )
 
 
+def _check_nodes(run: RunResult, per_worker: list[WorkerProcess]) -> None:
+    """`client.nodes`: one entry per node with its one worker, its environment (captured
+    there: this host, the driver's versions) and its worker's watch (pooled over one worker:
+    that worker's own figures); the terminal shows a line per node."""
+    nodes = run.client.nodes or []
+    assert sorted(n.node for n in nodes) == sorted(w.node or "" for w in per_worker)
+    watch = {w.worker_id: w for w in run.client.workers or ()}
+    for node in nodes:
+        (worker_id,) = node.workers
+        worker = next(w for w in per_worker if w.worker_id == worker_id)
+        assert worker.environment is not None
+        assert (node.hostname, node.python) == (socket.gethostname(), platform.python_version())
+        assert node.cpu_model == worker.environment.host.cpu_model
+        assert node.differs_from_driver == []  # one venv
+        assert node.lost == []
+        assert node.loop_lag_n > 0
+        assert node.loop_lag_ms_p99 == watch[worker_id].loop_lag_ms_p99
+        assert node.saturated == watch[worker_id].saturated
+        assert node.cpu_s == worker.cpu_s
+        assert node.cpu_mean_cores == watch[worker_id].cpu_mean_fraction
+    console = Console(record=True, width=400)
+    console.print(run_summary(run))
+    text = console.export_text()
+    for node in nodes:
+        assert f"node {node.node}: workers {node.workers[0]}; {node.hostname}, " in text
+
+
 def _gaps_ms(records: list[RequestRecord]) -> list[float]:
     return [float(g) / 1e6 for r in records for g in np.diff(np.asarray(r.chunk_offsets_ns))]
 
@@ -148,6 +176,8 @@ def test_two_ray_workers_run_like_local_workers_and_measure_like_the_sim(
         assert worker.environment is not None
         assert worker.environment.host.hostname == socket.gethostname()
         assert worker.environment.python.version == ray.environment.python.version
+    _check_nodes(ray, per_worker)
+    assert local.client.nodes is None  # processes on this host: no nodes
     # The start skew: the spread of the workers' own lateness after the common start.
     late = [w.start_late_ms for w in per_worker if w.start_late_ms is not None]
     assert len(late) == 2
