@@ -253,6 +253,10 @@ def test_a_killed_ray_worker_leaves_its_in_flight_requests_as_errors(
     text = console.export_text()
     assert "workers 2 on Ray (2 nodes, start skew " in text
     assert f"worker {lost.worker_id} (pid {killed[0]}) died: {len(lost_records)} in-flight" in text
+    # Its node says so too (one worker a node here).
+    lost_node = next(n for n in run.client.nodes or () if lost.worker_id in n.workers)
+    assert lost_node.lost == [lost.worker_id]
+    assert f"node {lost_node.node}: workers {lost.worker_id} ({lost.worker_id} lost); " in text
 
 
 def test_sigterm_stops_the_ray_workers_and_keeps_every_finished_record(
