@@ -42,8 +42,12 @@ def _node_line(node: NodeHealth) -> Text:
 def node_lines(run: RunResult | None) -> list[Text]:
     """One line per node (and its reasons when saturated); nothing for a run not on Ray."""
     nodes = run.client.nodes if run is not None and run.client is not None else None
+    return lines_of(nodes or [])
+
+
+def lines_of(nodes: list[NodeHealth]) -> list[Text]:
     lines: list[Text] = []
-    for node in nodes or ():
+    for node in nodes:
         lines.append(_node_line(node))
         lines += [Text(f"  - {reason}", style="red") for reason in node.reasons]
         if node.differs_from_driver:
