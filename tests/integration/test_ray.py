@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import platform
 import secrets
 import signal
 import socket
@@ -36,8 +37,9 @@ from llmbench.records import RequestRecord
 from llmbench.report.terminal import run_summary
 from llmbench.run.execute import Target, execute_run
 from llmbench.run.workers import ray_actors
-from llmbench.store.results import load_run, record_line
-from support.cli import sigterm_long_run
+from llmbench.store.results import load_run, read_run_file, record_line
+from llmbench.store.run_schema import RayCluster, RunResult, WorkerProcess
+from support.cli import llmbench, sigterm_long_run
 
 StartSim = Callable[..., str]
 RAY = Path(sys.executable).with_name("ray")
@@ -122,6 +124,33 @@ def _spec(ray: str | None, *, requests: int, output_tokens: int) -> RunSpec:
     )
 
 
+def _check_nodes(run: RunResult, per_worker: list[WorkerProcess]) -> None:
+    """`client.nodes`: one entry per node with its one worker, its environment (captured
+    there: this host, the driver's versions) and its worker's watch (pooled over one worker:
+    that worker's own figures); the terminal shows a line per node."""
+    nodes = run.client.nodes or []
+    assert sorted(n.node for n in nodes) == sorted(w.node or "" for w in per_worker)
+    watch = {w.worker_id: w for w in run.client.workers or ()}
+    for node in nodes:
+        (worker_id,) = node.workers
+        worker = next(w for w in per_worker if w.worker_id == worker_id)
+        assert worker.environment is not None
+        assert (node.hostname, node.python) == (socket.gethostname(), platform.python_version())
+        assert node.cpu_model == worker.environment.host.cpu_model
+        assert node.differs_from_driver == []  # one venv
+        assert node.lost == []
+        assert node.loop_lag_n > 0
+        assert node.loop_lag_ms_p99 == watch[worker_id].loop_lag_ms_p99
+        assert node.saturated == watch[worker_id].saturated
+        assert node.cpu_s == worker.cpu_s
+        assert node.cpu_mean_cores == watch[worker_id].cpu_mean_fraction
+    console = Console(record=True, width=400)
+    console.print(run_summary(run))
+    text = console.export_text()
+    for node in nodes:
+        assert f"node {node.node}: workers {node.workers[0]}; {node.hostname}, " in text
+
+
 def _gaps_ms(records: list[RequestRecord]) -> list[float]:
     return [float(g) / 1e6 for r in records for g in np.diff(np.asarray(r.chunk_offsets_ns))]
 
@@ -147,6 +176,8 @@ def test_two_ray_workers_run_like_local_workers_and_measure_like_the_sim(
         assert worker.environment is not None
         assert worker.environment.host.hostname == socket.gethostname()
         assert worker.environment.python.version == ray.environment.python.version
+    _check_nodes(ray, per_worker)
+    assert local.client.nodes is None  # processes on this host: no nodes
     # The start skew: the spread of the workers' own lateness after the common start.
     late = [w.start_late_ms for w in per_worker if w.start_late_ms is not None]
     assert len(late) == 2
@@ -222,6 +253,10 @@ def test_a_killed_ray_worker_leaves_its_in_flight_requests_as_errors(
     text = console.export_text()
     assert "workers 2 on Ray (2 nodes, start skew " in text
     assert f"worker {lost.worker_id} (pid {killed[0]}) died: {len(lost_records)} in-flight" in text
+    # Its node says so too (one worker a node here).
+    lost_node = next(n for n in run.client.nodes or () if lost.worker_id in n.workers)
+    assert lost_node.lost == [lost.worker_id]
+    assert f"node {lost_node.node}: workers {lost.worker_id} ({lost.worker_id} lost); " in text
 
 
 def test_sigterm_stops_the_ray_workers_and_keeps_every_finished_record(
@@ -269,3 +304,70 @@ def test_workers_taken_for_another_hosts_get_a_measured_offset_and_keep_their_du
         excess_ms.append((ttft_ns - (log["chunk_emit_ns"][0] - log["received_ns"])) / 1e6)
     assert min(excess_ms) >= 0  # never shorter than the server's own TTFT: not moved apart
     assert np.mean(excess_ms) < 5.0  # the local workers' bound (test_workers.py)
+
+
+TINY_STUDY = {
+    "targets": {"a": "sim:deterministic"},
+    "workload": {"input_tokens": 16, "output_tokens": 4},
+    "scenarios": {"concurrency": {"levels": [2, 4], "requests": 8}},
+}
+
+
+def _study_runs(out: Path) -> list[RunResult]:
+    return [read_run_file(p) for p in sorted(out.glob("0*/run.json")) if "." not in p.parent.name]
+
+
+def _complete_on_ray(run: RunResult, out: Path) -> RayCluster:
+    """On two Ray workers, every record there once, all ok; the spec keeps the Ray settings
+    and its hash does not (as `llmbench run --ray`). The cluster it ran on."""
+    assert run.status == "complete"
+    assert run.workers is not None
+    assert (run.workers.start, run.workers.processes) == ("ray", 2)
+    assert run.workers.cluster is not None
+    assert run.spec.ray.address is not None
+    assert run.spec_hash == run.spec.model_copy(update={"ray": RaySettings()}).spec_hash()
+    records = (out / run.run_id / "records.jsonl").read_bytes().splitlines()
+    lines = [orjson.loads(line) for line in records]
+    assert len(lines) == len({line["request_id"] for line in lines}) == 8
+    assert all(line["status"] == "ok" for line in lines)
+    assert {line["worker_id"] for line in lines} == {0, 1}
+    assert run.counts is not None
+    assert run.counts.ok == 8
+    return run.workers.cluster
+
+
+def test_a_study_places_every_runs_workers_on_ray_and_resumes_on_another_cluster(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    """`llmbench study --ray local`: one Ray instance for the whole study (both runs' workers
+    on the same node); resumed with `--ray ADDRESS`, the unfinished run reruns on that cluster,
+    the finished one is kept: the Ray settings are not part of the study's identity."""
+    spec, out = tmp_path / "study.yaml", tmp_path / "out"
+    spec.write_text(json.dumps(TINY_STUDY))
+    ray_flags = ["--ray-workers", "2", "--output-dir", str(out)]
+    result = llmbench("study", str(spec), "--ray", "local", *ray_flags, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    first, second = _study_runs(out)
+    nodes = []
+    for run in (first, second):
+        assert _complete_on_ray(run, out).address == "local"
+        assert run.workers is not None
+        nodes.append({w.node for w in run.workers.per_worker or ()})
+    assert len(nodes[0]) == 1  # one local node
+    assert nodes[0] == nodes[1]  # started once: the same node (its id) for both runs
+
+    # As a study killed during its second run leaves it: study.json says running.
+    index = json.loads((out / "study.json").read_text())
+    index["status"] = "running"
+    index["runs"][1]["status"] = "running"
+    (out / "study.json").write_text(json.dumps(index))
+    resumed = llmbench("study", str(spec), "--resume", "--ray", ray_cluster, *ray_flags,
+                       timeout=120)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    kept, rerun = _study_runs(out)
+    assert kept == first  # untouched
+    cluster = _complete_on_ray(rerun, out)
+    assert (cluster.address, cluster.nodes) == (ray_cluster, 2)
+    assert (out / f"{second.run_id}.interrupted-1" / "run.json").exists()  # set aside, kept
+    assert json.loads((out / "study.json").read_text())["status"] == "complete"

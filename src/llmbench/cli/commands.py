@@ -15,6 +15,8 @@ from llmbench.cli.flags import FLAG_OF_PATH, output_dir_param, with_run_flags
 from llmbench.cli.history import LabelOption, StoreOption, checked_store, record_run
 from llmbench.cli.sources import SpecSources
 from llmbench.config import RunSpec
+from llmbench.config.load import MAX_WORKERS
+from llmbench.config.ray import RaySettings
 from llmbench.config.run import DEFAULT_KEY_ENV
 from llmbench.errors import ConfigError
 
@@ -153,6 +155,22 @@ def study(
     ] = False,
     store: StoreOption = None,
     label: LabelOption = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="every run's load workers on this Ray cluster (HEAD:PORT), or 'local' (one "
+            "instance for the study); docs/distributed.md",
+            metavar="ADDRESS|local",
+        ),
+    ] = None,
+    ray_workers: Annotated[
+        int | None,
+        typer.Option(
+            help="load workers (Ray actors) per run; default: each run's own choice",
+            min=1,
+            max=MAX_WORKERS,
+        ),
+    ] = None,
 ) -> None:
     """Compare targets across scenarios: every scenario against every target, same prompts,
     interleaved; one study directory (study.json + a run directory per run)."""
@@ -160,9 +178,14 @@ def study(
 
     if resume and output_dir is None:
         raise ConfigError("--resume needs --output-dir: the study directory to finish")
+    if ray_workers is not None and ray is None:
+        raise ConfigError("--ray-workers needs --ray: the cluster to place them on")
+    if ray is not None and not ray.strip():
+        raise ConfigError("--ray is empty", hint="give the head's HOST:PORT, or 'local'")
     store = checked_store(store)  # a bad store URL is refused before the study
     recorder = None if store is None else partial(record_run, store, label)
-    run_study(load_spec(spec), output_dir, resume=resume, on_done=recorder)
+    on_ray = None if ray is None else RaySettings(address=ray.strip(), workers=ray_workers)
+    run_study(load_spec(spec), output_dir, resume=resume, on_done=recorder, ray=on_ray)
 
 
 def report(

@@ -27,6 +27,7 @@ from rich.text import Text
 
 from llmbench.cli.execution import _prepare_process, stderr, stdout
 from llmbench.cli.reporting import rich_table
+from llmbench.config.ray import RaySettings
 from llmbench.config.study_file import StudyFile, load_study_file
 from llmbench.engine.loop import loop_factory
 from llmbench.metrics.columns import ColumnRow
@@ -37,6 +38,7 @@ from llmbench.report.source import ReportSource, load_source
 from llmbench.sim.twin.presets import BUILTIN
 from llmbench.store.study_schema import ComparisonIndex, ComparisonRun
 from llmbench.study.comparison import run_comparison
+from llmbench.study.on_ray import StudyRay, plan_ray, ray_session
 from llmbench.study.plan import PlannedRun, plan_study
 from llmbench.study.targets import check_keys, started_targets
 
@@ -95,15 +97,18 @@ class ScenarioBars:
         self._progress.stop()
 
 
-async def _study_async(study: StudyFile, directory: Path, resume: bool) -> ComparisonIndex:
+async def _study_async(
+    study: StudyFile, directory: Path, resume: bool, ray: StudyRay | None
+) -> ComparisonIndex:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with started_targets(study, os.environ) as targets, ScenarioBars(stderr) as bars:
-        return await run_comparison(
-            study, directory, targets, resume=resume, stop=stop, observer=bars
-        )
+        async with ray_session(ray):
+            return await run_comparison(
+                study, directory, targets, resume=resume, stop=stop, observer=bars, ray=ray
+            )
 
 
 def run_study(
@@ -112,16 +117,25 @@ def run_study(
     *,
     resume: bool,
     on_done: Callable[[Path], None] | None = None,
+    ray: RaySettings | None = None,
 ) -> ComparisonIndex:
     """Runs the study into `output_dir` (default results/<timestamp>-study) and prints the
-    seed's tables; `on_done` is then given the study directory (recording into the history)."""
+    seed's tables; `on_done` is then given the study directory (recording into the history).
+    With `ray`, every run's load workers are Ray actors (docs/distributed.md)."""
     _prepare_process()
-    plan_study(study)  # a scenario that makes no valid run spec fails before anything starts
+    plan = plan_study(study)  # a scenario that makes no valid run spec fails before anything
     check_keys(study, os.environ)
+    on_ray = None if ray is None else plan_ray(plan.runs, ray)
+    if on_ray is not None and on_ray.in_process:
+        stderr.print(
+            f"--ray: {len(on_ray.in_process)} of {len(plan.runs)} runs are agent workloads: "
+            "they run in this process, the others' workers on Ray",
+            highlight=False,
+        )
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     directory = output_dir or Path("results") / f"{stamp}-study"
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        index = runner.run(_study_async(study, directory, resume))
+        index = runner.run(_study_async(study, directory, resume, on_ray))
     show_study(index, directory)
     if on_done is not None:
         on_done(directory)

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from llmbench.report.agent_loop import agent_loop_lines, payload_line
 from llmbench.report.load import SCHEDULED_ROWS, load_described, load_lines
+from llmbench.report.nodes import node_lines
 from llmbench.report.sessions import session_lines
 from llmbench.report.tasks import task_lines
 from llmbench.store.run_schema import (
@@ -442,7 +443,7 @@ def run_summary(view: RunView | RunResult, warnings: list[str] | None = None) ->
             parts.append(_throughput_line(view.parts))
         parts += _lengths_line(view) + payload_line(view.run) + agent_loop_lines(view.run)
     parts += task_lines(view.run)
-    parts += _server_metrics_line(view.run) + _monitors_line(view.run)
+    parts += _server_metrics_line(view.run) + _monitors_line(view.run) + node_lines(view.run)
     parts += _client_warnings(view.run)
     parts += _prompts_line(view.run)
     # the delivered load is measured over requests: a task protocol's run has none

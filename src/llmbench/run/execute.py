@@ -52,6 +52,7 @@ from llmbench.run.sessions import sessions_block
 from llmbench.run.taskapi import TASK_KINDS, bind_target
 from llmbench.run.watching import RunWatch
 from llmbench.run.workers.child import WorkerTask, check_target_kind, make_client
+from llmbench.run.workers.nodes import node_health
 from llmbench.run.workers.pool import RecordSink, run_workers
 from llmbench.run.workers.ray_actors import ray_placement
 from llmbench.run.workers.share import choose_workers, usable_cpus
@@ -413,7 +414,8 @@ async def drive_load(
         )
     skew = {key: result.info[key] for key in ("start_skew_ms", "start_skew_uncertainty_ms")}
     merged = merge_reports(result.health, parent=watch.report())
-    client = ClientHealth.model_validate({**merged, **skew})
+    nodes = node_health(result.health, result.info["per_worker"])
+    client = ClientHealth.model_validate({**merged, **skew, "nodes": nodes})
     workers = WorkersInfo.model_validate({**info, "cpu_s_load": 0.0, **result.info})
     cpu_s = math.fsum(w.cpu_s for w in workers.per_worker or () if w.cpu_s is not None)
     # the workers' CPU; the parent's own is in client.parent

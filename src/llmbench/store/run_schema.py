@@ -23,6 +23,7 @@ from llmbench.monitor.decomposition import Decomposition
 from llmbench.monitor.processes import Monitors
 from llmbench.monitor.server_metrics import ServerMetrics
 from llmbench.store.blocks import Block, Distribution, TukeyOutliers
+from llmbench.store.node_schema import NodeHealth
 from llmbench.store.session_schema import SessionsBlock
 from llmbench.store.task_schema import TaskSummary
 
@@ -269,6 +270,7 @@ class ClientHealth(Block):
     # and the bound the clock offsets put on it (0 on one host; docs/distributed.md).
     start_skew_ms: float | None = None
     start_skew_uncertainty_ms: float | None = None
+    nodes: list[NodeHealth] | None = None  # Ray workers: per node (store/node_schema.py)
 
 
 class WorkerProcess(Block):

@@ -28,6 +28,7 @@ from llmbench.store.study_schema import (
     ComparisonScenario,
     RunHeadline,
 )
+from llmbench.study.on_ray import StudyRay
 from llmbench.study.plan import Plan, PlannedRun, plan_study
 from llmbench.study.scenarios import scenario_steps
 from llmbench.study.targets import StartedTarget
@@ -160,15 +161,18 @@ def start_index(
 
 async def _one(
     run: PlannedRun, target: StartedTarget, state: _Study, stop: asyncio.Event,
-    on_record: Callable[[ColumnRow], None],
+    on_record: Callable[[ColumnRow], None], ray: StudyRay | None,
 ) -> ComparisonRun:  # fmt: skip
+    spec = run.spec
+    if ray is not None:  # the study's one connection to Ray; if it cannot connect, it stops
+        spec = await ray.prepare(run)
     path = state.directory / run.dir
     _set_aside(path)
     state.set_run(planned_entry(run).model_copy(update={"status": "running"}))
     try:
-        where = target.for_spec(run.spec)
+        where = target.for_spec(spec)
         result = await execute_run(
-            run.spec, where, path, api_key=target.api_key, stop=stop, on_record=on_record
+            spec, where, path, api_key=target.api_key, stop=stop, on_record=on_record
         )
     except LlmbenchError as exc:
         entry = planned_entry(run).model_copy(update={"status": "failed", "error": str(exc)})
@@ -186,8 +190,10 @@ async def run_comparison(
     resume: bool = False,
     stop: asyncio.Event | None = None,
     observer: StudyObserver | None = None,
+    ray: StudyRay | None = None,
 ) -> ComparisonIndex:
-    """Runs every planned run not finished yet, in the plan's order; returns the final index."""
+    """Runs every planned run not finished yet, in the plan's order (with `ray`, their load
+    workers on Ray, study/on_ray.py); returns the final index."""
     stop = stop or asyncio.Event()
     plan, index = start_index(study, directory, targets, resume)
     state = _Study(directory, index)
@@ -210,7 +216,7 @@ async def run_comparison(
             if observer is not None:
                 observer.record(run, row)
 
-        entry = await _one(run, targets[run.target], state, stop, on_record)
+        entry = await _one(run, targets[run.target], state, stop, on_record, ray)
         ran += 1
         if observer is not None:
             observer.run_finished(run, entry)

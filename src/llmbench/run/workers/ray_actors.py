@@ -201,29 +201,7 @@ class RayPlacement:
         ]
 
     def _connect(self, workers: int) -> None:
-        ray = self._ray
-        if ray.is_initialized():
-            return
-        if self.address != "local":
-            _check_reachable(self.address)
-        self._started_ray = True
-        # Ray's own notes (not on the main thread, no SIGTERM handler) are not the run's.
-        quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
-        try:
-            if self.address == "local":  # a one-host instance for trying it out
-                cpus = max(1, math.ceil(workers * self.settings.cpus_per_worker))
-                ray.init(
-                    address="local", num_cpus=cpus, include_dashboard=False,
-                    object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet,
-                )  # fmt: skip
-            else:
-                ray.init(address=self.address, **quiet)
-        except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ...
-            raise DistributedError(
-                f"cannot use the Ray cluster at {self.address}: {exc}",
-                hint="start it with `ray start --head` on the head node and `ray start "
-                "--address HEAD:6379` on the others (docs/distributed.md), or try --ray local",
-            ) from None
+        self._started_ray = connect_ray(self._ray, self.settings, workers)
 
     def _records_host(self) -> str:
         """Where the workers reach this process: the setting, loopback for a cluster on this
@@ -320,6 +298,38 @@ class RayPlacement:
             "ray_version": self._ray.__version__,
             "records_channel": self._channel,
         }
+
+
+def connect_ray(ray: ModuleType, settings: RaySettings, workers: int) -> bool:
+    """Connects this process to the cluster at `settings.address` (`local`: starts a one-host
+    instance with room for `workers`); False when it is connected already (a study's session:
+    its runs reuse it, and only who connected shuts it down)."""
+    if ray.is_initialized():
+        return False
+    address = settings.address
+    assert address is not None
+    if address != "local":
+        _check_reachable(address)
+    # Ray's own notes (not on the main thread, no SIGTERM handler) are not the run's.
+    quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
+    try:
+        if address == "local":  # a one-host instance for trying it out
+            cpus = max(1, math.ceil(workers * settings.cpus_per_worker))
+            ray.init(
+                address="local", num_cpus=cpus, include_dashboard=False,
+                object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet,
+            )  # fmt: skip
+        else:
+            ray.init(address=address, **quiet)
+    except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ...
+        with contextlib.suppress(Exception):  # whatever half of it had started
+            ray.shutdown()
+        raise DistributedError(
+            f"cannot use the Ray cluster at {address}: {exc}",
+            hint="start it with `ray start --head` on the head node and `ray start "
+            "--address HEAD:6379` on the others (docs/distributed.md), or try --ray local",
+        ) from None
+    return True
 
 
 def ray_placement(spec: RunSpec, load: LoadPlan) -> RayPlacement | None:
