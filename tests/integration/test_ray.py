@@ -356,6 +356,9 @@ def test_a_study_places_every_runs_workers_on_ray_and_resumes_on_another_cluster
         nodes.append({w.node for w in run.workers.per_worker or ()})
     assert len(nodes[0]) == 1  # one local node
     assert nodes[0] == nodes[1]  # started once: the same node (its id) for both runs
+    for run in (first, second):  # the client is the driver: not Ray's daemons, not the actors
+        assert run.monitors is not None
+        assert run.monitors.client["processes"].max == 1
 
     # As a study killed during its second run leaves it: study.json says running.
     index = json.loads((out / "study.json").read_text())

@@ -21,6 +21,15 @@ from llmbench.monitor.gpu import GpuDevice, GpuReader, open_gpus
 
 SERIES_FILE = "monitors.jsonl"
 
+# Process trees this process started that are not the client: a local Ray instance's daemons and
+# the actors they host (their CPU is reported per node, not as the driver's).
+_NOT_CLIENT: set[int] = set()
+
+
+def not_client(pids: set[int]) -> None:
+    """Leaves `pids` and their descendants out of the client's CPU and memory from now on."""
+    _NOT_CLIENT.update(pids)
+
 
 def pid_listening_on(port: int) -> int | None:
     """The local process that listens on TCP `port`; None when none does or the OS hides it
@@ -107,7 +116,10 @@ class ProcessMonitor:
                 children = {c.pid for c in me.children(recursive=True)}
             except psutil.Error:
                 children = set()
-            return ({me.pid} | children) - exclude - _descendants(target_pid)
+            others = exclude | _descendants(target_pid) | _NOT_CLIENT
+            for pid in tuple(_NOT_CLIENT):
+                others |= _descendants(pid)
+            return ({me.pid} | children) - others
 
         self._client = _Group(client_pids)
         self._target = _Group(lambda: {target_pid}) if target_pid else None

@@ -25,11 +25,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
+import psutil
+
 from llmbench.config import RunSpec
 from llmbench.config.ray import RaySettings
 from llmbench.engine.loop import loop_factory
 from llmbench.errors import ConfigError, DistributedError
 from llmbench.monitor.environment import capture_environment
+from llmbench.monitor.processes import not_client
 from llmbench.run.plan import LoadPlan
 from llmbench.run.workers.child import WorkerTask, serve
 from llmbench.run.workers.pool import EXIT_TIMEOUT_S, READY_TIMEOUT_S, Placed
@@ -315,10 +318,13 @@ def connect_ray(ray: ModuleType, settings: RaySettings, workers: int) -> bool:
     try:
         if address == "local":  # a one-host instance for trying it out
             cpus = max(1, math.ceil(workers * settings.cpus_per_worker))
+            before = _children()
             ray.init(
                 address="local", num_cpus=cpus, include_dashboard=False,
                 object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet,
             )  # fmt: skip
+            # Its daemons and actors are children of this process, not the client's own work.
+            not_client(_children() - before)
         else:
             ray.init(address=address, **quiet)
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ...
@@ -330,6 +336,10 @@ def connect_ray(ray: ModuleType, settings: RaySettings, workers: int) -> bool:
             "--address HEAD:6379` on the others (docs/distributed.md), or try --ray local",
         ) from None
     return True
+
+
+def _children() -> set[int]:
+    return {child.pid for child in psutil.Process().children()}
 
 
 def ray_placement(spec: RunSpec, load: LoadPlan) -> RayPlacement | None:
