@@ -49,3 +49,25 @@ def test_the_change_point_is_the_requests_the_cold_start_held(tmp_path: Path) ->
     assert queue.mean_ms is not None
     # The held requests' queue wait holds (most of) the load: its mean over the run shows it.
     assert queue.mean_ms * run.decomposition.requests >= 1e3 * COLD_S * 0.5 * held
+
+
+def test_an_engine_that_starts_cold_holds_the_first_request_alone(tmp_path: Path) -> None:
+    """`engine.start_cold` (a preset override the run records): at concurrency 1 the load's
+    first request alone waits for the model to load, and the detector finds that one request."""
+    overrides = ("engine.start_cold=true", f"engine.cold_start_s={COLD_S}")
+    cold = SimSpec(preset="cloud-warm", preset_overrides=overrides)
+    with EmbeddedSim(cold) as sim:
+        spec = RunSpec(
+            workload=WorkloadSpec(input_tokens=64, output_tokens=4),
+            load=ClosedLoad(concurrency=1, requests=20, warmup=0, workers=1),
+            sim=cold,
+        )
+        run = asyncio.run(execute_run(spec, Target(sim.base_url, embedded_sim=cold), tmp_path))
+        with urlopen(f"{sim.base_url.removesuffix('/v1')}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+    assert "llmbench_sim_cold_starts_total 1" in metrics.splitlines()
+    verdict = run.cache.cold_start
+    assert (verdict.detected, verdict.change_at_request) == (True, 1)
+    assert verdict.first_median_ms > 1e3 * COLD_S
+    stored = json.loads((tmp_path / "run.json").read_text())
+    assert stored["spec"]["sim"]["preset_overrides"] == list(cold.preset_overrides)

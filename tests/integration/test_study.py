@@ -18,6 +18,7 @@ from llmbench.report.agent_tables import agent_task_table, later_cached_share, r
 from llmbench.report.comparison import compare_runs
 from llmbench.report.messages import Messages
 from llmbench.report.source import load_source
+from llmbench.store.results import read_run_file
 from llmbench.store.study_index import load_any_study
 from llmbench.store.study_schema import ComparisonIndex, ComparisonRun
 from support.cli import LLMBENCH, llmbench
@@ -37,7 +38,7 @@ def reduced_demo() -> dict[str, Any]:
     spec: dict[str, Any] = yaml.safe_load(DEMO.read_text())
     spec["workload"]["output_tokens"] = 16
     spec["scenarios"] = {
-        "baseline": {"requests": 8},
+        "baseline": {"requests": 20},  # the cold-start check gives a verdict from 20
         "concurrency": {"levels": [1, 8], "requests": 2, "per_stream": 2},
         "input-length": {"lengths": [128, 1024], "requests": 2},
         "rate": {"rates": [4], "requests": 6},
@@ -95,6 +96,15 @@ def test_the_demo_study_shows_what_its_presets_imply(tmp_path: Path) -> None:
     assert rows["ttft_ms"].ratio is not None
     assert rows["ttft_ms"].ratio.ci is not None
     assert rows["ttft_ms"].ratio.ci[1] < 1  # cloud's TTFT below self-hosted's
+
+    # The self-hosted engine was deployed just now: its first request waited for the model to
+    # load, and the cold-start check finds that one request; the warm service has none.
+    for target, cold in (("self-hosted", True), ("cloud", False)):
+        cache = read_run_file(run_dir(out, study, target, "baseline", "rounds") / "run.json").cache
+        assert cache is not None
+        verdict = cache.cold_start
+        assert verdict.detected is cold, (target, verdict)
+        assert (verdict.change_at_request == 1) if cold else True, verdict
 
     for target in ("self-hosted", "cloud"):
         # Batching raises throughput: one number per run (no CI from one run), by a wide margin.

@@ -82,10 +82,11 @@ def serve(
     from llmbench.sim.server.serving import serve as serve_app
 
     twin = None
-    if settings.preset is not None or preset_file is not None or set_:
+    overrides = [*settings.preset_overrides, *(set_ or [])]  # --set last: it wins
+    if settings.preset is not None or preset_file is not None or overrides:
         from llmbench.prediction.predict import resolve_preset
 
-        twin = resolve_preset(settings.preset, preset_file, set_ or [])
+        twin = resolve_preset(settings.preset, preset_file, overrides)
     api_key = os.environ.get(api_key_env) if api_key_env else None
     if api_key_env and not api_key:
         raise ConfigError(f"environment variable {api_key_env} is not set", where="--api-key-env")

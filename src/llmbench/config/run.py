@@ -432,7 +432,7 @@ class RunSpec(_Spec):
 # defaults, so earlier runs hash and read back as they did.
 NEWER_SIM_FIELDS = (
     "prefill_us_per_token", "image_patch_px", "image_max_tokens", "reply", "agent_think_tokens",
-    "agent_finish_after", "task_options",
+    "agent_finish_after", "task_options", "preset_overrides",
 )  # fmt: skip
 
 
@@ -440,7 +440,8 @@ def sim_settings_dump(sim: SimSpec) -> dict[str, Any]:
     """The simulator's settings as stored: the newer fields only where not at their defaults."""
     dumped = sim.model_dump(mode="json")
     for name in NEWER_SIM_FIELDS:
-        if dumped.get(name) == SimSpec.model_fields[name].default:
+        default = SimSpec.model_fields[name].default
+        if dumped.get(name) == (list(default) if isinstance(default, tuple) else default):
             dumped.pop(name, None)
     return dumped
 

@@ -70,6 +70,11 @@ class OpenAITarget(Spec):
         return url
 
 
+def _same(value: Any, default: Any) -> bool:
+    """A dumped value equals the field's default (a tuple default dumps as a list in JSON)."""
+    return bool(value == default or (isinstance(default, tuple) and list(value) == list(default)))
+
+
 class SimTarget(Spec):
     """An embedded simulator started for the study, timed by a twin preset
     (`llmbench sim presets`); shorthand `sim:<preset>`."""
@@ -79,6 +84,11 @@ class SimTarget(Spec):
         description="twin preset (`llmbench sim presets`; checked when the study is loaded)"
     )
     seed: int = Field(1, ge=INT64_MIN, le=INT64_MAX, description="seeds the twin's noise")
+    preset_overrides: tuple[str, ...] = Field(
+        (),
+        description="the preset's fields replaced, section.field=value each (a what-if), e.g. "
+        "[engine.start_cold=true, engine.cold_start_s=3]",
+    )
     agent: Literal["loop", "manus"] = Field(
         "loop",
         description="how it meets an agent-loop scenario: loop (a second simulator plays the "
@@ -97,10 +107,20 @@ class SimTarget(Spec):
         dump, hash and resume as they did."""
         data = handler(self)
         if isinstance(data, dict):
-            for name in ("agent", "task_options", "poll_interval_ms"):
-                if name in data and data[name] == type(self).model_fields[name].default:
+            for name in ("agent", "task_options", "poll_interval_ms", "preset_overrides"):
+                default = type(self).model_fields[name].default
+                if name in data and _same(data[name], default):
                     del data[name]
         return data
+
+    @field_validator("preset_overrides")
+    @classmethod
+    def _check_overrides(cls, items: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            SimSpec(preset_overrides=items)  # the simulator's own check
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return items
 
     @field_validator("task_options")
     @classmethod

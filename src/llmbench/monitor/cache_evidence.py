@@ -17,6 +17,11 @@ from llmbench.monitor.server_metrics import ServerMetrics
 COLD_MIN_REQUESTS = 20  # fewer: no verdict, one slow request would be a "cold start"
 COLD_T_MIN = 4.0  # Welch t of log latency, first segment vs the rest
 COLD_RATIO_MIN = 1.2  # and the first segment's median at least this much slower
+# A cold start that held one request (concurrency 1, the first after a deploy) has no variance
+# to test: that request must be far out, at least 3x the rest's median and 10 robust SDs (1.4826
+# MAD of the rest's log latency) above it; connection set-up alone is not that much slower.
+COLD_ONE_RATIO_MIN = 3.0
+COLD_ONE_Z_MIN = 10.0
 
 
 class _Frozen(BaseModel):
@@ -64,7 +69,10 @@ class ColdStart(_Frozen):
     first_median_ms: float | None = None
     steady_median_ms: float | None = None
     ratio: float | None = None
-    welch_t: float | None = None  # None given: both segments constant
+    welch_t: float | None = None  # None given: both segments constant, or one slow request
+    robust_z: float | None = (
+        None  # one slow request: robust SDs above the rest (None: rest constant)
+    )
 
     @model_serializer(mode="wrap")
     def _present_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -118,31 +126,44 @@ def cold_start(columns: RunColumns) -> ColdStart:
     base: dict[str, Any] = {"metric": metric, "requests": int(values.size), "method": method}
     if values.size < COLD_MIN_REQUESTS:
         return ColdStart(**base, detected=None, reason=f"fewer than {COLD_MIN_REQUESTS} requests")
-    k = _change_point(np.log(values), min_size=max(3, values.size // 20))
+    logs = np.log(values)
+    k = _change_point(logs, min_first=1, min_rest=max(3, values.size // 20))
     first, rest = values[:k], values[k:]
-    t = _welch_t(np.log(first), np.log(rest))
     ratio = float(np.median(first) / np.median(rest))
+    found = {"change_at_request": int(k), "first_median_ms": float(np.median(first)) / 1e6,
+             "steady_median_ms": float(np.median(rest)) / 1e6, "ratio": ratio}  # fmt: skip
+    if k == 1:
+        z = _robust_z(float(logs[0]), logs[1:])
+        detected = bool(ratio >= COLD_ONE_RATIO_MIN and z >= COLD_ONE_Z_MIN)
+        return ColdStart(
+            **base, **found, detected=detected, robust_z=z if np.isfinite(z) else None
+        )  # None: the rest constant
+    t = _welch_t(logs[:k], logs[k:])
     detected = bool(k <= values.size // 2 and t >= COLD_T_MIN and ratio >= COLD_RATIO_MIN)
     return ColdStart(
-        **base,
-        detected=detected,
-        change_at_request=int(k),
-        first_median_ms=float(np.median(first)) / 1e6,
-        steady_median_ms=float(np.median(rest)) / 1e6,
-        ratio=ratio,
+        **base, **found, detected=detected,
         welch_t=t if np.isfinite(t) else None,  # None: both segments constant
-    )
+    )  # fmt: skip
 
 
-def _change_point(x: np.ndarray[Any, Any], min_size: int) -> int:
-    """The split k (both parts at least `min_size`) minimizing the total squared deviation
-    from each part's mean, by prefix sums."""
+def _change_point(x: np.ndarray[Any, Any], min_first: int, min_rest: int) -> int:
+    """The split k (parts of at least `min_first` and `min_rest`) minimizing the total squared
+    deviation from each part's mean, by prefix sums."""
     n = x.size
     c1, c2 = np.cumsum(x), np.cumsum(x * x)
-    ks = np.arange(min_size, n - min_size + 1)
+    ks = np.arange(min_first, n - min_rest + 1)
     left = c2[ks - 1] - c1[ks - 1] ** 2 / ks
     right = (c2[-1] - c2[ks - 1]) - (c1[-1] - c1[ks - 1]) ** 2 / (n - ks)
     return int(ks[np.argmin(left + right)])
+
+
+def _robust_z(value: float, rest: np.ndarray[Any, Any]) -> float:
+    """How many robust SDs (1.4826 MAD) `value` lies above the median of `rest`."""
+    center = float(np.median(rest))
+    spread = 1.4826 * float(np.median(np.abs(rest - center)))
+    if spread == 0:
+        return float("inf") if value > center else 0.0
+    return (value - center) / spread
 
 
 def _welch_t(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:

@@ -232,6 +232,12 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{name}：检测到冷启动：前 {k} 个请求的 {metric} 中位数 {first} ms 是稳定期 {steady} ms "
         "的 {ratio} 倍。",
     ),
+    "why.cold_one": (
+        "{name}: cold start found: the first request's {metric} {first} ms is {ratio}× the "
+        "steady median {steady} ms.",
+        "{name}：检测到冷启动：第一个请求的 {metric} {first} ms 是稳定期中位数 {steady} ms 的 "
+        "{ratio} 倍。",
+    ),
     "why.not_cold": (
         "{name}: no cold start found over {n} requests.",
         "{name}：在 {n} 个请求中未发现冷启动。",

@@ -105,7 +105,9 @@ def _target_text(run: RunResult, m: Messages) -> str:
     engine = target.engine
     engine_text = (engine.name or engine.source or DASH) if engine else DASH
     if target.embedded_sim is not None and target.embedded_sim.preset:
-        engine_text += f" (preset {target.embedded_sim.preset})"
+        overrides = ", ".join(target.embedded_sim.preset_overrides)
+        engine_text += f" (preset {target.embedded_sim.preset}{'; ' if overrides else ''}"
+        engine_text += f"{overrides})"
     return m("env.target_value", model=target.model, url=target.base_url, engine=engine_text)
 
 

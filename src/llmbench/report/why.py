@@ -129,7 +129,7 @@ def _cache_sentences(cache: CacheEvidence, name: str, m: Messages) -> list[str]:
     if cold.detected:
         out.append(
             m(
-                "why.cold",
+                "why.cold_one" if cold.change_at_request == 1 else "why.cold",
                 name=name,
                 k=cold.change_at_request,
                 metric=cold.metric.upper(),

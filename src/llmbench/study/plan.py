@@ -52,9 +52,11 @@ class Plan:
 def sim_spec(target: SimTarget, *, agent: bool = False) -> SimSpec:
     """A sim target's simulator (its task face planned by `task_options`); `agent`: the one
     playing the phone agent's model (`reply: agent`)."""
-    if agent:
-        return SimSpec(preset=target.preset, seed=target.seed, reply="agent")
-    return SimSpec(preset=target.preset, seed=target.seed, task_options=target.task_options)
+    timing = {"preset": target.preset, "seed": target.seed,
+              "preset_overrides": target.preset_overrides}  # fmt: skip
+    if agent:  # the same engine, serving the loop
+        return SimSpec(**timing, reply="agent")
+    return SimSpec(**timing, task_options=target.task_options)
 
 
 def target_fields(study: StudyFile, name: str, *, agent: bool = False) -> dict[str, Any]:

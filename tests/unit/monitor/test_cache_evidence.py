@@ -44,6 +44,24 @@ def test_finds_the_end_of_a_slow_start() -> None:
     assert verdict.ratio > 5
 
 
+def test_finds_one_slow_first_request() -> None:
+    """Concurrency 1, the first request after a deploy: the one request the load waited for."""
+    rng = random.Random(2)
+    verdict = cold_start(_columns([3000.0] + [rng.uniform(36, 40) for _ in range(19)]))
+    assert verdict.detected is True
+    assert verdict.change_at_request == 1
+    assert verdict.robust_z is not None
+    assert verdict.robust_z > 10
+
+
+def test_a_first_request_a_little_slower_is_no_cold_start() -> None:
+    """Connection set-up makes a first request somewhat slower: not a cold start."""
+    rng = random.Random(3)
+    verdict = cold_start(_columns([80.0] + [rng.uniform(36, 40) for _ in range(40)]))
+    assert verdict.change_at_request == 1
+    assert verdict.detected is False
+
+
 def test_no_slow_start_no_detection() -> None:
     rng = random.Random(2)
     verdict = cold_start(_columns([rng.uniform(40, 60) for _ in range(60)]))

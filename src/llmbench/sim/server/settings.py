@@ -1,7 +1,8 @@
 """The simulated target's settings, defined once: what `llmbench sim serve` takes as flags or as
 `--config-json`, and what a run stores for its embedded simulator (`RunSpec.sim`). A pydantic
-model whose one import is the fault-rate parser, so that llmbench's config may hold it without
-the server (the one, narrow exception to "only prediction/ and cli/ import sim"; pyproject.toml).
+model importing only the fault-rate, task-option and preset checks, so that llmbench's config
+may hold it without the server (the one, narrow exception to "only prediction/ and cli/ import
+sim"; pyproject.toml).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llmbench.sim.server.faults import FaultError, parse_fault_rates
 from llmbench.sim.server.task_state import TaskOptionError, TaskOptions
+from llmbench.sim.twin import presets
 
 _MAX_MS = 7 * 24 * 3600 * 1000.0  # a week
 
@@ -29,6 +31,11 @@ class SimSettings(BaseModel):
     seed: int = Field(1, ge=-(2**63), le=2**63 - 1, description="seeds the jitter")
     preset: str | None = Field(
         None, description="serving-engine twin preset: deterministic, self-hosted-cold, cloud-warm"
+    )
+    preset_overrides: tuple[str, ...] = Field(
+        (),
+        description="the preset's fields replaced, section.field=value each, e.g. "
+        "engine.start_cold=true (`llmbench sim presets` lists them)",
     )
     model: str = Field("llmbench-sim", min_length=1, description="the one model id served")
     fault_rate: str | None = Field(
@@ -70,6 +77,15 @@ class SimSettings(BaseModel):
         except TaskOptionError as exc:
             raise ValueError(str(exc)) from None
         return text
+
+    @field_validator("preset_overrides")
+    @classmethod
+    def _check_overrides(cls, items: tuple[str, ...]) -> tuple[str, ...]:
+        try:  # every preset has the same fields: any one checks names and types
+            presets.override(presets.DETERMINISTIC, presets.parse_assignments(list(items)))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(str(exc)) from None
+        return items
 
     @field_validator("fault_rate")
     @classmethod

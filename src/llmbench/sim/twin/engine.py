@@ -71,6 +71,7 @@ class Engine:
         self.step_index = 0
         self.step_end_s: list[float] = []
         self.last_busy_s = 0.0
+        self.cold = e.start_cold  # the model is not loaded yet
         self.cold_starts = 0
         self.preemptions = 0
         self.static = StaticBatcher(self) if e.batching == "static" else None
@@ -177,7 +178,9 @@ class Engine:
 
     def _warm_up(self, now_s: float) -> float:
         e = self.preset.engine
-        if not self.running and e.idle_timeout_s and now_s - self.last_busy_s >= e.idle_timeout_s:
+        idle = bool(e.idle_timeout_s) and now_s - self.last_busy_s >= e.idle_timeout_s
+        if not self.running and (self.cold or idle):
+            self.cold = False
             self.cold_starts += 1
             return now_s + e.cold_start_s
         return now_s

@@ -98,6 +98,7 @@ class EngineParams:
     mixed_length_factor: float = 0.1
     cold_start_s: float = 0.0
     idle_timeout_s: float = 0.0  # 0: never goes cold
+    start_cold: bool = False  # cold when the server starts: its first step waits cold_start_s
 
     def __post_init__(self) -> None:
         if self.batching not in ("continuous", "static"):
