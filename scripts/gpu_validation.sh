@@ -16,6 +16,12 @@
 #                    requests at c=1 and c=4, the phone-agent loop (scripts/gpu/phone-agent-gpu.yaml)
 #                    with stripped and kept screenshots; then the text model: sessions of 4 turns
 #                    with and without --cache-bust turn (does the server reuse a prefix cache?)
+#   STAGE=study      llmbench's own study runner (scripts/gpu/study-gpu.yaml: baseline,
+#                    concurrency 1..64, input lengths 128..8k in the model's exact tokens,
+#                    sessions continued vs new; GPU monitor on), STUDY_RUNS times in a row, then
+#                    `llmbench report` (md, png) and the per-request ITL time series
+#                    (scripts/gpu/itl_modes.py); WARMUP_CYCLE=1 first cycles the server through
+#                    batch sizes 64..1 (does batch-shape warm-up settle its ITL mode?)
 #
 # Needs: torch + transformers 5.x (the H200 image has them), the wheels of transformers serve's
 # web stack in $WHEELS (see docs/real-engines.md), llmbench's source in ./src. ENGINE=sim runs
@@ -173,9 +179,45 @@ text_model() {
     if [ "$ENGINE" = transformers ]; then
         MODEL="$WORK/qwen2-7b-shape"
         python3 scripts/gpu/build_text_model.py "$MODEL" --layers "$LAYERS" || exit 1
+        TOKENIZER="$MODEL"
     else
         MODEL=llmbench-sim
+        TOKENIZER="$WORK/tokenizer"  # the same BPE, alone: the dry run's exact prompt lengths
+        $PY scripts/gpu/build_text_model.py "$TOKENIZER" --tokenizer-only || exit 1
     fi
+}
+
+cycle_warm_up() {  # every running-batch size from 64 down to 1 (each closed loop drains)
+    for c in 64 32 16 8 4 2 1; do
+        bench "cycle_c$c" --concurrency "$c" --requests $(( c * 2 )) --input-tokens 512
+    done
+    pack cycle
+}
+
+run_study() {  # $1: the study's directory name under results/
+    local engine=null force=false
+    if [ "$ENGINE" = transformers ]; then engine=transformers; force=true; fi
+    sed -e "s|@BASE_URL@|$URL/v1|; s|@MODEL@|$MODEL|; s|@TOKENIZER@|$TOKENIZER|" \
+        -e "s|@ENGINE@|$engine|; s|@FORCE@|$force|" scripts/gpu/study-gpu.yaml \
+        > "$RESULTS/$1.yaml"
+    # a copy of the results every minute: a timeout mid-study still brings back the runs so far
+    ( while sleep 60; do pack "$1_partial" > /dev/null; done ) &
+    local packer=$!
+    $PY -m llmbench study "$RESULTS/$1.yaml" --output-dir "$RESULTS/$1" \
+        > "$RESULTS/$1.stdout" 2> "$RESULTS/$1.stderr"
+    echo "$1: exit $? $(date -u +%T)"
+    kill "$packer"; wait "$packer" 2>/dev/null
+    rm -f "$OUT/$1_partial.tar.gz"
+    pack "$1"
+}
+
+study_reports() {  # $1: the study's directory name: the reports and the ITL time series
+    for format in md png; do
+        $PY -m llmbench report "$RESULTS/$1" --format "$format" > "$RESULTS/$1.report_$format.log" 2>&1
+        echo "report $1 --format $format: exit $?"
+    done
+    $PY scripts/gpu/itl_modes.py "$RESULTS/$1" > "$RESULTS/$1.itl_modes.txt"
+    echo "itl_modes $1: exit $?"
 }
 
 if [ "$ENGINE" = transformers ]; then
@@ -243,6 +285,18 @@ elif [ "$STAGE" = stationary ]; then
     echo "predicted_rate: Poisson $RATE requests/s (60 % of the sweep's best)"
     predicted_loads
     sweep_again "${AGAIN_LEVELS:-8 2 32}" 0
+elif [ "$STAGE" = study ]; then
+    start_server --continuous-batching ""
+    warm_up
+    if [ "${WARMUP_CYCLE:-0}" = 1 ]; then cycle_warm_up; fi
+    for i in $(seq 1 "${STUDY_RUNS:-1}"); do
+        run_study "study_$i"
+    done
+    stop_server
+    for i in $(seq 1 "${STUDY_RUNS:-1}"); do
+        study_reports "study_$i"
+    done
+    pack study
 elif [ "$STAGE" = agents ]; then
     SCREEN=(--images 1 --image-size 1080x2400 --image-format png --input-tokens 64)
     if [ "$ENGINE" = transformers ]; then

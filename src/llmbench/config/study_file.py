@@ -40,7 +40,7 @@ from llmbench.config.load import (
     Spec,
 )
 from llmbench.config.problems import DOCS_HINT, problem_line, problems_error
-from llmbench.config.run import MonitorSpec, SimSpec, WorkloadSpec
+from llmbench.config.run import EngineName, MonitorSpec, SimSpec, WorkloadSpec
 from llmbench.config.specfile import Loc, read_spec_file
 from llmbench.errors import ConfigError
 
@@ -60,6 +60,9 @@ class OpenAITarget(Spec):
     endpoint: Literal["chat", "completions"] = "chat"
     api_key_env: str = Field("OPENAI_API_KEY", description="name of the variable holding the key")
     request_timeout_s: float = Field(600.0, gt=0, le=WEEK_S, description="seconds per request")
+    engine: EngineName | None = Field(
+        None, description="the serving engine (docs/engines.md); None: detected when needed"
+    )
 
     @field_validator("base_url")
     @classmethod

@@ -102,6 +102,16 @@ def test_targets_become_embedded_simulators_or_endpoints() -> None:
     assert sim.name == "a"
     endpoint = runs[("c", "baseline", "rounds", 1)].spec
     assert endpoint.target.base_url == "http://h:8000/v1"
+    assert endpoint.target.engine is None  # detected when a run needs it
+
+
+def test_an_endpoint_target_names_its_engine_for_every_run() -> None:
+    # transformers serve is not detectable; `--force-length` needs it named (docs/engines.md)
+    targets = {"t": {"base_url": "http://h:8000/v1", "engine": "transformers"}}
+    workload = {"input_tokens": 100, "output_tokens": 8, "force_length": True}
+    runs = plan_study(study(targets=targets, workload=workload)).runs
+    assert runs
+    assert {r.spec.target.engine for r in runs} == {"transformers"}
 
 
 def test_a_step_that_makes_no_valid_run_is_refused_before_anything_runs() -> None:
