@@ -21,7 +21,9 @@
 #                    sessions continued vs new; GPU monitor on), STUDY_RUNS times in a row, then
 #                    `llmbench report` (md, png) and the per-request ITL time series
 #                    (scripts/gpu/itl_modes.py); WARMUP_CYCLE=1 first cycles the server through
-#                    batch sizes 64..1 (does batch-shape warm-up settle its ITL mode?)
+#                    batch sizes 64..1 (does batch-shape warm-up settle its ITL mode?);
+#                    PREDICTED=1 then runs the predicted loads and AGAIN_LEVELS with the
+#                    study's prompts (2,048 exact tokens), RATE from the study's best
 #
 # Needs: torch + transformers 5.x (the H200 image has them), the wheels of transformers serve's
 # web stack in $WHEELS (see docs/real-engines.md), llmbench's source in ./src. ENGINE=sim runs
@@ -59,6 +61,7 @@ else
 fi
 URL="http://127.0.0.1:$PORT"
 SERVER=""
+LOAD_INPUT=(--input-tokens 512)  # the prompts of the predicted and repeated loads
 
 start_server() {  # $1: extra flags of transformers serve (e.g. --continuous-batching)
     if [ "$ENGINE" = transformers ]; then
@@ -142,11 +145,11 @@ sweeps() {  # what calibration needs: input lengths at c=1, concurrency 1..64
 predicted_loads() {  # loads not measured before: CONCURRENCY_LEVELS, and a Poisson RATE
     for c in ${CONCURRENCY_LEVELS:-12 24}; do
         bench "predicted_c$c" --concurrency "$c" --requests $(( c * 3 )) --warmup "$c" \
-            --input-tokens 512
+            "${LOAD_INPUT[@]}"
     done
     if [ -n "${RATE:-}" ]; then
         bench "predicted_rate" --profile poisson --rate "$RATE" --duration 30 \
-            --max-concurrency 128 --warmup 4 --input-tokens 512
+            --max-concurrency 128 --warmup 4 "${LOAD_INPUT[@]}"
     fi
     pack predicted
 }
@@ -159,16 +162,16 @@ sweep_again() {  # concurrency levels, seconds to keep for what follows: has the
         fi
         requests=$(( c * 3 > 16 ? c * 3 : 16 ))
         bench "concurrency_again_$c" --concurrency "$c" --requests "$requests" \
-            --warmup "$(( c < 8 ? c : 8 ))" --input-tokens 512
+            --warmup "$(( c < 8 ? c : 8 ))" "${LOAD_INPUT[@]}"
     done
     pack sweeps_again
 }
 
-capacity_rate() {  # 60 % of the best requests/s the concurrency sweep reached
-    $PY - "$RESULTS" <<'PYEOF'
+capacity_rate() {  # 60 % of the best requests/s the concurrency sweep ($1: its run.json glob) reached
+    $PY - "$RESULTS" "${1:-concurrency_*/run.json}" <<'PYEOF'
 import json, pathlib, sys
 best = 0.0
-for path in pathlib.Path(sys.argv[1]).glob("concurrency_*/run.json"):
+for path in pathlib.Path(sys.argv[1]).glob(sys.argv[2]):
     run = json.loads(path.read_text())
     best = max(best, run["counts"]["ok"] / run["engine"]["measured"]["duration_s"])
 print(f"{0.6 * best:.2f}")
@@ -292,10 +295,19 @@ elif [ "$STAGE" = study ]; then
     for i in $(seq 1 "${STUDY_RUNS:-1}"); do
         run_study "study_$i"
     done
+    if [ "${PREDICTED:-0}" = 1 ]; then  # loads the study did not measure, its prompts
+        LOAD_INPUT=(--input-tokens 2048 --tokenizer "hf:$TOKENIZER" --exact-tokens)
+        RATE=${RATE:-$(capacity_rate "study_1/*-concurrency-c*/run.json")}
+        echo "predicted_rate: Poisson $RATE requests/s (60 % of the study's best)"
+        predicted_loads
+        sweep_again "${AGAIN_LEVELS:-2 8}" 15
+    fi
     stop_server
     for i in $(seq 1 "${STUDY_RUNS:-1}"); do
         study_reports "study_$i"
     done
+    $PY scripts/gpu/itl_modes.py "$RESULTS" --json "$RESULTS/itl_modes.json" \
+        > "$RESULTS/itl_modes.txt"
     pack study
 elif [ "$STAGE" = agents ]; then
     SCREEN=(--images 1 --image-size 1080x2400 --image-format png --input-tokens 64)
