@@ -23,7 +23,9 @@
 #                    (scripts/gpu/itl_modes.py); WARMUP_CYCLE=1 first cycles the server through
 #                    batch sizes 64..1 (does batch-shape warm-up settle its ITL mode?);
 #                    PREDICTED=1 then runs the predicted loads and AGAIN_LEVELS with the
-#                    study's prompts (2,048 exact tokens), RATE from the study's best
+#                    study's prompts (2,048 exact tokens), RATE from the study's best;
+#                    PROFILE=1 samples the server with py-spy (a wheel in $WHEELS2) in 20 s
+#                    windows all along (results/pyspy/<unix time>.txt, collapsed stacks)
 #
 # Needs: torch + transformers 5.x (the H200 image has them), the wheels of transformers serve's
 # web stack in $WHEELS (see docs/real-engines.md), llmbench's source in ./src. ENGINE=sim runs
@@ -214,6 +216,18 @@ run_study() {  # $1: the study's directory name under results/
     pack "$1"
 }
 
+profile_server() {  # where the server's threads spend their time, window by window
+    local pyspy="$WORK/pyspy/bin/py-spy"
+    python3 -m pip install -q --no-index --no-deps --no-compile --target "$WORK/pyspy" \
+        "${WHEELS2:-.whl2}"/py_spy-*.whl > /dev/null 2>&1 || { echo "no py-spy wheel"; return; }
+    mkdir -p "$RESULTS/pyspy"
+    while kill -0 "$SERVER" 2> /dev/null; do
+        "$pyspy" record --pid "$SERVER" --subprocesses --duration 20 --rate 20 --nonblocking \
+            --threads --idle --format raw --output "$RESULTS/pyspy/$(date +%s).txt" \
+            > /dev/null 2>> "$RESULTS/pyspy/errors.log" || break
+    done
+}
+
 study_reports() {  # $1: the study's directory name: the reports and the ITL time series
     for format in md png; do
         $PY -m llmbench report "$RESULTS/$1" --format "$format" > "$RESULTS/$1.report_$format.log" 2>&1
@@ -290,6 +304,7 @@ elif [ "$STAGE" = stationary ]; then
     sweep_again "${AGAIN_LEVELS:-8 2 32}" 0
 elif [ "$STAGE" = study ]; then
     start_server --continuous-batching ""
+    if [ "${PROFILE:-0}" = 1 ]; then profile_server & fi
     warm_up
     if [ "${WARMUP_CYCLE:-0}" = 1 ]; then cycle_warm_up; fi
     for i in $(seq 1 "${STUDY_RUNS:-1}"); do
