@@ -25,7 +25,9 @@
 #                    PREDICTED=1 then runs the predicted loads and AGAIN_LEVELS with the
 #                    study's prompts (2,048 exact tokens), RATE from the study's best;
 #                    PROFILE=1 samples the server with py-spy (a wheel in $WHEELS2) in 20 s
-#                    windows all along (results/pyspy/<unix time>.txt, collapsed stacks)
+#                    windows all along (results/pyspy/<unix time>.txt, collapsed stacks);
+#                    PROBE=1 times a fixed Python loop and reads CPU steal once a second
+#                    (scripts/gpu/cpu_probe.py -> results/cpu_probe.txt)
 #
 # Needs: torch + transformers 5.x (the H200 image has them), the wheels of transformers serve's
 # web stack in $WHEELS (see docs/real-engines.md), llmbench's source in ./src. ENGINE=sim runs
@@ -305,6 +307,10 @@ elif [ "$STAGE" = stationary ]; then
 elif [ "$STAGE" = study ]; then
     start_server --continuous-batching ""
     if [ "${PROFILE:-0}" = 1 ]; then profile_server & fi
+    if [ "${PROBE:-0}" = 1 ]; then  # the host's CPU speed and steal, once a second
+        $PY scripts/gpu/cpu_probe.py "$RESULTS/cpu_probe.txt" &
+        PROBE_PID=$!
+    fi
     warm_up
     if [ "${WARMUP_CYCLE:-0}" = 1 ]; then cycle_warm_up; fi
     for i in $(seq 1 "${STUDY_RUNS:-1}"); do
@@ -318,6 +324,7 @@ elif [ "$STAGE" = study ]; then
         sweep_again "${AGAIN_LEVELS:-2 8}" 15
     fi
     stop_server
+    if [ -n "${PROBE_PID:-}" ]; then kill "$PROBE_PID"; fi
     for i in $(seq 1 "${STUDY_RUNS:-1}"); do
         study_reports "study_$i"
     done
