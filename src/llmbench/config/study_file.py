@@ -64,6 +64,15 @@ class OpenAITarget(Spec):
         None, description="the serving engine (docs/engines.md); None: detected when needed"
     )
 
+    @model_serializer(mode="wrap")
+    def _newer_at_default(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """`engine` is newer than study.json files: left out when None, so earlier studies
+        dump, hash and resume as they did."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("engine", "") is None:
+            del data["engine"]
+        return data
+
     @field_validator("base_url")
     @classmethod
     def _check_url(cls, url: str) -> str:

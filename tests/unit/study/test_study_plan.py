@@ -114,6 +114,16 @@ def test_an_endpoint_target_names_its_engine_for_every_run() -> None:
     assert {r.spec.target.engine for r in runs} == {"transformers"}
 
 
+def test_a_target_without_an_engine_hashes_as_before_the_field() -> None:
+    # study.json files written before `engine` existed must resume: same dump, same hash
+    targets = {"t": {"base_url": "http://h:8000/v1"}}
+    dumped = study(targets=targets).model_dump(mode="json")["targets"]["t"]
+    assert "engine" not in dumped
+    named = {"t": {"base_url": "http://h:8000/v1", "engine": "vllm"}}
+    assert study(targets=named).model_dump(mode="json")["targets"]["t"]["engine"] == "vllm"
+    assert study(targets=named).spec_hash() != study(targets=targets).spec_hash()
+
+
 def test_a_step_that_makes_no_valid_run_is_refused_before_anything_runs() -> None:
     bad = study(workload={"input_tokens": 100, "prefix_tokens": 80})
     with pytest.raises(ConfigError, match=r"scenarios\.input-length step in64.*prefix"):
