@@ -16,6 +16,18 @@
 #                    requests at c=1 and c=4, the phone-agent loop (scripts/gpu/phone-agent-gpu.yaml)
 #                    with stripped and kept screenshots; then the text model: sessions of 4 turns
 #                    with and without --cache-bust turn (does the server reuse a prefix cache?)
+#   STAGE=study      llmbench's own study runner (scripts/gpu/study-gpu.yaml: baseline,
+#                    concurrency 1..64, input lengths 128..8k in the model's exact tokens,
+#                    sessions continued vs new; GPU monitor on), STUDY_RUNS times in a row, then
+#                    `llmbench report` (md, png) and the per-request ITL time series
+#                    (scripts/gpu/itl_modes.py); WARMUP_CYCLE=1 first cycles the server through
+#                    batch sizes 64..1 (does batch-shape warm-up settle its ITL mode?);
+#                    PREDICTED=1 then runs the predicted loads and AGAIN_LEVELS with the
+#                    study's prompts (2,048 exact tokens), RATE from the study's best;
+#                    PROFILE=1 samples the server with py-spy (a wheel in $WHEELS2) in 20 s
+#                    windows all along (results/pyspy/<unix time>.txt, collapsed stacks);
+#                    PROBE=1 times a fixed Python loop and reads CPU steal once a second
+#                    (scripts/gpu/cpu_probe.py -> results/cpu_probe.txt)
 #
 # Needs: torch + transformers 5.x (the H200 image has them), the wheels of transformers serve's
 # web stack in $WHEELS (see docs/real-engines.md), llmbench's source in ./src. ENGINE=sim runs
@@ -53,6 +65,7 @@ else
 fi
 URL="http://127.0.0.1:$PORT"
 SERVER=""
+LOAD_INPUT=(--input-tokens 512)  # the prompts of the predicted and repeated loads
 
 start_server() {  # $1: extra flags of transformers serve (e.g. --continuous-batching)
     if [ "$ENGINE" = transformers ]; then
@@ -136,11 +149,11 @@ sweeps() {  # what calibration needs: input lengths at c=1, concurrency 1..64
 predicted_loads() {  # loads not measured before: CONCURRENCY_LEVELS, and a Poisson RATE
     for c in ${CONCURRENCY_LEVELS:-12 24}; do
         bench "predicted_c$c" --concurrency "$c" --requests $(( c * 3 )) --warmup "$c" \
-            --input-tokens 512
+            "${LOAD_INPUT[@]}"
     done
     if [ -n "${RATE:-}" ]; then
         bench "predicted_rate" --profile poisson --rate "$RATE" --duration 30 \
-            --max-concurrency 128 --warmup 4 --input-tokens 512
+            --max-concurrency 128 --warmup 4 "${LOAD_INPUT[@]}"
     fi
     pack predicted
 }
@@ -153,16 +166,16 @@ sweep_again() {  # concurrency levels, seconds to keep for what follows: has the
         fi
         requests=$(( c * 3 > 16 ? c * 3 : 16 ))
         bench "concurrency_again_$c" --concurrency "$c" --requests "$requests" \
-            --warmup "$(( c < 8 ? c : 8 ))" --input-tokens 512
+            --warmup "$(( c < 8 ? c : 8 ))" "${LOAD_INPUT[@]}"
     done
     pack sweeps_again
 }
 
-capacity_rate() {  # 60 % of the best requests/s the concurrency sweep reached
-    $PY - "$RESULTS" <<'PYEOF'
+capacity_rate() {  # 60 % of the best requests/s the concurrency sweep ($1: its run.json glob) reached
+    $PY - "$RESULTS" "${1:-concurrency_*/run.json}" <<'PYEOF'
 import json, pathlib, sys
 best = 0.0
-for path in pathlib.Path(sys.argv[1]).glob("concurrency_*/run.json"):
+for path in pathlib.Path(sys.argv[1]).glob(sys.argv[2]):
     run = json.loads(path.read_text())
     best = max(best, run["counts"]["ok"] / run["engine"]["measured"]["duration_s"])
 print(f"{0.6 * best:.2f}")
@@ -173,9 +186,57 @@ text_model() {
     if [ "$ENGINE" = transformers ]; then
         MODEL="$WORK/qwen2-7b-shape"
         python3 scripts/gpu/build_text_model.py "$MODEL" --layers "$LAYERS" || exit 1
+        TOKENIZER="$MODEL"
     else
         MODEL=llmbench-sim
+        TOKENIZER="$WORK/tokenizer"  # the same BPE, alone: the dry run's exact prompt lengths
+        $PY scripts/gpu/build_text_model.py "$TOKENIZER" --tokenizer-only || exit 1
     fi
+}
+
+cycle_warm_up() {  # every running-batch size from 64 down to 1 (each closed loop drains)
+    for c in 64 32 16 8 4 2 1; do
+        bench "cycle_c$c" --concurrency "$c" --requests $(( c * 2 )) --input-tokens 512
+    done
+    pack cycle
+}
+
+run_study() {  # $1: the study's directory name under results/
+    local engine=null force=false
+    if [ "$ENGINE" = transformers ]; then engine=transformers; force=true; fi
+    sed -e "s|@BASE_URL@|$URL/v1|; s|@MODEL@|$MODEL|; s|@TOKENIZER@|$TOKENIZER|" \
+        -e "s|@ENGINE@|$engine|; s|@FORCE@|$force|" scripts/gpu/study-gpu.yaml \
+        > "$RESULTS/$1.yaml"
+    # a copy of the results every minute: a timeout mid-study still brings back the runs so far
+    ( while sleep 60; do pack "$1_partial" > /dev/null; done ) &
+    local packer=$!
+    $PY -m llmbench study "$RESULTS/$1.yaml" --output-dir "$RESULTS/$1" \
+        > "$RESULTS/$1.stdout" 2> "$RESULTS/$1.stderr"
+    echo "$1: exit $? $(date -u +%T)"
+    kill "$packer"; wait "$packer" 2>/dev/null
+    rm -f "$OUT/$1_partial.tar.gz"
+    pack "$1"
+}
+
+profile_server() {  # where the server's threads spend their time, window by window
+    local pyspy="$WORK/pyspy/bin/py-spy"
+    python3 -m pip install -q --no-index --no-deps --no-compile --target "$WORK/pyspy" \
+        "${WHEELS2:-.whl2}"/py_spy-*.whl > /dev/null 2>&1 || { echo "no py-spy wheel"; return; }
+    mkdir -p "$RESULTS/pyspy"
+    while kill -0 "$SERVER" 2> /dev/null; do
+        "$pyspy" record --pid "$SERVER" --subprocesses --duration 20 --rate 20 --nonblocking \
+            --threads --idle --format raw --output "$RESULTS/pyspy/$(date +%s).txt" \
+            > /dev/null 2>> "$RESULTS/pyspy/errors.log" || break
+    done
+}
+
+study_reports() {  # $1: the study's directory name: the reports and the ITL time series
+    for format in md png; do
+        $PY -m llmbench report "$RESULTS/$1" --format "$format" > "$RESULTS/$1.report_$format.log" 2>&1
+        echo "report $1 --format $format: exit $?"
+    done
+    $PY scripts/gpu/itl_modes.py "$RESULTS/$1" > "$RESULTS/$1.itl_modes.txt"
+    echo "itl_modes $1: exit $?"
 }
 
 if [ "$ENGINE" = transformers ]; then
@@ -243,6 +304,33 @@ elif [ "$STAGE" = stationary ]; then
     echo "predicted_rate: Poisson $RATE requests/s (60 % of the sweep's best)"
     predicted_loads
     sweep_again "${AGAIN_LEVELS:-8 2 32}" 0
+elif [ "$STAGE" = study ]; then
+    start_server --continuous-batching ""
+    if [ "${PROFILE:-0}" = 1 ]; then profile_server & fi
+    if [ "${PROBE:-0}" = 1 ]; then  # the host's CPU speed and steal, once a second
+        $PY scripts/gpu/cpu_probe.py "$RESULTS/cpu_probe.txt" &
+        PROBE_PID=$!
+    fi
+    warm_up
+    if [ "${WARMUP_CYCLE:-0}" = 1 ]; then cycle_warm_up; fi
+    for i in $(seq 1 "${STUDY_RUNS:-1}"); do
+        run_study "study_$i"
+    done
+    if [ "${PREDICTED:-0}" = 1 ]; then  # loads the study did not measure, its prompts
+        LOAD_INPUT=(--input-tokens 2048 --tokenizer "hf:$TOKENIZER" --exact-tokens)
+        RATE=${RATE:-$(capacity_rate "study_1/*-concurrency-c*/run.json")}
+        echo "predicted_rate: Poisson $RATE requests/s (60 % of the study's best)"
+        predicted_loads
+        sweep_again "${AGAIN_LEVELS:-2 8}" 15
+    fi
+    stop_server
+    if [ -n "${PROBE_PID:-}" ]; then kill "$PROBE_PID"; fi
+    for i in $(seq 1 "${STUDY_RUNS:-1}"); do
+        study_reports "study_$i"
+    done
+    $PY scripts/gpu/itl_modes.py "$RESULTS" --json "$RESULTS/itl_modes.json" \
+        > "$RESULTS/itl_modes.txt"
+    pack study
 elif [ "$STAGE" = agents ]; then
     SCREEN=(--images 1 --image-size 1080x2400 --image-format png --input-tokens 64)
     if [ "$ENGINE" = transformers ]; then

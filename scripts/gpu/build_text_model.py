@@ -6,13 +6,14 @@ the tokenizer class from the model type, so it must be a real BPE, and its vocab
 embedding and LM head: 8,192 here against Qwen2.5's 152k, which makes the LM head ~5 % of the
 real one's cost). Weights are random; what is measured is the engine's serving, not the text.
 
-    python3 scripts/gpu/build_text_model.py OUT_DIR [--layers 28]
+    python3 scripts/gpu/build_text_model.py OUT_DIR [--layers 28] [--tokenizer-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -62,15 +63,23 @@ def tokenizer(vocab: int) -> PreTrainedTokenizerFast:
 
 
 def main() -> None:
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--layers", type=int, default=28)
     parser.add_argument("--vocab", type=int, default=8192)
+    parser.add_argument(
+        "--tokenizer-only", action="store_true",
+        help="write OUT/tokenizer.json alone (no torch: the CPU dry run's --tokenizer hf:OUT)",
+    )  # fmt: skip
     args = parser.parse_args()
     started = time.monotonic()
+    if args.tokenizer_only:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        bpe(args.vocab).save(str(Path(args.out) / "tokenizer.json"))
+        return
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
     fast = tokenizer(args.vocab)
     fast.save_pretrained(args.out)
     config = Qwen2Config(

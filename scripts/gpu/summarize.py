@@ -48,7 +48,7 @@ def cell(value: Any) -> str:
 def main() -> None:
     results, out = Path(sys.argv[1]), Path(sys.argv[2])
     rows = sorted(
-        (run_row(d.parent) for d in results.glob("*/run.json")), key=lambda r: r["started_at"]
+        (run_row(d.parent) for d in results.rglob("run.json")), key=lambda r: r["started_at"]
     )
     first = datetime.fromisoformat(rows[0]["started_at"])
     for row in rows:

@@ -41,7 +41,7 @@ from llmbench.config.load import (
     Spec,
 )
 from llmbench.config.problems import DOCS_HINT, problem_line, problems_error
-from llmbench.config.run import MonitorSpec, SimSpec, WorkloadSpec
+from llmbench.config.run import EngineName, MonitorSpec, SimSpec, WorkloadSpec
 from llmbench.config.specfile import Loc, read_spec_file
 from llmbench.errors import ConfigError
 
@@ -61,6 +61,18 @@ class OpenAITarget(Spec):
     endpoint: Literal["chat", "completions"] = "chat"
     api_key_env: str = Field("OPENAI_API_KEY", description="name of the variable holding the key")
     request_timeout_s: float = Field(600.0, gt=0, le=WEEK_S, description="seconds per request")
+    engine: EngineName | None = Field(
+        None, description="the serving engine (docs/engines.md); None: detected when needed"
+    )
+
+    @model_serializer(mode="wrap")
+    def _newer_at_default(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """`engine` is newer than study.json files: left out when None, so earlier studies
+        dump, hash and resume as they did."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("engine", "") is None:
+            del data["engine"]
+        return data
 
     @field_validator("base_url")
     @classmethod

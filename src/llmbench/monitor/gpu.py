@@ -49,6 +49,8 @@ class GpuReader:
         self._nvml = nvml
         self.devices = devices or []
         self.reason = reason
+        # read now: the summary is made after close() (nvmlShutdown), when NVML answers nothing
+        self.names = [self._name(handle) for handle in self.devices]
 
     def sample(self) -> list[dict[str, float | None]]:
         nvml = self._nvml
@@ -69,14 +71,14 @@ class GpuReader:
     def summary(self, samples: list[dict[str, Any]]) -> list[GpuDevice]:
         """Per device: its name and the mean and max of each reading."""
         out = []
-        for index, handle in enumerate(self.devices):
+        for index in range(len(self.devices)):
             rows = [s["gpu"][index] for s in samples if s.get("gpu")]
             readings: dict[str, GpuReading] = {}
             for key in _FIELDS:
                 values = [r[key] for r in rows if r[key] is not None]
                 if values:
                     readings[key] = GpuReading(mean=sum(values) / len(values), max=max(values))
-            device = {"index": index, "name": self._name(handle), **readings}
+            device = {"index": index, "name": self.names[index], **readings}
             out.append(GpuDevice.model_validate(device))  # readings it lacks: no key
         return out
 

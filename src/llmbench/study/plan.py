@@ -63,7 +63,7 @@ def target_fields(study: StudyFile, name: str, *, agent: bool = False) -> dict[s
     """The RunSpec fields that say where a target is (`sim`: started by the study)."""
     target = study.targets[name]
     if isinstance(target, OpenAITarget):
-        keep = ("base_url", "model", "endpoint", "api_key_env", "request_timeout_s")
+        keep = ("base_url", "model", "endpoint", "api_key_env", "request_timeout_s", "engine")
         return {"target": {k: getattr(target, k) for k in keep}}
     if isinstance(target, ManusTarget):
         return {"target": {"kind": "manus", "base_url": target.base_url,

@@ -102,6 +102,26 @@ def test_targets_become_embedded_simulators_or_endpoints() -> None:
     assert sim.name == "a"
     endpoint = runs[("c", "baseline", "rounds", 1)].spec
     assert endpoint.target.base_url == "http://h:8000/v1"
+    assert endpoint.target.engine is None  # detected when a run needs it
+
+
+def test_an_endpoint_target_names_its_engine_for_every_run() -> None:
+    # transformers serve is not detectable; `--force-length` needs it named (docs/engines.md)
+    targets = {"t": {"base_url": "http://h:8000/v1", "engine": "transformers"}}
+    workload = {"input_tokens": 100, "output_tokens": 8, "force_length": True}
+    runs = plan_study(study(targets=targets, workload=workload)).runs
+    assert runs
+    assert {r.spec.target.engine for r in runs} == {"transformers"}
+
+
+def test_a_target_without_an_engine_hashes_as_before_the_field() -> None:
+    # study.json files written before `engine` existed must resume: same dump, same hash
+    targets = {"t": {"base_url": "http://h:8000/v1"}}
+    dumped = study(targets=targets).model_dump(mode="json")["targets"]["t"]
+    assert "engine" not in dumped
+    named = {"t": {"base_url": "http://h:8000/v1", "engine": "vllm"}}
+    assert study(targets=named).model_dump(mode="json")["targets"]["t"]["engine"] == "vllm"
+    assert study(targets=named).spec_hash() != study(targets=targets).spec_hash()
 
 
 def test_a_step_that_makes_no_valid_run_is_refused_before_anything_runs() -> None:

@@ -16,6 +16,7 @@ from llmbench.config.study_file import (
     load_study_file,
 )
 from llmbench.errors import ConfigError
+from llmbench.study.plan import plan_study
 
 PRESETS = ["deterministic", "self-hosted-cold", "cloud-warm"]
 GOOD = """\
@@ -127,3 +128,26 @@ def test_a_missing_spec_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such study spec file") as info:
         load_study_file(tmp_path / "nope.yaml", PRESETS)
     assert "llmbench study" in str(info.value)
+
+
+@pytest.mark.parametrize(("engine", "force"), [("transformers", "true"), ("null", "false")])
+def test_the_gpu_study_spec_loads_and_plans_as_the_script_fills_it(
+    tmp_path: Path, engine: str, force: str
+) -> None:
+    # scripts/gpu_validation.sh STAGE=study fills these in (transformers on the GPU; the
+    # simulator in its CPU dry run): the committed template must stay a valid study
+    template = Path(__file__).parents[3] / "scripts" / "gpu" / "study-gpu.yaml"
+    text = template.read_text()
+    fill = {"@BASE_URL@": "http://127.0.0.1:8765/v1", "@MODEL@": "/m", "@TOKENIZER@": "/m",
+            "@ENGINE@": engine, "@FORCE@": force}  # fmt: skip
+    for key, value in fill.items():
+        text = text.replace(key, value)
+    study = load(tmp_path, text)
+    runs = plan_study(study).runs
+    assert len(runs) == 1 + 7 + 4 + 2
+    spec = runs[0].spec
+    assert spec.workload.exact_tokens
+    assert spec.workload.input_tokens == 2048
+    assert spec.tokenizer == "hf:/m"
+    assert spec.workload.force_length is (force == "true")
+    assert spec.target.engine == (None if engine == "null" else engine)
