@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llmbench.sim.server.faults import FaultError, parse_fault_rates
 from llmbench.sim.server.task_state import TaskOptionError, TaskOptions
@@ -86,6 +86,15 @@ class SimSettings(BaseModel):
         except (ValueError, TypeError) as exc:
             raise ValueError(str(exc)) from None
         return items
+
+    @model_validator(mode="after")
+    def _overrides_need_a_preset(self) -> SimSettings:
+        if self.preset_overrides and self.preset is None:  # else a preset nobody named runs
+            raise ValueError(
+                "preset_overrides change a preset: name it too (preset, e.g. --sim-preset "
+                "self-hosted-cold; `llmbench sim presets` lists them)"
+            )
+        return self
 
     @field_validator("fault_rate")
     @classmethod
