@@ -41,6 +41,23 @@ def test_store_urls(tmp_path: Path) -> None:
         store_url("mysql://ann@db/bench")
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://ann:sekret@127.0.0.1:notaport/db", "postgresql://ann:sekret@[::1:1/db",
+     "sqlite://ann:sekret@/x.db"],
+)  # fmt: skip
+def test_a_malformed_url_is_a_store_error_without_the_password(url: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        HistoryStore.open(url)
+    assert "sekret" not in str(caught.value)
+    assert "sekret" not in (caught.value.hint or "")
+
+
+def test_a_password_given_as_a_parameter_is_not_shown() -> None:
+    url = store_url("postgresql://ann@127.0.0.1:5432/db?password=sekret&sslmode=require")
+    assert shown(url) == "postgresql+psycopg://ann@127.0.0.1:5432/db?password=***&sslmode=require"
+
+
 def test_an_unreachable_server_is_a_store_error_without_the_password() -> None:
     with pytest.raises(StoreError) as caught:
         HistoryStore.open("postgresql://ann:sekret@127.0.0.1:1/bench")

@@ -6,6 +6,7 @@ Alembic migration to the newest schema revision, and database errors translated 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ def store_url(text_: str) -> URL:
         return URL.create("sqlite", database=str(Path(value).expanduser()))
     try:
         url = make_url(value)
-    except ArgumentError:
+        url.port  # noqa: B018 - a port that is not a number raises here, not at connect
+    except (ArgumentError, ValueError):
         raise StoreError(
             f"{value.split('://')[0]}://...: not a database URL",
             hint="give a file path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB",
@@ -46,7 +48,7 @@ def store_url(text_: str) -> URL:
     backend = url.get_backend_name()
     if backend == "postgresql":
         return url.set(drivername="postgresql+psycopg")
-    if backend == "sqlite" and url.database:
+    if backend == "sqlite" and url.database and not (url.host or url.username or url.port):
         return url.set(database=str(Path(url.database).expanduser()))
     raise StoreError(
         f"{backend}://...: not a history store",
@@ -54,9 +56,14 @@ def store_url(text_: str) -> URL:
     )
 
 
+_SECRET_PARAMETER = re.compile(r"pass|secret|token|key", re.IGNORECASE)
+
+
 def shown(url: URL) -> str:
-    """The URL as messages show it: never the password."""
-    return url.render_as_string(hide_password=True)
+    """The URL as messages show it: never the password, in its place or as a parameter."""
+    hidden = {k: "***" for k in url.query if _SECRET_PARAMETER.search(k)}
+    text_ = url.update_query_dict(hidden).render_as_string(hide_password=True)
+    return text_.replace("%2A%2A%2A", "***")
 
 
 def _sqlite_engine(url: URL) -> Engine:
