@@ -208,3 +208,23 @@ def test_a_version_1_field_in_a_version_2_spec_says_where_it_went(
     err = _error([], capsys)
     assert "LLMBENCH_LOAD__SWEEP_RATES: load.sweep_rates: a version-1 field" in err
     assert "it is now study.steps (--sweep-steps)" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "where"),
+    [
+        (["--header", "Authorization: Bearer sk-live0123456789"], "--header"),
+        (["--header", "X-Trace: sk-live0123456789"], "--header"),
+        (["--set", 'target.extra_headers={"X-Api-Key": "abc"}'], "--set target.extra_headers"),
+    ],
+)
+def test_a_key_given_by_a_flag_is_refused_and_not_echoed(
+    args: list[str], where: str, ran: list[tuple[Any, ...]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It would be stored with the spec in run.json: refused as in files, never echoed."""
+    err = _error(args, capsys)
+    assert f"llmbench: error: {where}: " in err
+    assert "no place in a spec" in err
+    assert "sk-live" not in err
+    assert "abc" not in err
+    assert not ran

@@ -5,7 +5,7 @@ once, and names the source of every problem (`FILE:LINE:COL`, the variable, or t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from llmbench.config.specfile import (
     Loc,
     SpecDocument,
     read_spec_file,
+    secret_name,
 )
 from llmbench.errors import ConfigError
 from llmbench.store.run_schema import SpecSource
@@ -87,6 +88,26 @@ def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def _refuse_secrets(data: dict[str, Any], where: Callable[[Loc], str]) -> None:
+    """A key given by a flag or `--set` (`--header 'Authorization: Bearer ...'`) would be
+    written to run.json with the spec: refused as in spec files and variables, never echoed."""
+    stack: list[tuple[Loc, Any]] = [((), data)]
+    while stack:
+        loc, node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            here = (*loc, key)
+            named = isinstance(key, str) and secret_name(key)
+            if named or (isinstance(value, str) and SECRET_VALUE.search(value)):
+                field = ".".join(map(str, here))
+                raise ConfigError(
+                    f"{field}: an API key has no place in a spec", where=where(here),
+                    hint=SECRET_HINT,
+                )  # fmt: skip
+            if isinstance(value, dict | list):
+                stack.append((here, value))
+
+
 def env_loc(name: str) -> Loc:
     return tuple(name[len(ENV_PREFIX) :].lower().split("__"))
 
@@ -143,6 +164,7 @@ class SpecSources:
         applier = FlagApplier(data, self.origins)
         apply_flags(applier, typed)
         apply_set(applier, assignments)
+        _refuse_secrets(data, self.where)
         return validate_run_spec(data, self.where)
 
     def where(self, loc: Loc) -> str:

@@ -30,8 +30,9 @@ SECRET_VALUE = re.compile(
     r"(?:^|[^A-Za-z0-9])(?:bearer\s+\S|(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,})", re.IGNORECASE
 )
 SECRET_HINT = (
-    "keep the key out of spec files: export it in an environment variable and name that "
-    "variable with target.api_key_env (default OPENAI_API_KEY)"
+    "keep keys out of spec files and flags (they are stored with the spec): export the key in "
+    "an environment variable and name that variable with target.api_key_env / --api-key-env "
+    "(default OPENAI_API_KEY; sent as Authorization: Bearer)"
 )
 
 
@@ -257,7 +258,7 @@ def _compose(name: str, text: str) -> tuple[yaml.Node, _Walk, Any]:
         loader.dispose()
 
 
-def _secret_name(key: str) -> bool:
+def secret_name(key: str) -> bool:
     """`api_key`, `X-Api-Key`, `Authorization`, `client_secret`, ... (not `api_key_env`)."""
     name = re.sub(r"[-_ ]", "", key.lower())
     return name in _SECRET_KEYS or name.endswith(_SECRET_ENDINGS)
@@ -275,7 +276,7 @@ def _refuse_secrets(name: str, data: dict[str, Any], walk: _Walk) -> None:
         items = node.items() if isinstance(node, dict) else enumerate(node)
         for key, value in items:
             here = (*loc, key)
-            secret_key = isinstance(key, str) and _secret_name(key)
+            secret_key = isinstance(key, str) and secret_name(key)
             if secret_key or (isinstance(value, str) and SECRET_VALUE.search(value)):
                 position = walk.keys.get(here) or walk.values.get(loc, Position(1, 1))
                 field = ".".join(map(str, here))
