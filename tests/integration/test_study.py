@@ -238,6 +238,10 @@ def test_a_killed_study_resumes_to_the_runs_of_an_uninterrupted_one(tmp_path: Pa
     refused = llmbench("study", str(spec), "--output-dir", str(killed))
     assert refused.returncode != 0
     assert "--resume" in refused.stderr
+    mistyped = llmbench("study", str(spec), "--output-dir", str(tmp_path / "kiled"), "--resume")
+    assert mistyped.returncode == 2
+    assert "holds no study to resume" in mistyped.stderr
+    assert not (tmp_path / "kiled" / "study.json").exists()
     resumed = llmbench("study", str(spec), "--output-dir", str(killed), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     after, reference = comparison(killed), comparison(whole)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from llmbench.config.study_file import StudyFile
-from llmbench.errors import LlmbenchError, StoreError
+from llmbench.errors import ConfigError, LlmbenchError, StoreError
 from llmbench.metrics.columns import ColumnRow
 from llmbench.monitor.environment import capture_environment
 from llmbench.redaction import public_url
@@ -95,6 +95,12 @@ def _finished_before(directory: Path, entry: ComparisonRun) -> bool:
 
 def _previous(directory: Path, study: StudyFile, resume: bool) -> ComparisonIndex | None:
     if not (directory / STUDY_FILE).exists():
+        if resume:  # a mistyped directory would rerun the whole study
+            raise ConfigError(
+                f"{directory} holds no study to resume (no {STUDY_FILE})",
+                where="--resume",
+                hint="check --output-dir, or drop --resume to start the study there",
+            )
         return None
     if not resume:
         raise StoreError(
