@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, field_validator, model_validator
 
 from llmbench.config.load import MAX_WORKERS, Spec
 
@@ -12,7 +14,6 @@ class RaySettings(Spec):
 
     address: str | None = Field(
         None,
-        min_length=1,
         description="Ray cluster for the load workers: its head's host:port, or 'local' "
         "(a Ray instance started for this run)",
     )
@@ -33,3 +34,23 @@ class RaySettings(Spec):
     records_port: int = Field(
         0, ge=0, le=65535, description="port the driver takes the workers' records on (0: any)"
     )
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, address: str | None) -> str | None:
+        """Checked here: Ray's own parser logs a traceback before it refuses one."""
+        if address is None or address in ("local", "auto") or address.startswith("ray://"):
+            return address
+        host, _, port = address.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(
+                f"{address!r} is not the head's HOST:PORT (e.g. 10.0.0.5:6379), ray://HOST:PORT "
+                "or 'local'"
+            )
+        return address
+
+    @model_validator(mode="after")
+    def _workers_need_a_cluster(self) -> Self:
+        if self.workers is not None and self.address is None:
+            raise ValueError("ray.workers needs ray.address: the cluster to place them on (--ray)")
+        return self
