@@ -9,7 +9,9 @@ from pydantic import ValidationError
 from llmbench.config.ray import RaySettings
 
 
-@pytest.mark.parametrize("address", ["local", "auto", "10.0.0.5:6379", "head:6379", "ray://h:10001"])
+@pytest.mark.parametrize(
+    "address", ["local", "auto", "10.0.0.5:6379", "head:6379", "ray://h:10001"]
+)
 def test_addresses_ray_takes(address: str) -> None:
     assert RaySettings(address=address).address == address
 
@@ -21,6 +23,6 @@ def test_an_address_that_is_not_host_port_is_refused(address: str) -> None:
 
 
 def test_workers_need_a_cluster() -> None:
-    with pytest.raises(ValidationError, match="needs ray.address"):
+    with pytest.raises(ValidationError, match=r"needs ray\.address"):
         RaySettings(workers=3)
     assert RaySettings(address="local", workers=3).workers == 3
