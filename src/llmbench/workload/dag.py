@@ -319,7 +319,8 @@ def load_tasks(path: Path) -> list[DagTask]:
         raise ConfigError(
             f"cannot read the task file: {exc.strerror or exc}",
             where=str(path),
-            hint="check the path given to --tasks (tasks.file)",
+            hint="check tasks.file (--tasks, or the spec file's; a spec file's relative paths "
+            "are read from its directory)",
         ) from None
     document = parse_spec(raw, str(path))
     return build_tasks(document.data, document.where, document.name)

@@ -131,7 +131,11 @@ def load_dataset(source: str) -> list[DatasetItem]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or exc
-        raise WorkloadError(f"cannot read dataset {path}: {reason}") from exc
+        raise WorkloadError(
+            f"cannot read dataset {path}: {reason}",
+            hint="check workload.dataset (--dataset, or the spec file's; a spec file's relative "
+            "paths are read from its directory)",
+        ) from exc
     if text.lstrip().startswith("["):
         try:
             values = json.loads(text)
