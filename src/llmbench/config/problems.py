@@ -123,6 +123,10 @@ def _explain(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str | No
         return (f"required for kind {tag}" if tag else "required"), None, "add it"
     if kind == "union_tag_invalid":
         return "not one of the allowed kinds", str(ctx.get("expected_tags")), "use one of them"
+    if kind == "string_too_short":
+        return "empty", None, "give a value, or leave the setting out"
+    if kind == "string_type":  # YAML reads 0x5, 1e3, yes, 12:30 as numbers or booleans
+        return "not text", "text", 'write text; quote it where YAML would read a number ("0x5")'
     for prefix, allowed in _KINDS.items():
         if kind.startswith(prefix):
             return f"not {allowed}", allowed, f"write {allowed}"

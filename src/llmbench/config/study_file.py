@@ -129,7 +129,7 @@ class SimTarget(Spec):
     @classmethod
     def _check_overrides(cls, items: tuple[str, ...]) -> tuple[str, ...]:
         try:
-            SimSpec(preset_overrides=items)  # the simulator's own check
+            SimSpec(preset="deterministic", preset_overrides=items)  # the simulator's check
         except ValidationError as exc:
             raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
         return items
