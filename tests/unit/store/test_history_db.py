@@ -15,6 +15,7 @@ import pytest
 
 from llmbench.cli.history import parse_since
 from llmbench.errors import ConfigError, StoreError
+from llmbench.store.codec import write_atomic
 from llmbench.store.db.database import HistoryStore, shown, store_url
 from llmbench.store.db.ingest import import_directory
 from llmbench.store.db.queries import (
@@ -25,6 +26,7 @@ from llmbench.store.db.queries import (
     list_runs,
     metric_value,
 )
+from llmbench.store.results import read_run_file
 from support.history import synthetic_run
 
 GOLDEN_SWEEP = Path(__file__).parents[2] / "golden" / "results-v1" / "concurrency-sweep"
@@ -78,6 +80,31 @@ def test_study_import_keeps_its_runs_and_is_idempotent(tmp_path: Path) -> None:
                 "concurrency-sweep:c1", "concurrency-sweep:c2", "concurrency-sweep:c4"]  # fmt: skip
             assert all(r.summary_source == "run.json" for r in runs)
             assert find_run(connection, "v1").run_id == runs[-1].run_id  # a label: the newest
+
+
+def _restarted(run_dir: Path, started_at: str) -> Path:
+    """The run as if it had started at another time (a later run in a folder of that name)."""
+    run = read_run_file(run_dir / "run.json").model_copy(update={"started_at": started_at})
+    write_atomic(run_dir / "run.json", run)
+    return run_dir
+
+
+def test_another_run_in_a_reused_folder_name_is_stored_too(tmp_path: Path) -> None:
+    """`--output-dir results/run` every night: each night's run is kept, under `NAME@START`
+    when the name is taken; importing one again stores nothing new."""
+    first = synthetic_run(tmp_path / "monday" / "run", 5)
+    second = _restarted(synthetic_run(tmp_path / "tuesday" / "run", 5), "2030-01-02T03:04:05Z")
+    with HistoryStore.open(str(tmp_path / "h.db")) as store:
+        (a,) = import_directory(store, first, ["nightly"])
+        (b,) = import_directory(store, second, ["nightly"])
+        assert (a.run_id, a.stored) == ("run", True)
+        assert (b.run_id, b.stored) == ("run@20300102T030405.000000Z", True)
+        assert any("another run is stored as run" in w for w in b.warnings)
+        again = [import_directory(store, d, ["nightly"])[0] for d in (first, second)]
+        assert [(i.run_id, i.stored) for i in again] == [(a.run_id, False), (b.run_id, False)]
+        with store.read() as connection:
+            assert find_run(connection, "nightly").run_id == b.run_id  # the newest
+            assert len(list_runs(connection, RunFilter(label="nightly"))) == 2
 
 
 def test_a_corrupt_line_stores_nothing_of_that_run(tmp_path: Path) -> None:

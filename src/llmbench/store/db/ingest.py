@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import Column, Table, insert, select, update
 from sqlalchemy.engine import Connection
 
 from llmbench.config.load import profile_name
@@ -209,8 +209,27 @@ def _record(path: Path, seq: int, data: dict[str, Any]) -> RequestRecord:
         raise StoreError(f"{path}: record {seq + 1}: unreadable ({exc})") from None
 
 
-def _stored_pk(connection: Connection, run_id: str) -> int | None:
-    return connection.execute(select(runs.c.pk).where(runs.c.run_id == run_id)).scalar()
+def _utc(moment: datetime) -> datetime:
+    """Comparable across backends: SQLite gives back a naive UTC time, PostgreSQL an aware one."""
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _stored_as(
+    connection: Connection, table: Table, id_column: Column[str], name: str, started: datetime
+) -> tuple[str, int | None]:
+    """The id a run or study is stored under, and its row when stored already. A directory's
+    name is reused (`--output-dir results/run` every night, a study's `001-...` run folders),
+    so the name is the id only while no other run has it; another run (another start time)
+    gets `NAME@START` (UTC). The same run imported again finds its row."""
+    for candidate in (name, f"{name}@{_utc(started):%Y%m%dT%H%M%S.%fZ}"):
+        found = connection.execute(
+            select(table.c.pk, table.c.started_at).where(id_column == candidate)
+        ).first()
+        if found is None:
+            return candidate, None
+        if _utc(found.started_at) == _utc(started):
+            return candidate, found.pk
+    raise StoreError(f"{name}: two other runs started at {started} are stored under its names")
 
 
 def import_run(
@@ -226,8 +245,13 @@ def import_run(
     if run is None:
         warnings.append(f"{run_path} is missing: the run did not start cleanly")
     row = _run_row(directory.resolve(), run, labels, place)
-    if _stored_pk(connection, row["run_id"]) is not None:
-        return Imported(row["run_id"], directory, stored=False, warnings=warnings)
+    name, started = row["run_id"], row["started_at"]
+    run_id, stored_pk = _stored_as(connection, runs, runs.c.run_id, name, started)
+    if stored_pk is not None:
+        return Imported(run_id, directory, stored=False, warnings=warnings)
+    if run_id != row["run_id"]:
+        warnings.append(f"{directory}: another run is stored as {name}: stored as {run_id}")
+        row["run_id"] = run_id
     run_pk = connection.execute(insert(runs).returning(runs.c.pk), row).scalar_one()
     if labels:
         connection.execute(insert(run_labels), [{"run_pk": run_pk, "label": label}
@@ -282,8 +306,10 @@ def import_study(connection: Connection, directory: Path, labels: list[str]) -> 
     """A study directory: its row, then each of its runs that has a directory."""
     index = load_any_study(directory)
     row = _study_row(directory.resolve(), index, labels)
-    found = select(studies.c.pk).where(studies.c.study_id == row["study_id"])
-    study_pk = connection.execute(found).scalar()
+    study_id, study_pk = _stored_as(
+        connection, studies, studies.c.study_id, row["study_id"], row["started_at"]
+    )
+    row["study_id"] = study_id
     stored = study_pk is None
     if study_pk is None:
         study_pk = connection.execute(insert(studies).returning(studies.c.pk), row).scalar_one()
