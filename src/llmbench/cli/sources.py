@@ -22,8 +22,9 @@ from llmbench.config.specfile import (
     SECRET_VALUE,
     Loc,
     SpecDocument,
+    first_secret,
     read_spec_file,
-    secret_name,
+    secret_problem,
 )
 from llmbench.errors import ConfigError
 from llmbench.store.run_schema import SpecSource
@@ -91,21 +92,10 @@ def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
 def _refuse_secrets(data: dict[str, Any], where: Callable[[Loc], str]) -> None:
     """A key given by a flag or `--set` (`--header 'Authorization: Bearer ...'`) would be
     written to run.json with the spec: refused as in spec files and variables, never echoed."""
-    stack: list[tuple[Loc, Any]] = [((), data)]
-    while stack:
-        loc, node = stack.pop()
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, value in items:
-            here = (*loc, key)
-            named = isinstance(key, str) and secret_name(key)
-            if named or (isinstance(value, str) and SECRET_VALUE.search(value)):
-                field = ".".join(map(str, here))
-                raise ConfigError(
-                    f"{field}: an API key has no place in a spec", where=where(here),
-                    hint=SECRET_HINT,
-                )  # fmt: skip
-            if isinstance(value, dict | list):
-                stack.append((here, value))
+    found = first_secret(data)
+    if found is not None:
+        here = found[1]
+        raise ConfigError(secret_problem(here), where=where(here), hint=SECRET_HINT)
 
 
 def env_loc(name: str) -> Loc:

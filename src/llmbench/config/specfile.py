@@ -264,8 +264,9 @@ def secret_name(key: str) -> bool:
     return name in _SECRET_KEYS or name.endswith(_SECRET_ENDINGS)
 
 
-def _refuse_secrets(name: str, data: dict[str, Any], walk: _Walk) -> None:
-    """An `api_key`-like key, or a value shaped like a key or bearer token, anywhere."""
+def first_secret(data: dict[str, Any]) -> tuple[Loc, Loc] | None:
+    """Where the first `api_key`-like key, or value shaped like a key or bearer token, is:
+    (its holder's location, its own); None when there is none."""
     stack: list[tuple[Loc, Any]] = [((), data)]
     seen: set[int] = set()
     while stack:
@@ -278,13 +279,23 @@ def _refuse_secrets(name: str, data: dict[str, Any], walk: _Walk) -> None:
             here = (*loc, key)
             secret_key = isinstance(key, str) and secret_name(key)
             if secret_key or (isinstance(value, str) and SECRET_VALUE.search(value)):
-                position = walk.keys.get(here) or walk.values.get(loc, Position(1, 1))
-                field = ".".join(map(str, here))
-                raise _error(
-                    name, position, f"{field}: an API key has no place in a spec", SECRET_HINT
-                )
+                return loc, here
             if isinstance(value, dict | list):
                 stack.append((here, value))
+    return None
+
+
+def secret_problem(here: Loc) -> str:
+    return f"{'.'.join(map(str, here))}: an API key has no place in a spec"
+
+
+def _refuse_secrets(name: str, data: dict[str, Any], walk: _Walk) -> None:
+    """An `api_key`-like key, or a value shaped like a key or bearer token, anywhere."""
+    found = first_secret(data)
+    if found is not None:
+        holder, here = found
+        position = walk.keys.get(here) or walk.values.get(holder, Position(1, 1))
+        raise _error(name, position, secret_problem(here), SECRET_HINT)
 
 
 def parse_spec(raw: bytes, name: str) -> SpecDocument:
