@@ -436,13 +436,17 @@ NEWER_SIM_FIELDS = (
 )  # fmt: skip
 
 
+def at_default(value: Any, default: Any) -> bool:
+    """A dumped value equals the field's default (a tuple default dumps as a list in JSON)."""
+    return bool(value == default or (isinstance(default, tuple) and list(value) == list(default)))
+
+
 def sim_settings_dump(sim: SimSpec) -> dict[str, Any]:
     """The simulator's settings as stored: the newer fields only where not at their defaults."""
     dumped = sim.model_dump(mode="json")
     for name in NEWER_SIM_FIELDS:
-        default = SimSpec.model_fields[name].default
-        if dumped.get(name) == (list(default) if isinstance(default, tuple) else default):
-            dumped.pop(name, None)
+        if name in dumped and at_default(dumped[name], SimSpec.model_fields[name].default):
+            del dumped[name]
     return dumped
 
 

@@ -41,7 +41,7 @@ from llmbench.config.load import (
     Spec,
 )
 from llmbench.config.problems import DOCS_HINT, problem_line, problems_error
-from llmbench.config.run import EngineName, MonitorSpec, SimSpec, WorkloadSpec
+from llmbench.config.run import EngineName, MonitorSpec, SimSpec, WorkloadSpec, at_default
 from llmbench.config.specfile import Loc, read_spec_file
 from llmbench.errors import ConfigError
 
@@ -82,11 +82,6 @@ class OpenAITarget(Spec):
         return url
 
 
-def _same(value: Any, default: Any) -> bool:
-    """A dumped value equals the field's default (a tuple default dumps as a list in JSON)."""
-    return bool(value == default or (isinstance(default, tuple) and list(value) == list(default)))
-
-
 class SimTarget(Spec):
     """An embedded simulator started for the study, timed by a twin preset
     (`llmbench sim presets`); shorthand `sim:<preset>`."""
@@ -121,7 +116,7 @@ class SimTarget(Spec):
         if isinstance(data, dict):
             for name in ("agent", "task_options", "poll_interval_ms", "preset_overrides"):
                 default = type(self).model_fields[name].default
-                if name in data and _same(data[name], default):
+                if name in data and at_default(data[name], default):
                     del data[name]
         return data
 
